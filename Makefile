@@ -1,0 +1,30 @@
+# The two commands of the README: `make demo` and `make test`. Each sets up its own .venv.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint services-test migrations-check clean bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e . --group test --group demo
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py create_demo_user
+	@$(PY) -c "import example_project.demo.howto as h; h.main()"
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: $(STAMP)
+	$(PY) -m ruff check django_dualauth tests example_project
+	$(PY) manage.py makemigrations dualauth --check --dry-run --settings=tests.settings
+	$(PY) -m tests.run_all
+
+lint: $(STAMP)
+	$(PY) -m ruff check django_dualauth tests example_project
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,135 @@
+"""Admin for sessions: list, search, filter and revoke. No token digest is ever shown.
+
+Every revocation goes through the service layer, so ``session_revoked`` fires and the
+cache-mode revocation markers are published. Projects add "Revoke all sessions" to their
+own user admin with :class:`RevokeSessionsUserAdminMixin` (no monkeypatching here).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import AccountState, AuthSession
+from .models.sessions import RevocationReason
+from .services import revoke_all_sessions, revoke_session
+
+__all__ = ["AuthSessionAdmin", "AuthSessionInline", "RevokeSessionsUserAdminMixin"]
+
+_DISPLAY_FIELDS = ("id", "user", "delivery", "auth_methods", "created_at", "last_used_at",
+                   "expires_at", "absolute_expires_at", "ip_address", "user_agent", "generation",
+                   "revoked_at", "revoked_reason")
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("active", _("Active")), ("revoked", _("Revoked")), ("expired", _("Expired"))]
+
+    def queryset(self, request: Any, queryset: QuerySet[AuthSession]) -> QuerySet[AuthSession]:
+        now = timezone.now()
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now,
+                                   absolute_expires_at__gt=now)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        if self.value() == "expired":
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+        return queryset
+
+
+@admin.action(description=_("Revoke selected sessions"), permissions=["change"])
+def revoke_selected(modeladmin: Any, request: Any, queryset: QuerySet[AuthSession]) -> None:
+    count = sum(revoke_session(s, reason=RevocationReason.ADMIN, revoked_by=request.user)
+                for s in queryset.select_related("user"))
+    modeladmin.message_user(request, _("%d session(s) revoked.") % count, messages.SUCCESS)
+
+
+@admin.register(AuthSession)
+class AuthSessionAdmin(admin.ModelAdmin):
+    list_display = ("user", "delivery", "state", "ip_address", "short_user_agent", "created_at",
+                    "last_used_at", "expires_at")
+    list_filter = (StateFilter, "delivery", "revoked_reason", "created_at")
+    search_fields = ("user__email", "user__username", "ip_address", "user_agent", "=id")
+    list_select_related = ("user",)
+    ordering = ("-created_at",)
+    date_hierarchy = "created_at"
+    actions = [revoke_selected]
+    fields = _DISPLAY_FIELDS
+    readonly_fields = _DISPLAY_FIELDS
+    raw_id_fields = ("user",)
+
+    @admin.display(description=_("state"))
+    def state(self, obj: AuthSession) -> str:
+        if obj.revoked_at is not None:
+            return f"revoked ({obj.revoked_reason})"
+        return "active" if obj.is_active() else "expired"
+
+    @admin.display(description=_("device"))
+    def short_user_agent(self, obj: AuthSession) -> str:
+        return obj.user_agent[:60]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def delete_model(self, request: Any, obj: AuthSession) -> None:
+        revoke_session(obj, reason=RevocationReason.ADMIN, revoked_by=request.user)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: Any, queryset: QuerySet[AuthSession]) -> None:
+        for session in queryset.select_related("user"):
+            revoke_session(session, reason=RevocationReason.ADMIN, revoked_by=request.user)
+        super().delete_queryset(request, queryset)
+
+
+class AuthSessionInline(admin.TabularInline):
+    """Read-only list of a user's sessions, for the project's ``UserAdmin``."""
+
+    model = AuthSession
+    fk_name = "user"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("delivery", "ip_address", "user_agent", "created_at", "last_used_at", "revoked_at",
+              "revoked_reason")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+
+    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.action(description=_("Revoke all sessions of selected users"), permissions=["change"])
+def revoke_all_user_sessions(modeladmin: Any, request: Any, queryset: QuerySet[Any]) -> None:
+    count = sum(revoke_all_sessions(u, reason=RevocationReason.ADMIN, revoked_by=request.user)
+                for u in queryset)
+    modeladmin.message_user(request, _("%d session(s) revoked.") % count, messages.SUCCESS)
+
+
+class RevokeSessionsUserAdminMixin:
+    """Mix into your ``UserAdmin``: adds the sessions inline and "Revoke all sessions"."""
+
+    def get_actions(self, request: Any) -> Any:
+        actions = super().get_actions(request)  # type: ignore[misc]
+        actions["revoke_all_user_sessions"] = (
+            revoke_all_user_sessions, "revoke_all_user_sessions",
+            revoke_all_user_sessions.short_description)  # type: ignore[attr-defined]
+        return actions
+
+    def get_inlines(self, request: Any, obj: Any) -> Any:
+        inlines = list(super().get_inlines(request, obj))  # type: ignore[misc]
+        return [*inlines, AuthSessionInline] if obj is not None else inlines
+
+
+@admin.register(AccountState)
+class AccountStateAdmin(admin.ModelAdmin):
+    list_display = ("user", "email_verified", "two_factor_enabled")
+    list_filter = ("email_verified", "two_factor_enabled")
+    search_fields = ("user__email", "user__username")
+    raw_id_fields = ("user",)

@@ -1,0 +1,87 @@
+"""``POST login`` and ``POST register``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate, get_user_model, user_logged_in
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from rest_framework.response import Response
+
+from .. import delivery
+from ..conf import dualauth_settings
+from ..exceptions import EmailTaken, EndpointDisabled, InvalidCredentials, ValidationFailed
+from ..models.sessions import RevocationReason
+from ..services import issue_session, revoke_session_by_refresh_token
+from . import ratelimits
+from .base import DualAuthAPIView, validated
+from .inputs import CredentialsInput
+
+__all__ = ["LoginView", "RegisterView"]
+
+
+class LoginView(DualAuthAPIView):
+    """Password login. Every failure is the same 401; the hasher runs exactly once per attempt."""
+
+    def post(self, request: Any) -> Response:
+        mode = delivery.requested_delivery(request)
+        if mode == delivery.COOKIE:
+            delivery.protect_cookie_request(request)  # login CSRF
+        data = validated(CredentialsInput, request.data)
+        client = delivery.client_info(request)
+        email_key = ratelimits.normalize_identifier(data["email"])
+        ip_key = client.ip_address or "unknown"
+        ratelimits.check(request, "login_ip", ip_key)
+        ratelimits.check(request, "login_email", email_key)
+
+        user = authenticate(request._request, email=data["email"], password=data["password"])
+        if user is None:
+            # A success never resets these counters: a sprayer cannot clear them with its own account.
+            ratelimits.record(request, "login_ip", ip_key)
+            ratelimits.record(request, "login_email", email_key)
+            raise InvalidCredentials()
+
+        if mode == delivery.COOKIE:
+            # A new login never upgrades a family the browser already held (planted or stale).
+            old = delivery.existing_refresh_cookie(request)
+            if old:
+                revoke_session_by_refresh_token(old, reason=RevocationReason.SUPERSEDED)
+        tokens = issue_session(user, delivery=mode, client=client, methods=["pwd"])
+        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
+        return delivery.get_delivery(mode).token_response(request, tokens, new_login=True)
+
+
+class RegisterView(DualAuthAPIView):
+    """Create an account (``DUALAUTH_REGISTRATION_ENABLED``); passwords go through
+    ``AUTH_PASSWORD_VALIDATORS``. It does not log in."""
+
+    def post(self, request: Any) -> Response:
+        if not dualauth_settings.REGISTRATION_ENABLED:
+            raise EndpointDisabled()
+        if not delivery.asks_for_bearer(request):
+            delivery.protect_cookie_request(request)
+        client = delivery.client_info(request)
+        ratelimits.hit(request, "register_ip", client.ip_address or "unknown")
+        data = validated(CredentialsInput, request.data)
+        model = get_user_model()
+        email_field = model.get_email_field_name()
+        email = model.objects.normalize_email(data["email"].strip())
+        candidate = model(**{email_field: email})
+        try:
+            validate_password(data["password"], user=candidate)
+        except DjangoValidationError as exc:
+            raise ValidationFailed(fields={"password": list(exc.messages)}) from None
+        fields = {email_field: email}
+        if model.USERNAME_FIELD != email_field:
+            fields[model.USERNAME_FIELD] = email
+        with transaction.atomic():
+            if model._default_manager.filter(**{f"{email_field}__iexact": email}).exists():
+                raise EmailTaken()
+            try:
+                user = model._default_manager.create_user(password=data["password"], **fields)
+            except IntegrityError:
+                raise EmailTaken() from None
+        return Response({"success": True, "userId": str(user.pk)}, status=201)
+

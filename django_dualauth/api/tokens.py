@@ -1,0 +1,88 @@
+"""``POST refresh``, ``POST logout``, ``POST logout-all``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import user_logged_out
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from .. import delivery
+from ..authentication import DualAuthentication
+from ..exceptions import AccessTokenInvalid
+from ..models.sessions import RevocationReason
+from ..services import (
+    decode_access_token,
+    revoke_all_sessions,
+    revoke_session_by_id,
+    revoke_session_by_refresh_token,
+    rotate_refresh_token,
+)
+from . import ratelimits
+from .base import DualAuthAPIView
+
+__all__ = ["RefreshView", "LogoutView", "LogoutAllView"]
+
+
+class RefreshView(DualAuthAPIView):
+    """Rotate the refresh token. The answer goes through the delivery the session was
+    created with, whatever headers this request carries."""
+
+    def post(self, request: Any) -> Response:
+        client = delivery.client_info(request)
+        ratelimits.hit(request, "refresh_ip", client.ip_address or "unknown")
+        credential = delivery.read_refresh_credential(request, request.data)
+        if credential.via == delivery.COOKIE:
+            delivery.protect_cookie_request(request)
+        tokens = rotate_refresh_token(credential.raw, presented_via=credential.via, client=client)
+        return delivery.get_delivery(tokens.delivery).token_response(request, tokens)
+
+
+class LogoutView(DualAuthAPIView):
+    """Revoke the caller's session, identified by (in this order) the Bearer access token,
+    the body ``refreshToken``, or the cookies. Always 200 and idempotent; cookies are cleared
+    when the caller used them. Cookie-identified logouts are CSRF-checked."""
+
+    def post(self, request: Any) -> Response:
+        access, refresh = delivery.read_logout_credentials(request, request.data)
+        used_cookies = False
+        if access is not None and access.via == delivery.BEARER:
+            _revoke_by_access_token(access.raw)
+        elif refresh is not None and refresh.via == delivery.BEARER:
+            revoke_session_by_refresh_token(refresh.raw, reason=RevocationReason.LOGOUT)
+        elif refresh is not None or access is not None:
+            delivery.protect_cookie_request(request)
+            used_cookies = True
+            if refresh is not None:
+                revoke_session_by_refresh_token(refresh.raw, reason=RevocationReason.LOGOUT)
+            elif access is not None:
+                _revoke_by_access_token(access.raw)
+        user_logged_out.send(sender=self.__class__, request=request._request, user=None)
+        if used_cookies or delivery.has_token_cookie(request):
+            mode = delivery.COOKIE
+        else:
+            mode = delivery.BEARER
+        return delivery.get_delivery(mode).logout_response(request, {"success": True})
+
+
+def _revoke_by_access_token(raw: str) -> None:
+    # An expired but authentic token still proves which session to end.
+    try:
+        claims = decode_access_token(raw, verify_exp=False)
+    except AccessTokenInvalid:
+        return
+    revoke_session_by_id(claims.sid, user_id=claims.sub, reason=RevocationReason.LOGOUT)
+
+
+class LogoutAllView(DualAuthAPIView):
+    """Revoke every session of the authenticated user, this one included."""
+
+    authentication_classes = [DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Any) -> Response:
+        count = revoke_all_sessions(request.user, reason=RevocationReason.LOGOUT_ALL)
+        mode = delivery.COOKIE if delivery.has_token_cookie(request) else delivery.BEARER
+        return delivery.get_delivery(mode).logout_response(
+            request, {"success": True, "revokedSessions": count})

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class DualAuthConfig(AppConfig):
+    name = "django_dualauth"
+    label = "dualauth"
+    verbose_name = "Authentication sessions"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Checks and receivers are wired once, here, never at import time of the package.
+        from . import checks, receivers  # noqa: F401

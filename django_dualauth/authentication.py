@@ -1,0 +1,65 @@
+"""DRF authentication for access tokens from ``Authorization: Bearer`` or the access cookie."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+
+from .delivery import COOKIE, OTHER_SCHEME, protect_cookie_request, read_access_credential
+from .exceptions import DualAuthError
+from .services import authenticate_access_token
+from .types import AccessClaims
+
+__all__ = ["DualAuthentication", "as_drf_exception"]
+
+REALM = 'Bearer realm="api"'
+
+
+class _DualAuthFailed(exceptions.AuthenticationFailed):
+    pass
+
+
+class _DualAuthRefused(exceptions.APIException):
+    pass
+
+
+def as_drf_exception(error: DualAuthError) -> exceptions.APIException:
+    """A DRF exception whose body is ``{"error", "code"}`` under any exception handler."""
+    cls = _DualAuthFailed if error.status == 401 else _DualAuthRefused
+    exc = cls(detail=error.as_dict())
+    exc.status_code = error.status
+    return exc
+
+
+class DualAuthentication(BaseAuthentication):
+    """Authenticates with django-dualauth access tokens.
+
+    * The header wins; a present but invalid header never falls back to the cookie, and a
+      header of another scheme (``Basic …``) is left to other authentication classes.
+    * A token read from the cookie is CSRF- and Origin-checked on unsafe methods, as DRF's
+      ``SessionAuthentication`` does for sessions.
+    * Revoked sessions are refused on the next request (401 ``SESSION_REVOKED``); invalid,
+      expired or foreign tokens get 401 ``INVALID_ACCESS_TOKEN``, never 403 and never 500.
+
+    ``request.auth`` is the verified :class:`~django_dualauth.types.AccessClaims`.
+    """
+
+    def authenticate(self, request: Any) -> tuple[Any, AccessClaims] | None:
+        try:
+            credential = read_access_credential(request)
+            if credential is None or credential is OTHER_SCHEME:
+                return None
+            if credential.via == COOKIE:
+                protect_cookie_request(request)
+            return authenticate_access_token(credential.raw)
+        except DualAuthError as error:
+            if error.status == 401:
+                request._dualauth_invalid_token = True
+            raise as_drf_exception(error) from None
+
+    def authenticate_header(self, request: Any) -> str:
+        if getattr(request, "_dualauth_invalid_token", False):
+            return f'{REALM}, error="invalid_token"'
+        return REALM

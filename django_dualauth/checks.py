@@ -1,0 +1,132 @@
+"""System checks (``dualauth.E0xx`` errors, ``dualauth.W0xx`` warnings)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+
+from .conf import DELIVERY_POLICIES, REVOCATION_CHECKS, SAMESITE_VALUES, dualauth_settings
+
+_NON_SHARED_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+    "django.core.cache.backends.filebased.FileBasedCache",
+    "django.core.cache.backends.db.DatabaseCache",
+}
+_HMAC = {"HS256": 32, "HS384": 48, "HS512": 64}
+
+
+@checks.register(checks.Tags.security, deploy=False)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    s = dualauth_settings
+    errors: list[checks.CheckMessage] = []
+    if s.DELIVERY_POLICY not in DELIVERY_POLICIES:
+        errors.append(checks.Error(
+            f"DUALAUTH_DELIVERY_POLICY must be one of {DELIVERY_POLICIES}.", id="dualauth.E001"))
+    if s.REVOCATION_CHECK not in REVOCATION_CHECKS:
+        errors.append(checks.Error(
+            f"DUALAUTH_REVOCATION_CHECK must be one of {REVOCATION_CHECKS}.", id="dualauth.E002"))
+    if s.COOKIE_SAMESITE not in SAMESITE_VALUES:
+        errors.append(checks.Error(
+            f"DUALAUTH_COOKIE_SAMESITE must be one of {SAMESITE_VALUES}.", id="dualauth.E003"))
+    elif s.COOKIE_SAMESITE == "None" and not s.COOKIE_SECURE:
+        errors.append(checks.Error("SameSite=None cookies must be Secure.", id="dualauth.E003"))
+    errors.extend(_check_keys())
+    cookie_possible = s.DELIVERY_POLICY != "bearer"
+    if cookie_possible and not s.DEBUG and not s.COOKIE_SECURE:
+        errors.append(checks.Error(
+            "Token cookies are not Secure while DEBUG is False.",
+            hint="Remove DUALAUTH_COOKIE_SECURE = False outside development.", id="dualauth.E005"))
+    if cookie_possible and "django.middleware.csrf.CsrfViewMiddleware" not in settings.MIDDLEWARE:
+        errors.append(checks.Error(
+            "Cookie delivery needs django.middleware.csrf.CsrfViewMiddleware in MIDDLEWARE "
+            "(it sets the CSRF cookie web clients echo back).",
+            hint='Add it, or set DUALAUTH_DELIVERY_POLICY = "bearer".', id="dualauth.E006"))
+    if s.REVOCATION_CHECK == "cache" and not s.DEBUG:
+        backend = settings.CACHES.get(s.REVOCATION_CACHE, {}).get("BACKEND", "")
+        if backend in _NON_SHARED_CACHES or not backend:
+            errors.append(checks.Error(
+                f"DUALAUTH_REVOCATION_CHECK = 'cache' with the non-shared cache {backend!r}: "
+                "a revocation in one process would not reach the others.",
+                hint="Use Redis (django-redis) for DUALAUTH_REVOCATION_CACHE.", id="dualauth.E007"))
+    if s.REFRESH_REUSE_GRACE.total_seconds() > 60:
+        errors.append(checks.Warning(
+            "DUALAUTH_REFRESH_REUSE_GRACE over 60 seconds widens the replay window.",
+            hint="Keep it at 0 (strict) or at most a few seconds.", id="dualauth.W003"))
+    return errors
+
+
+def _check_keys() -> list[checks.CheckMessage]:
+    s = dualauth_settings
+    errors: list[checks.CheckMessage] = []
+    keys = s.JWT_KEYS
+    if not keys:
+        secret = s.SECRET_KEYS[0] or ""
+        if not s.DEBUG and (len(secret) < 50 or secret.startswith("django-insecure-")
+                            or len(set(secret)) < 5):
+            errors.append(checks.Error(
+                "Access tokens are signed with a key derived from a weak SECRET_KEY.",
+                hint="Set a long random SECRET_KEY or configure DUALAUTH_JWT_KEYS.",
+                id="dualauth.E004"))
+        return errors
+    if not any(k.get("secret") or k.get("private_key") for k in keys):
+        errors.append(checks.Error("DUALAUTH_JWT_KEYS has no signing key.", id="dualauth.E004"))
+    for entry in keys:
+        alg, kid = entry.get("algorithm"), entry.get("kid")
+        if not isinstance(kid, str) or not kid:
+            errors.append(checks.Error("Every DUALAUTH_JWT_KEYS entry needs a string 'kid'.",
+                                       id="dualauth.E004"))
+        if alg in _HMAC:
+            if len(str(entry.get("secret", "")).encode()) < _HMAC[alg]:
+                errors.append(checks.Error(
+                    f"JWT key {kid!r}: an {alg} secret needs at least {_HMAC[alg]} bytes.",
+                    id="dualauth.E004"))
+        elif alg not in {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+                         "ES384", "ES512", "EdDSA"}:
+            errors.append(checks.Error(f"JWT key {kid!r}: unsupported algorithm {alg!r}.",
+                                       id="dualauth.E004"))
+    return errors
+
+
+@checks.register(checks.Tags.security)
+def check_password_hashers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    hashers = getattr(settings, "PASSWORD_HASHERS", None) or [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    if hashers[0] != "django.contrib.auth.hashers.Argon2PasswordHasher":
+        return [checks.Warning(
+            "Argon2PasswordHasher is not first in PASSWORD_HASHERS.",
+            hint="Put django.contrib.auth.hashers.Argon2PasswordHasher first; existing hashes "
+                 "are upgraded at the next login.", id="dualauth.W001")]
+    return []
+
+
+@checks.register(checks.Tags.security)
+def check_backends(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    from django.contrib.auth import get_user_model
+
+    backends = getattr(settings, "AUTHENTICATION_BACKENDS", [])
+    if "django_dualauth.backends.EmailBackend" in backends:
+        return []
+    model = get_user_model()
+    if model.USERNAME_FIELD == model.get_email_field_name():
+        return []
+    return [checks.Warning(
+        "No authentication backend accepts e-mail addresses, so POST login cannot succeed.",
+        hint="Add 'django_dualauth.backends.EmailBackend' to AUTHENTICATION_BACKENDS.",
+        id="dualauth.W002")]
+
+
+@checks.register(checks.Tags.caches)
+def check_rate_limit_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    if dualauth_settings.DEBUG:
+        return []
+    alias = getattr(settings, "RATELIMIT_USE_CACHE", "default")
+    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    if backend in _NON_SHARED_CACHES:
+        return [checks.Warning(
+            f"Rate-limit counters live in {backend!r}, which app processes do not share "
+            "(or which lacks atomic increment).",
+            hint="Use Redis (django-redis) in production.", id="dualauth.W004")]
+    return []

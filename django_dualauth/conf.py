@@ -1,0 +1,194 @@
+"""Every ``DUALAUTH_*`` setting, its default and its meaning, in one place.
+
+Settings are read from :mod:`django.conf.settings` on every access, so
+``override_settings`` and the pytest-django ``settings`` fixture take effect at
+once, without signals or reloads. No other module of the package reads our keys.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+__all__ = ["dualauth_settings", "resolve_import", "DEFAULT_RATE_LIMITS"]
+
+DELIVERY_POLICIES = ("per-request", "cookie", "bearer")
+REVOCATION_CHECKS = ("database", "cache")
+SAMESITE_VALUES = ("Lax", "Strict", "None")
+
+#: django-ratelimit rates ("count/period"), merged key by key with DUALAUTH_RATE_LIMITS.
+DEFAULT_RATE_LIMITS: dict[str, str | None] = {
+    "login_ip": "30/10m",  # failed logins per client IP (password spraying)
+    "login_email": "5/5m",  # failed logins per normalised e-mail (brute force on one account)
+    "refresh_ip": "120/m",  # refresh attempts per client IP
+    "register_ip": "10/h",  # registrations per client IP
+}
+
+
+def _duration(value: Any) -> timedelta:
+    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+
+
+@cache
+def resolve_import(path: str) -> Any:
+    """Import a dotted path once; memoised by path, so changing a setting takes effect."""
+    return import_string(path)
+
+
+class DualAuthSettings:
+    """Typed, read-on-access view of the ``DUALAUTH_*`` settings."""
+
+    def _get(self, name: str, default: Any) -> Any:
+        return getattr(settings, f"DUALAUTH_{name}", default)
+
+    # --- delivery -------------------------------------------------------------------------
+    @property
+    def DELIVERY_POLICY(self) -> str:
+        """"per-request" (the client chooses), "cookie" only or "bearer" only."""
+        return str(self._get("DELIVERY_POLICY", "per-request"))
+
+    @property
+    def BEARER_HEADERS(self) -> dict[str, tuple[str, ...]]:
+        """Request headers (name -> accepted exact values) that ask for bearer delivery."""
+        raw = self._get("BEARER_HEADERS", {"X-Auth-Strategy": ["bearer"]})
+        return {
+            name: (values,) if isinstance(values, str) else tuple(values)
+            for name, values in raw.items()
+        }
+
+    @property
+    def COOKIE_ACCESS_TOKEN_IN_BODY(self) -> bool:
+        """Web clients get the access token in the JSON body (kept in memory) instead of a cookie."""
+        return bool(self._get("COOKIE_ACCESS_TOKEN_IN_BODY", False))
+
+    # --- cookies --------------------------------------------------------------------------
+    @property
+    def COOKIE_SECURE(self) -> bool:
+        """Secure cookies; ``None`` (default) means Secure unless ``DEBUG``."""
+        value = self._get("COOKIE_SECURE", None)
+        return (not settings.DEBUG) if value is None else bool(value)
+
+    @property
+    def COOKIE_SAMESITE(self) -> str:
+        return str(self._get("COOKIE_SAMESITE", "Lax"))
+
+    @property
+    def COOKIE_DOMAIN(self) -> str | None:
+        return self._get("COOKIE_DOMAIN", None)
+
+    @property
+    def COOKIE_HOST_PREFIX(self) -> bool:
+        """Prefix cookie names with ``__Host-`` (or ``__Secure-`` with a Domain) when Secure."""
+        return bool(self._get("COOKIE_HOST_PREFIX", True))
+
+    @property
+    def ACCESS_COOKIE_NAME(self) -> str:
+        return str(self._get("ACCESS_COOKIE_NAME", "accessToken"))
+
+    @property
+    def REFRESH_COOKIE_NAME(self) -> str:
+        return str(self._get("REFRESH_COOKIE_NAME", "refreshToken"))
+
+    @property
+    def REQUIRE_ORIGIN(self) -> bool:
+        """Refuse cookie-credentialed unsafe requests that carry neither Origin nor Referer."""
+        return bool(self._get("REQUIRE_ORIGIN", True))
+
+    # --- lifetimes ------------------------------------------------------------------------
+    @property
+    def ACCESS_TOKEN_LIFETIME(self) -> timedelta:
+        return _duration(self._get("ACCESS_TOKEN_LIFETIME", timedelta(minutes=15)))
+
+    @property
+    def REFRESH_TOKEN_IDLE_LIFETIME(self) -> timedelta:
+        return _duration(self._get("REFRESH_TOKEN_IDLE_LIFETIME", timedelta(days=7)))
+
+    @property
+    def REFRESH_TOKEN_ABSOLUTE_LIFETIME(self) -> timedelta:
+        return _duration(self._get("REFRESH_TOKEN_ABSOLUTE_LIFETIME", timedelta(days=30)))
+
+    @property
+    def REFRESH_REUSE_GRACE(self) -> timedelta:
+        """Window in which a retry of the immediate parent gets the same successor (0 = strict)."""
+        return _duration(self._get("REFRESH_REUSE_GRACE", timedelta(0)))
+
+    # --- access-token format --------------------------------------------------------------
+    @property
+    def JWT_KEYS(self) -> list[dict[str, Any]]:
+        """Signing keys; the first with private material signs, all verify. Empty = derived HS256."""
+        return list(self._get("JWT_KEYS", []))
+
+    @property
+    def JWT_ISSUER(self) -> str:
+        return str(self._get("JWT_ISSUER", "django-dualauth"))
+
+    @property
+    def JWT_AUDIENCE(self) -> str:
+        return str(self._get("JWT_AUDIENCE", "django-dualauth"))
+
+    @property
+    def JWT_LEEWAY(self) -> timedelta:
+        return _duration(self._get("JWT_LEEWAY", timedelta(0)))
+
+    @property
+    def ACCESS_TOKEN_MAX_LENGTH(self) -> int:
+        return int(self._get("ACCESS_TOKEN_MAX_LENGTH", 8192))
+
+    @property
+    def CUSTOM_CLAIMS(self) -> Any:
+        """Dotted path (or callable) ``(user) -> dict`` merged into access tokens and ``me``."""
+        value = self._get("CUSTOM_CLAIMS", None)
+        return resolve_import(value) if isinstance(value, str) else value
+
+    # --- revocation -----------------------------------------------------------------------
+    @property
+    def REVOCATION_CHECK(self) -> str:
+        """"database" (one query per request) or "cache" (zero queries; needs a shared cache)."""
+        return str(self._get("REVOCATION_CHECK", "database"))
+
+    @property
+    def REVOCATION_CACHE(self) -> str:
+        return str(self._get("REVOCATION_CACHE", "default"))
+
+    # --- endpoints ------------------------------------------------------------------------
+    @property
+    def REGISTRATION_ENABLED(self) -> bool:
+        return bool(self._get("REGISTRATION_ENABLED", False))
+
+    @property
+    def RATE_LIMITS(self) -> dict[str, str | None]:
+        return {**DEFAULT_RATE_LIMITS, **self._get("RATE_LIMITS", {})}
+
+    @property
+    def TRUSTED_PROXY_DEPTH(self) -> int:
+        """Number of trusted reverse proxies appending to X-Forwarded-For (0 = use REMOTE_ADDR)."""
+        return int(self._get("TRUSTED_PROXY_DEPTH", 0))
+
+    @property
+    def MAX_BODY_SIZE(self) -> int:
+        return int(self._get("MAX_BODY_SIZE", 64 * 1024))
+
+    @property
+    def PASSWORD_MAX_LENGTH(self) -> int:
+        return int(self._get("PASSWORD_MAX_LENGTH", 4096))
+
+    # --- Django settings we depend on (read here too, so this stays the only reader) -----
+    @property
+    def SECRET_KEYS(self) -> list[str]:
+        """``SECRET_KEY`` first, then ``SECRET_KEY_FALLBACKS`` (verification only)."""
+        return [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+
+    @property
+    def DEBUG(self) -> bool:
+        return bool(settings.DEBUG)
+
+    @property
+    def CSRF_TRUSTED_ORIGINS(self) -> list[str]:
+        return list(getattr(settings, "CSRF_TRUSTED_ORIGINS", []))
+
+
+dualauth_settings = DualAuthSettings()

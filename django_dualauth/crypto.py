@@ -1,0 +1,60 @@
+"""Secrets and keyed digests. Only standard primitives (``secrets``, Django's ``salted_hmac``).
+
+Refresh tokens and other random 256-bit secrets are stored as HMAC-SHA256 digests:
+they carry enough entropy that a slow password hash would add cost and no safety, and a
+keyed fast digest stays indexable (Knox and django-oauth-toolkit do the same).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from .conf import dualauth_settings
+
+__all__ = ["new_secret", "digest", "digests", "derive_secret", "looks_like_secret"]
+
+_SECRET_RE = re.compile(r"\A[A-Za-z0-9_-]{32,128}\Z")
+
+
+def new_secret() -> str:
+    """A fresh 256-bit URL-safe secret (43 characters)."""
+    return secrets.token_urlsafe(32)
+
+
+def looks_like_secret(raw: object) -> bool:
+    """Cheap shape check run before any digest or query."""
+    return isinstance(raw, str) and bool(_SECRET_RE.match(raw))
+
+
+def _salt(purpose: str) -> str:
+    return f"django_dualauth.{purpose}"
+
+
+def digest(raw: str, purpose: str, *, secret: str | None = None) -> str:
+    """Hex HMAC-SHA256 of ``raw`` under a key derived from ``SECRET_KEY`` and ``purpose``."""
+    key = secret if secret is not None else dualauth_settings.SECRET_KEYS[0]
+    return salted_hmac(_salt(purpose), raw, secret=key, algorithm="sha256").hexdigest()
+
+
+def digests(raw: str, purpose: str) -> list[str]:
+    """Digests under ``SECRET_KEY`` and each of ``SECRET_KEY_FALLBACKS`` (for look-ups)."""
+    return [digest(raw, purpose, secret=key) for key in dualauth_settings.SECRET_KEYS]
+
+
+def derive_secret(parent: str, purpose: str) -> str:
+    """A secret derived from ``parent``: unpredictable without ``SECRET_KEY``, stable for a parent.
+
+    Used for refresh-token successors so that a retry of the immediate parent inside the
+    grace window can be answered with the same successor without storing it.
+    """
+    mac = salted_hmac(_salt(purpose), parent, secret=dualauth_settings.SECRET_KEYS[0],
+                      algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+
+
+def equal(a: str, b: str) -> bool:
+    return constant_time_compare(a, b)

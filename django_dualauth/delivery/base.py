@@ -1,0 +1,94 @@
+"""How issued tokens reach the client: :class:`TokenDelivery` and its two implementations."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from django.middleware.csrf import get_token, rotate_token
+from django.utils import timezone
+from rest_framework.response import Response
+
+from ..conf import dualauth_settings
+from ..types import IssuedTokens
+from .cookies import access_cookie_name, clear_token_cookies, refresh_cookie_name, set_token_cookie
+from .selection import BEARER, COOKIE
+
+__all__ = ["TokenDelivery", "CookieDelivery", "BearerDelivery", "get_delivery", "no_store"]
+
+
+def no_store(response: Any) -> Any:
+    """Token-bearing and auth responses must never be cached (RFC 6749 §5.1)."""
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def _expires_in(tokens: IssuedTokens) -> int:
+    return max(0, int((tokens.access_expires_at - timezone.now()).total_seconds()))
+
+
+class TokenDelivery(ABC):
+    name: str
+
+    @abstractmethod
+    def token_response(self, request: Any, tokens: IssuedTokens, *, status: int = 200,
+                       new_login: bool = False) -> Response:
+        """A response that hands ``tokens`` to the client through this delivery."""
+
+    def logout_response(self, request: Any, data: dict[str, Any], *, status: int = 200) -> Response:
+        return no_store(Response(data, status=status))
+
+
+class BearerDelivery(TokenDelivery):
+    """Tokens in the JSON body; no cookie is ever set."""
+
+    name = BEARER
+
+    def token_response(self, request: Any, tokens: IssuedTokens, *, status: int = 200,
+                       new_login: bool = False) -> Response:
+        return no_store(Response({
+            "success": True,
+            "accessToken": tokens.access_token,
+            "refreshToken": tokens.refresh_token,
+            "expiresIn": _expires_in(tokens),
+        }, status=status))
+
+
+class CookieDelivery(TokenDelivery):
+    """Tokens in HttpOnly cookies; the body never carries the refresh token.
+
+    With ``DUALAUTH_COOKIE_ACCESS_TOKEN_IN_BODY`` the access token travels in the body (for
+    clients that keep it in memory) and only the refresh token is a cookie.
+    """
+
+    name = COOKIE
+
+    def token_response(self, request: Any, tokens: IssuedTokens, *, status: int = 200,
+                       new_login: bool = False) -> Response:
+        http = getattr(request, "_request", request)
+        # A new login gets a new CSRF secret (as django.contrib.auth.login does); a refresh
+        # keeps the current one and renews its cookie.
+        rotate_token(http) if new_login else get_token(http)
+        data: dict[str, Any] = {"success": True, "expiresIn": _expires_in(tokens)}
+        response = no_store(Response(data, status=status))
+        if dualauth_settings.COOKIE_ACCESS_TOKEN_IN_BODY:
+            data["accessToken"] = tokens.access_token
+        else:
+            set_token_cookie(response, access_cookie_name(), tokens.access_token,
+                             tokens.access_expires_at)
+        set_token_cookie(response, refresh_cookie_name(), tokens.refresh_token,
+                         tokens.refresh_expires_at)
+        return response
+
+    def logout_response(self, request: Any, data: dict[str, Any], *, status: int = 200) -> Response:
+        response = super().logout_response(request, data, status=status)
+        clear_token_cookies(response)
+        return response
+
+
+_DELIVERIES: dict[str, TokenDelivery] = {BEARER: BearerDelivery(), COOKIE: CookieDelivery()}
+
+
+def get_delivery(name: str) -> TokenDelivery:
+    return _DELIVERIES[name]

@@ -1,0 +1,115 @@
+"""Reading credentials from a request: the Authorization header, cookies, the JSON body."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..conf import dualauth_settings
+from ..exceptions import (
+    AccessTokenInvalid,
+    CredentialConflict,
+    DeliveryNotAllowed,
+    RefreshTokenInvalid,
+    RefreshTokenMissing,
+    ValidationFailed,
+)
+from .cookies import DuplicateCookie, access_cookie_name, read_cookie, refresh_cookie_name
+from .selection import BEARER, COOKIE
+
+__all__ = ["Credential", "OTHER_SCHEME", "existing_refresh_cookie", "read_access_credential",
+           "read_logout_credentials", "read_refresh_credential"]
+
+
+@dataclass(frozen=True)
+class Credential:
+    raw: str
+    via: str  # "bearer" (header or body) or "cookie"
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"Credential(via={self.via!r})"
+
+
+#: An Authorization header with a scheme other than Bearer: not ours, and no cookie fallback.
+OTHER_SCHEME = Credential(raw="", via="other")
+
+
+def read_access_credential(request: Any) -> Credential | None:
+    """The access token from ``Authorization: Bearer`` or, failing that, the access cookie.
+
+    A present but unusable header never falls back to the cookie: a garbage Bearer value
+    raises :class:`AccessTokenInvalid`, another scheme returns :data:`OTHER_SCHEME`.
+    """
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return OTHER_SCHEME
+        value = value.strip()
+        if not value or " " in value:
+            raise AccessTokenInvalid()
+        return Credential(value, BEARER)
+    if dualauth_settings.DELIVERY_POLICY == BEARER:
+        return None
+    try:
+        raw = read_cookie(request, access_cookie_name())
+    except DuplicateCookie as exc:
+        raise AccessTokenInvalid() from exc
+    return Credential(raw, COOKIE) if raw else None
+
+
+def read_refresh_credential(request: Any, data: Any) -> Credential:
+    """The refresh token from the JSON body (``refreshToken``) or the refresh cookie.
+
+    Raises :class:`RefreshTokenMissing` when there is none, :class:`CredentialConflict` when
+    both are present, :class:`DeliveryNotAllowed` when the policy forbids the channel used,
+    and :class:`RefreshTokenInvalid` for duplicated cookies.
+    """
+    body = data.get("refreshToken") if hasattr(data, "get") else None
+    policy = dualauth_settings.DELIVERY_POLICY
+    cookie = None
+    if policy != BEARER:
+        try:
+            cookie = read_cookie(request, refresh_cookie_name())
+        except DuplicateCookie as exc:
+            raise RefreshTokenInvalid() from exc
+    if body is not None:
+        if policy == COOKIE:
+            raise DeliveryNotAllowed("Refresh tokens are accepted from the cookie only")
+        if not isinstance(body, str):
+            raise ValidationFailed(fields={"refreshToken": ["Must be a string."]})
+        if cookie:
+            raise CredentialConflict()
+        return Credential(body, BEARER)
+    if cookie:
+        return Credential(cookie, COOKIE)
+    raise RefreshTokenMissing()
+
+
+def existing_refresh_cookie(request: Any) -> str | None:
+    """The refresh cookie a browser already holds at login, or None (absent or duplicated)."""
+    if dualauth_settings.DELIVERY_POLICY == BEARER:
+        return None
+    try:
+        return read_cookie(request, refresh_cookie_name())
+    except DuplicateCookie:
+        return None
+
+
+def read_logout_credentials(request: Any, data: Any) -> tuple[Credential | None, Credential | None]:
+    """``(access, refresh)`` for logout, each from whichever channel the caller used.
+
+    Malformed values are treated as absent: logout never fails on a bad credential.
+    """
+    try:
+        access = read_access_credential(request)
+    except AccessTokenInvalid:
+        access = None
+    if access is OTHER_SCHEME:
+        access = None
+    try:
+        refresh: Credential | None = read_refresh_credential(request, data)
+    except (RefreshTokenMissing, RefreshTokenInvalid, CredentialConflict, DeliveryNotAllowed,
+            ValidationFailed):
+        refresh = None
+    return access, refresh

@@ -1,0 +1,114 @@
+"""Domain errors. Each has an HTTP status and a stable ``code``; no DRF import here.
+
+The API layer turns any :class:`DualAuthError` into ``{"error": message, "code": code}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "DualAuthError",
+    "InvalidCredentials",
+    "AccessTokenInvalid",
+    "SessionRevoked",
+    "RefreshTokenInvalid",
+    "RefreshTokenMissing",
+    "CredentialConflict",
+    "CSRFFailed",
+    "UnsupportedMediaType",
+    "PayloadTooLarge",
+    "BadRequest",
+    "ValidationFailed",
+    "RateLimited",
+    "DeliveryNotAllowed",
+    "EndpointDisabled",
+    "NotAuthenticated",
+    "EmailTaken",
+]
+
+
+class DualAuthError(Exception):
+    status: int = 400
+    code: str = "BAD_REQUEST"
+    message: str = "Bad request"
+
+    def __init__(self, message: str | None = None, **extra: Any) -> None:
+        self.message = message or self.message
+        self.extra = extra
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"error": self.message, "code": self.code, **self.extra}
+
+
+class InvalidCredentials(DualAuthError):
+    status, code, message = 401, "INVALID_CREDENTIALS", "Invalid credentials"
+
+
+class AccessTokenInvalid(DualAuthError):
+    """Missing, malformed, forged, expired or foreign access token; deliberately one answer."""
+
+    status, code, message = 401, "INVALID_ACCESS_TOKEN", "Invalid or expired access token"
+
+
+class SessionRevoked(DualAuthError):
+    status, code, message = 401, "SESSION_REVOKED", "Session has been revoked"
+
+
+class RefreshTokenInvalid(DualAuthError):
+    status, code, message = 401, "INVALID_REFRESH_TOKEN", "Invalid or expired refresh token"
+
+
+class RefreshTokenMissing(DualAuthError):
+    status, code, message = 401, "NO_REFRESH_TOKEN", "No refresh token provided"
+
+
+class CredentialConflict(DualAuthError):
+    """The same credential arrived twice or in the wrong place (cookie tossing, body vs cookie)."""
+
+    status, code, message = 400, "CREDENTIAL_CONFLICT", "Conflicting credentials in request"
+
+
+class CSRFFailed(DualAuthError):
+    status, code, message = 403, "CSRF_INVALID", "CSRF token validation failed"
+
+
+class UnsupportedMediaType(DualAuthError):
+    status, code, message = 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json"
+
+
+class PayloadTooLarge(DualAuthError):
+    status, code, message = 413, "PAYLOAD_TOO_LARGE", "Request body too large"
+
+
+class BadRequest(DualAuthError):
+    status, code, message = 400, "BAD_REQUEST", "Malformed request"
+
+
+class ValidationFailed(DualAuthError):
+    status, code, message = 400, "VALIDATION_ERROR", "Invalid input"
+
+
+class RateLimited(DualAuthError):
+    status, code, message = 429, "RATE_LIMITED", "Too many requests, try again later"
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class DeliveryNotAllowed(DualAuthError):
+    status, code, message = 400, "DELIVERY_NOT_ALLOWED", "This token delivery is not allowed"
+
+
+class EndpointDisabled(DualAuthError):
+    status, code, message = 404, "NOT_FOUND", "Not found"
+
+
+class NotAuthenticated(DualAuthError):
+    status, code, message = 401, "NOT_AUTHENTICATED", "Authentication required"
+
+
+class EmailTaken(DualAuthError):
+    status, code, message = 409, "EMAIL_TAKEN", "An account with this e-mail already exists"

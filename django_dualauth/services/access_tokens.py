@@ -1,0 +1,158 @@
+"""The access-token format: a short-lived JWT (RFC 9068 ``typ: at+jwt``) bound to a session.
+
+One algorithm per key (RFC 8725 §3.1): the key is chosen by ``kid`` from the configured
+map only, and the token's ``alg`` must equal that key's algorithm. Header parameters that
+would let a token name its own key (``jwk``, ``jku``, ``x5u``, ``x5c``) are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import jwt
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from jwt.algorithms import get_default_algorithms
+
+from ..conf import dualauth_settings
+from ..exceptions import AccessTokenInvalid
+from ..types import AccessClaims
+from .claims import user_claims
+
+__all__ = ["TOKEN_TYPE", "encode_access_token", "decode_access_token", "signing_keys"]
+
+TOKEN_TYPE = "at+jwt"
+TOKEN_USE = "access"
+_REQUIRED = ["exp", "iat", "jti", "sub", "sid", "iss", "aud"]
+_FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256", "crit"})
+_JWT_SHAPE = re.compile(r"\A[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\Z")
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    algorithm: str
+    signing_key: Any  # None for verify-only keys
+    verifying_key: Any
+
+
+@lru_cache(maxsize=16)
+def _derived_keys(secrets: tuple[str, ...]) -> tuple[SigningKey, ...]:
+    keys = []
+    for secret in secrets:
+        material = salted_hmac("django_dualauth.access_token", "HS256", secret=secret,
+                               algorithm="sha256").digest()
+        kid = "dk-" + hashlib.sha256(material).hexdigest()[:12]
+        keys.append(SigningKey(kid, "HS256", material, material))
+    # Only SECRET_KEY signs; fallbacks verify tokens issued before a key rotation.
+    return (keys[0], *(SigningKey(k.kid, k.algorithm, None, k.verifying_key) for k in keys[1:]))
+
+
+@lru_cache(maxsize=16)
+def _configured_keys(frozen: tuple[tuple[tuple[str, str], ...], ...]) -> tuple[SigningKey, ...]:
+    algorithms = get_default_algorithms()
+    keys = []
+    for items in frozen:
+        entry = dict(items)
+        alg = entry["algorithm"]
+        impl = algorithms[alg]
+        if alg in HMAC_ALGORITHMS:
+            secret = entry["secret"].encode()
+            keys.append(SigningKey(entry["kid"], alg, secret, secret))
+        else:
+            private = entry.get("private_key")
+            signing = impl.prepare_key(private) if private else None
+            public = entry.get("public_key")
+            verifying = impl.prepare_key(public) if public else signing.public_key()
+            keys.append(SigningKey(entry["kid"], alg, signing, verifying))
+    return tuple(keys)
+
+
+def signing_keys() -> tuple[SigningKey, ...]:
+    """All keys, signing key first. Prepared keys are memoised by their configuration."""
+    config = dualauth_settings.JWT_KEYS
+    if not config:
+        return _derived_keys(tuple(dualauth_settings.SECRET_KEYS))
+    frozen = tuple(tuple(sorted((k, str(v)) for k, v in e.items())) for e in config)
+    return _configured_keys(frozen)
+
+
+def _signing_key() -> SigningKey:
+    for key in signing_keys():
+        if key.signing_key is not None:
+            return key
+    raise RuntimeError("DUALAUTH_JWT_KEYS has no key with private material")  # system check E004
+
+
+def encode_access_token(session: Any, user: Any, *, now: datetime | None = None) -> tuple[str, datetime]:
+    """Sign an access token for ``session``; returns ``(token, expires_at)``.
+
+    The expiry never passes the session's absolute expiry.
+    """
+    now = now or timezone.now()
+    expires_at = min(now + dualauth_settings.ACCESS_TOKEN_LIFETIME, session.absolute_expires_at)
+    key = _signing_key()
+    payload = {
+        **user_claims(user),
+        "iss": dualauth_settings.JWT_ISSUER,
+        "aud": dualauth_settings.JWT_AUDIENCE,
+        "sub": str(user.pk),
+        "sid": str(session.pk),
+        "jti": uuid.uuid4().hex,
+        "iat": int(now.timestamp()),
+        "exp": int(expires_at.timestamp()),
+        "token_use": TOKEN_USE,
+        "amr": list(session.auth_methods),
+    }
+    token = jwt.encode(payload, key.signing_key, algorithm=key.algorithm,
+                       headers={"kid": key.kid, "typ": TOKEN_TYPE})
+    return token, expires_at
+
+
+def decode_access_token(raw: object, *, verify_exp: bool = True) -> AccessClaims:
+    """Verify an access token and return its claims.
+
+    Raises :class:`AccessTokenInvalid` for anything but a well-formed, correctly signed,
+    unexpired access token of this issuer and audience. Runs no query and no I/O.
+    """
+    if (not isinstance(raw, str) or len(raw) > dualauth_settings.ACCESS_TOKEN_MAX_LENGTH
+            or not _JWT_SHAPE.match(raw)):
+        raise AccessTokenInvalid()
+    try:
+        header = jwt.get_unverified_header(raw)
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise AccessTokenInvalid() from exc
+    if header.get("typ") != TOKEN_TYPE or _FORBIDDEN_HEADERS.intersection(header):
+        raise AccessTokenInvalid()
+    kid = header.get("kid")
+    key = next((k for k in signing_keys() if isinstance(kid, str) and k.kid == kid), None)
+    if key is None or header.get("alg") != key.algorithm:
+        raise AccessTokenInvalid()
+    try:
+        payload = jwt.decode(
+            raw,
+            key.verifying_key,
+            algorithms=[key.algorithm],
+            audience=dualauth_settings.JWT_AUDIENCE,
+            issuer=dualauth_settings.JWT_ISSUER,
+            leeway=dualauth_settings.JWT_LEEWAY,
+            options={"require": _REQUIRED, "verify_exp": verify_exp, "strict_aud": True},
+        )
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise AccessTokenInvalid() from exc
+    sub, sid, jti = payload.get("sub"), payload.get("sid"), payload.get("jti")
+    if payload.get("token_use") != TOKEN_USE or not all(isinstance(v, str) for v in (sub, sid, jti)):
+        raise AccessTokenInvalid()
+    try:
+        uuid.UUID(sid)
+    except ValueError as exc:
+        raise AccessTokenInvalid() from exc
+    return AccessClaims(sub=sub, sid=sid, jti=jti, iat=payload["iat"], exp=payload["exp"],
+                        claims=payload)

@@ -1,0 +1,47 @@
+"""Revocation markers in the shared cache, for the zero-query ``REVOCATION_CHECK = "cache"`` mode.
+
+Markers are written on every revocation whatever the mode, so switching modes never
+resurrects a revoked session. A marker lives as long as any access token of the session can.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.core.cache import caches
+
+from ..conf import dualauth_settings
+
+__all__ = ["mark_revoked", "is_revoked"]
+
+logger = logging.getLogger("django_dualauth")
+
+_PREFIX = "dualauth:revoked:"
+
+
+def _ttl() -> int:
+    return int((dualauth_settings.ACCESS_TOKEN_LIFETIME + dualauth_settings.JWT_LEEWAY)
+               .total_seconds()) + 60
+
+
+def mark_revoked(session_ids: Iterable[object]) -> None:
+    """Publish revocations to the shared cache. A cache outage is logged, not raised: the
+    database row is already revoked, and the cache mode falls back to the database when the
+    cache cannot answer."""
+    keys = {f"{_PREFIX}{sid}": 1 for sid in session_ids}
+    if not keys:
+        return
+    try:
+        caches[dualauth_settings.REVOCATION_CACHE].set_many(keys, timeout=_ttl())
+    except Exception:  # the cache client's own errors vary by backend
+        logger.exception("dualauth: could not publish %d revocation(s) to the cache", len(keys))
+
+
+def is_revoked(session_id: str) -> bool | None:
+    """True or False from the cache; None when the cache cannot answer."""
+    try:
+        return caches[dualauth_settings.REVOCATION_CACHE].get(f"{_PREFIX}{session_id}") is not None
+    except Exception:
+        logger.warning("dualauth: revocation cache unavailable, falling back to the database")
+        return None

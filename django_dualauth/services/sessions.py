@@ -1,0 +1,259 @@
+"""Issue, rotate and revoke sessions (refresh-token families). No HTTP here.
+
+Every mutating function commits its own work (``transaction.atomic``) and sends its
+signal after the change is durable.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..conf import dualauth_settings
+from ..crypto import derive_secret, digest, digests, equal, looks_like_secret, new_secret
+from ..exceptions import DualAuthError, RefreshTokenInvalid, SessionRevoked
+from ..models import AuthSession, RotatedRefreshToken
+from ..models.sessions import RevocationReason
+from ..signals import refresh_token_reused, session_issued, session_revoked, session_rotated
+from ..types import ClientInfo, IssuedTokens
+from . import revocation
+from .access_tokens import encode_access_token
+
+__all__ = [
+    "issue_session",
+    "rotate_refresh_token",
+    "revoke_session",
+    "revoke_all_sessions",
+    "revoke_session_by_id",
+    "revoke_session_by_refresh_token",
+]
+
+REFRESH_PURPOSE = "refresh_token"
+SUCCESSOR_PURPOSE = "refresh_token.successor"
+_JOINED = ("user", "user__dualauth_state")
+
+
+def _idle_expiry(now: datetime, absolute: datetime) -> datetime:
+    return min(now + dualauth_settings.REFRESH_TOKEN_IDLE_LIFETIME, absolute)
+
+
+def _issued(session: AuthSession, user: Any, raw: str, now: datetime) -> IssuedTokens:
+    access, access_expires_at = encode_access_token(session, user, now=now)
+    return IssuedTokens(
+        access_token=access,
+        access_expires_at=access_expires_at,
+        refresh_token=raw,
+        refresh_expires_at=session.expires_at,
+        session_id=str(session.pk),
+        delivery=session.delivery,
+        user=user,
+    )
+
+
+def issue_session(user: Any, *, delivery: str, client: ClientInfo,
+                  methods: Sequence[str] = ("pwd",)) -> IssuedTokens:
+    """Start a session for an authenticated ``user``. One INSERT; sends ``session_issued``.
+
+    ``delivery`` ("cookie" or "bearer") is recorded and binds every later refresh.
+    """
+    now = timezone.now()
+    raw = new_secret()
+    absolute = now + dualauth_settings.REFRESH_TOKEN_ABSOLUTE_LIFETIME
+    session = AuthSession.objects.create(
+        user=user,
+        delivery=delivery,
+        auth_methods=list(methods),
+        refresh_digest=digest(raw, REFRESH_PURPOSE),
+        created_at=now,
+        last_used_at=now,
+        expires_at=_idle_expiry(now, absolute),
+        absolute_expires_at=absolute,
+        ip_address=client.ip_address,
+        user_agent=client.user_agent[:512],
+    )
+    session_issued.send(sender=AuthSession, session=session, user=user)
+    return _issued(session, user, raw, now)
+
+
+def rotate_refresh_token(raw: object, *, presented_via: str, client: ClientInfo) -> IssuedTokens:
+    """Exchange a refresh token for a new pair; the presented token is spent.
+
+    ``presented_via`` is where the token came from ("cookie" or "bearer"); a token is only
+    accepted through the delivery its session was created with.
+
+    Raises :class:`RefreshTokenInvalid` (unknown, expired, wrong channel, inactive user) or
+    :class:`SessionRevoked` (revoked session, or reuse of a spent token, which revokes the
+    whole family and sends ``refresh_token_reused``). Under concurrency exactly one of N
+    requests presenting the same token succeeds: the session row is locked, and once the
+    winner has moved the current digest on, the others find only the spent one: reuse.
+    """
+    if not looks_like_secret(raw):
+        raise RefreshTokenInvalid()
+    assert isinstance(raw, str)
+    now = timezone.now()
+    with transaction.atomic():
+        # Errors are returned, not raised, so that a revocation decided here is committed.
+        outcome = _rotate_locked(raw, presented_via, client, now)
+    if isinstance(outcome, _Reuse):
+        _announce_revoked([outcome.session], RevocationReason.REUSE, None)
+        refresh_token_reused.send(sender=AuthSession, session=outcome.session,
+                                  user=outcome.session.user, ip_address=client.ip_address,
+                                  user_agent=client.user_agent)
+        raise SessionRevoked()
+    if isinstance(outcome, _InactiveUser):
+        revoke_all_sessions(outcome.session.user, reason=RevocationReason.USER_INACTIVE)
+        raise RefreshTokenInvalid()
+    if isinstance(outcome, DualAuthError):
+        raise outcome
+    session, successor, rotated = outcome
+    if rotated:
+        session_rotated.send(sender=AuthSession, session=session, user=session.user,
+                             generation=session.generation)
+    return _issued(session, session.user, successor, now)
+
+
+class _Reuse:
+    def __init__(self, session: AuthSession) -> None:
+        self.session = session
+
+
+class _InactiveUser:
+    def __init__(self, session: AuthSession) -> None:
+        self.session = session
+
+
+_Outcome = tuple[AuthSession, str, bool] | DualAuthError | _Reuse | _InactiveUser
+
+
+def _rotate_locked(raw: str, presented_via: str, client: ClientInfo, now: datetime) -> _Outcome:
+    candidates = digests(raw, REFRESH_PURPOSE)
+    session = (AuthSession.objects.select_related(*_JOINED).select_for_update(of=("self",))
+               .filter(refresh_digest__in=candidates).order_by().first())
+    if session is None:
+        return _spent_or_unknown(raw, candidates, presented_via, now)
+    refusal = _refusal(session, presented_via, now)
+    if refusal is not None:
+        return refusal
+    successor = derive_secret(raw, SUCCESSOR_PURPOSE)
+    RotatedRefreshToken.objects.create(session=session, digest=session.refresh_digest,
+                                       generation=session.generation, rotated_at=now)
+    session.refresh_digest = digest(successor, REFRESH_PURPOSE)
+    session.generation += 1
+    session.rotated_at = session.last_used_at = now
+    session.expires_at = _idle_expiry(now, session.absolute_expires_at)
+    session.ip_address = client.ip_address
+    session.user_agent = client.user_agent[:512]
+    session.save(update_fields=["refresh_digest", "generation", "rotated_at", "last_used_at",
+                                "expires_at", "ip_address", "user_agent"])
+    return session, successor, True
+
+
+def _refusal(session: AuthSession, presented_via: str,
+             now: datetime) -> DualAuthError | _InactiveUser | None:
+    if session.revoked_at is not None:
+        return SessionRevoked()
+    if session.expires_at <= now or session.absolute_expires_at <= now:
+        return RefreshTokenInvalid()
+    if session.delivery != presented_via:
+        # A cookie family is refreshed only by cookie, a bearer family only by body.
+        return RefreshTokenInvalid()
+    if not session.user.is_active:
+        return _InactiveUser(session)
+    return None
+
+
+def _spent_or_unknown(raw: str, candidates: list[str], presented_via: str,
+                      now: datetime) -> _Outcome:
+    spent = RotatedRefreshToken.objects.filter(digest__in=candidates).order_by().first()
+    if spent is None:
+        return RefreshTokenInvalid()
+    session = (AuthSession.objects.select_related(*_JOINED).select_for_update(of=("self",))
+               .get(pk=spent.session_id))
+    if session.revoked_at is not None:
+        return SessionRevoked()
+    grace = dualauth_settings.REFRESH_REUSE_GRACE
+    successor = derive_secret(raw, SUCCESSOR_PURPOSE)
+    if (grace.total_seconds() > 0
+            and spent.generation == session.generation - 1  # the immediate parent only
+            and session.rotated_at is not None
+            and now - session.rotated_at <= grace
+            and equal(digest(successor, REFRESH_PURPOSE), session.refresh_digest)
+            and _refusal(session, presented_via, now) is None):
+        # An idempotent retry: the same successor again, a fresh access token, no new branch.
+        return session, successor, False
+    # A spent token came back: someone holds a copy. Revoke the whole family.
+    AuthSession.objects.filter(pk=session.pk).update(revoked_at=now,
+                                                     revoked_reason=RevocationReason.REUSE)
+    session.revoked_at, session.revoked_reason = now, RevocationReason.REUSE
+    return _Reuse(session)
+
+
+def _announce_revoked(sessions: Sequence[AuthSession], reason: str, revoked_by: Any) -> None:
+    revocation.mark_revoked(s.pk for s in sessions)
+    for s in sessions:
+        session_revoked.send(sender=AuthSession, session=s, user=s.user, reason=reason,
+                             revoked_by=revoked_by)
+
+
+def revoke_session(session: AuthSession, *, reason: str, revoked_by: Any = None) -> bool:
+    """Revoke one session (idempotent). Returns whether this call revoked it.
+
+    Its refresh token stops working at once; its access tokens are refused on their next use.
+    """
+    now = timezone.now()
+    updated = AuthSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
+        revoked_at=now, revoked_reason=reason)
+    if updated:
+        session.revoked_at, session.revoked_reason = now, reason
+        _announce_revoked([session], reason, revoked_by)
+    return bool(updated)
+
+
+def revoke_all_sessions(user: Any, *, reason: str, revoked_by: Any = None,
+                        keep: object | None = None) -> int:
+    """Revoke every unrevoked session of ``user`` except ``keep`` (a session id). Returns the count."""
+    now = timezone.now()
+    with transaction.atomic():
+        qs = AuthSession.objects.filter(user=user, revoked_at__isnull=True)
+        if keep is not None:
+            qs = qs.exclude(pk=keep)
+        sessions = list(qs.select_related("user").select_for_update(of=("self",)))
+        if not sessions:
+            return 0
+        AuthSession.objects.filter(pk__in=[s.pk for s in sessions]).update(
+            revoked_at=now, revoked_reason=reason)
+    for s in sessions:
+        s.revoked_at, s.revoked_reason = now, reason
+    _announce_revoked(sessions, reason, revoked_by)
+    return len(sessions)
+
+
+def revoke_session_by_id(session_id: str, *, user_id: object, reason: str) -> bool:
+    """Revoke the session ``session_id`` if it belongs to ``user_id``."""
+    try:
+        uuid.UUID(str(session_id))
+    except ValueError:
+        return False
+    session = AuthSession.objects.select_related("user").filter(
+        pk=session_id, user_id=user_id).first()
+    return revoke_session(session, reason=reason) if session else False
+
+
+def revoke_session_by_refresh_token(raw: object, *, reason: str) -> bool:
+    """Revoke the session a (current or spent) refresh token belongs to. Unknown tokens: False."""
+    if not looks_like_secret(raw):
+        return False
+    assert isinstance(raw, str)
+    candidates = digests(raw, REFRESH_PURPOSE)
+    session = AuthSession.objects.select_related("user").filter(
+        refresh_digest__in=candidates).first()
+    if session is None:
+        spent = RotatedRefreshToken.objects.select_related("session__user").filter(
+            digest__in=candidates).first()
+        session = spent.session if spent else None
+    return revoke_session(session, reason=reason) if session else False

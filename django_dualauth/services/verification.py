@@ -1,0 +1,83 @@
+"""Per-request verification of an access token against its session.
+
+``REVOCATION_CHECK = "database"`` (default): one query fetches the session, the user and
+the account state together; a revoked session or an inactive user is refused at once.
+``"cache"``: a revocation marker look-up in the shared cache and no query at all; the user
+is a :class:`TokenUser` built from the claims that loads the real user only when an
+attribute the claims do not carry is read. If the cache cannot answer, the database check runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+
+from ..conf import dualauth_settings
+from ..exceptions import AccessTokenInvalid, SessionRevoked
+from ..models import AuthSession
+from ..types import AccessClaims
+from . import revocation
+from .access_tokens import decode_access_token
+
+__all__ = ["authenticate_access_token", "TokenUser"]
+
+
+class TokenUser:
+    """A user resolved from verified claims, without a query.
+
+    ``pk``, ``id``, ``email``, ``is_authenticated``, ``is_active`` and ``claims`` come from
+    the token. Reading any other attribute loads the user from the database once.
+    """
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+
+    def __init__(self, claims: AccessClaims) -> None:
+        model = get_user_model()
+        self.pk = self.id = model._meta.pk.to_python(claims.sub)
+        self.email = claims.claims.get("email", "")
+        self.claims = claims.claims
+
+    def resolve(self) -> Any:
+        """The real user (one query, with its account state), loaded once."""
+        user = self.__dict__.get("_user")
+        if user is None:
+            model = get_user_model()
+            user = model._default_manager.select_related("dualauth_state").get(pk=self.pk)
+            self.__dict__["_user"] = user
+        return user
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "_user":
+            raise AttributeError(name)
+        return getattr(self.resolve(), name)
+
+    def __str__(self) -> str:
+        return str(self.email or self.pk)
+
+
+def authenticate_access_token(raw: object) -> tuple[Any, AccessClaims]:
+    """Verify ``raw`` and its session. Returns ``(user, claims)``.
+
+    Raises :class:`AccessTokenInvalid` (bad token, unknown session, inactive or deleted
+    user) or :class:`SessionRevoked` (logout, logout-all, admin, reuse detection).
+    """
+    claims = decode_access_token(raw)
+    if dualauth_settings.REVOCATION_CHECK == "cache":
+        revoked = revocation.is_revoked(claims.sid)
+        if revoked is True:
+            raise SessionRevoked()
+        if revoked is False:
+            return TokenUser(claims), claims
+    session = (AuthSession.objects.select_related("user", "user__dualauth_state")
+               .filter(pk=claims.sid).order_by()[:1])
+    found = next(iter(session), None)
+    if found is None or str(found.user_id) != claims.sub:
+        raise AccessTokenInvalid()
+    if found.revoked_at is not None:
+        raise SessionRevoked()
+    if not found.user.is_active:
+        raise AccessTokenInvalid()
+    return found.user, claims

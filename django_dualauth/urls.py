@@ -1,0 +1,21 @@
+"""A fixed list of routes; disabled features answer 404 at request time (no settings here)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from .api.login import LoginView, RegisterView
+from .api.profile import CsrfView, MeView
+from .api.tokens import LogoutAllView, LogoutView, RefreshView
+
+app_name = "dualauth"
+
+urlpatterns = [
+    path("login", LoginView.as_view(), name="login"),
+    path("refresh", RefreshView.as_view(), name="refresh"),
+    path("logout", LogoutView.as_view(), name="logout"),
+    path("logout-all", LogoutAllView.as_view(), name="logout-all"),
+    path("me", MeView.as_view(), name="me"),
+    path("register", RegisterView.as_view(), name="register"),
+    path("csrf", CsrfView.as_view(), name="csrf"),
+]

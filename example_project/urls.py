@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from example_project.demo.views import HelloView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("auth/", include("django_dualauth.urls")),
+    path("api/hello", HelloView.as_view()),
+]

@@ -1,0 +1,65 @@
+"""`make test`: the whole suite in two stages.
+
+1. Everything on SQLite and the local-memory cache (``tests.settings``).
+2. The tests marked ``postgres`` / ``redis`` against the real servers
+   (``tests.settings_services``): concurrency under ``select_for_update`` and state shared
+   between several app processes. When the servers do not answer this stage is skipped
+   with a loud notice; with ``DUALAUTH_REQUIRE_SERVICES=1`` (set by ``.ci/run``) that is a
+   failure instead, and so is any skipped test inside the stage.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+PG = (os.environ.get("DUALAUTH_PG_HOST", "127.0.0.1"), int(os.environ.get("DUALAUTH_PG_PORT", "5432")))
+REDIS = (os.environ.get("DUALAUTH_REDIS_HOST", "127.0.0.1"),
+         int(os.environ.get("DUALAUTH_REDIS_PORT", "6379")))
+NO_TESTS = 5
+
+
+def _answers(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _banner(text: str) -> None:
+    line = "=" * 78
+    print(f"\n{line}\n{text}\n{line}\n", flush=True)
+
+
+def main() -> int:
+    required = os.environ.get("DUALAUTH_REQUIRE_SERVICES") == "1"
+    pytest = [sys.executable, "-m", "pytest", *sys.argv[1:]]
+
+    _banner("Stage 1/2: full suite on SQLite + local-memory cache")
+    code = subprocess.call([*pytest, "-m", "not postgres and not redis"])
+    if code != 0:
+        return code
+
+    missing = [name for name, addr in (("PostgreSQL", PG), ("Redis", REDIS)) if not _answers(addr)]
+    if missing:
+        _banner(f"Stage 2/2 SKIPPED: {' and '.join(missing)} not reachable "
+                f"(PostgreSQL {PG[0]}:{PG[1]}, Redis {REDIS[0]}:{REDIS[1]}).\n"
+                "Concurrency and multi-process tests did NOT run.")
+        return 1 if required else 0
+
+    _banner("Stage 2/2: PostgreSQL + Redis (concurrency, several app processes)")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings_services",
+           "DUALAUTH_REQUIRE_SERVICES": "1" if required else os.environ.get(
+               "DUALAUTH_REQUIRE_SERVICES", "0")}
+    code = subprocess.call([*pytest, "-m", "postgres or redis", "-p", "no:randomly"], env=env)
+    if code == NO_TESTS:
+        print("no postgres/redis tests collected", flush=True)
+        return 1 if required else 0
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

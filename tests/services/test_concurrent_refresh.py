@@ -1,0 +1,101 @@
+"""Concurrent refresh rotation on the real PostgreSQL server (``select_for_update`` is a
+no-op on SQLite, so only this proves the lock).
+
+N threads present the same refresh token at the same instant: exactly one rotation wins,
+the family never forks (one successor, one spent digest), and with the default grace of 0
+the losers count as reuse of a spent token, which revokes the family (RFC 9700 §4.14.2).
+With a grace window the losers get the winner's successor instead: still one family.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from django_dualauth.exceptions import DualAuthError
+from django_dualauth.models import AuthSession, RotatedRefreshToken
+from django_dualauth.models.sessions import RevocationReason
+from django_dualauth.services.sessions import issue_session, rotate_refresh_token
+from django_dualauth.types import ClientInfo
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+N = 12
+CLIENT = ClientInfo(ip_address="203.0.113.9", user_agent="race")
+
+
+def _race(n: int, work: Callable[[], Any]) -> list[Any]:
+    """Run ``work`` in ``n`` threads released together; each result or exception is returned."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work()
+        except Exception as exc:  # noqa: BLE001 - the outcome is what we assert on
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def test_runs_on_postgresql() -> None:
+    assert connection.vendor == "postgresql"
+
+
+def test_same_token_n_times_at_once_one_winner_no_fork(user: Any) -> None:
+    issued = issue_session(user, delivery="bearer", client=CLIENT)
+
+    results = _race(N, lambda: rotate_refresh_token(issued.refresh_token, presented_via="bearer",
+                                                    client=CLIENT))
+
+    winners = [r for r in results if not isinstance(r, Exception)]
+    losers = [r for r in results if isinstance(r, Exception)]
+    assert len(winners) == 1, results
+    assert all(isinstance(r, DualAuthError) and r.status == 401 for r in losers), losers
+    session = AuthSession.objects.get(pk=issued.session_id)
+    assert session.generation == 1  # rotated once, not N times
+    assert RotatedRefreshToken.objects.filter(session=session).count() == 1
+    # The losers presented a spent token: reuse, the family is revoked.
+    assert session.revoked_at is not None and session.revoked_reason == RevocationReason.REUSE
+
+
+def test_with_grace_window_every_racer_gets_the_same_successor(user: Any, settings: Any) -> None:
+    settings.DUALAUTH_REFRESH_REUSE_GRACE = 30
+    issued = issue_session(user, delivery="bearer", client=CLIENT)
+
+    results = _race(N, lambda: rotate_refresh_token(issued.refresh_token, presented_via="bearer",
+                                                    client=CLIENT))
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert len({r.refresh_token for r in results}) == 1  # one successor: no fork
+    session = AuthSession.objects.get(pk=issued.session_id)
+    assert session.generation == 1 and session.revoked_at is None
+    assert RotatedRefreshToken.objects.filter(session=session).count() == 1
+
+
+def test_http_refresh_race_bearer(user: Any, password: str) -> None:
+    login = APIClient().post("/auth/login", {"email": user.email, "password": password}, format="json",
+                             HTTP_X_AUTH_STRATEGY="bearer")
+    assert login.status_code == 200, login.content
+    token = login.json()["refreshToken"]
+
+    def refresh() -> int:
+        return APIClient().post("/auth/refresh", {"refreshToken": token}, format="json",
+                                HTTP_X_AUTH_STRATEGY="bearer").status_code
+
+    codes = _race(N, refresh)
+    assert sorted(codes) == [200] + [401] * (N - 1), codes
+    assert RotatedRefreshToken.objects.count() == 1

@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from tests.views import WhoAmI
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("auth/", include("django_dualauth.urls")),
+    path("api/whoami", WhoAmI.as_view()),
+]
