@@ -26,5 +26,17 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check django_dualauth tests example_project
 
+# The benchmark of issue 3 (bench/README.md). Needs PostgreSQL on 127.0.0.1:5432 (user postgres,
+# trust) and Redis on 127.0.0.1:6379. BENCH_ARGS="--quick" for a smoke run, "--parts 1,2".
+BENCH_STAMP := $(VENV)/.bench-installed
+BENCH_ARGS ?=
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e . --group bench
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(PY) -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -40,7 +40,8 @@ class StateFilter(admin.SimpleListFilter):
         if self.value() == "revoked":
             return queryset.filter(revoked_at__isnull=False)
         if self.value() == "expired":
-            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+            return queryset.filter(Q(expires_at__lte=now) | Q(absolute_expires_at__lte=now),
+                                   revoked_at__isnull=True)
         return queryset
 
 
@@ -115,11 +116,16 @@ def revoke_all_user_sessions(modeladmin: Any, request: Any, queryset: QuerySet[A
 class RevokeSessionsUserAdminMixin:
     """Mix into your ``UserAdmin``: adds the sessions inline and "Revoke all sessions"."""
 
-    def get_actions(self, request: Any) -> Any:
-        actions = super().get_actions(request)  # type: ignore[misc]
-        actions["revoke_all_user_sessions"] = (
-            revoke_all_user_sessions, "revoke_all_user_sessions",
-            revoke_all_user_sessions.short_description)  # type: ignore[attr-defined]
+    def get_actions(self, request: Any, action_location: Any = None) -> Any:
+        # Django >= 6.1 passes action_location (change list or change form); older ones do not.
+        extra = {} if action_location is None else {"action_location": action_location}
+        actions = super().get_actions(request, **extra)  # type: ignore[misc]
+        on_change_list = getattr(action_location, "name", "CHANGE_LIST") == "CHANGE_LIST"
+        # Added after Django's permission filter, so apply the action's permissions=["change"] here.
+        if on_change_list and self.has_change_permission(request):  # type: ignore[attr-defined]
+            actions["revoke_all_user_sessions"] = (
+                revoke_all_user_sessions, "revoke_all_user_sessions",
+                revoke_all_user_sessions.short_description)  # type: ignore[attr-defined]
         return actions
 
     def get_inlines(self, request: Any, obj: Any) -> Any:

@@ -7,12 +7,13 @@ from typing import Any
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
-from .delivery import COOKIE, OTHER_SCHEME, protect_cookie_request, read_access_credential
-from .exceptions import DualAuthError
+from .delivery import BEARER, COOKIE, OTHER_SCHEME, protect_cookie_request, read_access_credential
+from .exceptions import DualAuthError, TempTokenInvalid
 from .services import authenticate_access_token
+from .services.twofactor import find_setup_challenge
 from .types import AccessClaims
 
-__all__ = ["DualAuthentication", "as_drf_exception"]
+__all__ = ["DualAuthentication", "SetupTokenAuthentication", "as_drf_exception"]
 
 REALM = 'Bearer realm="api"'
 
@@ -62,4 +63,34 @@ class DualAuthentication(BaseAuthentication):
     def authenticate_header(self, request: Any) -> str:
         if getattr(request, "_dualauth_invalid_token", False):
             return f'{REALM}, error="invalid_token"'
+        return REALM
+
+
+class SetupTokenAuthentication(BaseAuthentication):
+    """Accepts a *setup* temp token, for the 2FA setup endpoints only.
+
+    A user whom policy forces to set up 2FA gets no session at login, only a setup temp
+    token (``2FA_SETUP_REQUIRED``). Sent as ``Authorization: Bearer`` (what node-auth's
+    clients do) or as the body's ``tempToken``, it authenticates these endpoints and no
+    other: ``request.auth`` is then the :class:`~django_dualauth.models.LoginChallenge`.
+    A JWT-shaped Bearer value is left to :class:`DualAuthentication`.
+    """
+
+    def authenticate(self, request: Any) -> tuple[Any, Any] | None:
+        data = request.data if hasattr(request.data, "get") else {}
+        raw = data.get("tempToken")
+        if raw is None:
+            try:
+                credential = read_access_credential(request)
+            except DualAuthError:
+                return None  # DualAuthentication reports the bad header
+            if credential is None or credential.via != BEARER or credential.raw.count(".") == 2:
+                return None
+            raw = credential.raw
+        challenge = find_setup_challenge(raw)
+        if challenge is None:
+            raise as_drf_exception(TempTokenInvalid())
+        return challenge.user, challenge
+
+    def authenticate_header(self, request: Any) -> str:
         return REALM

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from jwt.algorithms import get_default_algorithms
 
 from .conf import DELIVERY_POLICIES, REVOCATION_CHECKS, SAMESITE_VALUES, dualauth_settings
 
@@ -83,11 +84,32 @@ def _check_keys() -> list[checks.CheckMessage]:
                 errors.append(checks.Error(
                     f"JWT key {kid!r}: an {alg} secret needs at least {_HMAC[alg]} bytes.",
                     id="dualauth.E004"))
+            elif str(entry.get("secret")) in s.SECRET_KEYS:
+                errors.append(checks.Error(
+                    f"JWT key {kid!r}: SECRET_KEY must not be reused as a JWT secret.",
+                    id="dualauth.E004"))
         elif alg not in {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
                          "ES384", "ES512", "EdDSA"}:
             errors.append(checks.Error(f"JWT key {kid!r}: unsupported algorithm {alg!r}.",
                                        id="dualauth.E004"))
+        else:
+            errors.extend(_check_asymmetric_key(entry, alg, kid))
     return errors
+
+
+def _check_asymmetric_key(entry: dict[str, Any], alg: str, kid: Any) -> list[checks.CheckMessage]:
+    # An entry without usable material would fail every request; RSA needs 2048 bits (RFC 7518 §3.3).
+    pem = entry.get("private_key") or entry.get("public_key")
+    if not pem:
+        return [checks.Error(f"JWT key {kid!r}: {alg} needs a private_key or public_key.",
+                             id="dualauth.E004")]
+    try:
+        key = get_default_algorithms()[alg].prepare_key(str(pem))
+    except Exception:  # the key loaders' errors vary by key type
+        return [checks.Error(f"JWT key {kid!r}: the {alg} key cannot be loaded.", id="dualauth.E004")]
+    if alg[:2] in {"RS", "PS"} and key.key_size < 2048:
+        return [checks.Error(f"JWT key {kid!r}: RSA keys need at least 2048 bits.", id="dualauth.E004")]
+    return []
 
 
 @checks.register(checks.Tags.security)

@@ -26,6 +26,7 @@ DEFAULT_RATE_LIMITS: dict[str, str | None] = {
     "login_email": "5/5m",  # failed logins per normalised e-mail (brute force on one account)
     "refresh_ip": "120/m",  # refresh attempts per client IP
     "register_ip": "10/h",  # registrations per client IP
+    "2fa_ip": "30/10m",  # failed second-factor codes per client IP
 }
 
 
@@ -175,6 +176,35 @@ class DualAuthSettings:
     @property
     def PASSWORD_MAX_LENGTH(self) -> int:
         return int(self._get("PASSWORD_MAX_LENGTH", 4096))
+
+    # --- second factor --------------------------------------------------------------------
+    @property
+    def REQUIRE_2FA(self) -> bool:
+        """Every user must have a second factor (``AccountState.two_factor_required`` per user)."""
+        return bool(self._get("REQUIRE_2FA", False))
+
+    @property
+    def TEMP_TOKEN_LIFETIME(self) -> timedelta:
+        return _duration(self._get("TEMP_TOKEN_LIFETIME", timedelta(minutes=5)))
+
+    @property
+    def TWO_FACTOR_MAX_ATTEMPTS(self) -> int:
+        """Wrong codes one temp token survives; the next failure kills it."""
+        return int(self._get("TWO_FACTOR_MAX_ATTEMPTS", 5))
+
+    @property
+    def RECOVERY_CODE_COUNT(self) -> int:
+        return int(self._get("RECOVERY_CODE_COUNT", 10))
+
+    @property
+    def TWO_FACTOR_REVOKE_OTHER_SESSIONS(self) -> bool:
+        """Confirming, disabling or resetting a factor revokes the user's other sessions."""
+        return bool(self._get("TWO_FACTOR_REVOKE_OTHER_SESSIONS", True))
+
+    @property
+    def TOTP_ISSUER(self) -> str:
+        """Issuer shown by authenticator apps; falls back to django-otp's ``OTP_TOTP_ISSUER``."""
+        return str(self._get("TOTP_ISSUER", getattr(settings, "OTP_TOTP_ISSUER", None) or "django-dualauth"))
 
     # --- Django settings we depend on (read here too, so this stays the only reader) -----
     @property

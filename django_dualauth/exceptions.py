@@ -25,6 +25,14 @@ __all__ = [
     "EndpointDisabled",
     "NotAuthenticated",
     "EmailTaken",
+    "TempTokenInvalid",
+    "InvalidTwoFactorCode",
+    "TwoFactorSetupRequired",
+    "TwoFactorRequired",
+    "TwoFactorAlreadyEnabled",
+    "TwoFactorNotEnabled",
+    "TwoFactorSetupNotStarted",
+    "ReauthenticationFailed",
 ]
 
 
@@ -112,3 +120,49 @@ class NotAuthenticated(DualAuthError):
 
 class EmailTaken(DualAuthError):
     status, code, message = 409, "EMAIL_TAKEN", "An account with this e-mail already exists"
+
+
+class TempTokenInvalid(DualAuthError):
+    """Unknown, expired, used or dead 2FA temp token, or one sent through another delivery."""
+
+    status, code, message = 401, "INVALID_TEMP_TOKEN", "Invalid or expired temporary token"
+
+
+class InvalidTwoFactorCode(DualAuthError):
+    """A wrong, malformed or replayed TOTP or recovery code; deliberately one answer."""
+
+    status, code, message = 401, "INVALID_2FA_CODE", "Invalid two-factor code"
+
+
+class TwoFactorSetupRequired(DualAuthError):
+    """Policy requires 2FA and the user has none: the temp token only opens the setup endpoints."""
+
+    status, code, message = 403, "2FA_SETUP_REQUIRED", "Two-factor authentication must be set up"
+
+    def __init__(self, temp_token: str) -> None:
+        super().__init__(requires2FASetup=True, tempToken=temp_token)
+
+
+class TwoFactorRequired(DualAuthError):
+    status, code, message = 403, "2FA_REQUIRED", "Two-factor authentication is required by policy"
+
+
+class TwoFactorAlreadyEnabled(DualAuthError):
+    status, code, message = 409, "2FA_ALREADY_ENABLED", "Two-factor authentication is already enabled"
+
+
+class TwoFactorNotEnabled(DualAuthError):
+    status, code, message = 400, "2FA_NOT_ENABLED", "Two-factor authentication is not enabled"
+
+
+class TwoFactorSetupNotStarted(DualAuthError):
+    status, code, message = 400, "2FA_SETUP_NOT_STARTED", "Call 2fa/setup first"
+
+
+class ReauthenticationFailed(DualAuthError):
+    """A sensitive change needs a fresh proof (password or current code), and it was wrong.
+
+    403, not 401: the access token is fine, and a 401 would send clients into a refresh loop.
+    """
+
+    status, code, message = 403, "REAUTHENTICATION_FAILED", "Password or code is incorrect"

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-__all__ = ["session_issued", "session_rotated", "session_revoked", "refresh_token_reused"]
+__all__ = [
+    "session_issued",
+    "session_rotated",
+    "session_revoked",
+    "refresh_token_reused",
+    "two_factor_enabled",
+    "two_factor_disabled",
+    "two_factor_failed",
+    "recovery_codes_regenerated",
+]
 
 #: A login created a session (one refresh-token family). kwargs: ``session``, ``user``.
 session_issued = Signal()
@@ -19,3 +28,14 @@ session_revoked = Signal()
 #: An already-rotated refresh token was presented; the family was revoked.
 #: kwargs: ``session``, ``user``, ``ip_address``, ``user_agent``.
 refresh_token_reused = Signal()
+
+#: A TOTP device was confirmed (2FA is now on). kwargs: ``user``.
+two_factor_enabled = Signal()
+#: The user's factors were removed. kwargs: ``user``, ``revoked_by`` (admin or None),
+#: ``reason`` ("disabled" by the user, "reset" by an administrator).
+two_factor_disabled = Signal()
+#: A wrong second-factor code followed a correct first factor (notify the user: someone
+#: may know the password). kwargs: ``user``, ``method`` ("totp", "recovery-code"), ``ip_address``.
+two_factor_failed = Signal()
+#: A fresh set of recovery codes replaced the old one. kwargs: ``user``.
+recovery_codes_regenerated = Signal()

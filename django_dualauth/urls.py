@@ -7,6 +7,13 @@ from django.urls import path
 from .api.login import LoginView, RegisterView
 from .api.profile import CsrfView, MeView
 from .api.tokens import LogoutAllView, LogoutView, RefreshView
+from .api.twofactor import (
+    RecoveryCodesView,
+    TwoFactorDisableView,
+    TwoFactorSetupView,
+    TwoFactorVerifySetupView,
+    TwoFactorVerifyView,
+)
 
 app_name = "dualauth"
 
@@ -18,4 +25,9 @@ urlpatterns = [
     path("me", MeView.as_view(), name="me"),
     path("register", RegisterView.as_view(), name="register"),
     path("csrf", CsrfView.as_view(), name="csrf"),
+    path("2fa/setup", TwoFactorSetupView.as_view(), name="2fa-setup"),
+    path("2fa/verify-setup", TwoFactorVerifySetupView.as_view(), name="2fa-verify-setup"),
+    path("2fa/verify", TwoFactorVerifyView.as_view(), name="2fa-verify"),
+    path("2fa/disable", TwoFactorDisableView.as_view(), name="2fa-disable"),
+    path("2fa/recovery-codes", RecoveryCodesView.as_view(), name="2fa-recovery-codes"),
 ]

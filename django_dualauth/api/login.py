@@ -12,14 +12,15 @@ from rest_framework.response import Response
 
 from .. import delivery
 from ..conf import dualauth_settings
-from ..exceptions import EmailTaken, EndpointDisabled, InvalidCredentials, ValidationFailed
+from ..exceptions import EmailTaken, EndpointDisabled, InvalidCredentials, TwoFactorSetupRequired, ValidationFailed
 from ..models.sessions import RevocationReason
-from ..services import issue_session, revoke_session_by_refresh_token
+from ..services import issue_session, revoke_session_by_refresh_token, twofactor
+from ..types import IssuedTokens
 from . import ratelimits
 from .base import DualAuthAPIView, validated
 from .inputs import CredentialsInput
 
-__all__ = ["LoginView", "RegisterView"]
+__all__ = ["LoginView", "RegisterView", "challenge_response", "session_response"]
 
 
 class LoginView(DualAuthAPIView):
@@ -43,14 +44,31 @@ class LoginView(DualAuthAPIView):
             ratelimits.record(request, "login_email", email_key)
             raise InvalidCredentials()
 
-        if mode == delivery.COOKIE:
-            # A new login never upgrades a family the browser already held (planted or stale).
-            old = delivery.existing_refresh_cookie(request)
-            if old:
-                revoke_session_by_refresh_token(old, reason=RevocationReason.SUPERSEDED)
+        step = twofactor.begin_login(user, delivery=mode, client=client, first_factors=["pwd"])
+        if step is not None:
+            return challenge_response(step)
         tokens = issue_session(user, delivery=mode, client=client, methods=["pwd"])
-        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
-        return delivery.get_delivery(mode).token_response(request, tokens, new_login=True)
+        return session_response(request, mode, tokens)
+
+
+def challenge_response(step: twofactor.LoginChallengeIssued) -> Response:
+    """node-auth's answers for a pending second step: no session, no cookie, a temp token."""
+    if step.setup_required:
+        raise TwoFactorSetupRequired(step.temp_token)
+    return Response({"requiresTwoFactor": True, "tempToken": step.temp_token,
+                     "available2faMethods": step.methods})
+
+
+def session_response(request: Any, mode: str, tokens: IssuedTokens,
+                     extra: dict[str, Any] | None = None) -> Response:
+    """Hand a new login's session to the client; shared by every login path (password, 2FA)."""
+    if mode == delivery.COOKIE:
+        # A new login never upgrades a family the browser already held (planted or stale).
+        old = delivery.existing_refresh_cookie(request)
+        if old:
+            revoke_session_by_refresh_token(old, reason=RevocationReason.SUPERSEDED)
+    user_logged_in.send(sender=tokens.user.__class__, request=request._request, user=tokens.user)
+    return delivery.get_delivery(mode).token_response(request, tokens, new_login=True, extra=extra)
 
 
 class RegisterView(DualAuthAPIView):

@@ -33,8 +33,11 @@ class TokenDelivery(ABC):
 
     @abstractmethod
     def token_response(self, request: Any, tokens: IssuedTokens, *, status: int = 200,
-                       new_login: bool = False) -> Response:
-        """A response that hands ``tokens`` to the client through this delivery."""
+                       new_login: bool = False, extra: dict[str, Any] | None = None) -> Response:
+        """A response that hands ``tokens`` to the client through this delivery.
+
+        ``extra`` is merged into the JSON body (it must not hold session secrets).
+        """
 
     def logout_response(self, request: Any, data: dict[str, Any], *, status: int = 200) -> Response:
         return no_store(Response(data, status=status))
@@ -46,8 +49,9 @@ class BearerDelivery(TokenDelivery):
     name = BEARER
 
     def token_response(self, request: Any, tokens: IssuedTokens, *, status: int = 200,
-                       new_login: bool = False) -> Response:
+                       new_login: bool = False, extra: dict[str, Any] | None = None) -> Response:
         return no_store(Response({
+            **(extra or {}),
             "success": True,
             "accessToken": tokens.access_token,
             "refreshToken": tokens.refresh_token,
@@ -65,12 +69,12 @@ class CookieDelivery(TokenDelivery):
     name = COOKIE
 
     def token_response(self, request: Any, tokens: IssuedTokens, *, status: int = 200,
-                       new_login: bool = False) -> Response:
+                       new_login: bool = False, extra: dict[str, Any] | None = None) -> Response:
         http = getattr(request, "_request", request)
         # A new login gets a new CSRF secret (as django.contrib.auth.login does); a refresh
         # keeps the current one and renews its cookie.
         rotate_token(http) if new_login else get_token(http)
-        data: dict[str, Any] = {"success": True, "expiresIn": _expires_in(tokens)}
+        data: dict[str, Any] = {**(extra or {}), "success": True, "expiresIn": _expires_in(tokens)}
         response = no_store(Response(data, status=status))
         if dualauth_settings.COOKIE_ACCESS_TOKEN_IN_BODY:
             data["accessToken"] = tokens.access_token

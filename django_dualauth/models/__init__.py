@@ -2,5 +2,7 @@ from __future__ import annotations
 
 from .accounts import AccountState
 from .sessions import AuthSession, RotatedRefreshToken
+from .twofactor import ChallengePurpose, LoginChallenge, RecoveryCode
 
-__all__ = ["AccountState", "AuthSession", "RotatedRefreshToken"]
+__all__ = ["AccountState", "AuthSession", "ChallengePurpose", "LoginChallenge", "RecoveryCode",
+           "RotatedRefreshToken"]

@@ -12,7 +12,9 @@ class AccountState(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                                 primary_key=True, related_name="dualauth_state")
     email_verified = models.BooleanField(default=False)
-    two_factor_enabled = models.BooleanField(default=False)
+    two_factor_enabled = models.BooleanField(default=False, help_text="has a confirmed TOTP device")
+    two_factor_required = models.BooleanField(
+        default=False, help_text="must set up a second factor before any session (per-user policy)")
 
     class Meta:
         verbose_name = "account state"

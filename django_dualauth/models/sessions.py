@@ -28,6 +28,7 @@ class RevocationReason(models.TextChoices):
     USER_INACTIVE = "user_inactive", "User deactivated"
     SUPERSEDED = "superseded", "Replaced by a new login in the same browser"
     PASSWORD_CHANGED = "password_changed", "Password changed"
+    FACTOR_CHANGED = "factor_changed", "Second factor added, removed or reset"
     OTHER = "other", "Other"
 
 

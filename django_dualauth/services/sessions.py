@@ -219,7 +219,8 @@ def revoke_all_sessions(user: Any, *, reason: str, revoked_by: Any = None,
     """Revoke every unrevoked session of ``user`` except ``keep`` (a session id). Returns the count."""
     now = timezone.now()
     with transaction.atomic():
-        qs = AuthSession.objects.filter(user=user, revoked_at__isnull=True)
+        # By pk: in cache mode the caller may hold a TokenUser, not a model instance.
+        qs = AuthSession.objects.filter(user_id=user.pk, revoked_at__isnull=True)
         if keep is not None:
             qs = qs.exclude(pk=keep)
         sessions = list(qs.select_related("user").select_for_update(of=("self",)))

@@ -58,6 +58,12 @@ class TokenUser:
         return str(self.email or self.pk)
 
 
+# Only the session's user and revocation are read here; the other columns are not selected.
+_UNUSED_SESSION_FIELDS = ("delivery", "auth_methods", "refresh_digest", "generation", "created_at",
+                          "last_used_at", "rotated_at", "expires_at", "absolute_expires_at",
+                          "ip_address", "user_agent", "revoked_reason")
+
+
 def authenticate_access_token(raw: object) -> tuple[Any, AccessClaims]:
     """Verify ``raw`` and its session. Returns ``(user, claims)``.
 
@@ -72,6 +78,7 @@ def authenticate_access_token(raw: object) -> tuple[Any, AccessClaims]:
         if revoked is False:
             return TokenUser(claims), claims
     session = (AuthSession.objects.select_related("user", "user__dualauth_state")
+               .defer(*_UNUSED_SESSION_FIELDS)
                .filter(pk=claims.sid).order_by()[:1])
     found = next(iter(session), None)
     if found is None or str(found.user_id) != claims.sub:

@@ -18,6 +18,7 @@ Web (cookie) flow -- HttpOnly cookies, CSRF token and Origin required on POST:
   T=$(awk '$6=="csrf-token"{print $7}' $J)
   curl -s -b $J -c $J -X POST http://127.0.0.1:8000/auth/login -H "$O" -H "X-CSRF-Token: $T" \
        -H 'Content-Type: application/json' -d '{"email":"demo@example.com","password":"demo-password-123"}'
+  T=$(awk '$6=="csrf-token"{print $7}' $J)   # login rotates the CSRF token: read it again
   curl -s -b $J http://127.0.0.1:8000/auth/me
   curl -s -b $J -c $J -X POST http://127.0.0.1:8000/auth/refresh -H "$O" -H "X-CSRF-Token: $T"
   curl -s -b $J -c $J -X POST http://127.0.0.1:8000/auth/logout -H "$O" -H "X-CSRF-Token: $T"

@@ -1,0 +1,169 @@
+"""``POST 2fa/setup``, ``2fa/verify-setup``, ``2fa/verify``, ``2fa/disable``, ``2fa/recovery-codes``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import segno
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from .. import delivery
+from ..authentication import DualAuthentication, SetupTokenAuthentication
+from ..exceptions import InvalidTwoFactorCode, RateLimited, ReauthenticationFailed
+from ..models import LoginChallenge
+from ..services import TokenUser, twofactor
+from . import ratelimits
+from .base import DualAuthAPIView, validated
+from .inputs import PasswordField, StrictCharField
+from .login import session_response
+
+__all__ = ["TwoFactorSetupView", "TwoFactorVerifySetupView", "TwoFactorVerifyView",
+           "TwoFactorDisableView", "RecoveryCodesView"]
+
+
+class _CodeInput(serializers.Serializer):
+    token = StrictCharField(max_length=16)
+
+
+class _VerifyInput(serializers.Serializer):
+    tempToken = StrictCharField(max_length=256)
+    totpCode = StrictCharField(max_length=16, required=False)
+    recoveryCode = StrictCharField(max_length=64, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("totpCode" in attrs) == ("recoveryCode" in attrs):
+            raise serializers.ValidationError("Send exactly one of totpCode and recoveryCode.")
+        return attrs
+
+
+class _DisableInput(serializers.Serializer):
+    totpCode = StrictCharField(max_length=16, required=False)
+    password = PasswordField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("totpCode" in attrs) == ("password" in attrs):
+            raise serializers.ValidationError("Send exactly one of totpCode and password.")
+        return attrs
+
+
+class _TotpInput(serializers.Serializer):
+    totpCode = StrictCharField(max_length=16)
+
+
+def _session_id(request: Any) -> str | None:
+    return getattr(request.auth, "sid", None)
+
+
+def _user(request: Any) -> Any:
+    """The real user model instance (the cache revocation mode hands out a lazy TokenUser)."""
+    user = request.user
+    return user.resolve() if isinstance(user, TokenUser) else user
+
+
+@contextmanager
+def _failures_counted(request: Any) -> Iterator[None]:
+    """Check the per-IP limit on wrong codes and passwords, and count this one if it fails."""
+    ip_key = delivery.client_info(request).ip_address or "unknown"
+    ratelimits.check(request, "2fa_ip", ip_key)
+    try:
+        yield
+    except (InvalidTwoFactorCode, ReauthenticationFailed, RateLimited):
+        ratelimits.record(request, "2fa_ip", ip_key)
+        raise
+
+
+def _guard_setup_challenge(request: Any) -> LoginChallenge | None:
+    """The setup challenge authenticating this request, CSRF-checked when it ends in cookies."""
+    challenge = request.auth if isinstance(request.auth, LoginChallenge) else None
+    if challenge is not None and challenge.delivery == delivery.COOKIE:
+        delivery.protect_cookie_request(request)  # it will set session cookies: login CSRF
+    return challenge
+
+
+class TwoFactorSetupView(DualAuthAPIView):
+    """Start TOTP enrolment: a new unconfirmed device, its secret as text, URL and QR image.
+
+    The secret is kept server-side; ``verify-setup`` never needs it back. Open to an
+    authenticated user, or to a setup temp token (``2FA_SETUP_REQUIRED`` at login).
+    """
+
+    authentication_classes = [SetupTokenAuthentication, DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Any) -> Response:
+        _guard_setup_challenge(request)
+        setup = twofactor.start_totp_setup(_user(request))
+        qr = segno.make(setup.otpauth_url, error="m").png_data_uri(scale=5)
+        return Response({"secret": setup.secret, "otpauthUrl": setup.otpauth_url, "qrCode": qr})
+
+
+class TwoFactorVerifySetupView(DualAuthAPIView):
+    """Confirm the device with a code from it; answer the recovery codes, once.
+
+    Under a setup temp token this also finishes the login: the session is delivered as
+    ``login`` would (bearer body or cookies), with ``recoveryCodes`` in the body.
+    """
+
+    authentication_classes = [SetupTokenAuthentication, DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Any) -> Response:
+        challenge = _guard_setup_challenge(request)
+        code = validated(_CodeInput, request.data)["token"]  # a client-sent ``secret`` is ignored
+        if challenge is None:
+            with _failures_counted(request):
+                codes = twofactor.confirm_totp_setup(_user(request), code, keep_session=_session_id(request))
+            return Response({"success": True, "recoveryCodes": codes})
+        raw = request.data.get("tempToken") or delivery.read_access_credential(request).raw
+        with _failures_counted(request):
+            tokens, codes = twofactor.complete_setup_challenge(
+                raw, code, delivery=challenge.delivery, client=delivery.client_info(request))
+        return session_response(request, challenge.delivery, tokens, extra={"recoveryCodes": codes})
+
+
+class TwoFactorVerifyView(DualAuthAPIView):
+    """Second step of a login: ``{tempToken, totpCode}`` or ``{tempToken, recoveryCode}``."""
+
+    def post(self, request: Any) -> Response:
+        mode = delivery.requested_delivery(request)
+        if mode == delivery.COOKIE:
+            delivery.protect_cookie_request(request)
+        data = validated(_VerifyInput, request.data)
+        client = delivery.client_info(request)
+        with _failures_counted(request):
+            tokens = twofactor.complete_challenge(
+                data["tempToken"], delivery=mode, client=client,
+                totp_code=data.get("totpCode"), recovery_code=data.get("recoveryCode"))
+        return session_response(request, mode, tokens)
+
+
+class TwoFactorDisableView(DualAuthAPIView):
+    """Turn 2FA off, proven by a current TOTP code or the password (a stolen access token
+    alone is not enough). Refused with 403 ``2FA_REQUIRED`` when policy requires 2FA."""
+
+    authentication_classes = [DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Any) -> Response:
+        data = validated(_DisableInput, request.data)
+        with _failures_counted(request):
+            twofactor.disable_two_factor(_user(request), totp_code=data.get("totpCode"),
+                                         password=data.get("password"), keep_session=_session_id(request))
+        return Response({"success": True})
+
+
+class RecoveryCodesView(DualAuthAPIView):
+    """A fresh set of recovery codes for a current TOTP code; the old set stops working."""
+
+    authentication_classes = [DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Any) -> Response:
+        data = validated(_TotpInput, request.data)
+        with _failures_counted(request):
+            codes = twofactor.regenerate_recovery_codes(_user(request), data["totpCode"])
+        return Response({"success": True, "recoveryCodes": codes})
