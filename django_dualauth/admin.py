@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -17,8 +18,18 @@ from django.utils.translation import gettext_lazy as _
 from .models import AccountState, AuthSession
 from .models.sessions import RevocationReason
 from .services import revoke_all_sessions, revoke_session
+from .services.twofactor import reset_two_factor
 
-__all__ = ["AuthSessionAdmin", "AuthSessionInline", "RevokeSessionsUserAdminMixin"]
+__all__ = ["AccountStateAdmin", "AccountStateInline", "AuthSessionAdmin", "AuthSessionInline",
+           "RevokeSessionsUserAdminMixin"]
+
+
+def _user_search_fields(prefix: str) -> tuple[str, ...]:
+    """Search on the user model's username and e-mail fields, whatever they are called."""
+    model = get_user_model()
+    names = dict.fromkeys([model.USERNAME_FIELD, model.get_email_field_name()])
+    field_names = {f.name for f in model._meta.get_fields()}
+    return tuple(f"{prefix}{name}" for name in names if name in field_names)
 
 _DISPLAY_FIELDS = ("id", "user", "delivery", "auth_methods", "created_at", "last_used_at",
                    "expires_at", "absolute_expires_at", "ip_address", "user_agent", "generation",
@@ -57,7 +68,6 @@ class AuthSessionAdmin(admin.ModelAdmin):
     list_display = ("user", "delivery", "state", "ip_address", "short_user_agent", "created_at",
                     "last_used_at", "expires_at")
     list_filter = (StateFilter, "delivery", "revoked_reason", "created_at")
-    search_fields = ("user__email", "user__username", "ip_address", "user_agent", "=id")
     list_select_related = ("user",)
     ordering = ("-created_at",)
     date_hierarchy = "created_at"
@@ -65,6 +75,9 @@ class AuthSessionAdmin(admin.ModelAdmin):
     fields = _DISPLAY_FIELDS
     readonly_fields = _DISPLAY_FIELDS
     raw_id_fields = ("user",)
+
+    def get_search_fields(self, request: Any) -> tuple[str, ...]:
+        return (*_user_search_fields("user__"), "ip_address", "user_agent", "=id")
 
     @admin.display(description=_("state"))
     def state(self, obj: AuthSession) -> str:
@@ -113,29 +126,59 @@ def revoke_all_user_sessions(modeladmin: Any, request: Any, queryset: QuerySet[A
     modeladmin.message_user(request, _("%d session(s) revoked.") % count, messages.SUCCESS)
 
 
+@admin.action(description=_("Reset two-factor authentication of selected users"), permissions=["change"])
+def reset_user_two_factor(modeladmin: Any, request: Any, queryset: QuerySet[Any]) -> None:
+    """Remove TOTP devices and recovery codes and revoke every session (a lost phone)."""
+    users = list(queryset)
+    for user in users:
+        reset_two_factor(user, revoked_by=request.user)
+    modeladmin.message_user(request, _("Two-factor authentication reset for %d user(s).") % len(users),
+                            messages.SUCCESS)
+
+
+@admin.action(description=_("Reset two-factor authentication"), permissions=["change"])
+def reset_account_two_factor(modeladmin: Any, request: Any, queryset: QuerySet[AccountState]) -> None:
+    reset_user_two_factor(modeladmin, request, get_user_model()._default_manager.filter(
+        pk__in=queryset.values("user_id")))
+
+
+class AccountStateInline(admin.StackedInline):
+    """The user's verification and 2FA state; 2FA itself is reset with the action, not edited."""
+
+    model = AccountState
+    can_delete = False
+    fields = ("email_verified", "two_factor_enabled", "two_factor_required")
+    readonly_fields = ("two_factor_enabled",)
+
+
 class RevokeSessionsUserAdminMixin:
-    """Mix into your ``UserAdmin``: adds the sessions inline and "Revoke all sessions"."""
+    """Mix into your ``UserAdmin``: adds the sessions and account-state inlines and the
+    "Revoke all sessions" and "Reset two-factor authentication" actions."""
 
     def get_actions(self, request: Any, action_location: Any = None) -> Any:
         # Django >= 6.1 passes action_location (change list or change form); older ones do not.
         extra = {} if action_location is None else {"action_location": action_location}
         actions = super().get_actions(request, **extra)  # type: ignore[misc]
         on_change_list = getattr(action_location, "name", "CHANGE_LIST") == "CHANGE_LIST"
-        # Added after Django's permission filter, so apply the action's permissions=["change"] here.
+        # Added after Django's permission filter, so apply the actions' permissions=["change"] here.
         if on_change_list and self.has_change_permission(request):  # type: ignore[attr-defined]
-            actions["revoke_all_user_sessions"] = (
-                revoke_all_user_sessions, "revoke_all_user_sessions",
-                revoke_all_user_sessions.short_description)  # type: ignore[attr-defined]
+            for action in (revoke_all_user_sessions, reset_user_two_factor):
+                actions[action.__name__] = (action, action.__name__,
+                                            action.short_description)  # type: ignore[attr-defined]
         return actions
 
     def get_inlines(self, request: Any, obj: Any) -> Any:
         inlines = list(super().get_inlines(request, obj))  # type: ignore[misc]
-        return [*inlines, AuthSessionInline] if obj is not None else inlines
+        return [*inlines, AccountStateInline, AuthSessionInline] if obj is not None else inlines
 
 
 @admin.register(AccountState)
 class AccountStateAdmin(admin.ModelAdmin):
-    list_display = ("user", "email_verified", "two_factor_enabled")
-    list_filter = ("email_verified", "two_factor_enabled")
-    search_fields = ("user__email", "user__username")
+    list_display = ("user", "email_verified", "two_factor_enabled", "two_factor_required")
+    list_filter = ("email_verified", "two_factor_enabled", "two_factor_required")
     raw_id_fields = ("user",)
+    readonly_fields = ("two_factor_enabled",)
+    actions = [reset_account_two_factor]
+
+    def get_search_fields(self, request: Any) -> tuple[str, ...]:
+        return _user_search_fields("user__")

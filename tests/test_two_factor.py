@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from django.urls import path
 from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -24,6 +25,8 @@ from django_dualauth.models import AccountState, AuthSession, LoginChallenge, Re
 from django_dualauth.services import twofactor
 from django_dualauth.signals import two_factor_disabled, two_factor_enabled, two_factor_failed
 from tests.conftest import PASSWORD, AuthClient
+from tests.test_admin_and_purge import mixin_site
+from tests.urls import urlpatterns as base_urlpatterns
 
 pytestmark = pytest.mark.django_db
 
@@ -291,15 +294,15 @@ def test_wrong_codes_are_limited_per_ip(auth_client: AuthClient, enrolled: tuple
 def test_temp_token_is_not_an_access_token(auth_client: AuthClient, enrolled: tuple[Any, list[str]]) -> None:
     """MFA-06: as Bearer on protected views, at refresh, in the access cookie: 401."""
     temp = challenge(auth_client)
-    for path in ("/api/whoami", "/auth/me"):
-        r = auth_client.client.get(path, HTTP_AUTHORIZATION=f"Bearer {temp}")
+    for url in ("/api/whoami", "/auth/me"):
+        r = auth_client.client.get(url, HTTP_AUTHORIZATION=f"Bearer {temp}")
         assert r.status_code == 401 and r["WWW-Authenticate"].startswith("Bearer")
     r = auth_client.client.post("/auth/refresh", {"refreshToken": temp}, format="json",
                                 HTTP_X_AUTH_STRATEGY="bearer")
     assert r.status_code == 401
-    for path in ("/auth/logout-all", "/auth/2fa/disable", "/auth/2fa/setup"):
-        r = auth_client.client.post(path, {}, format="json", HTTP_AUTHORIZATION=f"Bearer {temp}")
-        assert r.status_code == 401, (path, r.content)
+    for url in ("/auth/logout-all", "/auth/2fa/disable", "/auth/2fa/setup"):
+        r = auth_client.client.post(url, {}, format="json", HTTP_AUTHORIZATION=f"Bearer {temp}")
+        assert r.status_code == 401, (url, r.content)
     cookie = AuthClient("cookie")
     cookie.client.cookies["__Host-accessToken"] = temp
     assert cookie.get("/api/whoami").status_code == 401
@@ -521,3 +524,44 @@ def test_enabling_sends_a_signal(auth_client: AuthClient, user: Any) -> None:
     finally:
         two_factor_enabled.disconnect(dispatch_uid="e")
     assert [e["user"] for e in events] == [user]
+
+
+# --- admin -----------------------------------------------------------------------------------
+
+urlpatterns = [*base_urlpatterns, path("mixin-admin/", mixin_site.urls)]
+
+
+@pytest.mark.urls(__name__)
+def test_admin_user_action_resets_two_factor_and_revokes_sessions(admin_client: Any, auth_client: AuthClient,
+                                                                  user: Any) -> None:
+    enrol(auth_client, user)
+    html = admin_client.get(f"/mixin-admin/auth/user/{user.pk}/change/").content.decode()
+    assert "two factor enabled" in html.lower()  # the account-state inline
+    response = admin_client.post("/mixin-admin/auth/user/", {
+        "action": "reset_user_two_factor", "_selected_action": [str(user.pk)]}, follow=True)
+    assert "Two-factor authentication reset for 1 user(s)." in response.content.decode()
+    assert not TOTPDevice.objects.filter(user=user).exists() and not RecoveryCode.objects.exists()
+    assert not AccountState.objects.get(user=user).two_factor_enabled
+    assert auth_client.me().status_code == 401
+    assert "accessToken" in AuthClient("bearer").login().json()  # password alone again
+
+
+def test_admin_account_state_lists_and_resets_two_factor(admin_client: Any, auth_client: AuthClient,
+                                                         user: Any) -> None:
+    enrol(auth_client, user)
+    listing = admin_client.get("/admin/dualauth/accountstate/?two_factor_enabled__exact=1")
+    assert user.email in listing.content.decode()
+    state = AccountState.objects.get(user=user)
+    admin_client.post("/admin/dualauth/accountstate/", {
+        "action": "reset_account_two_factor", "_selected_action": [str(state.pk)]})
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert auth_client.me().status_code == 401
+
+
+def test_admin_cannot_switch_two_factor_on_by_editing(admin_client: Any, user: Any) -> None:
+    """``two_factor_enabled`` mirrors a confirmed device; the admin edits only the policy flag."""
+    state = AccountState.objects.create(user=user)
+    admin_client.post(f"/admin/dualauth/accountstate/{user.pk}/change/", {
+        "user": str(user.pk), "two_factor_enabled": "on", "two_factor_required": "on"})
+    state.refresh_from_db()
+    assert state.two_factor_required and not state.two_factor_enabled
