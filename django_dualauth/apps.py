@@ -11,4 +11,4 @@ class DualAuthConfig(AppConfig):
 
     def ready(self) -> None:
         # Checks and receivers are wired once, here, never at import time of the package.
-        from . import checks, receivers  # noqa: F401
+        from . import audit, checks, receivers  # noqa: F401

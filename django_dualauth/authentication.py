@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
+from . import audit
 from .delivery import BEARER, COOKIE, OTHER_SCHEME, protect_cookie_request, read_access_credential
 from .exceptions import DualAuthError, TempTokenInvalid
 from .services import authenticate_access_token
@@ -58,6 +59,7 @@ class DualAuthentication(BaseAuthentication):
         except DualAuthError as error:
             if error.status == 401:
                 request._dualauth_invalid_token = True
+                audit.record("auth.token.invalid", code=error.code, path=repr(request.path[:200]))
             raise as_drf_exception(error) from None
 
     def authenticate_header(self, request: Any) -> str:

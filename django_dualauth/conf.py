@@ -213,6 +213,11 @@ class DualAuthSettings:
         return [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
 
     @property
+    def RATELIMIT_FAIL_OPEN(self) -> bool:
+        """django-ratelimit's setting: skip limits (instead of refusing) when the cache is down."""
+        return bool(getattr(settings, "RATELIMIT_FAIL_OPEN", False))
+
+    @property
     def DEBUG(self) -> bool:
         return bool(settings.DEBUG)
 

@@ -33,6 +33,7 @@ __all__ = [
     "TwoFactorNotEnabled",
     "TwoFactorSetupNotStarted",
     "ReauthenticationFailed",
+    "ServiceUnavailable",
 ]
 
 
@@ -166,3 +167,10 @@ class ReauthenticationFailed(DualAuthError):
     """
 
     status, code, message = 403, "REAUTHENTICATION_FAILED", "Password or code is incorrect"
+
+
+class ServiceUnavailable(DualAuthError):
+    """A backing service (the rate-limit cache) cannot answer; retry shortly. Never a 500."""
+
+    status, code, message = 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"
+    retry_after = 5

@@ -10,7 +10,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 
 from ..delivery import no_store
-from ..exceptions import DualAuthError, RateLimited
+from ..exceptions import DualAuthError, RateLimited, ServiceUnavailable
 
 __all__ = ["exception_handler"]
 
@@ -44,7 +44,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.PermissionDenied()
     if isinstance(exc, DualAuthError):
         status, body = exc.status, exc.as_dict()
-        if isinstance(exc, RateLimited):
+        if isinstance(exc, RateLimited | ServiceUnavailable):
             headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, exceptions.ValidationError):
         status = 400

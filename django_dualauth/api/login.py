@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model, user_logged_in
@@ -10,7 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from rest_framework.response import Response
 
-from .. import delivery
+from .. import audit, delivery
 from ..conf import dualauth_settings
 from ..exceptions import EmailTaken, EndpointDisabled, InvalidCredentials, TwoFactorSetupRequired, ValidationFailed
 from ..models.sessions import RevocationReason
@@ -42,7 +43,9 @@ class LoginView(DualAuthAPIView):
             # A success never resets these counters: a sprayer cannot clear them with its own account.
             ratelimits.record(request, "login_ip", ip_key)
             ratelimits.record(request, "login_email", email_key)
+            audit.record("auth.login.failed", level=logging.WARNING, ip=client.ip_address)
             raise InvalidCredentials()
+        audit.record("auth.login.succeeded", user=str(user.pk), ip=client.ip_address)
 
         step = twofactor.begin_login(user, delivery=mode, client=client, first_factors=["pwd"])
         if step is not None:

@@ -7,15 +7,19 @@ process shares them). Keys are hashed by django-ratelimit; no raw e-mail is stor
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from typing import Any
 
 from django_ratelimit.core import get_usage
 
+from .. import audit
 from ..conf import dualauth_settings
-from ..exceptions import RateLimited
+from ..exceptions import RateLimited, ServiceUnavailable
 
 __all__ = ["normalize_identifier", "hit", "check", "record"]
+
+logger = logging.getLogger("django_dualauth")
 
 
 def normalize_identifier(value: str) -> str:
@@ -28,22 +32,35 @@ def _usage(request: Any, scope: str, value: str, *, increment: bool) -> dict[str
     if not rate or not value:
         return None
     http = getattr(request, "_request", request)
-    return get_usage(http, group=f"dualauth.{scope}", key=lambda group, req: value, rate=rate,
-                     increment=increment)
+    try:
+        return get_usage(http, group=f"dualauth.{scope}", key=lambda group, req: value, rate=rate,
+                         increment=increment)
+    except Exception:  # the cache client's connection errors vary by backend
+        # django-ratelimit's own rule for a cache that cannot count: open (no limit) only
+        # when RATELIMIT_FAIL_OPEN says so; closed is a 503, not a 500 and not a false 429.
+        logger.warning("dualauth: rate-limit cache unavailable (scope %s)", scope)
+        if dualauth_settings.RATELIMIT_FAIL_OPEN:
+            return None
+        raise ServiceUnavailable() from None
+
+
+def _exceeded(scope: str, usage: dict[str, Any]) -> RateLimited:
+    audit.record("auth.ratelimit.exceeded", level=logging.WARNING, scope=scope)  # the key may be an e-mail
+    return RateLimited(usage["time_left"])
 
 
 def hit(request: Any, scope: str, value: str) -> None:
     """Count this request and refuse it (429) when over the limit."""
     usage = _usage(request, scope, value, increment=True)
     if usage and usage["should_limit"]:
-        raise RateLimited(usage["time_left"])
+        raise _exceeded(scope, usage)
 
 
 def check(request: Any, scope: str, value: str) -> None:
     """Refuse (429) when the recorded events already reach the limit; counts nothing."""
     usage = _usage(request, scope, value, increment=False)
     if usage and (usage["should_limit"] or usage["count"] >= usage["limit"]):
-        raise RateLimited(usage["time_left"])
+        raise _exceeded(scope, usage)
 
 
 def record(request: Any, scope: str, value: str) -> None:

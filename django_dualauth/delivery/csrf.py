@@ -12,12 +12,14 @@ Layers, each with its own reason:
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.http import is_same_domain
 
+from .. import audit
 from ..conf import dualauth_settings
 from ..exceptions import CSRFFailed, UnsupportedMediaType
 
@@ -86,6 +88,16 @@ def protect_cookie_request(request: Any) -> None:
     http = _http_request(request)
     if http.method in SAFE_METHODS:
         return
+    try:
+        _refuse_forgery(http)
+    except CSRFFailed as exc:
+        # repr(): both values come from the client and must not forge log lines.
+        audit.record("auth.csrf.rejected", level=logging.WARNING, path=repr(http.path[:200]),
+                     origin=repr(str(http.META.get("HTTP_ORIGIN", ""))[:200]), reason=repr(exc.message))
+        raise
+
+
+def _refuse_forgery(http: Any) -> None:
     _require_json(http)
     if http.META.get("HTTP_SEC_FETCH_SITE") == "cross-site":
         raise CSRFFailed("Cross-site request refused")

@@ -1,0 +1,77 @@
+"""Security events as log records on the ``django_dualauth.audit`` logger.
+
+Each record's message is ``<event> key=value ...`` and its ``extra`` carries ``event`` and
+``fields`` for structured handlers. Fields are identifiers only (user id, session id, IP,
+reason, scope): never a token, code, password, digest or e-mail address. Route the logger
+to your SIEM; it is silent (WARNING threshold of the root logger) unless configured.
+
+Events: ``auth.login.succeeded``, ``auth.login.failed``, ``auth.ratelimit.exceeded``,
+``auth.csrf.rejected``, ``auth.token.invalid``, ``auth.session.issued``,
+``auth.session.revoked``, ``auth.refresh.reuse_detected``, ``auth.mfa.failed``,
+``auth.mfa.enabled``, ``auth.mfa.disabled``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.dispatch import receiver
+
+from .signals import (
+    refresh_token_reused,
+    session_issued,
+    session_revoked,
+    two_factor_disabled,
+    two_factor_enabled,
+    two_factor_failed,
+)
+
+__all__ = ["logger", "record"]
+
+logger = logging.getLogger("django_dualauth.audit")
+
+
+def record(event: str, *, level: int = logging.INFO, **fields: Any) -> None:
+    """Log one security event. ``fields`` must not hold secrets (see the module docstring)."""
+    if not logger.isEnabledFor(level):
+        return
+    text = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+    logger.log(level, "%s %s", event, text, extra={"event": event, "fields": fields})
+
+
+def _pk(obj: Any) -> str | None:
+    return None if obj is None else str(getattr(obj, "pk", obj))
+
+
+@receiver(session_issued, dispatch_uid="dualauth_audit_issued")
+def _issued(sender: Any, session: Any, user: Any, **kwargs: Any) -> None:
+    record("auth.session.issued", user=_pk(user), session=_pk(session), delivery=session.delivery,
+           amr=",".join(session.auth_methods or []), ip=session.ip_address)
+
+
+@receiver(session_revoked, dispatch_uid="dualauth_audit_revoked")
+def _revoked(sender: Any, session: Any, user: Any, reason: str, revoked_by: Any = None, **kwargs: Any) -> None:
+    record("auth.session.revoked", user=_pk(user), session=_pk(session), reason=reason, by=_pk(revoked_by))
+
+
+@receiver(refresh_token_reused, dispatch_uid="dualauth_audit_reuse")
+def _reused(sender: Any, session: Any, user: Any, ip_address: str | None = None, user_agent: str = "",
+            **kwargs: Any) -> None:
+    record("auth.refresh.reuse_detected", level=logging.WARNING, user=_pk(user), family=_pk(session),
+           ip=ip_address, ua=repr(user_agent[:120]))
+
+
+@receiver(two_factor_failed, dispatch_uid="dualauth_audit_mfa_failed")
+def _mfa_failed(sender: Any, user: Any, method: str, ip_address: str | None = None, **kwargs: Any) -> None:
+    record("auth.mfa.failed", level=logging.WARNING, user=_pk(user), method=method, ip=ip_address)
+
+
+@receiver(two_factor_enabled, dispatch_uid="dualauth_audit_mfa_enabled")
+def _mfa_enabled(sender: Any, user: Any, **kwargs: Any) -> None:
+    record("auth.mfa.enabled", user=_pk(user))
+
+
+@receiver(two_factor_disabled, dispatch_uid="dualauth_audit_mfa_disabled")
+def _mfa_disabled(sender: Any, user: Any, reason: str, revoked_by: Any = None, **kwargs: Any) -> None:
+    record("auth.mfa.disabled", user=_pk(user), reason=reason, by=_pk(revoked_by))
