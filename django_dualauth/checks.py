@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from jwt.algorithms import get_default_algorithms
@@ -52,6 +53,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 f"DUALAUTH_REVOCATION_CHECK = 'cache' with the non-shared cache {backend!r}: "
                 "a revocation in one process would not reach the others.",
                 hint="Use Redis (django-redis) for DUALAUTH_REVOCATION_CACHE.", id="dualauth.E007"))
+
+    missing = [a for a in ("django_otp", "django_otp.plugins.otp_totp") if not apps.is_installed(a)]
+    if missing:
+        errors.append(checks.Error(
+            f"django-dualauth's second factor needs {', '.join(missing)} in INSTALLED_APPS.",
+            hint="Add django_otp and django_otp.plugins.otp_totp before django_dualauth.",
+            id="dualauth.E008"))
     if s.REFRESH_REUSE_GRACE.total_seconds() > 60:
         errors.append(checks.Warning(
             "DUALAUTH_REFRESH_REUSE_GRACE over 60 seconds widens the replay window.",

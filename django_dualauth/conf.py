@@ -189,7 +189,7 @@ class DualAuthSettings:
 
     @property
     def TWO_FACTOR_MAX_ATTEMPTS(self) -> int:
-        """Wrong codes one temp token survives; the next failure kills it."""
+        """Wrong codes one temp token allows: this many failures answer 429 and kill it."""
         return int(self._get("TWO_FACTOR_MAX_ATTEMPTS", 5))
 
     @property

@@ -27,6 +27,7 @@ __all__ = [
     "EmailTaken",
     "TempTokenInvalid",
     "InvalidTwoFactorCode",
+    "InvalidSetupCode",
     "TwoFactorSetupRequired",
     "TwoFactorRequired",
     "TwoFactorAlreadyEnabled",
@@ -133,6 +134,13 @@ class InvalidTwoFactorCode(DualAuthError):
     """A wrong, malformed or replayed TOTP or recovery code; deliberately one answer."""
 
     status, code, message = 401, "INVALID_2FA_CODE", "Invalid two-factor code"
+
+
+class InvalidSetupCode(InvalidTwoFactorCode):
+    """A wrong code while confirming a new device: 400 (the caller may hold a valid access
+    token, and a 401 would send clients into a refresh loop), the same code as a wrong login code."""
+
+    status = 400
 
 
 class TwoFactorSetupRequired(DualAuthError):

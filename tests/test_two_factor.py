@@ -116,7 +116,7 @@ def test_verify_setup_with_a_wrong_code_keeps_2fa_off(auth_client: AuthClient, u
     auth_client.post("/auth/2fa/setup")
     wrong = f"{(int(code_for(device_of(user))) + 1) % 1_000_000:06d}"
     response = auth_client.post("/auth/2fa/verify-setup", {"token": wrong})
-    assert (response.status_code, response.json()["code"]) == (401, "INVALID_2FA_CODE")
+    assert (response.status_code, response.json()["code"]) == (400, "INVALID_2FA_CODE")
     assert not device_of(user).confirmed and not RecoveryCode.objects.exists()
 
 
@@ -565,3 +565,57 @@ def test_admin_cannot_switch_two_factor_on_by_editing(admin_client: Any, user: A
         "user": str(user.pk), "two_factor_enabled": "on", "two_factor_required": "on"})
     state.refresh_from_db()
     assert state.two_factor_required and not state.two_factor_enabled
+
+
+# --- housekeeping and edges ------------------------------------------------------------------
+
+def test_logout_with_the_temp_token_ends_the_pending_login(auth_client: AuthClient,
+                                                           enrolled: tuple[Any, list[str]]) -> None:
+    """MFA-07: a logout (or cancel) wipes the pending state."""
+    user, _ = enrolled
+    temp = challenge(auth_client)
+    assert auth_client.post("/auth/logout", {"tempToken": temp}).json() == {"success": True}
+    r = auth_client.post("/auth/2fa/verify", {"tempToken": temp, "totpCode": code_for(device_of(user))})
+    assert (r.status_code, r.json()["code"]) == (401, "INVALID_TEMP_TOKEN")
+
+
+def test_recovery_codes_when_2fa_is_off(auth_client: AuthClient, user: Any) -> None:
+    auth_client.login()
+    r = auth_client.post("/auth/2fa/recovery-codes", {"totpCode": "123456"})
+    assert (r.status_code, r.json()["code"]) == (400, "2FA_NOT_ENABLED")
+
+
+def test_purge_deletes_expired_challenges(enrolled: tuple[Any, list[str]], client_factory: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    live = challenge(client_factory("bearer"))
+    challenge(client_factory("bearer"))
+    LoginChallenge.objects.exclude(token_digest=twofactor.digest(live, twofactor.TEMP_TOKEN_PURPOSE)).update(
+        expires_at=timezone.now() - timedelta(seconds=1))
+    out = StringIO()
+    call_command("dualauth_purge", stdout=out)
+    assert "1 2FA challenge(s) deleted" in out.getvalue()
+    assert LoginChallenge.objects.count() == 1
+
+
+def test_migration_clears_a_two_factor_flag_without_a_device(user: Any) -> None:
+    """Users flagged by hand in the old admin would face a challenge no code can pass."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("django_dualauth.migrations.0002_two_factor")
+    AccountState.objects.create(user=user, two_factor_enabled=True)
+    migration.clear_flags_without_device(apps, None)
+    assert not AccountState.objects.get(user=user).two_factor_enabled
+    assert "accessToken" in AuthClient("bearer").login().json()
+
+
+def test_check_requires_the_django_otp_apps(settings: Any) -> None:
+    from django.core.checks import run_checks
+
+    assert not [m for m in run_checks() if m.id == "dualauth.E008"]
+    settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if not a.startswith("django_otp")]
+    assert [m.id for m in run_checks() if m.id == "dualauth.E008"] == ["dualauth.E008"]

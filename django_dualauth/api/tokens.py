@@ -18,6 +18,7 @@ from ..services import (
     revoke_session_by_id,
     revoke_session_by_refresh_token,
     rotate_refresh_token,
+    twofactor,
 )
 from . import ratelimits
 from .base import DualAuthAPIView
@@ -41,10 +42,14 @@ class RefreshView(DualAuthAPIView):
 
 class LogoutView(DualAuthAPIView):
     """Revoke the caller's session, identified by (in this order) the Bearer access token,
-    the body ``refreshToken``, or the cookies. Always 200 and idempotent; cookies are cleared
-    when the caller used them. Cookie-identified logouts are CSRF-checked."""
+    the body ``refreshToken``, or the cookies; a body ``tempToken`` ends a pending 2FA login.
+    Always 200 and idempotent; cookies are cleared when the caller used them.
+    Cookie-identified logouts are CSRF-checked."""
 
     def post(self, request: Any) -> Response:
+        temp = request.data.get("tempToken") if hasattr(request.data, "get") else None
+        if temp is not None:
+            twofactor.cancel_challenge(temp)  # a half-finished 2FA login ends with the logout
         access, refresh = delivery.read_logout_credentials(request, request.data)
         used_cookies = False
         if access is not None and access.via == delivery.BEARER:

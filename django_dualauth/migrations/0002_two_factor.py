@@ -6,10 +6,21 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def clear_flags_without_device(apps, schema_editor):
+    """``two_factor_enabled`` now means "has a confirmed TOTP device" and login trusts it.
+    Before, the admin could tick it by hand; such users would face a challenge no code passes."""
+    AccountState = apps.get_model("dualauth", "AccountState")
+    TOTPDevice = apps.get_model("otp_totp", "TOTPDevice")
+    with_device = TOTPDevice.objects.filter(confirmed=True).values("user_id")
+    AccountState.objects.filter(two_factor_enabled=True).exclude(user_id__in=with_device).update(
+        two_factor_enabled=False)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
         ('dualauth', '0001_initial'),
+        ('otp_totp', '0003_add_timestamps'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -63,4 +74,5 @@ class Migration(migrations.Migration):
                 'verbose_name': 'recovery code',
             },
         ),
+        migrations.RunPython(clear_flags_without_device, migrations.RunPython.noop),
     ]

@@ -31,6 +31,7 @@ from ..conf import dualauth_settings
 from ..crypto import digest, digests, looks_like_secret, new_secret
 from ..exceptions import (
     DualAuthError,
+    InvalidSetupCode,
     InvalidTwoFactorCode,
     RateLimited,
     ReauthenticationFailed,
@@ -56,6 +57,7 @@ __all__ = [
     "LoginChallengeIssued",
     "TotpSetup",
     "begin_login",
+    "cancel_challenge",
     "complete_challenge",
     "complete_setup_challenge",
     "confirm_totp_setup",
@@ -203,6 +205,16 @@ def _complete_locked(raw: object, delivery: str, client: ClientInfo, totp_code: 
                          methods=[*challenge.first_factors, amr, AMR_MFA])
 
 
+def cancel_challenge(raw: object) -> bool:
+    """End a pending challenge now (the user logged out or gave up). Returns whether one ended."""
+    if not looks_like_secret(raw):
+        return False
+    assert isinstance(raw, str)
+    return bool(LoginChallenge.objects.filter(token_digest__in=digests(raw, TEMP_TOKEN_PURPOSE),
+                                              consumed_at__isnull=True)
+                .update(consumed_at=timezone.now()))
+
+
 def find_setup_challenge(raw: object) -> LoginChallenge | None:
     """The live setup challenge for a temp token, or ``None``. Read-only (no lock)."""
     if not looks_like_secret(raw):
@@ -286,6 +298,8 @@ def confirm_totp_setup(user: Any, code: object, *, keep_session: object | None =
 
 def _confirm_locked(user: Any, code: object) -> list[str] | DualAuthError:
     error = _verify_totp(user, code, confirmed=False)
+    if isinstance(error, InvalidTwoFactorCode):
+        return InvalidSetupCode()
     if error is not None:
         return error
     TOTPDevice.objects.filter(user=user, confirmed=False).update(confirmed=True)
@@ -368,6 +382,8 @@ def regenerate_recovery_codes(user: Any, totp_code: object) -> list[str]:
 
 
 def _regenerate_locked(user: Any, totp_code: object) -> list[str] | DualAuthError:
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        return TwoFactorNotEnabled()
     error = _verify_totp(user, totp_code, confirmed=True)
     if isinstance(error, InvalidTwoFactorCode):
         return ReauthenticationFailed()
