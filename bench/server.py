@@ -1,0 +1,241 @@
+"""Parts 3 and 5: gunicorn on 127.0.0.1 (PostgreSQL + Redis) and a load generator process.
+
+``python -m bench.server --parts 3,5 [--quick]`` (BENCH_DB=postgres is set by bench/run.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+from .common import fmt_x, log, ratio_summary, summary, table, write_json  # noqa: E402
+from .contenders import CONTENDERS, Contender, Req  # noqa: E402
+from .http_transport import HTTPTransport  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def gunicorn(extra: list[str]) -> Any:
+    port = free_port()
+    cmd = [sys.executable, "-m", "gunicorn", "bench.wsgi:application", "-w", "2", "-b", f"{HOST}:{port}",
+           "--log-level", "warning", "--graceful-timeout", "5", *extra]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                t = HTTPTransport(HOST, port, timeout=2)
+                if t.send(Req("GET", "/bare/api/me", {})).status == 200:
+                    t.close()
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline or proc.poll() is not None:
+                raise RuntimeError("gunicorn did not start")
+            time.sleep(0.2)
+        yield port
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def login(c: Contender, port: int, user: int) -> dict[str, Any]:
+    t = HTTPTransport(HOST, port)
+    st = c.new_state(t.host, user)
+    if c.can_login:
+        r = t.send(c.login_request(st))
+        if r.status != 200:
+            raise RuntimeError(f"{c.name} login over HTTP: {r.status} {r.body[:300]!r}")
+        c.on_login(st, r)
+    t.close()
+    return st
+
+
+def loadgen(port: int, c: Contender, kind: str, states: list[dict[str, Any]], duration: float) -> dict[str, Any]:
+    spec = {"host": HOST, "port": port, "contender": c.name, "kind": kind, "duration": duration,
+            "states": states}
+    proc = subprocess.run([sys.executable, "-m", "bench.loadgen"], input=json.dumps(spec), text=True,
+                          capture_output=True, cwd=ROOT, timeout=duration + 120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"loadgen failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout)
+
+
+def part_server(quick: bool) -> dict[str, Any]:
+    rounds, duration, chains = (1, 1.5, 4) if quick else (3, 5.0, 4)
+    out: dict[str, Any] = {"rounds": rounds, "duration_s": duration, "chains": chains, "workers": 2,
+                           "worker_class": "sync", "kinds": {}}
+    with gunicorn([]) as port:
+        for kind in ("get", "refresh"):
+            contenders = [c for c in CONTENDERS if kind == "get" or c.can_refresh]
+            base = 20 if kind == "get" else 40
+            states = {c.name: [login(c, port, base + i) for i in range(chains)] for c in contenders}
+            for c in contenders:  # warm both workers (the chains move on)
+                states[c.name] = loadgen(port, c, kind, states[c.name], 0.5 if not quick else 0.2)["states"]
+            per: dict[str, list[dict[str, Any]]] = {c.name: [] for c in contenders}
+            for r in range(rounds):
+                k = r % len(contenders)
+                for c in contenders[k:] + contenders[:k]:
+                    log(f"[part 3] {kind} {c.name} round {r + 1}/{rounds}")
+                    res = loadgen(port, c, kind, states[c.name], duration)
+                    states[c.name] = res.pop("states")
+                    per[c.name].append(res)
+            rows = {}
+            for c in contenders:
+                rps = [x["rps"] for x in per[c.name]]
+                row = {"label": c.label, "rps": summary(rps),
+                       "p50_ms": summary([x["p50_ms"] for x in per[c.name]]),
+                       "p99_ms": summary([x["p99_ms"] for x in per[c.name]]),
+                       "errors": sum(x["errors"] for x in per[c.name]), "raw": per[c.name]}
+                if "bare" in per:
+                    row["x_bare"] = ratio_summary(rps, [x["rps"] for x in per["bare"]])
+                row["x_simplejwt"] = ratio_summary(rps, [x["rps"] for x in per["simplejwt"]])
+                rows[c.name] = row
+            out["kinds"][kind] = rows
+    return out
+
+
+def render_server(res: dict[str, Any]) -> str:
+    headers = ["contender", "GET req/s median (min–max)", "GET ×bare", "GET ×simplejwt", "GET p50 / p99 ms",
+               "refresh req/s median (min–max)", "refresh ×simplejwt", "refresh p50 / p99 ms", "errors"]
+    body = []
+    for name, row in res["kinds"]["get"].items():
+        ref = res["kinds"]["refresh"].get(name)
+
+        def rps(r: dict[str, Any] | None) -> str:
+            if not r:
+                return "n/a"
+            s = r["rps"]
+            return f"{s['median']:.0f} ({s['min']:.0f}–{s['max']:.0f})"
+
+        def lat(r: dict[str, Any] | None) -> str:
+            return f"{r['p50_ms']['median']:.1f} / {r['p99_ms']['median']:.1f}" if r else "n/a"
+
+        body.append([row["label"], rps(row), fmt_x(row.get("x_bare")), fmt_x(row["x_simplejwt"]), lat(row),
+                     rps(ref), fmt_x(ref["x_simplejwt"]) if ref else "n/a", lat(ref),
+                     row["errors"] + (ref["errors"] if ref else 0)])
+    note = (f"\n\ngunicorn, {res['workers']} {res['worker_class']} workers on 127.0.0.1, PostgreSQL + Redis; "
+            f"load generator in a second process: {res['chains']} threads (closed loop, one keep-alive "
+            f"connection and one independent chain each), {res['duration_s']:g} s per contender per round, "
+            f"{res['rounds']} rounds round-robin. ×ratios are of requests per second (higher is better).")
+    return "### Part 3: gunicorn, requests per second\n\n" + table(headers, body) + note
+
+
+def probe_once(port: int, c: Contender, user: int, n: int = 20) -> dict[str, Any]:
+    st = login(c, port, user)
+    req = c.refresh_request(st)
+    barrier = threading.Barrier(n)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def shoot() -> None:
+        t = HTTPTransport(HOST, port)
+        t.conn.connect()
+        barrier.wait()
+        try:
+            status = t.send(req).status
+        except Exception:
+            status = 0
+        with lock:
+            statuses.append(status)
+        t.close()
+
+    threads = [threading.Thread(target=shoot) for _ in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    hist: dict[str, int] = {}
+    for s in statuses:
+        hist[str(s)] = hist.get(str(s), 0) + 1
+    return {"successes": statuses.count(200), "statuses": hist}
+
+
+def part_probe(quick: bool) -> dict[str, Any]:
+    runs = 2 if quick else 5
+    out: dict[str, Any] = {"runs": runs, "concurrent": 20, "server": "gunicorn -w 2 -k gthread --threads 16",
+                           "rows": {}}
+    with gunicorn(["-k", "gthread", "--threads", "16"]) as port:
+        for c in CONTENDERS:
+            if not c.can_refresh:
+                continue
+            results = []
+            for i in range(runs):
+                log(f"[part 5] {c.name} run {i + 1}/{runs}")
+                results.append(probe_once(port, c, 60 + i))
+            out["rows"][c.name] = {"label": c.label, "runs": results,
+                                   "successes": [r["successes"] for r in results]}
+    return out
+
+
+def render_probe(res: dict[str, Any]) -> str:
+    headers = ["contender", "successes per run", "status codes (all runs)", "exactly one every run"]
+    body = []
+    for row in res["rows"].values():
+        hist: dict[str, int] = {}
+        for r in row["runs"]:
+            for k, v in r["statuses"].items():
+                hist[k] = hist.get(k, 0) + v
+        body.append([row["label"], ", ".join(map(str, row["successes"])),
+                     ", ".join(f"{k}×{v}" for k, v in sorted(hist.items())),
+                     "yes" if all(s == 1 for s in row["successes"]) else "**no**"])
+    note = (f"\n\n{res['concurrent']} threads, each with its connection already open, released together by a "
+            f"barrier, present the same refresh token; {res['runs']} runs per contender, a fresh login each; "
+            f"server: {res['server']} (threads so that the requests really overlap), PostgreSQL + Redis.")
+    return "### Part 5: concurrency probe (20 simultaneous refreshes of one token)\n\n" + table(headers, body) + note
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--parts", default="3,5")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--stamp", default=time.strftime("%Y%m%d-%H%M%S"))
+    args = ap.parse_args()
+    parts = {int(p) for p in args.parts.split(",")}
+    from .setup_db import prepare
+
+    prepare()
+    from django.db import connections
+
+    connections.close_all()
+    if 3 in parts:
+        res = part_server(args.quick)
+        res["markdown"] = render_server(res)
+        res["quick"] = args.quick
+        write_json(f"part3-{args.stamp}.json", res)
+        print(res["markdown"], flush=True)
+    if 5 in parts:
+        res = part_probe(args.quick)
+        res["markdown"] = render_probe(res)
+        res["quick"] = args.quick
+        write_json(f"part5-{args.stamp}.json", res)
+        print(res["markdown"], flush=True)
+
+
+if __name__ == "__main__":
+    main()
