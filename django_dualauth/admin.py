@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import AccountState, AuthSession
+from .models import AccountState, AuthSession, MagicLink
 from .models.sessions import RevocationReason
 from .services import revoke_all_sessions, revoke_session
 from .services.twofactor import reset_two_factor
@@ -182,3 +182,24 @@ class AccountStateAdmin(admin.ModelAdmin):
 
     def get_search_fields(self, request: Any) -> tuple[str, ...]:
         return _user_search_fields("user__")
+
+
+@admin.register(MagicLink)
+class MagicLinkAdmin(admin.ModelAdmin):
+    """Sent links, for support and audit: who, when, used or not. Never the token or its digest."""
+
+    list_display = ("user", "purpose", "created_at", "expires_at", "consumed_at", "ip_address")
+    list_filter = ("purpose", "created_at")
+    list_select_related = ("user",)
+    fields = ("user", "purpose", "created_at", "expires_at", "consumed_at", "ip_address")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+
+    def get_search_fields(self, request: Any) -> tuple[str, ...]:
+        return (*_user_search_fields("user__"), "ip_address")
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False

@@ -60,6 +60,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             f"django-dualauth's second factor needs {', '.join(missing)} in INSTALLED_APPS.",
             hint="Add django_otp and django_otp.plugins.otp_totp before django_dualauth.",
             id="dualauth.E008"))
+    if s.MAGIC_LINK_ENABLED and "{token}" not in s.MAGIC_LINK_URL:
+        errors.append(checks.Error(
+            "DUALAUTH_MAGIC_LINK_ENABLED needs DUALAUTH_MAGIC_LINK_URL with a {token} placeholder.",
+            hint='e.g. "https://app.example.com/magic-link?token={token}" (your front end POSTs it).',
+            id="dualauth.E009"))
+    if s.SMS_ENABLED and not s.DEBUG and s.SMS_GATEWAY.__name__ in ("ConsoleGateway", "OutboxGateway"):
+        errors.append(checks.Warning(
+            f"DUALAUTH_SMS_GATEWAY is the development {s.SMS_GATEWAY.__name__} while DEBUG is False: "
+            "codes are not delivered to phones.",
+            hint="Use django_dualauth.gateways.TwilioGateway or your own gateway.", id="dualauth.W005"))
     if s.REFRESH_REUSE_GRACE.total_seconds() > 60:
         errors.append(checks.Warning(
             "DUALAUTH_REFRESH_REUSE_GRACE over 60 seconds widens the replay window.",

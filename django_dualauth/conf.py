@@ -27,6 +27,11 @@ DEFAULT_RATE_LIMITS: dict[str, str | None] = {
     "refresh_ip": "120/m",  # refresh attempts per client IP
     "register_ip": "10/h",  # registrations per client IP
     "2fa_ip": "30/10m",  # failed second-factor codes per client IP
+    "magic_link_email": "3/10m",  # link requests per normalised e-mail (inbox flooding)
+    "magic_link_ip": "20/10m",  # link requests per client IP
+    "sms_send_phone": "5/h",  # codes sent per phone number (SMS pumping, toll fraud)
+    "sms_send_ip": "10/h",  # codes sent per client IP
+    "sms_verify_ip": "30/10m",  # wrong SMS codes per client IP
 }
 
 
@@ -205,6 +210,63 @@ class DualAuthSettings:
     def TOTP_ISSUER(self) -> str:
         """Issuer shown by authenticator apps; falls back to django-otp's ``OTP_TOTP_ISSUER``."""
         return str(self._get("TOTP_ISSUER", getattr(settings, "OTP_TOTP_ISSUER", None) or "django-dualauth"))
+
+    # --- magic links and SMS codes -----------------------------------------------------------
+    @property
+    def MAGIC_LINK_ENABLED(self) -> bool:
+        """Magic-link login (a single-factor e-mail authenticator: off unless you opt in)."""
+        return bool(self._get("MAGIC_LINK_ENABLED", False))
+
+    @property
+    def MAGIC_LINK_URL(self) -> str:
+        """Front-end URL the mail links to, with a ``{token}`` placeholder; never built from Host."""
+        return str(self._get("MAGIC_LINK_URL", ""))
+
+    @property
+    def MAGIC_LINK_LIFETIME(self) -> timedelta:
+        return _duration(self._get("MAGIC_LINK_LIFETIME", timedelta(minutes=15)))
+
+    @property
+    def MAGIC_LINK_FULL_LOGIN(self) -> bool:
+        """A magic link logs in a user who has 2FA without the second step (not recommended)."""
+        return bool(self._get("MAGIC_LINK_FULL_LOGIN", False))
+
+    @property
+    def SMS_ENABLED(self) -> bool:
+        return bool(self._get("SMS_ENABLED", False))
+
+    @property
+    def SMS_GATEWAY(self) -> Any:
+        """Dotted path of the gateway class (``django_dualauth.gateways.ConsoleGateway`` ...)."""
+        return resolve_import(str(self._get("SMS_GATEWAY", "django_dualauth.gateways.ConsoleGateway")))
+
+    @property
+    def SMS_GATEWAY_OPTIONS(self) -> dict[str, Any]:
+        return dict(self._get("SMS_GATEWAY_OPTIONS", {}))
+
+    @property
+    def SMS_CODE_LIFETIME(self) -> timedelta:
+        return _duration(self._get("SMS_CODE_LIFETIME", timedelta(minutes=5)))
+
+    @property
+    def SMS_RESEND_COOLDOWN(self) -> timedelta:
+        return _duration(self._get("SMS_RESEND_COOLDOWN", timedelta(seconds=60)))
+
+    @property
+    def SMS_CODE_MAX_ATTEMPTS(self) -> int:
+        """Wrong guesses one code allows before it is void."""
+        return int(self._get("SMS_CODE_MAX_ATTEMPTS", 3))
+
+    @property
+    def SMS_THROTTLE_FACTOR(self) -> int:
+        """django-otp's per-device delay after wrong codes: 1, 2, 4 ... seconds times this."""
+        return int(self._get("SMS_THROTTLE_FACTOR", 1))
+
+    @property
+    def MESSAGE_DISPATCHER(self) -> Any:
+        """``(send: Callable[[], None]) -> None`` that delivers mails and SMS off the request path."""
+        return resolve_import(str(self._get("MESSAGE_DISPATCHER",
+                                            "django_dualauth.messaging.dispatch_in_thread")))
 
     # --- Django settings we depend on (read here too, so this stays the only reader) -----
     @property

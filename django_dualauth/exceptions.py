@@ -35,6 +35,10 @@ __all__ = [
     "TwoFactorSetupNotStarted",
     "ReauthenticationFailed",
     "ServiceUnavailable",
+    "MagicLinkInvalid",
+    "TokenMismatch",
+    "SMSCodeInvalid",
+    "PhoneNotVerified",
 ]
 
 
@@ -182,3 +186,28 @@ class ServiceUnavailable(DualAuthError):
 
     status, code, message = 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"
     retry_after = 5
+
+
+class MagicLinkInvalid(DualAuthError):
+    """Unknown, used, expired, superseded or stale magic link, or an inactive user: one answer.
+
+    400, not 401: nothing the client holds has expired, so it must not try a refresh.
+    """
+
+    status, code, message = 400, "INVALID_MAGIC_LINK", "Invalid or expired link"
+
+
+class TokenMismatch(DualAuthError):
+    """A second-factor link or code belongs to another user than the temp token."""
+
+    status, code, message = 401, "TOKEN_MISMATCH", "This link does not belong to this login"
+
+
+class SMSCodeInvalid(DualAuthError):
+    """A wrong, expired, used or exhausted SMS code; deliberately one answer."""
+
+    status, code, message = 401, "INVALID_SMS_CODE", "Invalid or expired code"
+
+
+class PhoneNotVerified(DualAuthError):
+    status, code, message = 400, "PHONE_NOT_SET", "No verified phone number"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from .api.login import LoginView, RegisterView
+from .api.magic_links import MagicLinkSendView, MagicLinkVerifyView
 from .api.profile import CsrfView, MeView
 from .api.tokens import LogoutAllView, LogoutView, RefreshView
 from .api.twofactor import (
@@ -30,4 +31,6 @@ urlpatterns = [
     path("2fa/verify", TwoFactorVerifyView.as_view(), name="2fa-verify"),
     path("2fa/disable", TwoFactorDisableView.as_view(), name="2fa-disable"),
     path("2fa/recovery-codes", RecoveryCodesView.as_view(), name="2fa-recovery-codes"),
+    path("magic-link/send", MagicLinkSendView.as_view(), name="magic-link-send"),
+    path("magic-link/verify", MagicLinkVerifyView.as_view(), name="magic-link-verify"),
 ]

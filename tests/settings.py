@@ -64,3 +64,9 @@ DUALAUTH_COOKIE_SECURE = True
 SILENCED_SYSTEM_CHECKS = ["dualauth.W001", "dualauth.W004"]
 
 TEST_RUNNER_DB = os.environ.get("DUALAUTH_TEST_DB", "sqlite")
+
+# Mails and SMS are sent synchronously in tests (the default is a thread pool).
+DUALAUTH_MESSAGE_DISPATCHER = "django_dualauth.messaging.dispatch_now"
+DUALAUTH_MAGIC_LINK_URL = "https://app.example.com/auth/magic-link?token={token}"
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+DUALAUTH_SMS_GATEWAY = "django_dualauth.gateways.OutboxGateway"

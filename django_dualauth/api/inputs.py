@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from ..conf import dualauth_settings
 
-__all__ = ["StrictCharField", "PasswordField", "CredentialsInput"]
+__all__ = ["StrictCharField", "StrictEmailField", "PasswordField", "CredentialsInput"]
 
 
 class StrictCharField(serializers.CharField):

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from .accounts import AccountState
+from .passwordless import MagicLink, MagicLinkPurpose, SMSDevice
 from .sessions import AuthSession, RotatedRefreshToken
 from .twofactor import ChallengePurpose, LoginChallenge, RecoveryCode
 
-__all__ = ["AccountState", "AuthSession", "ChallengePurpose", "LoginChallenge", "RecoveryCode",
-           "RotatedRefreshToken"]
+__all__ = ["AccountState", "AuthSession", "ChallengePurpose", "LoginChallenge", "MagicLink", "MagicLinkPurpose",
+           "RecoveryCode", "RotatedRefreshToken", "SMSDevice"]

@@ -7,7 +7,7 @@ from typing import Any
 from ..conf import dualauth_settings
 from ..models import AccountState
 
-__all__ = ["RESERVED_CLAIMS", "account_state", "user_claims", "profile"]
+__all__ = ["RESERVED_CLAIMS", "account_state", "update_account_state", "user_claims", "profile"]
 
 #: Claims the custom-claims hook may not override: they carry the token's security meaning.
 RESERVED_CLAIMS = frozenset(
@@ -21,6 +21,13 @@ def account_state(user: Any) -> AccountState:
         return user.dualauth_state  # type: ignore[no-any-return]
     except AccountState.DoesNotExist:
         return AccountState(user_id=user.pk)
+
+
+def update_account_state(user: Any, **flags: bool) -> AccountState:
+    """Set flags on the user's :class:`AccountState` (creating it) and refresh the cached relation."""
+    state, _ = AccountState.objects.update_or_create(user_id=user.pk, defaults=flags)
+    user.dualauth_state = state
+    return state
 
 
 def _role(user: Any) -> str:

@@ -50,7 +50,7 @@ from ..signals import (
     two_factor_failed,
 )
 from ..types import ClientInfo, IssuedTokens
-from .claims import account_state
+from .claims import account_state, update_account_state
 from .sessions import issue_session, revoke_all_sessions
 
 __all__ = [
@@ -72,7 +72,9 @@ __all__ = [
 TEMP_TOKEN_PURPOSE = "temp_token"
 RECOVERY_PURPOSE = "recovery_code"
 DEVICE_NAME = "dualauth"
-TOTP = "totp"
+TOTP, SMS, MAGIC_LINK = "totp", "sms", "magic-link"
+#: A first factor's amr value -> the second-factor method on the same channel (never offered twice).
+_SAME_CHANNEL = {"email": MAGIC_LINK, "sms": SMS}
 #: RFC 8176 ``amr`` values recorded on the session.
 AMR_OTP, AMR_MFA, AMR_RECOVERY = "otp", "mfa", "recovery-code"
 # Crockford-like alphabet: no 0/O or 1/I to misread. 16 characters = 80 bits.
@@ -102,25 +104,45 @@ def is_two_factor_required(user: Any) -> bool:
     return dualauth_settings.REQUIRE_2FA or account_state(user).two_factor_required
 
 
-def offered_methods(user: Any) -> list[str]:
-    """The second-factor methods this user can complete a challenge with."""
-    return [TOTP] if account_state(user).two_factor_enabled else []
+def _strong_methods(user: Any) -> list[str]:
+    """Second factors that satisfy a 2FA policy: an authenticator app or a verified phone."""
+    methods = [TOTP] if account_state(user).two_factor_enabled else []
+    if dualauth_settings.SMS_ENABLED:
+        from .sms import has_verified_phone  # only when the feature is on: one query
+
+        if has_verified_phone(user):
+            methods.append(SMS)
+    return methods
+
+
+def offered_methods(user: Any, first_factors: Sequence[str] = ("pwd",)) -> list[str]:
+    """The methods a challenge offers, minus the channel the first factor already used.
+
+    A magic link is offered as an alternative when the feature is on, but an e-mail
+    link alone never satisfies a 2FA policy (NIST 800-63B §5.1.3.1).
+    """
+    methods = _strong_methods(user)
+    if dualauth_settings.MAGIC_LINK_ENABLED and getattr(user, user.get_email_field_name(), ""):
+        methods.append(MAGIC_LINK)
+    used = {_SAME_CHANNEL.get(f) for f in first_factors}
+    return [m for m in methods if m not in used]
 
 
 def begin_login(user: Any, *, delivery: str, client: ClientInfo,
                 first_factors: Sequence[str] = ("pwd",)) -> LoginChallengeIssued | None:
     """Decide what a verified first factor gets: ``None`` (issue a session now) or a challenge.
 
-    One query (the user's :class:`AccountState`, then cached on ``user`` for the claims).
+    One query for a user without 2FA (the :class:`AccountState`, then cached on ``user``
+    for the claims).
     """
-    methods = offered_methods(user)
-    if methods:
+    if not (account_state(user).two_factor_enabled or is_two_factor_required(user)):
+        return None
+    methods = offered_methods(user, first_factors)
+    if any(m != MAGIC_LINK for m in methods):
         raw = _new_challenge(user, ChallengePurpose.LOGIN, delivery, methods, first_factors, client)
         return LoginChallengeIssued(temp_token=raw, methods=methods)
-    if is_two_factor_required(user):
-        raw = _new_challenge(user, ChallengePurpose.SETUP, delivery, [TOTP], first_factors, client)
-        return LoginChallengeIssued(temp_token=raw, methods=[TOTP], setup_required=True)
-    return None
+    raw = _new_challenge(user, ChallengePurpose.SETUP, delivery, [TOTP], first_factors, client)
+    return LoginChallengeIssued(temp_token=raw, methods=[TOTP], setup_required=True)
 
 
 def _new_challenge(user: Any, purpose: str, delivery: str, methods: list[str],
@@ -134,7 +156,7 @@ def _new_challenge(user: Any, purpose: str, delivery: str, methods: list[str],
     return raw
 
 
-def _locked_challenge(raw: object, purpose: str, delivery: str | None,
+def lock_challenge(raw: object, purpose: str, delivery: str | None,
                       now: datetime) -> LoginChallenge | TempTokenInvalid:
     if not looks_like_secret(raw):
         return TempTokenInvalid()
@@ -149,7 +171,7 @@ def _locked_challenge(raw: object, purpose: str, delivery: str | None,
     return challenge
 
 
-def _failed(challenge: LoginChallenge, now: datetime, error: DualAuthError) -> DualAuthError:
+def count_failure(challenge: LoginChallenge, now: datetime, error: DualAuthError) -> DualAuthError:
     """Count a wrong code on the challenge; the last allowed failure kills it (429)."""
     challenge.failed_attempts += 1
     fields = ["failed_attempts"]
@@ -187,7 +209,7 @@ def complete_challenge(raw: object, *, delivery: str, client: ClientInfo,
 def _complete_locked(raw: object, delivery: str, client: ClientInfo, totp_code: object,
                      recovery_code: object,
                      now: datetime) -> IssuedTokens | DualAuthError | tuple[DualAuthError, Any, str]:
-    challenge = _locked_challenge(raw, ChallengePurpose.LOGIN, delivery, now)
+    challenge = lock_challenge(raw, ChallengePurpose.LOGIN, delivery, now)
     if isinstance(challenge, DualAuthError):
         return challenge
     user = challenge.user
@@ -198,7 +220,7 @@ def _complete_locked(raw: object, delivery: str, client: ClientInfo, totp_code: 
     else:
         return InvalidTwoFactorCode()
     if error is not None:
-        return _failed(challenge, now, error), user, method
+        return count_failure(challenge, now, error), user, method
     challenge.consumed_at = now
     challenge.save(update_fields=["consumed_at"])
     return issue_session(user, delivery=delivery, client=client,
@@ -322,12 +344,12 @@ def complete_setup_challenge(raw: object, code: object, *, delivery: str,
 
 def _complete_setup_locked(raw: object, code: object, delivery: str, client: ClientInfo,
                            now: datetime) -> tuple[IssuedTokens, list[str]] | DualAuthError:
-    challenge = _locked_challenge(raw, ChallengePurpose.SETUP, delivery, now)
+    challenge = lock_challenge(raw, ChallengePurpose.SETUP, delivery, now)
     if isinstance(challenge, DualAuthError):
         return challenge
     codes = _confirm_locked(challenge.user, code)
     if isinstance(codes, InvalidTwoFactorCode):
-        return _failed(challenge, now, codes)
+        return count_failure(challenge, now, codes)
     if isinstance(codes, DualAuthError):
         return codes
     challenge.consumed_at = now
@@ -413,8 +435,7 @@ def _after_factor_change(user: Any, keep_session: object | None, reason: str) ->
 
 
 def _set_state(user: Any, **flags: bool) -> None:
-    state, _ = AccountState.objects.update_or_create(user=user, defaults=flags)
-    user.dualauth_state = state  # keep the cached relation in step for the claims
+    update_account_state(user, **flags)
 
 
 # --- recovery codes --------------------------------------------------------------------------

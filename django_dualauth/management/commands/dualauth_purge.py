@@ -15,7 +15,7 @@ from ...models import AuthSession, LoginChallenge, RotatedRefreshToken
 
 class Command(BaseCommand):
     help = ("Delete expired sessions and sessions revoked more than --revoked-days ago, with "
-            "their spent refresh-token digests, and finished or expired 2FA challenges. Works in "
+            "their spent refresh-token digests, and expired 2FA challenges. Works in "
             "batches so no lock is held for long.")
 
     def add_arguments(self, parser: CommandParser) -> None:

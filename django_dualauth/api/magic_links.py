@@ -1,0 +1,100 @@
+"""``POST magic-link/send`` and ``POST magic-link/verify`` (off unless ``DUALAUTH_MAGIC_LINK_ENABLED``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from .. import delivery, messaging
+from ..conf import dualauth_settings
+from ..exceptions import EndpointDisabled
+from ..services import magic_links
+from ..services.twofactor import LoginChallengeIssued
+from . import ratelimits
+from .base import DualAuthAPIView, validated
+from .inputs import StrictCharField, StrictEmailField
+from .login import challenge_response, session_response
+
+__all__ = ["MagicLinkSendView", "MagicLinkVerifyView"]
+
+_SENT = {"success": True}
+
+
+class _Mode(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=["login", "2fa"], required=False, default="login")
+
+
+class _SendLogin(serializers.Serializer):
+    email = StrictEmailField(max_length=254)
+
+
+class _SendSecondFactor(serializers.Serializer):
+    tempToken = StrictCharField(max_length=256)
+
+
+class _VerifyLogin(serializers.Serializer):
+    token = StrictCharField(max_length=256)
+
+
+class _VerifySecondFactor(_VerifyLogin):
+    tempToken = StrictCharField(max_length=256)
+
+
+class _MagicLinkView(DualAuthAPIView):
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        if not dualauth_settings.MAGIC_LINK_ENABLED:
+            raise EndpointDisabled()
+        super().initial(request, *args, **kwargs)
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Referrer-Policy"] = "no-referrer"  # ML-05: the token must not leak onwards
+        return response
+
+
+class MagicLinkSendView(_MagicLinkView):
+    """Always 202 ``{"success": true}`` for a well-formed request, whether or not the account
+    exists (ENUM-02); the mail leaves off the request path. Rate-limited per IP and per
+    normalised address, counted whether or not the account exists."""
+
+    def post(self, request: Any) -> Response:
+        mode = validated(_Mode, request.data)["mode"]
+        client = delivery.client_info(request)
+        ratelimits.hit(request, "magic_link_ip", client.ip_address or "unknown")
+        if mode == "2fa":
+            temp = validated(_SendSecondFactor, request.data)["tempToken"]
+            message = magic_links.request_second_factor_link(
+                temp, delivery=delivery.requested_delivery(request), client=client)
+        else:
+            email = validated(_SendLogin, request.data)["email"]
+            ratelimits.hit(request, "magic_link_email", ratelimits.normalize_identifier(email))
+            message = magic_links.request_login_link(email, client=client)
+        if message is not None:
+            messaging.dispatch(message.send)
+        return Response(_SENT, status=202)
+
+
+class MagicLinkVerifyView(_MagicLinkView):
+    """Consume a link (POST only: a GET by a mail scanner never reaches this view's logic).
+
+    ``{token}`` → the session through this request's delivery, or the 2FA challenge;
+    ``{mode: "2fa", tempToken, token}`` → the session of the pending 2FA login.
+    """
+
+    def post(self, request: Any) -> Response:
+        mode = delivery.requested_delivery(request)
+        if mode == delivery.COOKIE:
+            delivery.protect_cookie_request(request)
+        client = delivery.client_info(request)
+        if validated(_Mode, request.data)["mode"] == "2fa":
+            data = validated(_VerifySecondFactor, request.data)
+            tokens = magic_links.verify_second_factor_link(data["token"], data["tempToken"],
+                                                           delivery=mode, client=client)
+            return session_response(request, mode, tokens)
+        data = validated(_VerifyLogin, request.data)
+        outcome = magic_links.verify_login_link(data["token"], delivery=mode, client=client)
+        if isinstance(outcome, LoginChallengeIssued):
+            return challenge_response(outcome)
+        return session_response(request, mode, outcome)

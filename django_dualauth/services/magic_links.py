@@ -1,0 +1,180 @@
+"""Magic links: log in (or finish a 2FA login) by a single-use link sent by e-mail. No HTTP.
+
+A link carries a 256-bit secret stored as a digest. It is consumed only by an explicit
+POST of the token (a GET of the front-end URL by a mail scanner changes nothing), once,
+within ``DUALAUTH_MAGIC_LINK_LIFETIME``, and only while the user's password, e-mail address
+and active flag are what they were when it was sent. Sending a new link voids the older
+ones of the same purpose.
+
+A magic link is a single-factor e-mail authenticator: for a user with a second factor it
+yields the 2FA challenge, not a session, unless ``DUALAUTH_MAGIC_LINK_FULL_LOGIN``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from ..conf import dualauth_settings
+from ..crypto import digest, digests, equal, looks_like_secret, new_secret
+from ..exceptions import DualAuthError, MagicLinkInvalid, TempTokenInvalid, TokenMismatch
+from ..models import ChallengePurpose, MagicLink, MagicLinkPurpose
+from ..types import ClientInfo, IssuedTokens
+from .claims import update_account_state
+from .sessions import issue_session
+from .twofactor import AMR_MFA, MAGIC_LINK, LoginChallengeIssued, begin_login, count_failure, lock_challenge
+
+__all__ = ["request_login_link", "request_second_factor_link", "verify_login_link",
+           "verify_second_factor_link", "AMR_EMAIL"]
+
+TOKEN_PURPOSE = "magic_link"
+STAMP_PURPOSE = "magic_link.stamp"
+#: The amr value of a session whose (first or second) factor was an e-mailed link.
+AMR_EMAIL = "email"
+
+
+def _email_of(user: Any) -> str:
+    return getattr(user, user.get_email_field_name(), "") or ""
+
+
+def _stamp(user: Any) -> str:
+    """A digest of the state a link depends on: any change voids every link sent before."""
+    return digest(f"{user.password}\x00{_email_of(user)}\x00{user.is_active}", STAMP_PURPOSE)
+
+
+def _link_url(raw: str, *, second_factor: bool) -> str:
+    # Built from the configured front-end URL, never from the request's Host (ML-05).
+    url = dualauth_settings.MAGIC_LINK_URL.replace("{token}", raw)
+    if not second_factor:
+        return url
+    parts = urlsplit(url)
+    query = urlencode([*parse_qsl(parts.query), ("mode", "2fa")])
+    return urlunsplit(parts._replace(query=query))
+
+
+def _create(user: Any, purpose: str, client: ClientInfo, challenge: Any = None) -> str:
+    now = timezone.now()
+    raw = new_secret()
+    with transaction.atomic():
+        # A new link voids the older ones of the same purpose (resend overwrites).
+        MagicLink.objects.filter(user=user, purpose=purpose, consumed_at__isnull=True).update(consumed_at=now)
+        MagicLink.objects.create(
+            user=user, purpose=purpose, token_digest=digest(raw, TOKEN_PURPOSE), challenge=challenge,
+            stamp=_stamp(user), created_at=now, expires_at=now + dualauth_settings.MAGIC_LINK_LIFETIME,
+            ip_address=client.ip_address)
+    return raw
+
+
+def _message(user: Any, raw: str, *, second_factor: bool) -> EmailMultiAlternatives:
+    context = {"user": user, "url": _link_url(raw, second_factor=second_factor),
+               "second_factor": second_factor,
+               "lifetime_minutes": int(dualauth_settings.MAGIC_LINK_LIFETIME.total_seconds() // 60)}
+    subject = " ".join(render_to_string("django_dualauth/email/magic_link_subject.txt", context).split())
+    message = EmailMultiAlternatives(subject, render_to_string("django_dualauth/email/magic_link.txt", context),
+                                     to=[_email_of(user)])
+    message.attach_alternative(render_to_string("django_dualauth/email/magic_link.html", context), "text/html")
+    return message
+
+
+def request_login_link(email: str, *, client: ClientInfo) -> EmailMultiAlternatives | None:
+    """The mail to send for ``email``, or ``None`` when no active account has that address.
+
+    The caller answers the same either way (ENUM-02) and sends the mail off the request path.
+    """
+    model = get_user_model()
+    candidates = list(model._default_manager.filter(
+        **{f"{model.get_email_field_name()}__iexact": email.strip()})[:2])
+    if len(candidates) != 1 or not candidates[0].is_active:
+        return None  # unknown, ambiguous or inactive: nothing is sent
+    user = candidates[0]
+    raw = _create(user, MagicLinkPurpose.LOGIN, client)
+    return _message(user, raw, second_factor=False)
+
+
+def request_second_factor_link(temp_token: object, *, delivery: str,
+                               client: ClientInfo) -> EmailMultiAlternatives:
+    """The mail completing a pending 2FA login whose challenge offers ``magic-link``.
+
+    Raises :class:`TempTokenInvalid` for a dead or foreign temp token. The link is bound to
+    this challenge.
+    """
+    with transaction.atomic():
+        challenge = lock_challenge(temp_token, ChallengePurpose.LOGIN, delivery, timezone.now())
+        if isinstance(challenge, DualAuthError) or MAGIC_LINK not in challenge.methods:
+            raise TempTokenInvalid()
+        raw = _create(challenge.user, MagicLinkPurpose.TWO_FACTOR, client, challenge=challenge)
+    return _message(challenge.user, raw, second_factor=True)
+
+
+def _lock_link(raw: object, purpose: str, now: datetime) -> MagicLink | MagicLinkInvalid:
+    if not looks_like_secret(raw):
+        return MagicLinkInvalid()
+    assert isinstance(raw, str)
+    link = (MagicLink.objects.select_related("user").select_for_update(of=("self",))
+            .filter(token_digest__in=digests(raw, TOKEN_PURPOSE)).order_by().first())
+    if (link is None or link.purpose != purpose or link.consumed_at is not None or link.expires_at <= now
+            or not link.user.is_active or not equal(link.stamp, _stamp(link.user))):
+        return MagicLinkInvalid()
+    return link
+
+
+def verify_login_link(raw: object, *, delivery: str, client: ClientInfo) -> IssuedTokens | LoginChallengeIssued:
+    """Consume a login link. Returns the session, or the 2FA challenge for a user with a
+    second factor. Raises :class:`MagicLinkInvalid` (unknown, used, expired, superseded,
+    stale, inactive user: one answer)."""
+    now = timezone.now()
+    with transaction.atomic():
+        link = _lock_link(raw, MagicLinkPurpose.LOGIN, now)
+        if isinstance(link, DualAuthError):
+            raise link
+        link.consumed_at = now
+        link.save(update_fields=["consumed_at"])
+        user = link.user
+        # Opening the link proved control of the mailbox.
+        update_account_state(user, email_verified=True)
+        if not dualauth_settings.MAGIC_LINK_FULL_LOGIN:
+            step = begin_login(user, delivery=delivery, client=client, first_factors=[AMR_EMAIL])
+            if step is not None:
+                return step
+        return issue_session(user, delivery=delivery, client=client, methods=[AMR_EMAIL])
+
+
+def verify_second_factor_link(raw: object, temp_token: object, *, delivery: str,
+                              client: ClientInfo) -> IssuedTokens:
+    """Finish a pending 2FA login with a link sent for it.
+
+    Raises :class:`TempTokenInvalid`, :class:`MagicLinkInvalid` (counted on the challenge)
+    or :class:`TokenMismatch` when the link belongs to another user than the temp token.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        outcome = _verify_second_factor_locked(raw, temp_token, delivery, client, now)
+    if isinstance(outcome, DualAuthError):
+        raise outcome
+    return outcome
+
+
+def _verify_second_factor_locked(raw: object, temp_token: object, delivery: str, client: ClientInfo,
+                                 now: datetime) -> IssuedTokens | DualAuthError:
+    challenge = lock_challenge(temp_token, ChallengePurpose.LOGIN, delivery, now)
+    if isinstance(challenge, DualAuthError) or MAGIC_LINK not in challenge.methods:
+        return TempTokenInvalid()
+    link = _lock_link(raw, MagicLinkPurpose.TWO_FACTOR, now)
+    if isinstance(link, DualAuthError):
+        return count_failure(challenge, now, link)
+    if link.user_id != challenge.user_id:
+        return count_failure(challenge, now, TokenMismatch())
+    if link.challenge_id != challenge.pk:
+        return count_failure(challenge, now, MagicLinkInvalid())
+    link.consumed_at = challenge.consumed_at = now
+    link.save(update_fields=["consumed_at"])
+    challenge.save(update_fields=["consumed_at"])
+    return issue_session(challenge.user, delivery=delivery, client=client,
+                         methods=[*challenge.first_factors, AMR_EMAIL, AMR_MFA])
