@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import AccountState, AuthSession, MagicLink
+from .models import AccountState, AuthSession, MagicLink, SMSDevice
 from .models.sessions import RevocationReason
 from .services import revoke_all_sessions, revoke_session
 from .services.twofactor import reset_two_factor
@@ -202,4 +202,23 @@ class MagicLinkAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SMSDevice)
+class SMSDeviceAdmin(admin.ModelAdmin):
+    """Phones: number, verified or not, throttling state. The code digest is never shown;
+    deleting a device removes the factor (the user adds a phone again)."""
+
+    list_display = ("user", "number", "confirmed", "last_sent_at", "throttling_failure_count")
+    list_filter = ("confirmed",)
+    list_select_related = ("user",)
+    fields = ("user", "name", "number", "confirmed", "last_sent_at", "code_expires_at",
+              "throttling_failure_count", "throttling_failure_timestamp")
+    readonly_fields = fields
+
+    def get_search_fields(self, request: Any) -> tuple[str, ...]:
+        return (*_user_search_fields("user__"), "number")
+
+    def has_add_permission(self, request: Any) -> bool:
         return False

@@ -39,6 +39,7 @@ __all__ = [
     "TokenMismatch",
     "SMSCodeInvalid",
     "PhoneNotVerified",
+    "PhoneCodeInvalid",
 ]
 
 
@@ -211,3 +212,9 @@ class SMSCodeInvalid(DualAuthError):
 
 class PhoneNotVerified(DualAuthError):
     status, code, message = 400, "PHONE_NOT_SET", "No verified phone number"
+
+
+class PhoneCodeInvalid(SMSCodeInvalid):
+    """A wrong code while verifying a new phone: 400, as the caller holds a valid access token."""
+
+    status = 400

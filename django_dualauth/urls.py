@@ -7,6 +7,7 @@ from django.urls import path
 from .api.login import LoginView, RegisterView
 from .api.magic_links import MagicLinkSendView, MagicLinkVerifyView
 from .api.profile import CsrfView, MeView
+from .api.sms import SMSPhoneVerifyView, SMSPhoneView, SMSSendView, SMSVerifyView
 from .api.tokens import LogoutAllView, LogoutView, RefreshView
 from .api.twofactor import (
     RecoveryCodesView,
@@ -33,4 +34,8 @@ urlpatterns = [
     path("2fa/recovery-codes", RecoveryCodesView.as_view(), name="2fa-recovery-codes"),
     path("magic-link/send", MagicLinkSendView.as_view(), name="magic-link-send"),
     path("magic-link/verify", MagicLinkVerifyView.as_view(), name="magic-link-verify"),
+    path("sms/phone", SMSPhoneView.as_view(), name="sms-phone"),
+    path("sms/phone/verify", SMSPhoneVerifyView.as_view(), name="sms-phone-verify"),
+    path("sms/send", SMSSendView.as_view(), name="sms-send"),
+    path("sms/verify", SMSVerifyView.as_view(), name="sms-verify"),
 ]

@@ -86,6 +86,13 @@ CSRF_COOKIE_NAME = "csrf-token"
 CSRF_HEADER_NAME = "HTTP_X_CSRF_TOKEN"
 
 DUALAUTH_REGISTRATION_ENABLED = True
+
+# Passwordless, for trying it out: mails and texts are printed on the console.
+EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DUALAUTH_MAGIC_LINK_ENABLED = True
+DUALAUTH_MAGIC_LINK_URL = os.environ.get("DUALAUTH_MAGIC_LINK_URL", "http://localhost:3000/magic-link?token={token}")
+DUALAUTH_SMS_ENABLED = True
+DUALAUTH_SMS_GATEWAY = os.environ.get("DUALAUTH_SMS_GATEWAY", "django_dualauth.gateways.ConsoleGateway")
 DUALAUTH_JWT_ISSUER = "https://example-project.local"
 DUALAUTH_JWT_AUDIENCE = "example-project-api"
 

@@ -30,3 +30,19 @@ def test_one_magic_link_verified_in_parallel_logs_in_once(user: Any, settings: A
     assert all(isinstance(r, DualAuthError) and r.code == "INVALID_MAGIC_LINK"
                for r in results if not isinstance(r, IssuedTokens)), results
     assert AuthSession.objects.filter(user=user).count() == 1
+
+
+def test_one_sms_code_verified_in_parallel_logs_in_once(user: Any, settings: Any) -> None:
+    from django_dualauth.models import SMSDevice
+    from django_dualauth.services import sms
+
+    settings.DUALAUTH_SMS_ENABLED = True
+    settings.DUALAUTH_SMS_THROTTLE_FACTOR = 0
+    SMSDevice.objects.create(user=user, name="sms", number="+14155550123", confirmed=True)
+    outgoing = sms.request_login_code(user.email)
+    code = outgoing.body[:6]
+
+    results = _race(N, lambda: sms.verify_login_code(user.email, code, delivery="bearer", client=CLIENT))
+
+    assert len([r for r in results if isinstance(r, IssuedTokens)]) == 1, results
+    assert AuthSession.objects.filter(user=user).count() == 1

@@ -1,0 +1,154 @@
+"""``POST sms/phone``, ``sms/phone/verify``, ``sms/send`` and ``sms/verify`` (off unless
+``DUALAUTH_SMS_ENABLED``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from .. import audit, delivery, messaging
+from ..authentication import DualAuthentication
+from ..conf import dualauth_settings
+from ..exceptions import EndpointDisabled, RateLimited, SMSCodeInvalid
+from ..services import TokenUser, sms
+from ..services.twofactor import LoginChallengeIssued
+from . import ratelimits
+from .base import DualAuthAPIView, validated
+from .inputs import PasswordField, StrictCharField, StrictEmailField
+from .login import challenge_response, session_response
+
+__all__ = ["SMSPhoneView", "SMSPhoneVerifyView", "SMSSendView", "SMSVerifyView"]
+
+_SENT = {"success": True}
+
+
+class _Mode(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=["login", "2fa"], required=False, default="login")
+
+
+class _PhoneInput(serializers.Serializer):
+    phoneNumber = StrictCharField(max_length=32)
+    password = PasswordField(required=False)
+
+
+class _CodeInput(serializers.Serializer):
+    code = StrictCharField(max_length=16)
+
+
+class _EmailInput(serializers.Serializer):
+    email = StrictEmailField(max_length=254)
+
+
+class _TempInput(serializers.Serializer):
+    tempToken = StrictCharField(max_length=256)
+
+
+class _SMSView(DualAuthAPIView):
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        if not dualauth_settings.SMS_ENABLED:
+            raise EndpointDisabled()
+        super().initial(request, *args, **kwargs)
+
+
+def _user(request: Any) -> Any:
+    user = request.user
+    return user.resolve() if isinstance(user, TokenUser) else user
+
+
+def _dispatch(request: Any, outgoing: sms.OutgoingSMS | None, *, silent: bool) -> None:
+    """Send off the request path, within the per-number limit (SMS pumping). ``silent``: over
+    the limit nothing is sent and nothing is said (the request must not reveal the account)."""
+    if outgoing is None:
+        return
+    try:
+        ratelimits.hit(request, "sms_send_phone", outgoing.to)
+    except RateLimited:
+        if not silent:
+            raise
+        audit.record("auth.sms.suppressed", reason="sms_send_phone")
+        return
+    messaging.dispatch(outgoing.send)
+
+
+class SMSPhoneView(_SMSView):
+    """Add (or replace) the caller's phone: a code is sent to it; 202. Replacing a verified
+    phone needs ``password``."""
+
+    authentication_classes = [DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Any) -> Response:
+        data = validated(_PhoneInput, request.data)
+        ratelimits.hit(request, "sms_send_ip", delivery.client_info(request).ip_address or "unknown")
+        outgoing = sms.add_phone(_user(request), data["phoneNumber"], password=data.get("password"))
+        _dispatch(request, outgoing, silent=False)
+        return Response(_SENT, status=202)
+
+
+class SMSPhoneVerifyView(_SMSView):
+    """Confirm the pending phone with the code sent to it."""
+
+    authentication_classes = [DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Any) -> Response:
+        code = validated(_CodeInput, request.data)["code"]
+        with _failures_counted(request):
+            sms.confirm_phone(_user(request), code, keep_session=getattr(request.auth, "sid", None))
+        return Response({"success": True})
+
+
+class SMSSendView(_SMSView):
+    """``{email}``: always 202 ``{"success": true}`` (ENUM-02); ``{mode: "2fa", tempToken}``:
+    a code for the pending 2FA login. Per-IP and per-number limits."""
+
+    def post(self, request: Any) -> Response:
+        mode = validated(_Mode, request.data)["mode"]
+        ratelimits.hit(request, "sms_send_ip", delivery.client_info(request).ip_address or "unknown")
+        if mode == "2fa":
+            temp = validated(_TempInput, request.data)["tempToken"]
+            outgoing = sms.request_second_factor_code(temp, delivery=delivery.requested_delivery(request))
+            _dispatch(request, outgoing, silent=False)
+        else:
+            email = validated(_EmailInput, request.data)["email"]
+            _dispatch(request, sms.request_login_code(email), silent=True)
+        return Response(_SENT, status=202)
+
+
+class SMSVerifyView(_SMSView):
+    """``{email, code}`` → the session through this request's delivery (or the 2FA challenge);
+    ``{mode: "2fa", tempToken, code}`` → the session of the pending 2FA login."""
+
+    def post(self, request: Any) -> Response:
+        mode = delivery.requested_delivery(request)
+        if mode == delivery.COOKIE:
+            delivery.protect_cookie_request(request)
+        client = delivery.client_info(request)
+        code = validated(_CodeInput, request.data)["code"]
+        with _failures_counted(request):
+            if validated(_Mode, request.data)["mode"] == "2fa":
+                temp = validated(_TempInput, request.data)["tempToken"]
+                tokens = sms.verify_second_factor_code(temp, code, delivery=mode, client=client)
+                return session_response(request, mode, tokens)
+            email = validated(_EmailInput, request.data)["email"]
+            outcome = sms.verify_login_code(email, code, delivery=mode, client=client)
+        if isinstance(outcome, LoginChallengeIssued):
+            return challenge_response(outcome)
+        return session_response(request, mode, outcome)
+
+
+@contextmanager
+def _failures_counted(request: Any) -> Iterator[None]:
+    """Refuse when the per-IP budget of wrong codes is spent; count each wrong code."""
+    ip = delivery.client_info(request).ip_address or "unknown"
+    ratelimits.check(request, "sms_verify_ip", ip)
+    try:
+        yield
+    except (SMSCodeInvalid, RateLimited):
+        ratelimits.record(request, "sms_verify_ip", ip)
+        raise

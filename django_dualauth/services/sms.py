@@ -1,0 +1,299 @@
+"""SMS one-time codes: verify a phone, then log in with it or use it as a second factor. No HTTP.
+
+A phone is a django-otp device (:class:`~django_dualauth.models.SMSDevice`) that becomes
+``confirmed`` only once the user typed a code sent to it, so an unverified number is never
+used to log in. Codes are 6 digits from ``secrets``, stored as a keyed digest, valid
+``DUALAUTH_SMS_CODE_LIFETIME`` (5 minutes), single use, void after
+``DUALAUTH_SMS_CODE_MAX_ATTEMPTS`` wrong guesses or when a new code is sent; resends wait
+``DUALAUTH_SMS_RESEND_COOLDOWN``; wrong guesses also feed django-otp's exponential
+throttle on the device. Every check runs with the device row locked.
+
+Functions that send return an :class:`OutgoingSMS`; the caller applies its per-number limit
+and dispatches it off the request path.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import phonenumbers
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from ..conf import dualauth_settings
+from ..crypto import digest, equal
+from ..exceptions import (
+    DualAuthError,
+    PhoneCodeInvalid,
+    PhoneNotVerified,
+    RateLimited,
+    ReauthenticationFailed,
+    SMSCodeInvalid,
+    TempTokenInvalid,
+    ValidationFailed,
+)
+from ..models import ChallengePurpose, SMSDevice
+from ..models.sessions import RevocationReason
+from ..types import ClientInfo, IssuedTokens
+from .sessions import issue_session, revoke_all_sessions
+from .twofactor import AMR_MFA, SMS, LoginChallengeIssued, begin_login, count_failure, lock_challenge
+
+__all__ = ["OutgoingSMS", "add_phone", "confirm_phone", "has_verified_phone", "normalize_phone",
+           "request_login_code", "request_second_factor_code", "verify_login_code",
+           "verify_second_factor_code", "AMR_SMS"]
+
+CODE_PURPOSE = "sms_code"
+DEVICE_NAME = "sms"
+#: RFC 8176 ``amr`` value for a code received by SMS.
+AMR_SMS = "sms"
+
+
+@dataclass(frozen=True)
+class OutgoingSMS:
+    """A text to send. ``send`` delivers it through the configured gateway."""
+
+    to: str
+    body: str = field(repr=False)
+
+    def send(self) -> None:
+        dualauth_settings.SMS_GATEWAY(**dualauth_settings.SMS_GATEWAY_OPTIONS).send(self.to, self.body)
+
+
+def normalize_phone(raw: object) -> str:
+    """E.164 form of an international number, or :class:`ValidationFailed`."""
+    error = ValidationFailed(fields={"phoneNumber": [
+        "Enter a valid phone number in international format, e.g. +14155550123."]})
+    if not isinstance(raw, str) or len(raw) > 32:
+        raise error
+    try:
+        number = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        raise error from None
+    if not phonenumbers.is_valid_number(number):
+        raise error
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def has_verified_phone(user: Any) -> bool:
+    return SMSDevice.objects.filter(user_id=user.pk, confirmed=True).exists()
+
+
+def _code_digest(device: SMSDevice, code: str) -> str:
+    # The device id is part of the input: one code's digest never matches another device.
+    return digest(f"{device.pk}:{code}", CODE_PURPOSE)
+
+
+def _message(device: SMSDevice, code: str, purpose: str) -> OutgoingSMS:
+    context = {"code": code, "purpose": purpose,
+               "lifetime_minutes": max(1, int(dualauth_settings.SMS_CODE_LIFETIME.total_seconds() // 60))}
+    body = render_to_string("django_dualauth/sms/code.txt", context).strip()
+    return OutgoingSMS(to=device.number, body=body)
+
+
+def _new_code(device: SMSDevice, now: datetime, purpose: str) -> OutgoingSMS | RateLimited:
+    """A fresh code for a locked ``device``, voiding the previous one; or the resend cooldown."""
+    cooldown = dualauth_settings.SMS_RESEND_COOLDOWN
+    if device.last_sent_at is not None and now - device.last_sent_at < cooldown:
+        wait = (device.last_sent_at + cooldown - now).total_seconds()
+        return RateLimited(int(wait) + 1, "Wait before asking for another code")
+    code = f"{secrets.randbelow(10 ** 6):06d}"
+    device.code_digest = _code_digest(device, code)
+    device.code_expires_at = now + dualauth_settings.SMS_CODE_LIFETIME
+    device.code_attempts = 0
+    device.last_sent_at = now
+    device.save(update_fields=["code_digest", "code_expires_at", "code_attempts", "last_sent_at"])
+    return _message(device, code, purpose)
+
+
+def _check_code(device: SMSDevice, code: object, now: datetime) -> DualAuthError | None:
+    """Verify ``code`` against a locked ``device``: once, in time, within the attempt budget."""
+    device.throttle_factor = dualauth_settings.SMS_THROTTLE_FACTOR
+    allowed, info = device.verify_is_allowed()
+    if not allowed:
+        locked_until = (info or {}).get("locked_until")
+        wait = (locked_until - now).total_seconds() if locked_until else 1
+        return RateLimited(int(wait) + 1, "Too many wrong codes; wait before trying again")
+    live = (bool(device.code_digest) and device.code_expires_at is not None and device.code_expires_at > now
+            and device.code_attempts < dualauth_settings.SMS_CODE_MAX_ATTEMPTS)
+    if live and isinstance(code, str) and equal(_code_digest(device, code.strip()), device.code_digest):
+        device.code_digest, device.code_expires_at, device.code_attempts = "", None, 0
+        device.throttle_reset(commit=False)
+        device.save(update_fields=["code_digest", "code_expires_at", "code_attempts",
+                                   "throttling_failure_timestamp", "throttling_failure_count"])
+        return None
+    if live:
+        device.code_attempts += 1
+        if device.code_attempts >= dualauth_settings.SMS_CODE_MAX_ATTEMPTS:
+            device.code_digest, device.code_expires_at = "", None  # exhausted: void it
+    device.throttle_increment(commit=False)
+    device.save(update_fields=["code_digest", "code_expires_at", "code_attempts",
+                               "throttling_failure_timestamp", "throttling_failure_count"])
+    return SMSCodeInvalid()
+
+
+def _locked_device(user: Any, *, confirmed: bool) -> SMSDevice | None:
+    return (SMSDevice.objects.select_for_update().filter(user_id=user.pk, confirmed=confirmed)
+            .order_by("-pk").first())
+
+
+# --- adding a phone ---------------------------------------------------------------------------
+
+def add_phone(user: Any, raw_number: object, *, password: object = None) -> OutgoingSMS:
+    """Start verifying a phone number for ``user``: an unconfirmed device and a code to it.
+
+    Replacing an already verified phone is changing a factor (MFA-10): it needs the
+    password (for users who have one). Raises :class:`ValidationFailed`,
+    :class:`ReauthenticationFailed` or :class:`RateLimited` (resend cooldown).
+    """
+    number = normalize_phone(raw_number)
+    if (has_verified_phone(user) and user.has_usable_password()
+            and not (isinstance(password, str) and user.check_password(password))):
+        raise ReauthenticationFailed()
+    now = timezone.now()
+    with transaction.atomic():
+        device = _locked_device(user, confirmed=False)
+        if device is None or device.number != number:
+            SMSDevice.objects.filter(user_id=user.pk, confirmed=False).delete()
+            device = SMSDevice.objects.create(user_id=user.pk, name=DEVICE_NAME, number=number, confirmed=False)
+        outcome = _new_code(device, now, "phone")
+    if isinstance(outcome, DualAuthError):
+        raise outcome
+    return outcome
+
+
+def confirm_phone(user: Any, code: object, *, keep_session: object | None = None) -> None:
+    """Confirm the pending phone with the code sent to it; it replaces any previous phone.
+
+    Revokes the user's other sessions (``DUALAUTH_TWO_FACTOR_REVOKE_OTHER_SESSIONS``).
+    Raises :class:`PhoneCodeInvalid` (400) or :class:`RateLimited`.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        outcome = _confirm_locked(user, code, now)
+    if outcome is not None:
+        raise outcome
+    if dualauth_settings.TWO_FACTOR_REVOKE_OTHER_SESSIONS:
+        revoke_all_sessions(user, reason=RevocationReason.FACTOR_CHANGED, keep=keep_session)
+
+
+def _confirm_locked(user: Any, code: object, now: datetime) -> DualAuthError | None:
+    device = _locked_device(user, confirmed=False)
+    if device is None:
+        return PhoneCodeInvalid()
+    error = _check_code(device, code, now)
+    if isinstance(error, SMSCodeInvalid):
+        return PhoneCodeInvalid()
+    if error is not None:
+        return error
+    SMSDevice.objects.filter(user_id=user.pk, confirmed=True).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    return None
+
+
+# --- login and second factor -----------------------------------------------------------------
+
+def _user_by_email(email: str) -> Any | None:
+    model = get_user_model()
+    candidates = list(model._default_manager.filter(
+        **{f"{model.get_email_field_name()}__iexact": email.strip()})[:2])
+    if len(candidates) != 1 or not candidates[0].is_active:
+        return None
+    return candidates[0]
+
+
+def request_login_code(email: str) -> OutgoingSMS | None:
+    """The text to send for ``email``, or ``None`` (unknown or inactive account, no verified
+    phone, or within the resend cooldown). The caller answers the same in every case."""
+    user = _user_by_email(email)
+    if user is None:
+        return None
+    with transaction.atomic():
+        device = _locked_device(user, confirmed=True)
+        outcome = _new_code(device, timezone.now(), "login") if device is not None else None
+    return outcome if isinstance(outcome, OutgoingSMS) else None
+
+
+def request_second_factor_code(temp_token: object, *, delivery: str) -> OutgoingSMS:
+    """The text completing a pending 2FA login whose challenge offers ``sms``.
+
+    Raises :class:`TempTokenInvalid`, :class:`PhoneNotVerified` or :class:`RateLimited`.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        challenge = lock_challenge(temp_token, ChallengePurpose.LOGIN, delivery, now)
+        if isinstance(challenge, DualAuthError) or SMS not in challenge.methods:
+            raise TempTokenInvalid()
+        device = _locked_device(challenge.user, confirmed=True)
+        if device is None:
+            raise PhoneNotVerified()
+        outcome = _new_code(device, now, "login")
+    if isinstance(outcome, DualAuthError):
+        raise outcome
+    return outcome
+
+
+def verify_login_code(email: str, code: object, *, delivery: str,
+                      client: ClientInfo) -> IssuedTokens | LoginChallengeIssued:
+    """Log in with an SMS code. Returns the session, or the 2FA challenge for a user whose
+    other factor is due. Raises :class:`SMSCodeInvalid` (one answer for an unknown account,
+    no phone, a wrong, used or expired code) or :class:`RateLimited`."""
+    user = _user_by_email(email)
+    if user is None:
+        raise SMSCodeInvalid()
+    now = timezone.now()
+    with transaction.atomic():
+        outcome = _verify_login_locked(user, code, delivery, client, now)
+    if isinstance(outcome, DualAuthError):
+        raise outcome
+    return outcome
+
+
+def _verify_login_locked(user: Any, code: object, delivery: str, client: ClientInfo,
+                         now: datetime) -> IssuedTokens | LoginChallengeIssued | DualAuthError:
+    device = _locked_device(user, confirmed=True)
+    if device is None:
+        return SMSCodeInvalid()
+    error = _check_code(device, code, now)
+    if error is not None:
+        return error
+    step = begin_login(user, delivery=delivery, client=client, first_factors=[AMR_SMS])
+    if step is not None:
+        return step
+    return issue_session(user, delivery=delivery, client=client, methods=[AMR_SMS])
+
+
+def verify_second_factor_code(temp_token: object, code: object, *, delivery: str,
+                              client: ClientInfo) -> IssuedTokens:
+    """Finish a pending 2FA login with an SMS code (failures count on the challenge)."""
+    now = timezone.now()
+    with transaction.atomic():
+        outcome = _verify_second_factor_locked(temp_token, code, delivery, client, now)
+    if isinstance(outcome, DualAuthError):
+        raise outcome
+    return outcome
+
+
+def _verify_second_factor_locked(temp_token: object, code: object, delivery: str, client: ClientInfo,
+                                 now: datetime) -> IssuedTokens | DualAuthError:
+    challenge = lock_challenge(temp_token, ChallengePurpose.LOGIN, delivery, now)
+    if isinstance(challenge, DualAuthError) or SMS not in challenge.methods:
+        return TempTokenInvalid()
+    device = _locked_device(challenge.user, confirmed=True)
+    if device is None:
+        return TempTokenInvalid()
+    error = _check_code(device, code, now)
+    if isinstance(error, SMSCodeInvalid):
+        return count_failure(challenge, now, error)
+    if error is not None:
+        return error
+    challenge.consumed_at = now
+    challenge.save(update_fields=["consumed_at"])
+    return issue_session(challenge.user, delivery=delivery, client=client,
+                         methods=[*challenge.first_factors, AMR_SMS, AMR_MFA])
+
