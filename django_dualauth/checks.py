@@ -65,6 +65,17 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             "DUALAUTH_MAGIC_LINK_ENABLED needs DUALAUTH_MAGIC_LINK_URL with a {token} placeholder.",
             hint='e.g. "https://app.example.com/magic-link?token={token}" (your front end POSTs it).',
             id="dualauth.E009"))
+    for name in ("VERIFY_EMAIL_URL", "PASSWORD_RESET_URL", "EMAIL_CHANGE_URL"):
+        value = getattr(s, name)
+        if value and "{token}" not in value:
+            errors.append(checks.Error(f"DUALAUTH_{name} needs a {{token}} placeholder.", id="dualauth.E010"))
+    if s.EMAIL_VERIFICATION not in ("none", "lazy", "strict"):
+        errors.append(checks.Error('DUALAUTH_EMAIL_VERIFICATION must be "none", "lazy" or "strict".',
+                                   id="dualauth.E011"))
+    elif s.EMAIL_VERIFICATION != "none" and not s.VERIFY_EMAIL_URL:
+        errors.append(checks.Error(
+            "DUALAUTH_EMAIL_VERIFICATION requires DUALAUTH_VERIFY_EMAIL_URL: users could never verify.",
+            id="dualauth.E011"))
     if s.SMS_ENABLED and not s.DEBUG and s.SMS_GATEWAY.__name__ in ("ConsoleGateway", "OutboxGateway"):
         errors.append(checks.Warning(
             f"DUALAUTH_SMS_GATEWAY is the development {s.SMS_GATEWAY.__name__} while DEBUG is False: "

@@ -32,6 +32,9 @@ DEFAULT_RATE_LIMITS: dict[str, str | None] = {
     "sms_send_phone": "5/h",  # codes sent per phone number (SMS pumping, toll fraud)
     "sms_send_ip": "10/h",  # codes sent per client IP
     "sms_verify_ip": "30/10m",  # wrong SMS codes per client IP
+    "account_email": "3/h",  # reset / verification / e-mail-change mails per normalised address
+    "account_ip": "20/10m",  # account-lifecycle requests per client IP
+    "account_user": "10/10m",  # wrong passwords on change-password / change-email / delete per user
 }
 
 
@@ -267,6 +270,47 @@ class DualAuthSettings:
         """``(send: Callable[[], None]) -> None`` that delivers mails and SMS off the request path."""
         return resolve_import(str(self._get("MESSAGE_DISPATCHER",
                                             "django_dualauth.messaging.dispatch_in_thread")))
+
+    # --- account lifecycle: e-mail verification, password reset and change, e-mail change --------
+    @property
+    def EMAIL_VERIFICATION(self) -> str:
+        """"none", "lazy" (log-in allowed until ``EMAIL_VERIFICATION_GRACE`` after sign-up) or
+        "strict" (no log-in, by any method, until the address is verified)."""
+        return str(self._get("EMAIL_VERIFICATION", "none"))
+
+    @property
+    def EMAIL_VERIFICATION_GRACE(self) -> timedelta:
+        return _duration(self._get("EMAIL_VERIFICATION_GRACE", timedelta(days=7)))
+
+    @property
+    def EMAIL_VERIFICATION_TOKEN_LIFETIME(self) -> timedelta:
+        return _duration(self._get("EMAIL_VERIFICATION_TOKEN_LIFETIME", timedelta(hours=24)))
+
+    @property
+    def PASSWORD_RESET_TOKEN_LIFETIME(self) -> timedelta:
+        return _duration(self._get("PASSWORD_RESET_TOKEN_LIFETIME", timedelta(hours=1)))
+
+    @property
+    def EMAIL_CHANGE_TOKEN_LIFETIME(self) -> timedelta:
+        return _duration(self._get("EMAIL_CHANGE_TOKEN_LIFETIME", timedelta(hours=1)))
+
+    @property
+    def VERIFY_EMAIL_URL(self) -> str:
+        """Front-end URL of the verification mail, with a ``{token}`` placeholder."""
+        return str(self._get("VERIFY_EMAIL_URL", ""))
+
+    @property
+    def PASSWORD_RESET_URL(self) -> str:
+        return str(self._get("PASSWORD_RESET_URL", ""))
+
+    @property
+    def EMAIL_CHANGE_URL(self) -> str:
+        return str(self._get("EMAIL_CHANGE_URL", ""))
+
+    @property
+    def PASSWORD_CHANGE_KEEPS_CURRENT_SESSION(self) -> bool:
+        """``change-password`` revokes the user's other sessions and keeps the caller's."""
+        return bool(self._get("PASSWORD_CHANGE_KEEPS_CURRENT_SESSION", True))
 
     # --- Django settings we depend on (read here too, so this stays the only reader) -----
     @property

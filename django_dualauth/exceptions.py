@@ -40,6 +40,9 @@ __all__ = [
     "SMSCodeInvalid",
     "PhoneNotVerified",
     "PhoneCodeInvalid",
+    "EmailNotVerified",
+    "EmailVerificationRequired",
+    "AccountTokenInvalid",
 ]
 
 
@@ -218,3 +221,21 @@ class PhoneCodeInvalid(SMSCodeInvalid):
     """A wrong code while verifying a new phone: 400, as the caller holds a valid access token."""
 
     status = 400
+
+
+class EmailNotVerified(DualAuthError):
+    """``DUALAUTH_EMAIL_VERIFICATION = "strict"``: no log-in until the address is verified."""
+
+    status, code, message = 403, "EMAIL_NOT_VERIFIED", "E-mail address not verified"
+
+
+class EmailVerificationRequired(DualAuthError):
+    """``"lazy"`` policy and the grace period after sign-up has passed."""
+
+    status, code, message = 403, "EMAIL_VERIFICATION_REQUIRED", "E-mail address must be verified to continue"
+
+
+class AccountTokenInvalid(DualAuthError):
+    """Unknown, used, expired or stale e-mail verification, password-reset or e-mail-change token."""
+
+    status, code, message = 400, "INVALID_TOKEN", "Invalid or expired token"

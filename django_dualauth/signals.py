@@ -17,6 +17,7 @@ __all__ = [
     "two_factor_disabled",
     "two_factor_failed",
     "recovery_codes_regenerated",
+    "account_deleted",
 ]
 
 #: A login created a session (one refresh-token family). kwargs: ``session``, ``user``.
@@ -39,3 +40,7 @@ two_factor_disabled = Signal()
 two_factor_failed = Signal()
 #: A fresh set of recovery codes replaced the old one. kwargs: ``user``.
 recovery_codes_regenerated = Signal()
+
+#: The user deleted their own account (``DELETE account``); every session was revoked first and
+#: the user row is gone. kwargs: ``user_id``, ``email`` (the deleted address, e.g. for a farewell mail).
+account_deleted = Signal()

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from django.urls import path
 
+from .api.account import ChangePasswordView, DeleteAccountView, SessionDetailView, SessionListView
+from .api.email_flows import (
+    ChangeEmailConfirmView,
+    ChangeEmailRequestView,
+    ForgotPasswordView,
+    ResetPasswordView,
+    SendVerificationEmailView,
+    VerifyEmailView,
+)
 from .api.login import LoginView, RegisterView
 from .api.magic_links import MagicLinkSendView, MagicLinkVerifyView
 from .api.profile import CsrfView, MeView
@@ -38,4 +47,14 @@ urlpatterns = [
     path("sms/phone/verify", SMSPhoneVerifyView.as_view(), name="sms-phone-verify"),
     path("sms/send", SMSSendView.as_view(), name="sms-send"),
     path("sms/verify", SMSVerifyView.as_view(), name="sms-verify"),
+    path("sessions", SessionListView.as_view(), name="sessions"),
+    path("sessions/<str:handle>", SessionDetailView.as_view(), name="session-detail"),
+    path("change-password", ChangePasswordView.as_view(), name="change-password"),
+    path("account", DeleteAccountView.as_view(), name="account"),
+    path("send-verification-email", SendVerificationEmailView.as_view(), name="send-verification-email"),
+    path("verify-email", VerifyEmailView.as_view(), name="verify-email"),
+    path("forgot-password", ForgotPasswordView.as_view(), name="forgot-password"),
+    path("reset-password", ResetPasswordView.as_view(), name="reset-password"),
+    path("change-email/request", ChangeEmailRequestView.as_view(), name="change-email-request"),
+    path("change-email/confirm", ChangeEmailConfirmView.as_view(), name="change-email-confirm"),
 ]

@@ -11,11 +11,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from rest_framework.response import Response
 
-from .. import audit, delivery
+from .. import audit, delivery, messaging
 from ..conf import dualauth_settings
 from ..exceptions import EmailTaken, EndpointDisabled, InvalidCredentials, TwoFactorSetupRequired, ValidationFailed
 from ..models.sessions import RevocationReason
-from ..services import issue_session, revoke_session_by_refresh_token, twofactor
+from ..services import account_tokens, issue_session, revoke_session_by_refresh_token, twofactor
 from ..types import IssuedTokens
 from . import ratelimits
 from .base import DualAuthAPIView, validated
@@ -104,5 +104,9 @@ class RegisterView(DualAuthAPIView):
                 user = model._default_manager.create_user(password=data["password"], **fields)
             except IntegrityError:
                 raise EmailTaken() from None
+        if dualauth_settings.EMAIL_VERIFICATION != "none":
+            message = account_tokens.send_verification_email(user, client=client)
+            if message is not None:
+                messaging.dispatch(message.send)
         return Response({"success": True, "userId": str(user.pk)}, status=201)
 

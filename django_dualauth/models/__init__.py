@@ -1,9 +1,20 @@
 from __future__ import annotations
 
-from .accounts import AccountState
+from .accounts import AccountState, AccountToken, AccountTokenPurpose
 from .passwordless import MagicLink, MagicLinkPurpose, SMSDevice
 from .sessions import AuthSession, RotatedRefreshToken
 from .twofactor import ChallengePurpose, LoginChallenge, RecoveryCode
 
-__all__ = ["AccountState", "AuthSession", "ChallengePurpose", "LoginChallenge", "MagicLink", "MagicLinkPurpose",
-           "RecoveryCode", "RotatedRefreshToken", "SMSDevice"]
+__all__ = [
+    "AccountState",
+    "AccountToken",
+    "AccountTokenPurpose",
+    "AuthSession",
+    "ChallengePurpose",
+    "LoginChallenge",
+    "MagicLink",
+    "MagicLinkPurpose",
+    "RecoveryCode",
+    "RotatedRefreshToken",
+    "SMSDevice",
+]

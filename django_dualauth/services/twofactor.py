@@ -50,6 +50,7 @@ from ..signals import (
     two_factor_failed,
 )
 from ..types import ClientInfo, IssuedTokens
+from .account_tokens import check_email_policy
 from .claims import account_state, update_account_state
 from .sessions import issue_session, revoke_all_sessions
 
@@ -67,6 +68,7 @@ __all__ = [
     "regenerate_recovery_codes",
     "reset_two_factor",
     "start_totp_setup",
+    "verify_reauthentication_code",
 ]
 
 TEMP_TOKEN_PURPOSE = "temp_token"
@@ -132,9 +134,13 @@ def begin_login(user: Any, *, delivery: str, client: ClientInfo,
                 first_factors: Sequence[str] = ("pwd",)) -> LoginChallengeIssued | None:
     """Decide what a verified first factor gets: ``None`` (issue a session now) or a challenge.
 
+    Every log-in method passes here, so the e-mail verification policy applies to all of them
+    (raises :class:`EmailNotVerified` / :class:`EmailVerificationRequired`).
+
     One query for a user without 2FA (the :class:`AccountState`, then cached on ``user``
     for the claims).
     """
+    check_email_policy(user)
     if not (account_state(user).two_factor_enabled or is_two_factor_required(user)):
         return None
     methods = offered_methods(user, first_factors)
@@ -391,6 +397,18 @@ def _disable_locked(user: Any, totp_code: object, password: object) -> DualAuthE
         return ReauthenticationFailed()
     _remove_factors(user)
     return None
+
+
+def verify_reauthentication_code(user: Any, code: object) -> None:
+    """Re-authenticate ``user`` with a current code of their confirmed TOTP device (the row
+    locked, so a code is accepted once). Raises :class:`ReauthenticationFailed` (wrong, replayed
+    or no device) or :class:`RateLimited` (throttled); the throttle count is committed."""
+    with transaction.atomic():
+        error = _verify_totp(user, code, confirmed=True)
+    if isinstance(error, InvalidTwoFactorCode):
+        raise ReauthenticationFailed()
+    if error is not None:
+        raise error
 
 
 def regenerate_recovery_codes(user: Any, totp_code: object) -> list[str]:

@@ -1,0 +1,140 @@
+"""``GET sessions``, ``DELETE sessions/<handle>``, ``POST change-password``, ``DELETE account``.
+
+Each acts on the authenticated caller only. Cookie-credentialed ``POST`` and ``DELETE``
+requests are CSRF-checked by :class:`DualAuthentication` (unsafe methods).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from .. import delivery
+from ..authentication import DualAuthentication
+from ..conf import dualauth_settings
+from ..exceptions import RateLimited, ReauthenticationFailed
+from ..services import TokenUser, accounts
+from . import ratelimits
+from .base import DualAuthAPIView, validated
+from .inputs import PasswordField, StrictCharField
+
+__all__ = ["SessionListView", "SessionDetailView", "ChangePasswordView", "DeleteAccountView"]
+
+
+class _ChangePasswordInput(serializers.Serializer):
+    currentPassword = PasswordField()
+    newPassword = PasswordField()
+
+
+class _DeleteAccountInput(serializers.Serializer):
+    password = PasswordField(required=False)
+    totpCode = StrictCharField(max_length=16, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("password" in attrs) == ("totpCode" in attrs):
+            raise serializers.ValidationError("Send exactly one of password and totpCode.")
+        return attrs
+
+
+def _user(request: Any) -> Any:
+    """The real user model instance (the cache revocation mode hands out a lazy TokenUser)."""
+    user = request.user
+    return user.resolve() if isinstance(user, TokenUser) else user
+
+
+def _session_id(request: Any) -> str | None:
+    return getattr(request.auth, "sid", None)
+
+
+def _ended_response(request: Any, data: dict[str, Any]) -> Response:
+    """The caller's own session ended: clear the token cookies if the caller used them."""
+    mode = delivery.COOKIE if delivery.has_token_cookie(request) else delivery.BEARER
+    return delivery.get_delivery(mode).logout_response(request, data)
+
+
+@contextmanager
+def _reauthentication_counted(request: Any, user: Any) -> Iterator[None]:
+    """Check the per-user limit on wrong proofs, and count this one if it fails."""
+    key = str(user.pk)
+    ratelimits.check(request, "account_user", key)
+    try:
+        yield
+    except (ReauthenticationFailed, RateLimited):
+        ratelimits.record(request, "account_user", key)
+        raise
+
+
+class SessionListView(DualAuthAPIView):
+    """The caller's active sessions (devices); ``current`` marks the one making this request."""
+
+    authentication_classes = [DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Any) -> Response:
+        current = _session_id(request)
+        sessions = accounts.list_sessions(request.user)  # by pk: no user query in cache mode
+        return Response({"sessions": [{
+            "sessionHandle": str(s.pk),
+            "createdAt": s.created_at,
+            "lastActiveAt": s.last_used_at,
+            "expiresAt": s.expires_at,
+            "ipAddress": s.ip_address,
+            "userAgent": s.user_agent,
+            "deliveryMode": s.delivery,
+            "current": str(s.pk) == current,
+        } for s in sessions]})
+
+
+class SessionDetailView(DualAuthAPIView):
+    """Revoke one of the caller's sessions. Another user's handle, a malformed one, or a
+    session already ended: 404 alike. Ending the current session clears its cookies."""
+
+    authentication_classes = [DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def delete(self, request: Any, handle: str) -> Response:
+        if not accounts.revoke_own_session(request.user, handle):
+            raise NotFound()
+        if handle.lower() == (_session_id(request) or "").lower():
+            return _ended_response(request, {"success": True})
+        return Response({"success": True})
+
+
+class ChangePasswordView(DualAuthAPIView):
+    """``{currentPassword, newPassword}``: the user's other sessions are revoked; the caller's is
+    kept (``DUALAUTH_PASSWORD_CHANGE_KEEPS_CURRENT_SESSION``), or revoked too and its cookies cleared."""
+
+    authentication_classes = [DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Any) -> Response:
+        data = validated(_ChangePasswordInput, request.data)
+        user = _user(request)
+        keep = dualauth_settings.PASSWORD_CHANGE_KEEPS_CURRENT_SESSION
+        with _reauthentication_counted(request, user):
+            accounts.change_password(user, data["currentPassword"], data["newPassword"],
+                                     keep_session=_session_id(request) if keep else None)
+        if keep:
+            return Response({"success": True})
+        return _ended_response(request, {"success": True})
+
+
+class DeleteAccountView(DualAuthAPIView):
+    """``{password}`` (or ``{totpCode}`` for a user without a usable password): delete the
+    account and everything of ours tied to it; cookies are cleared."""
+
+    authentication_classes = [DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def delete(self, request: Any) -> Response:
+        data = validated(_DeleteAccountInput, request.data)
+        user = _user(request)
+        with _reauthentication_counted(request, user):
+            accounts.delete_account(user, password=data.get("password"), totp_code=data.get("totpCode"))
+        return _ended_response(request, {"success": True})

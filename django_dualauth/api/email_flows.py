@@ -1,0 +1,169 @@
+"""The mailed account steps: ``send-verification-email``, ``verify-email``,
+``forgot-password``, ``reset-password``, ``change-email/request``, ``change-email/confirm``.
+
+Each pair is off (404) until its front-end URL setting is set (``DUALAUTH_VERIFY_EMAIL_URL``,
+``DUALAUTH_PASSWORD_RESET_URL``, ``DUALAUTH_EMAIL_CHANGE_URL``). Requests that mail something
+answer 202 ``{"success": true}`` whatever the account (ENUM-02) and send off the request path;
+the token endpoints consume with POST only, so a scanner's GET of the front-end link changes
+nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from .. import delivery, messaging
+from ..authentication import DualAuthentication
+from ..conf import dualauth_settings
+from ..exceptions import EndpointDisabled, ReauthenticationFailed
+from ..services import TokenUser, account_tokens
+from . import ratelimits
+from .base import DualAuthAPIView, validated
+from .inputs import PasswordField, StrictCharField, StrictEmailField
+
+__all__ = ["SendVerificationEmailView", "VerifyEmailView", "ForgotPasswordView", "ResetPasswordView",
+           "ChangeEmailRequestView", "ChangeEmailConfirmView"]
+
+_ACCEPTED = {"success": True}
+
+
+class _TokenInput(serializers.Serializer):
+    token = StrictCharField(max_length=256)
+
+
+class _EmailInput(serializers.Serializer):
+    email = StrictEmailField(max_length=254)
+
+
+class _ResetInput(_TokenInput):
+    password = PasswordField()
+
+
+class _ChangeEmailInput(serializers.Serializer):
+    newEmail = StrictEmailField(max_length=254)
+    password = PasswordField()
+
+
+def _user(request: Any) -> Any:
+    user = request.user
+    return user.resolve() if isinstance(user, TokenUser) else user
+
+
+def _ip(request: Any) -> str:
+    return delivery.client_info(request).ip_address or "unknown"
+
+
+def _send(message: Any) -> None:
+    if message is not None:
+        messaging.dispatch(message.send)
+
+
+class _Configured(DualAuthAPIView):
+    """Off (404) until the project names the front-end page its mails link to."""
+
+    url_setting = ""
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        if not getattr(dualauth_settings, self.url_setting):
+            raise EndpointDisabled()
+        super().initial(request, *args, **kwargs)
+
+
+class _NoReferrer(_Configured):
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Referrer-Policy"] = "no-referrer"  # tokens must not leak onwards
+        return response
+
+
+class SendVerificationEmailView(_Configured):
+    """Mail a verification link to the caller's address (nothing if already verified)."""
+
+    authentication_classes = [DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    url_setting = "VERIFY_EMAIL_URL"
+
+    def post(self, request: Any) -> Response:
+        user = _user(request)
+        ratelimits.hit(request, "account_ip", _ip(request))
+        ratelimits.hit(request, "account_email", f"user:{user.pk}")
+        _send(account_tokens.send_verification_email(user, client=delivery.client_info(request)))
+        return Response(_ACCEPTED, status=202)
+
+
+class VerifyEmailView(_NoReferrer):
+    """Mark the address verified with the mailed token."""
+
+    url_setting = "VERIFY_EMAIL_URL"
+
+    def post(self, request: Any) -> Response:
+        ratelimits.hit(request, "account_ip", _ip(request))
+        account_tokens.verify_email(validated(_TokenInput, request.data)["token"])
+        return Response({"success": True})
+
+
+class ForgotPasswordView(_Configured):
+    """Always 202; the reset mail goes only to an existing active account."""
+
+    url_setting = "PASSWORD_RESET_URL"
+
+    def post(self, request: Any) -> Response:
+        email = validated(_EmailInput, request.data)["email"]
+        ratelimits.hit(request, "account_ip", _ip(request))
+        ratelimits.hit(request, "account_email", ratelimits.normalize_identifier(email))
+        _send(account_tokens.request_password_reset(email, client=delivery.client_info(request)))
+        return Response(_ACCEPTED, status=202)
+
+
+class ResetPasswordView(_NoReferrer):
+    """Set a new password; every session of the user is revoked (log in again)."""
+
+    url_setting = "PASSWORD_RESET_URL"
+
+    def post(self, request: Any) -> Response:
+        data = validated(_ResetInput, request.data)
+        ratelimits.hit(request, "account_ip", _ip(request))
+        account_tokens.reset_password(data["token"], data["password"])
+        return Response({"success": True})
+
+
+class ChangeEmailRequestView(_Configured):
+    """Re-authenticate with the password, then mail a confirmation link to the new address.
+    A taken address gets the same 202 (and no mail): the answer reveals no other account."""
+
+    authentication_classes = [DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    url_setting = "EMAIL_CHANGE_URL"
+
+    def post(self, request: Any) -> Response:
+        data = validated(_ChangeEmailInput, request.data)
+        user = _user(request)
+        ratelimits.hit(request, "account_ip", _ip(request))
+        ratelimits.check(request, "account_user", str(user.pk))
+        try:
+            message = account_tokens.request_email_change(user, data["newEmail"], data["password"],
+                                                          client=delivery.client_info(request))
+        except ReauthenticationFailed:
+            ratelimits.record(request, "account_user", str(user.pk))
+            raise
+        _send(message)
+        return Response(_ACCEPTED, status=202)
+
+
+class ChangeEmailConfirmView(_NoReferrer):
+    """Switch to the confirmed address; the old address gets a notice."""
+
+    url_setting = "EMAIL_CHANGE_URL"
+
+    def post(self, request: Any) -> Response:
+        token = validated(_TokenInput, request.data)["token"]
+        ratelimits.hit(request, "account_ip", _ip(request))
+        _, notice = account_tokens.confirm_email_change(token)
+        _send(notice)
+        return Response({"success": True})

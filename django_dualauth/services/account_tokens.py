@@ -1,0 +1,222 @@
+"""Mailed account-lifecycle steps: verify the e-mail address, reset a forgotten password,
+change the address. No HTTP.
+
+Each step mails a single-use 256-bit token (stored as a digest) to a front-end URL; the
+front end POSTs it back. A token is void once used, once expired, once a newer token of
+the same purpose was sent, and once the account state it was issued against changed
+(password, address, active flag: ``stamp``). Request functions return the mail (or
+``None`` when nothing must be sent) so that callers answer identically either way and
+send off the request path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from ..conf import dualauth_settings
+from ..crypto import digest, digests, equal, looks_like_secret, new_secret
+from ..exceptions import (
+    AccountTokenInvalid,
+    EmailNotVerified,
+    EmailVerificationRequired,
+    ReauthenticationFailed,
+    ValidationFailed,
+)
+from ..models import AccountToken, AccountTokenPurpose
+from ..models.sessions import RevocationReason
+from ..types import ClientInfo
+from .claims import account_state, update_account_state
+from .sessions import revoke_all_sessions
+
+__all__ = [
+    "check_email_policy",
+    "confirm_email_change",
+    "request_email_change",
+    "request_password_reset",
+    "reset_password",
+    "send_verification_email",
+    "verify_email",
+]
+
+TOKEN_PURPOSE = "account_token"
+STAMP_PURPOSE = "account_token.stamp"
+
+_LIFETIMES = {
+    AccountTokenPurpose.VERIFY_EMAIL: lambda: dualauth_settings.EMAIL_VERIFICATION_TOKEN_LIFETIME,
+    AccountTokenPurpose.PASSWORD_RESET: lambda: dualauth_settings.PASSWORD_RESET_TOKEN_LIFETIME,
+    AccountTokenPurpose.EMAIL_CHANGE: lambda: dualauth_settings.EMAIL_CHANGE_TOKEN_LIFETIME,
+}
+_URLS = {
+    AccountTokenPurpose.VERIFY_EMAIL: lambda: dualauth_settings.VERIFY_EMAIL_URL,
+    AccountTokenPurpose.PASSWORD_RESET: lambda: dualauth_settings.PASSWORD_RESET_URL,
+    AccountTokenPurpose.EMAIL_CHANGE: lambda: dualauth_settings.EMAIL_CHANGE_URL,
+}
+
+
+def _email_field() -> str:
+    return str(get_user_model().get_email_field_name())
+
+
+def _email_of(user: Any) -> str:
+    return getattr(user, _email_field(), "") or ""
+
+
+def _stamp(user: Any) -> str:
+    return digest(f"{user.password}\x00{_email_of(user)}\x00{user.is_active}", STAMP_PURPOSE)
+
+
+def _user_by_email(email: str) -> Any | None:
+    """The one active user with this address (case-insensitive), else ``None``."""
+    model = get_user_model()
+    found = list(model._default_manager.filter(**{f"{_email_field()}__iexact": email.strip()})[:2])
+    return found[0] if len(found) == 1 and found[0].is_active else None
+
+
+def mail(template: str, to: str, context: dict[str, Any]) -> EmailMultiAlternatives:
+    """``django_dualauth/email/<template>_subject.txt``, ``.txt`` and ``.html``: override them
+    in your project's templates."""
+    base = f"django_dualauth/email/{template}"
+    subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
+    message = EmailMultiAlternatives(subject, render_to_string(f"{base}.txt", context), to=[to])
+    message.attach_alternative(render_to_string(f"{base}.html", context), "text/html")
+    return message
+
+
+def _issue(user: Any, purpose: str, email: str, client: ClientInfo) -> EmailMultiAlternatives:
+    now = timezone.now()
+    raw = new_secret()
+    lifetime = _LIFETIMES[purpose]()
+    with transaction.atomic():
+        AccountToken.objects.filter(user_id=user.pk, purpose=purpose, consumed_at__isnull=True).update(consumed_at=now)
+        AccountToken.objects.create(user_id=user.pk, purpose=purpose, token_digest=digest(raw, TOKEN_PURPOSE),
+                                    stamp=_stamp(user), email=email, created_at=now, expires_at=now + lifetime,
+                                    ip_address=client.ip_address)
+    url = _URLS[purpose]().replace("{token}", raw)
+    return mail(purpose, email, {"user": user, "url": url, "email": email,
+                                 "lifetime_minutes": int(lifetime.total_seconds() // 60)})
+
+
+def _consume(raw: object, purpose: str) -> AccountToken:
+    """Lock, check and consume a token (call inside ``atomic``). One answer for every failure."""
+    if not looks_like_secret(raw):
+        raise AccountTokenInvalid()
+    assert isinstance(raw, str)
+    now = timezone.now()
+    token = (AccountToken.objects.select_related("user").select_for_update(of=("self",))
+             .filter(token_digest__in=digests(raw, TOKEN_PURPOSE)).order_by().first())
+    if (token is None or token.purpose != purpose or token.consumed_at is not None or token.expires_at <= now
+            or not token.user.is_active or not equal(token.stamp, _stamp(token.user))):
+        raise AccountTokenInvalid()
+    token.consumed_at = now
+    token.save(update_fields=["consumed_at"])
+    return token
+
+
+# --- policy -----------------------------------------------------------------------------------
+
+def check_email_policy(user: Any) -> None:
+    """Refuse a log-in (any method) that ``DUALAUTH_EMAIL_VERIFICATION`` forbids."""
+    policy = dualauth_settings.EMAIL_VERIFICATION
+    if policy == "none" or account_state(user).email_verified:
+        return
+    if policy == "strict":
+        raise EmailNotVerified()
+    joined = getattr(user, "date_joined", None)
+    if policy == "lazy" and joined is not None and timezone.now() > joined + dualauth_settings.EMAIL_VERIFICATION_GRACE:
+        raise EmailVerificationRequired()
+
+
+# --- e-mail verification -------------------------------------------------------------------------
+
+def send_verification_email(user: Any, *, client: ClientInfo) -> EmailMultiAlternatives | None:
+    """The verification mail for the user's current address; ``None`` if already verified."""
+    if account_state(user).email_verified or not _email_of(user):
+        return None
+    return _issue(user, AccountTokenPurpose.VERIFY_EMAIL, _email_of(user), client)
+
+
+def verify_email(raw: object) -> Any:
+    """Mark the address verified. Returns the user. Raises :class:`AccountTokenInvalid`."""
+    with transaction.atomic():
+        token = _consume(raw, AccountTokenPurpose.VERIFY_EMAIL)
+        update_account_state(token.user, email_verified=True)
+    return token.user
+
+
+# --- password reset ------------------------------------------------------------------------------
+
+def request_password_reset(email: str, *, client: ClientInfo) -> EmailMultiAlternatives | None:
+    """The reset mail for ``email``, or ``None`` (no such active account): answer the same."""
+    user = _user_by_email(email)
+    if user is None:
+        return None
+    return _issue(user, AccountTokenPurpose.PASSWORD_RESET, _email_of(user), client)
+
+
+def reset_password(raw: object, password: str) -> Any:
+    """Set a new password with a reset token; every session of the user is revoked.
+
+    One transaction: a password refused by ``AUTH_PASSWORD_VALIDATORS`` (:class:`ValidationFailed`)
+    leaves the token unused. The new password hash voids every other token and link sent before.
+    """
+    with transaction.atomic():
+        token = _consume(raw, AccountTokenPurpose.PASSWORD_RESET)
+        user = token.user
+        try:
+            validate_password(password, user=user)
+        except DjangoValidationError as exc:
+            raise ValidationFailed(fields={"password": list(exc.messages)}) from None
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        update_account_state(user, email_verified=True)  # the reset proved control of the mailbox
+        revoke_all_sessions(user, reason=RevocationReason.PASSWORD_CHANGED)
+    return user
+
+
+# --- e-mail change -------------------------------------------------------------------------------
+
+def request_email_change(user: Any, new_email: str, password: object, *,
+                         client: ClientInfo) -> EmailMultiAlternatives | None:
+    """The confirmation mail to ``new_email``, after re-authentication with ``password``.
+
+    ``None`` when the address is the current one or belongs to another account: the caller
+    answers the same, so the request does not reveal other accounts. Raises
+    :class:`ReauthenticationFailed`.
+    """
+    if not (isinstance(password, str) and user.check_password(password)):
+        raise ReauthenticationFailed()
+    model = get_user_model()
+    new_email = model.objects.normalize_email(new_email.strip())
+    if new_email.casefold() == _email_of(user).casefold() or model._default_manager.filter(
+            **{f"{_email_field()}__iexact": new_email}).exists():
+        return None
+    return _issue(user, AccountTokenPurpose.EMAIL_CHANGE, new_email, client)
+
+
+def confirm_email_change(raw: object) -> tuple[Any, EmailMultiAlternatives | None]:
+    """Switch the address to the confirmed one; returns the user and the notice for the old
+    address. Raises :class:`AccountTokenInvalid` (also when the address was taken meanwhile)."""
+    model = get_user_model()
+    with transaction.atomic():
+        token = _consume(raw, AccountTokenPurpose.EMAIL_CHANGE)
+        user = token.user
+        old = _email_of(user)
+        if model._default_manager.filter(**{f"{_email_field()}__iexact": token.email}).exclude(pk=user.pk).exists():
+            raise AccountTokenInvalid()
+        setattr(user, _email_field(), token.email)
+        fields = [_email_field()]
+        if model.USERNAME_FIELD != _email_field() and getattr(user, model.USERNAME_FIELD, None) == old:
+            setattr(user, model.USERNAME_FIELD, token.email)  # projects that use the address as username
+            fields.append(model.USERNAME_FIELD)
+        user.save(update_fields=fields)
+        update_account_state(user, email_verified=True)
+    notice = mail("email_changed", old, {"user": user, "old_email": old, "new_email": token.email}) if old else None
+    return user, notice
