@@ -498,6 +498,7 @@ def test_delete_account_removes_everything_and_ends_every_session(logged_in, cli
     assert not AuthSession.objects.filter(user_id=user_id).exists()
     # Every session was revoked through the service first (signals and cache markers) ...
     assert len(revoked_events) == 3
+    assert {e["reason"] for e in revoked_events} == {"account_deleted"}
     # ... so every token of the account is refused at once, in both revocation modes (SES-06).
     for ac in (logged_in, *others):
         assert ac.get("/api/whoami").status_code == 401

@@ -29,6 +29,7 @@ class RevocationReason(models.TextChoices):
     SUPERSEDED = "superseded", "Replaced by a new login in the same browser"
     PASSWORD_CHANGED = "password_changed", "Password changed"
     FACTOR_CHANGED = "factor_changed", "Second factor added, removed or reset"
+    ACCOUNT_DELETED = "account_deleted", "Account deleted by its owner"
     OTHER = "other", "Other"
 
 

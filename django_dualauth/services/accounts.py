@@ -109,7 +109,7 @@ def delete_account(user: Any, *, password: object = None, totp_code: object = No
     user_id, email = user.pk, getattr(user, user.get_email_field_name(), "") or ""
     with transaction.atomic():
         locked = _locked_user(user)
-        revoke_all_sessions(locked, reason=RevocationReason.LOGOUT_ALL)
+        revoke_all_sessions(locked, reason=RevocationReason.ACCOUNT_DELETED)
         locked.delete()
     account_deleted.send(sender=type(locked), user_id=user_id, email=email)
     audit.record("auth.account.deleted", user=str(user_id))
