@@ -30,8 +30,9 @@ DEFAULT_RATE_LIMITS: dict[str, str | None] = {
     "magic_link_email": "3/10m",  # link requests per normalised e-mail (inbox flooding)
     "magic_link_ip": "20/10m",  # link requests per client IP
     "sms_send_phone": "5/h",  # codes sent per phone number (SMS pumping, toll fraud)
-    "sms_send_ip": "10/h",  # codes sent per client IP
+    "sms_send_ip": "30/h",  # codes sent per client IP
     "sms_verify_ip": "30/10m",  # wrong SMS codes per client IP
+    "sms_verify_email": "10/10m",  # wrong SMS login codes per normalised e-mail, known or not
     "account_email": "3/h",  # reset / verification / e-mail-change mails per normalised address
     "account_ip": "20/10m",  # account-lifecycle requests per client IP
     "account_user": "10/10m",  # wrong passwords on change-password / change-email / delete per user
@@ -233,6 +234,11 @@ class DualAuthSettings:
     def MAGIC_LINK_FULL_LOGIN(self) -> bool:
         """A magic link logs in a user who has 2FA without the second step (not recommended)."""
         return bool(self._get("MAGIC_LINK_FULL_LOGIN", False))
+
+    @property
+    def MAGIC_LINK_SECOND_FACTOR(self) -> bool:
+        """Offer ``magic-link`` in ``available2faMethods`` (a password plus the mailbox)."""
+        return bool(self._get("MAGIC_LINK_SECOND_FACTOR", True))
 
     @property
     def SMS_ENABLED(self) -> bool:

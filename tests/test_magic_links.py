@@ -297,3 +297,22 @@ def test_check_requires_a_front_end_url(settings: Any) -> None:
     assert not [m for m in run_checks() if m.id == "dualauth.E009"]
     settings.DUALAUTH_MAGIC_LINK_URL = "https://app.example.com/magic-link"
     assert [m.id for m in run_checks() if m.id == "dualauth.E009"] == ["dualauth.E009"]
+
+
+def test_the_link_can_be_kept_out_of_the_second_factor_methods(auth_client: AuthClient, user: Any,
+                                                                 settings: Any) -> None:
+    settings.DUALAUTH_MAGIC_LINK_SECOND_FACTOR = False
+    enrol(AuthClient("bearer"), user)
+    assert auth_client.login().json()["available2faMethods"] == ["totp"]
+
+
+def test_purge_deletes_expired_links(auth_client: AuthClient, user: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    send(auth_client, user.email)
+    MagicLink.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    out = StringIO()
+    call_command("dualauth_purge", stdout=out)
+    assert "1 magic link(s) deleted" in out.getvalue() and not MagicLink.objects.exists()

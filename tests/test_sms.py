@@ -208,13 +208,70 @@ def test_wrong_codes_are_limited_per_ip(auth_client: AuthClient, phone_user: Any
     assert (r.status_code, r.json()["code"]) == (429, "RATE_LIMITED")
 
 
-def test_device_throttle(auth_client: AuthClient, phone_user: Any, settings: Any) -> None:
+def test_device_throttle_on_the_second_factor_path(auth_client: AuthClient, phone_user: Any,
+                                                   settings: Any) -> None:
+    """Behind a verified password, django-otp's growing delay applies per device."""
     settings.DUALAUTH_SMS_THROTTLE_FACTOR = 10
-    send_login(auth_client, phone_user.email)
+    settings.DUALAUTH_REQUIRE_2FA = True
+    temp = auth_client.login().json()["tempToken"]
+    auth_client.post("/auth/sms/send", {"mode": "2fa", "tempToken": temp})
     code = last_code()
-    assert verify_login(auth_client, phone_user.email, wrong(code)).status_code == 401
-    r = verify_login(auth_client, phone_user.email, code)
+    bad = auth_client.post("/auth/sms/verify", {"mode": "2fa", "tempToken": temp, "code": wrong(code)})
+    assert bad.status_code == 401
+    r = auth_client.post("/auth/sms/verify", {"mode": "2fa", "tempToken": temp, "code": code})
     assert (r.status_code, r.json()["code"]) == (429, "RATE_LIMITED") and int(r["Retry-After"]) >= 1
+
+
+def test_strangers_cannot_lock_a_phone_or_learn_it_exists(auth_client: AuthClient, phone_user: Any,
+                                                           settings: Any) -> None:
+    """Wrong login codes with no code pending change nothing; the per-address limit answers
+    429 alike for an account with a phone and for an unknown address."""
+    settings.DUALAUTH_SMS_THROTTLE_FACTOR = 10
+    for _ in range(5):
+        verify_login(auth_client, phone_user.email, "000000")
+    device = SMSDevice.objects.get(user=phone_user)
+    assert device.throttling_failure_count == 0 and device.code_attempts == 0
+    send_login(auth_client, phone_user.email)
+    assert verify_login(auth_client, phone_user.email, last_code()).status_code == 200
+
+    settings.DUALAUTH_RATE_LIMITS = {"sms_verify_email": "2/h"}
+    answers = []
+    for email in (phone_user.email, "nobody@example.com"):
+        for _ in range(2):
+            verify_login(auth_client, email, "000000")
+        r = verify_login(auth_client, email, "000000")
+        answers.append((r.status_code, r.json()["code"]))
+    assert answers == [(429, "RATE_LIMITED")] * 2
+
+
+def test_removing_a_phone_needs_the_password(auth_client: AuthClient, phone_user: Any) -> None:
+    auth_client.login()
+    r = auth_client.client.delete("/auth/sms/phone", {"password": "wrong"}, format="json", **auth_client.headers())
+    assert (r.status_code, r.json()["code"]) == (403, "REAUTHENTICATION_FAILED")
+    r = auth_client.client.delete("/auth/sms/phone", {"password": PASSWORD}, format="json", **auth_client.headers())
+    assert r.status_code == 200 and not SMSDevice.objects.exists()
+
+
+def test_admin_reset_removes_the_phone(phone_user: Any) -> None:
+    from django_dualauth.services import twofactor
+
+    twofactor.reset_two_factor(phone_user)
+    assert not SMSDevice.objects.exists()
+
+
+def test_wrong_second_factor_codes_are_reported(auth_client: AuthClient, phone_user: Any, settings: Any) -> None:
+    from django_dualauth.signals import two_factor_failed
+
+    settings.DUALAUTH_REQUIRE_2FA = True
+    events: list[Any] = []
+    two_factor_failed.connect(lambda **kw: events.append(kw), weak=False, dispatch_uid="sms-fail")
+    try:
+        temp = auth_client.login().json()["tempToken"]
+        auth_client.post("/auth/sms/send", {"mode": "2fa", "tempToken": temp})
+        auth_client.post("/auth/sms/verify", {"mode": "2fa", "tempToken": temp, "code": wrong(last_code())})
+    finally:
+        two_factor_failed.disconnect(dispatch_uid="sms-fail")
+    assert [(e["user"], e["method"]) for e in events] == [(phone_user, "sms")]
 
 
 def test_unknown_account_gets_the_same_answer_as_a_wrong_code(auth_client: AuthClient, phone_user: Any) -> None:

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from .. import audit, delivery, messaging
 from ..authentication import DualAuthentication
 from ..conf import dualauth_settings
-from ..exceptions import EndpointDisabled, RateLimited, SMSCodeInvalid
+from ..exceptions import EndpointDisabled, RateLimited, ReauthenticationFailed, SMSCodeInvalid
 from ..services import TokenUser, sms
 from ..services.twofactor import LoginChallengeIssued
 from . import ratelimits
@@ -76,11 +76,25 @@ def _dispatch(request: Any, outgoing: sms.OutgoingSMS | None, *, silent: bool) -
 
 
 class SMSPhoneView(_SMSView):
-    """Add (or replace) the caller's phone: a code is sent to it; 202. Replacing a verified
-    phone needs ``password``."""
+    """``POST``: add (or replace) the caller's phone: a code is sent to it; 202. Replacing a
+    verified phone needs ``password``. ``DELETE``: remove it (``password`` too)."""
 
     authentication_classes = [DualAuthentication]
     permission_classes = [IsAuthenticated]
+
+    def delete(self, request: Any) -> Response:
+        """Remove the caller's phone (verified or pending); needs ``password`` for users with one."""
+        password = validated(_RemovePhoneInput, request.data).get("password")
+        user = _user(request)
+        ip = delivery.client_info(request).ip_address or "unknown"
+        ratelimits.check(request, "account_user", str(user.pk))
+        try:
+            sms.remove_phone(user, password=password)
+        except ReauthenticationFailed:
+            ratelimits.record(request, "account_user", str(user.pk))
+            raise
+        audit.record("auth.sms.phone_removed", user=str(user.pk), ip=ip)
+        return Response({"success": True})
 
     def post(self, request: Any) -> Response:
         data = validated(_PhoneInput, request.data)
@@ -88,6 +102,10 @@ class SMSPhoneView(_SMSView):
         outgoing = sms.add_phone(_user(request), data["phoneNumber"], password=data.get("password"))
         _dispatch(request, outgoing, silent=False)
         return Response(_SENT, status=202)
+
+
+class _RemovePhoneInput(serializers.Serializer):
+    password = PasswordField(required=False)
 
 
 class SMSPhoneVerifyView(_SMSView):
@@ -136,7 +154,13 @@ class SMSVerifyView(_SMSView):
                 tokens = sms.verify_second_factor_code(temp, code, delivery=mode, client=client)
                 return session_response(request, mode, tokens)
             email = validated(_EmailInput, request.data)["email"]
-            outcome = sms.verify_login_code(email, code, delivery=mode, client=client)
+            key = ratelimits.normalize_identifier(email)
+            ratelimits.check(request, "sms_verify_email", key)  # same for unknown addresses
+            try:
+                outcome = sms.verify_login_code(email, code, delivery=mode, client=client)
+            except SMSCodeInvalid:
+                ratelimits.record(request, "sms_verify_email", key)
+                raise
         if isinstance(outcome, LoginChallengeIssued):
             return challenge_response(outcome)
         return session_response(request, mode, outcome)

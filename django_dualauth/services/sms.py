@@ -39,11 +39,12 @@ from ..exceptions import (
 )
 from ..models import ChallengePurpose, SMSDevice
 from ..models.sessions import RevocationReason
+from ..signals import two_factor_failed
 from ..types import ClientInfo, IssuedTokens
 from .sessions import issue_session, revoke_all_sessions
 from .twofactor import AMR_MFA, SMS, LoginChallengeIssued, begin_login, count_failure, lock_challenge
 
-__all__ = ["OutgoingSMS", "add_phone", "confirm_phone", "has_verified_phone", "normalize_phone",
+__all__ = ["OutgoingSMS", "add_phone", "confirm_phone", "remove_phone", "has_verified_phone", "normalize_phone",
            "request_login_code", "request_second_factor_code", "verify_login_code",
            "verify_second_factor_code", "AMR_SMS"]
 
@@ -110,29 +111,40 @@ def _new_code(device: SMSDevice, now: datetime, purpose: str) -> OutgoingSMS | R
     return _message(device, code, purpose)
 
 
-def _check_code(device: SMSDevice, code: object, now: datetime) -> DualAuthError | None:
-    """Verify ``code`` against a locked ``device``: once, in time, within the attempt budget."""
-    device.throttle_factor = dualauth_settings.SMS_THROTTLE_FACTOR
-    allowed, info = device.verify_is_allowed()
-    if not allowed:
-        locked_until = (info or {}).get("locked_until")
-        wait = (locked_until - now).total_seconds() if locked_until else 1
-        return RateLimited(int(wait) + 1, "Too many wrong codes; wait before trying again")
+def _check_code(device: SMSDevice, code: object, now: datetime, *, throttle: bool = True) -> DualAuthError | None:
+    """Verify ``code`` against a locked ``device``: once, in time, within the attempt budget.
+
+    ``throttle=False`` (the login path, where anyone who knows an address can call) skips
+    django-otp's growing per-device delay: it would let strangers lock a user's phone and
+    would answer 429 only for accounts that have one. The per-code attempt cap, the code's
+    lifetime, the send limits and the per-address limit bound guessing there instead.
+    """
+    if throttle:
+        device.throttle_factor = dualauth_settings.SMS_THROTTLE_FACTOR
+        allowed, info = device.verify_is_allowed()
+        if not allowed:
+            locked_until = (info or {}).get("locked_until")
+            wait = (locked_until - now).total_seconds() if locked_until else 1
+            return RateLimited(int(wait) + 1, "Too many wrong codes; wait before trying again")
     live = (bool(device.code_digest) and device.code_expires_at is not None and device.code_expires_at > now
             and device.code_attempts < dualauth_settings.SMS_CODE_MAX_ATTEMPTS)
+    fields = ["code_digest", "code_expires_at", "code_attempts"]
+    if throttle:
+        fields += ["throttling_failure_timestamp", "throttling_failure_count"]
     if live and isinstance(code, str) and equal(_code_digest(device, code.strip()), device.code_digest):
         device.code_digest, device.code_expires_at, device.code_attempts = "", None, 0
-        device.throttle_reset(commit=False)
-        device.save(update_fields=["code_digest", "code_expires_at", "code_attempts",
-                                   "throttling_failure_timestamp", "throttling_failure_count"])
+        if throttle:
+            device.throttle_reset(commit=False)
+        device.save(update_fields=fields)
         return None
-    if live:
-        device.code_attempts += 1
-        if device.code_attempts >= dualauth_settings.SMS_CODE_MAX_ATTEMPTS:
-            device.code_digest, device.code_expires_at = "", None  # exhausted: void it
-    device.throttle_increment(commit=False)
-    device.save(update_fields=["code_digest", "code_expires_at", "code_attempts",
-                               "throttling_failure_timestamp", "throttling_failure_count"])
+    if not live:
+        return SMSCodeInvalid()  # nothing to guess: no state changes, so no lock-out by strangers
+    device.code_attempts += 1
+    if device.code_attempts >= dualauth_settings.SMS_CODE_MAX_ATTEMPTS:
+        device.code_digest, device.code_expires_at = "", None  # exhausted: void it
+    if throttle:
+        device.throttle_increment(commit=False)
+    device.save(update_fields=fields)
     return SMSCodeInvalid()
 
 
@@ -166,6 +178,14 @@ def add_phone(user: Any, raw_number: object, *, password: object = None) -> Outg
     return outcome
 
 
+def remove_phone(user: Any, *, password: object = None) -> None:
+    """Remove the user's phones. Needs the password for users who have one
+    (:class:`ReauthenticationFailed`): a stolen access token must not remove a factor."""
+    if user.has_usable_password() and not (isinstance(password, str) and user.check_password(password)):
+        raise ReauthenticationFailed()
+    SMSDevice.objects.filter(user_id=user.pk).delete()
+
+
 def confirm_phone(user: Any, code: object, *, keep_session: object | None = None) -> None:
     """Confirm the pending phone with the code sent to it; it replaces any previous phone.
 
@@ -192,7 +212,8 @@ def _confirm_locked(user: Any, code: object, now: datetime) -> DualAuthError | N
         return error
     SMSDevice.objects.filter(user_id=user.pk, confirmed=True).delete()
     device.confirmed = True
-    device.save(update_fields=["confirmed"])
+    device.last_sent_at = None  # the verification code must not delay the first login code
+    device.save(update_fields=["confirmed", "last_sent_at"])
     return None
 
 
@@ -259,7 +280,7 @@ def _verify_login_locked(user: Any, code: object, delivery: str, client: ClientI
     device = _locked_device(user, confirmed=True)
     if device is None:
         return SMSCodeInvalid()
-    error = _check_code(device, code, now)
+    error = _check_code(device, code, now, throttle=False)
     if error is not None:
         return error
     step = begin_login(user, delivery=delivery, client=client, first_factors=[AMR_SMS])
@@ -274,13 +295,17 @@ def verify_second_factor_code(temp_token: object, code: object, *, delivery: str
     now = timezone.now()
     with transaction.atomic():
         outcome = _verify_second_factor_locked(temp_token, code, delivery, client, now)
+    if isinstance(outcome, tuple):
+        error, user = outcome
+        two_factor_failed.send(sender=SMSDevice, user=user, method=SMS, ip_address=client.ip_address)
+        raise error
     if isinstance(outcome, DualAuthError):
         raise outcome
     return outcome
 
 
 def _verify_second_factor_locked(temp_token: object, code: object, delivery: str, client: ClientInfo,
-                                 now: datetime) -> IssuedTokens | DualAuthError:
+                                 now: datetime) -> IssuedTokens | DualAuthError | tuple[DualAuthError, Any]:
     challenge = lock_challenge(temp_token, ChallengePurpose.LOGIN, delivery, now)
     if isinstance(challenge, DualAuthError) or SMS not in challenge.methods:
         return TempTokenInvalid()
@@ -289,7 +314,7 @@ def _verify_second_factor_locked(temp_token: object, code: object, delivery: str
         return TempTokenInvalid()
     error = _check_code(device, code, now)
     if isinstance(error, SMSCodeInvalid):
-        return count_failure(challenge, now, error)
+        return count_failure(challenge, now, error), challenge.user
     if error is not None:
         return error
     challenge.consumed_at = now

@@ -41,7 +41,7 @@ from ..exceptions import (
     TwoFactorRequired,
     TwoFactorSetupNotStarted,
 )
-from ..models import AccountState, ChallengePurpose, LoginChallenge, RecoveryCode
+from ..models import AccountState, ChallengePurpose, LoginChallenge, RecoveryCode, SMSDevice
 from ..models.sessions import RevocationReason
 from ..signals import (
     recovery_codes_regenerated,
@@ -124,7 +124,8 @@ def offered_methods(user: Any, first_factors: Sequence[str] = ("pwd",)) -> list[
     link alone never satisfies a 2FA policy (NIST 800-63B §5.1.3.1).
     """
     methods = _strong_methods(user)
-    if dualauth_settings.MAGIC_LINK_ENABLED and getattr(user, user.get_email_field_name(), ""):
+    if (dualauth_settings.MAGIC_LINK_ENABLED and dualauth_settings.MAGIC_LINK_SECOND_FACTOR
+            and getattr(user, user.get_email_field_name(), "")):
         methods.append(MAGIC_LINK)
     used = {_SAME_CHANNEL.get(f) for f in first_factors}
     return [m for m in methods if m not in used]
@@ -433,9 +434,11 @@ def _regenerate_locked(user: Any, totp_code: object) -> list[str] | DualAuthErro
 
 
 def reset_two_factor(user: Any, *, revoked_by: Any = None) -> None:
-    """Administrative reset: remove every factor and pending challenge, revoke every session."""
+    """Administrative reset (a lost phone): remove every factor, the verified phone included,
+    and every pending challenge; revoke every session."""
     with transaction.atomic():
         _remove_factors(user)
+        SMSDevice.objects.filter(user_id=user.pk).delete()
         LoginChallenge.objects.filter(user=user).delete()
     revoke_all_sessions(user, reason=RevocationReason.FACTOR_CHANGED, revoked_by=revoked_by)
     two_factor_disabled.send(sender=AccountState, user=user, revoked_by=revoked_by, reason="reset")

@@ -10,12 +10,13 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from ...models import AuthSession, LoginChallenge, RotatedRefreshToken
+from ...models import AccountToken, AuthSession, LoginChallenge, MagicLink, RotatedRefreshToken
 
 
 class Command(BaseCommand):
     help = ("Delete expired sessions and sessions revoked more than --revoked-days ago, with "
-            "their spent refresh-token digests, and expired 2FA challenges. Works in "
+            "their spent refresh-token digests, and expired 2FA challenges, magic links and account "
+            "tokens. Works in "
             "batches so no lock is held for long.")
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,15 +31,21 @@ class Command(BaseCommand):
         cutoff = timezone.now() - timedelta(days=options["revoked_days"])
         batch = max(1, options["batch_size"])
         qs = AuthSession.objects.purgeable(revoked_before=cutoff).order_by()
-        challenges = LoginChallenge.objects.filter(expires_at__lte=timezone.now()).order_by()
+        now = timezone.now()
+        # Expired one-time credentials: useless, and they keep requesters' IP addresses.
+        one_time = [(LoginChallenge, "2FA challenge(s)"), (MagicLink, "magic link(s)"),
+                    (AccountToken, "account token(s)")]
         if options["dry_run"]:
             self.stdout.write(f"{qs.count()} session(s) would be deleted")
-            self.stdout.write(f"{challenges.count()} 2FA challenge(s) would be deleted")
+            for model, label in one_time:
+                self.stdout.write(f"{model.objects.filter(expires_at__lte=now).count()} {label} would be deleted")
             return
-        done = 0
-        while ids := list(challenges.values_list("pk", flat=True)[:batch]):
-            done += LoginChallenge.objects.filter(pk__in=ids).delete()[0]
-        self.stdout.write(f"{done} 2FA challenge(s) deleted")
+        for model, label in one_time:
+            expired = model.objects.filter(expires_at__lte=now).order_by()
+            done = 0
+            while ids := list(expired.values_list("pk", flat=True)[:batch]):
+                done += model.objects.filter(pk__in=ids).delete()[0]
+            self.stdout.write(f"{done} {label} deleted")
         total = 0
         while True:
             ids = list(qs.values_list("pk", flat=True)[:batch])
