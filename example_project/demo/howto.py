@@ -22,6 +22,24 @@ Web (cookie) flow -- HttpOnly cookies, CSRF token and Origin required on POST:
   curl -s -b $J http://127.0.0.1:8000/auth/me
   curl -s -b $J -c $J -X POST http://127.0.0.1:8000/auth/refresh -H "$O" -H "X-CSRF-Token: $T"
   curl -s -b $J -c $J -X POST http://127.0.0.1:8000/auth/logout -H "$O" -H "X-CSRF-Token: $T"
+
+Magic link (bearer) -- the mail, with the link, is printed on the server console:
+  curl -s -X POST http://127.0.0.1:8000/auth/magic-link/send -H 'Content-Type: application/json' \
+       -H 'X-Auth-Strategy: bearer' -d '{"email":"demo@example.com"}'
+  curl -s -X POST http://127.0.0.1:8000/auth/magic-link/verify -H 'Content-Type: application/json' \
+       -H 'X-Auth-Strategy: bearer' -d '{"token":"<token= value from the link>"}'
+
+SMS (bearer) -- the demo user has no phone yet: add one with the access token from a login;
+each code is printed on the server console ("[django-dualauth SMS to +1...] 123456 is ..."):
+  curl -s -X POST http://127.0.0.1:8000/auth/sms/phone -H 'Content-Type: application/json' \
+       -H "Authorization: Bearer <accessToken>" -d '{"phoneNumber":"+14155550123"}'
+  curl -s -X POST http://127.0.0.1:8000/auth/sms/phone/verify -H 'Content-Type: application/json' \
+       -H "Authorization: Bearer <accessToken>" -d '{"code":"<code>"}'
+  # wait 60 s (one code per minute per phone), then log in by SMS:
+  curl -s -X POST http://127.0.0.1:8000/auth/sms/send -H 'Content-Type: application/json' \
+       -H 'X-Auth-Strategy: bearer' -d '{"email":"demo@example.com"}'
+  curl -s -X POST http://127.0.0.1:8000/auth/sms/verify -H 'Content-Type: application/json' \
+       -H 'X-Auth-Strategy: bearer' -d '{"email":"demo@example.com","code":"<code>"}'
 """
 
 
