@@ -92,6 +92,11 @@ EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backend
 DUALAUTH_MAGIC_LINK_ENABLED = True
 DUALAUTH_MAGIC_LINK_URL = os.environ.get("DUALAUTH_MAGIC_LINK_URL", "http://localhost:3000/magic-link?token={token}")
 DUALAUTH_SMS_ENABLED = True
+# Account mails link to the front end, which POSTs the token back.
+DUALAUTH_VERIFY_EMAIL_URL = "http://localhost:3000/verify-email?token={token}"
+DUALAUTH_PASSWORD_RESET_URL = "http://localhost:3000/reset-password?token={token}"
+DUALAUTH_EMAIL_CHANGE_URL = "http://localhost:3000/confirm-email?token={token}"
+DUALAUTH_EMAIL_VERIFICATION = os.environ.get("DUALAUTH_EMAIL_VERIFICATION", "none")
 DUALAUTH_SMS_GATEWAY = os.environ.get("DUALAUTH_SMS_GATEWAY", "django_dualauth.gateways.ConsoleGateway")
 DUALAUTH_JWT_ISSUER = "https://example-project.local"
 DUALAUTH_JWT_AUDIENCE = "example-project-api"
