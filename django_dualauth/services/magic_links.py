@@ -26,11 +26,10 @@ from ..conf import dualauth_settings
 from ..crypto import digest, digests, equal, looks_like_secret, new_secret
 from ..exceptions import DualAuthError, MagicLinkInvalid, TempTokenInvalid, TokenMismatch
 from ..models import ChallengePurpose, MagicLink, MagicLinkPurpose
-from ..signals import two_factor_failed
 from ..types import ClientInfo, IssuedTokens
 from .claims import update_account_state
 from .sessions import issue_session
-from .twofactor import AMR_MFA, MAGIC_LINK, LoginChallengeIssued, begin_login, count_failure, lock_challenge
+from .twofactor import MAGIC_LINK, LoginChallengeIssued, begin_login, finish_challenge, lock_challenge
 
 __all__ = ["request_login_link", "request_second_factor_link", "verify_login_link",
            "verify_second_factor_link", "AMR_EMAIL"]
@@ -154,33 +153,19 @@ def verify_second_factor_link(raw: object, temp_token: object, *, delivery: str,
     Raises :class:`TempTokenInvalid`, :class:`MagicLinkInvalid` (counted on the challenge)
     or :class:`TokenMismatch` when the link belongs to another user than the temp token.
     """
-    now = timezone.now()
-    with transaction.atomic():
-        outcome = _verify_second_factor_locked(raw, temp_token, delivery, client, now)
-    if isinstance(outcome, tuple):
-        error, user = outcome
-        two_factor_failed.send(sender=MagicLink, user=user, method=MAGIC_LINK, ip_address=client.ip_address)
-        raise error
-    if isinstance(outcome, DualAuthError):
-        raise outcome
-    return outcome
 
+    def check(challenge: Any, now: datetime) -> DualAuthError | None:
+        link = _lock_link(raw, MagicLinkPurpose.TWO_FACTOR, now)
+        if isinstance(link, DualAuthError):
+            return link
+        if link.user_id != challenge.user_id:
+            return TokenMismatch()
+        if link.challenge_id != challenge.pk:
+            return MagicLinkInvalid()
+        link.consumed_at = now
+        link.save(update_fields=["consumed_at"])
+        update_account_state(challenge.user, email_verified=True)  # the link proved the mailbox
+        return None
 
-def _verify_second_factor_locked(raw: object, temp_token: object, delivery: str, client: ClientInfo,
-                                 now: datetime) -> IssuedTokens | DualAuthError | tuple[DualAuthError, Any]:
-    challenge = lock_challenge(temp_token, ChallengePurpose.LOGIN, delivery, now)
-    if isinstance(challenge, DualAuthError) or MAGIC_LINK not in challenge.methods:
-        return TempTokenInvalid()
-    link = _lock_link(raw, MagicLinkPurpose.TWO_FACTOR, now)
-    if isinstance(link, DualAuthError):
-        return count_failure(challenge, now, link), challenge.user
-    if link.user_id != challenge.user_id:
-        return count_failure(challenge, now, TokenMismatch()), challenge.user
-    if link.challenge_id != challenge.pk:
-        return count_failure(challenge, now, MagicLinkInvalid()), challenge.user
-    link.consumed_at = challenge.consumed_at = now
-    link.save(update_fields=["consumed_at"])
-    challenge.save(update_fields=["consumed_at"])
-    update_account_state(challenge.user, email_verified=True)  # the link proved the mailbox
-    return issue_session(challenge.user, delivery=delivery, client=client,
-                         methods=[*challenge.first_factors, AMR_EMAIL, AMR_MFA])
+    return finish_challenge(temp_token, offered=MAGIC_LINK, method=MAGIC_LINK, amr=AMR_EMAIL, check=check,
+                            counted=(MagicLinkInvalid, TokenMismatch), delivery=delivery, client=client)

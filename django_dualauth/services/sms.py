@@ -39,10 +39,9 @@ from ..exceptions import (
 )
 from ..models import ChallengePurpose, SMSDevice
 from ..models.sessions import RevocationReason
-from ..signals import two_factor_failed
 from ..types import ClientInfo, IssuedTokens
 from .sessions import issue_session, revoke_all_sessions
-from .twofactor import AMR_MFA, SMS, LoginChallengeIssued, begin_login, count_failure, lock_challenge
+from .twofactor import SMS, LoginChallengeIssued, begin_login, finish_challenge, lock_challenge
 
 __all__ = ["OutgoingSMS", "add_phone", "confirm_phone", "remove_phone", "has_verified_phone", "normalize_phone",
            "request_login_code", "request_second_factor_code", "verify_login_code",
@@ -292,33 +291,10 @@ def _verify_login_locked(user: Any, code: object, delivery: str, client: ClientI
 def verify_second_factor_code(temp_token: object, code: object, *, delivery: str,
                               client: ClientInfo) -> IssuedTokens:
     """Finish a pending 2FA login with an SMS code (failures count on the challenge)."""
-    now = timezone.now()
-    with transaction.atomic():
-        outcome = _verify_second_factor_locked(temp_token, code, delivery, client, now)
-    if isinstance(outcome, tuple):
-        error, user = outcome
-        two_factor_failed.send(sender=SMSDevice, user=user, method=SMS, ip_address=client.ip_address)
-        raise error
-    if isinstance(outcome, DualAuthError):
-        raise outcome
-    return outcome
 
+    def check(challenge: Any, now: datetime) -> DualAuthError | None:
+        device = _locked_device(challenge.user, confirmed=True)
+        return TempTokenInvalid() if device is None else _check_code(device, code, now)
 
-def _verify_second_factor_locked(temp_token: object, code: object, delivery: str, client: ClientInfo,
-                                 now: datetime) -> IssuedTokens | DualAuthError | tuple[DualAuthError, Any]:
-    challenge = lock_challenge(temp_token, ChallengePurpose.LOGIN, delivery, now)
-    if isinstance(challenge, DualAuthError) or SMS not in challenge.methods:
-        return TempTokenInvalid()
-    device = _locked_device(challenge.user, confirmed=True)
-    if device is None:
-        return TempTokenInvalid()
-    error = _check_code(device, code, now)
-    if isinstance(error, SMSCodeInvalid):
-        return count_failure(challenge, now, error), challenge.user
-    if error is not None:
-        return error
-    challenge.consumed_at = now
-    challenge.save(update_fields=["consumed_at"])
-    return issue_session(challenge.user, delivery=delivery, client=client,
-                         methods=[*challenge.first_factors, AMR_SMS, AMR_MFA])
-
+    return finish_challenge(temp_token, offered=SMS, method=SMS, amr=AMR_SMS, check=check,
+                            counted=(SMSCodeInvalid,), delivery=delivery, client=client)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import secrets
 from base64 import b32encode
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -60,6 +60,7 @@ __all__ = [
     "begin_login",
     "cancel_challenge",
     "complete_challenge",
+    "finish_challenge",
     "complete_setup_challenge",
     "confirm_totp_setup",
     "disable_two_factor",
@@ -191,47 +192,65 @@ def count_failure(challenge: LoginChallenge, now: datetime, error: DualAuthError
     return error
 
 
-def complete_challenge(raw: object, *, delivery: str, client: ClientInfo,
-                       totp_code: object = None, recovery_code: object = None) -> IssuedTokens:
-    """Finish a two-step login with a TOTP code or a recovery code; returns the new session.
+#: Proves a second factor for a locked challenge: ``None`` on success, else the error.
+SecondFactorCheck = Callable[[LoginChallenge, datetime], DualAuthError | None]
 
-    Raises :class:`TempTokenInvalid` (unknown, expired, used, dead, other delivery),
-    :class:`InvalidTwoFactorCode` (wrong or replayed code; counted on the challenge) or
-    :class:`RateLimited` (device throttled, or this failure killed the challenge).
+
+def finish_challenge(raw: object, *, offered: str, method: str, amr: str, check: SecondFactorCheck,
+                     counted: tuple[type[DualAuthError], ...], delivery: str, client: ClientInfo) -> IssuedTokens:
+    """Finish a pending login whose challenge offers ``offered``; returns the new session.
+
+    ``check`` runs inside the transaction, with the challenge row locked. Its errors of a
+    ``counted`` type count on the challenge (the last allowed one kills it: 429) and send
+    ``two_factor_failed``; any other error passes through. Raises :class:`TempTokenInvalid`
+    for an unknown, expired, used or dead temp token, another delivery, or a method the
+    challenge did not offer. The session records ``amr`` = first factors + ``amr`` + "mfa".
     """
     now = timezone.now()
     with transaction.atomic():
-        # Failures are returned so the attempt counter and the device throttle are committed.
-        outcome = _complete_locked(raw, delivery, client, totp_code, recovery_code, now)
+        # Failures are returned, not raised, so that the attempt counters are committed.
+        outcome = _finish_locked(raw, offered, amr, check, counted, delivery, client, now)
     if isinstance(outcome, tuple):
-        error, user, method = outcome
-        two_factor_failed.send(sender=LoginChallenge, user=user, method=method,
-                               ip_address=client.ip_address)
+        error, user = outcome
+        two_factor_failed.send(sender=LoginChallenge, user=user, method=method, ip_address=client.ip_address)
         raise error
     if isinstance(outcome, DualAuthError):
         raise outcome
     return outcome
 
 
-def _complete_locked(raw: object, delivery: str, client: ClientInfo, totp_code: object,
-                     recovery_code: object,
-                     now: datetime) -> IssuedTokens | DualAuthError | tuple[DualAuthError, Any, str]:
+def _finish_locked(raw: object, offered: str, amr: str, check: SecondFactorCheck,
+                   counted: tuple[type[DualAuthError], ...], delivery: str, client: ClientInfo,
+                   now: datetime) -> IssuedTokens | DualAuthError | tuple[DualAuthError, Any]:
     challenge = lock_challenge(raw, ChallengePurpose.LOGIN, delivery, now)
-    if isinstance(challenge, DualAuthError):
-        return challenge
-    user = challenge.user
-    if totp_code is not None and TOTP in challenge.methods:
-        method, amr, error = TOTP, AMR_OTP, _verify_totp(user, totp_code, confirmed=True)
-    elif recovery_code is not None and TOTP in challenge.methods:
-        method, amr, error = "recovery-code", AMR_RECOVERY, _use_recovery_code(user, recovery_code, now)
-    else:
-        return InvalidTwoFactorCode()
+    if isinstance(challenge, DualAuthError) or offered not in challenge.methods:
+        return TempTokenInvalid()
+    error = check(challenge, now)
+    if isinstance(error, counted):
+        return count_failure(challenge, now, error), challenge.user
     if error is not None:
-        return count_failure(challenge, now, error), user, method
+        return error
     challenge.consumed_at = now
     challenge.save(update_fields=["consumed_at"])
-    return issue_session(user, delivery=delivery, client=client,
+    return issue_session(challenge.user, delivery=delivery, client=client,
                          methods=[*challenge.first_factors, amr, AMR_MFA])
+
+
+def complete_challenge(raw: object, *, delivery: str, client: ClientInfo,
+                       totp_code: object = None, recovery_code: object = None) -> IssuedTokens:
+    """Finish a two-step login with a TOTP code or a recovery code; returns the new session.
+
+    Raises :class:`TempTokenInvalid`, :class:`InvalidTwoFactorCode` (wrong or replayed code;
+    counted on the challenge) or :class:`RateLimited` (device throttled, or this failure
+    killed the challenge). A device-throttled attempt counts on the challenge too.
+    """
+    if totp_code is not None:
+        return finish_challenge(
+            raw, offered=TOTP, method=TOTP, amr=AMR_OTP, counted=(DualAuthError,), delivery=delivery,
+            client=client, check=lambda challenge, now: _verify_totp(challenge.user, totp_code, confirmed=True))
+    return finish_challenge(
+        raw, offered=TOTP, method="recovery-code", amr=AMR_RECOVERY, counted=(DualAuthError,), delivery=delivery,
+        client=client, check=lambda challenge, now: _use_recovery_code(challenge.user, recovery_code, now))
 
 
 def cancel_challenge(raw: object) -> bool:
