@@ -239,7 +239,7 @@ def test_jwt01_alg_none_written_by_pyjwt_is_refused(logged_in: LoggedIn, path: s
 
 
 def test_jwt01_decode_passes_one_fixed_algorithm(logged_in: LoggedIn) -> None:
-    with mock.patch.object(access_tokens.jwt, "decode", wraps=jwt.decode) as spy:
+    with mock.patch.object(access_tokens._DECODER, "decode", wraps=access_tokens._DECODER.decode) as spy:
         decode_access_token(logged_in.token)
     assert spy.call_args.kwargs["algorithms"] == ["HS256"]
 
@@ -247,7 +247,7 @@ def test_jwt01_decode_passes_one_fixed_algorithm(logged_in: LoggedIn) -> None:
 @pytest.mark.parametrize("alg", ["none", "HS512", "RS256", "hs256"])
 def test_jwt01_alg_other_than_the_keys_is_refused_before_verification(logged_in: LoggedIn, alg: str) -> None:
     token = compact({"alg": alg, "typ": "at+jwt", "kid": logged_in.key.kid}, logged_in.claims, b"\x01" * 32)
-    with mock.patch.object(access_tokens.jwt, "decode") as spy, pytest.raises(AccessTokenInvalid):
+    with mock.patch.object(access_tokens._DECODER, "decode") as spy, pytest.raises(AccessTokenInvalid):
         decode_access_token(token)
     spy.assert_not_called()
 
@@ -597,7 +597,7 @@ def test_jwt11_oversized_token_is_refused_before_decoding(logged_in: LoggedIn, p
     # No base64 and no JSON decoding at all, whichever helper the package uses for them.
     with mock.patch("binascii.a2b_base64", side_effect=AssertionError("base64")) as b64_spy, \
             mock.patch("json.loads", side_effect=AssertionError("json")) as json_spy, \
-            mock.patch.object(access_tokens.jwt, "decode") as decode_spy:
+            mock.patch.object(access_tokens._DECODER, "decode") as decode_spy:
         for token in (signed, garbage):
             responses.append(logged_in.get(path, token))
     b64_spy.assert_not_called()

@@ -19,6 +19,7 @@ from ..models import AuthSession
 from ..types import AccessClaims
 from . import revocation
 from .access_tokens import decode_access_token
+from .compiled import CompiledSelect
 
 __all__ = ["authenticate_access_token", "TokenUser"]
 
@@ -64,6 +65,15 @@ _UNUSED_SESSION_FIELDS = ("delivery", "auth_methods", "refresh_digest", "generat
                           "ip_address", "user_agent", "revoked_reason")
 
 
+def _session_with_user(sid: str) -> Any:
+    return (AuthSession.objects.select_related("user", "user__dualauth_state")
+            .defer(*_UNUSED_SESSION_FIELDS).filter(pk=sid).order_by()[:1])
+
+
+# The one query of every authenticated request: compiled by the ORM once, not per request.
+_SESSION_WITH_USER = CompiledSelect(AuthSession, "pk", _session_with_user)
+
+
 def authenticate_access_token(raw: object) -> tuple[Any, AccessClaims]:
     """Verify ``raw`` and its session. Returns ``(user, claims)``.
 
@@ -77,10 +87,7 @@ def authenticate_access_token(raw: object) -> tuple[Any, AccessClaims]:
             raise SessionRevoked()
         if revoked is False:
             return TokenUser(claims), claims
-    session = (AuthSession.objects.select_related("user", "user__dualauth_state")
-               .defer(*_UNUSED_SESSION_FIELDS)
-               .filter(pk=claims.sid).order_by()[:1])
-    found = next(iter(session), None)
+    found = _SESSION_WITH_USER.first(claims.sid)
     if found is None or str(found.user_id) != claims.sub:
         raise AccessTokenInvalid()
     if found.revoked_at is not None:

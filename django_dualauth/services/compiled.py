@@ -1,0 +1,219 @@
+"""Hot-path statements that the ORM compiles once per database and shape, then re-runs with new values.
+
+The statements of the two hottest paths (the session look-up of every authenticated request; the
+locked look-up, the spent-digest INSERT and the session UPDATE of every refresh) are the same SQL
+each time with different parameters.
+Django builds and compiles a queryset anew on every evaluation; for the three-table
+``select_related`` join this costs several times what the database spends answering it
+(measured in docs/performance.md). :class:`CompiledSelect` keeps the ORM as the only author of
+the SQL and of the instances (:class:`CompiledUpdate` and :class:`CompiledInsert` do the same
+for one-row writes):
+
+* the queryset is built and compiled by the ORM on first use, per database alias and number of
+  parameters; the compiled parameters must be exactly the given values as the field prepares them
+  (``get_db_prep_value``), otherwise that shape is never reused and the queryset runs every time;
+* later calls prepare the new values the same way and execute the stored SQL through
+  ``connection.cursor()`` (so query logging, ``execute_wrapper`` and test query counting see it);
+* rows go through the compiler's own converters and are turned into instances by
+  ``Model.from_db`` and Django's ``select_related`` populators: what ``QuerySet.__iter__`` does.
+
+Nothing here holds a connection: converters are taken from the calling thread's connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections, router, transaction
+from django.db.models import Model, QuerySet, sql
+from django.db.models.query import get_related_populators
+from django.db.transaction import TransactionManagementError
+
+__all__ = ["CompiledSelect", "CompiledUpdate", "CompiledInsert"]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    query: Any  # the compiled sql.Query, to make a compiler bound to the caller's connection
+    sql: str
+    columns: list[Any]  # the selected expressions, in row order (for the converters)
+    model: type[Model]
+    init_list: list[str]
+    start: int
+    end: int
+    populators: list[Any]
+    for_update: bool
+
+
+class CompiledSelect:
+    """``first(*values)``: the first instance of ``build(*values)``, or None.
+
+    ``build`` must return a sliced queryset of ``model`` whose only parameters are ``values``,
+    each compared with ``field`` (``filter(pk=v)``, ``filter(field__in=values)``); anything the
+    plan cannot reproduce exactly is left to the queryset.
+    """
+
+    def __init__(self, model: type[Model], field: str, build: Callable[..., QuerySet[Any]], *,
+                 for_update: bool = False) -> None:
+        self._model = model
+        self._field_name = field
+        self._build = build
+        self._for_update = for_update
+        self._plans: dict[Hashable, _Plan | None] = {}
+
+    def first(self, *values: Any) -> Any:
+        if any(v is None for v in values) or len(set(values)) != len(values):
+            # NULL changes the SQL (IS NULL) and IN drops duplicates: not the shape compiled.
+            return self._run_queryset(values)
+        alias = (router.db_for_write(self._model) if self._for_update
+                 else router.db_for_read(self._model))
+        connection = connections[alias]
+        key = (alias, connection.vendor, len(values))
+        try:
+            plan = self._plans[key]
+        except KeyError:
+            plan = self._plans[key] = self._compile(alias, connection, values)
+        if plan is None:
+            return self._run_queryset(values)
+        if plan.for_update and connection.get_autocommit() and connection.features.supports_transactions:
+            # The ORM refuses this in as_sql(); keep the same guard now that as_sql() is skipped.
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        field = self._field(alias)
+        params = [field.get_db_prep_value(v, connection, prepared=False) for v in values]
+        with connection.cursor() as cursor:
+            cursor.execute(plan.sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        compiler = plan.query.get_compiler(connection=connection)
+        converters = compiler.get_converters(plan.columns)
+        if converters:
+            row = next(compiler.apply_converters([row], converters))
+        obj = plan.model.from_db(alias, plan.init_list, row[plan.start:plan.end])
+        for populator in plan.populators:
+            populator.populate(row, obj)
+        return obj
+
+    def _field(self, alias: str) -> Any:
+        meta = self._model._meta
+        return meta.pk if self._field_name == "pk" else meta.get_field(self._field_name)
+
+    def _run_queryset(self, values: tuple[Any, ...]) -> Any:
+        return next(iter(self._build(*values)), None)
+
+    def _compile(self, alias: str, connection: Any, values: tuple[Any, ...]) -> _Plan | None:
+        queryset = self._build(*values)
+        if (queryset.db != alias or queryset._known_related_objects or queryset._prefetch_related_lookups
+                or bool(queryset.query.select_for_update) != self._for_update):
+            return None
+        compiler = queryset.query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        field = self._field(alias)
+        expected = [field.get_db_prep_value(v, connection, prepared=False) for v in values]
+        if (not sql or list(params) != expected or compiler.has_extra_select
+                or compiler.annotation_col_map or compiler.klass_info is None):
+            return None
+        select, klass_info = compiler.select, compiler.klass_info
+        fields = klass_info["select_fields"]
+        start, end = fields[0], fields[-1] + 1
+        return _Plan(
+            query=queryset.query,
+            sql=sql,
+            columns=[s[0] for s in select[:compiler.col_count]],
+            model=klass_info["model"],
+            init_list=[s[0].target.attname for s in select[start:end]],
+            start=start,
+            end=end,
+            populators=get_related_populators(klass_info, select, alias),
+            for_update=bool(queryset.query.select_for_update),
+        )
+
+
+class CompiledUpdate:
+    """``execute(pk, *values)``: ``model._base_manager.filter(pk=pk).update(**dict(zip(fields, values)))``.
+
+    No model signals, as with ``QuerySet.update()``. Returns the number of rows updated.
+    """
+
+    def __init__(self, model: type[Model], fields: tuple[str, ...]) -> None:
+        self._model = model
+        self._names = fields
+        self._fields = [model._meta.get_field(name) for name in fields]
+        # A None value is written as an inline "= NULL", so the SQL depends on which values are None.
+        self._plans: dict[Hashable, str | None] = {}
+
+    def execute(self, pk: Any, *values: Any) -> int:
+        alias = router.db_for_write(self._model)
+        connection = connections[alias]
+        key = (alias, connection.vendor, tuple(v is None for v in values))
+        try:
+            plan = self._plans[key]
+        except KeyError:
+            plan = self._plans[key] = self._compile(alias, connection, pk, values)
+        if plan is None:
+            return self._queryset(alias, pk).update(**dict(zip(self._names, values, strict=True)))
+        params = [f.get_db_prep_save(v, connection=connection)
+                  for f, v in zip(self._fields, values, strict=True) if v is not None]
+        params.append(self._model._meta.pk.get_db_prep_value(pk, connection, prepared=False))
+        with transaction.mark_for_rollback_on_error(using=alias), connection.cursor() as cursor:
+            cursor.execute(plan, params)
+            return int(cursor.rowcount)
+
+    def _queryset(self, alias: str, pk: Any) -> QuerySet[Any]:
+        return self._model._base_manager.using(alias).filter(pk=pk)
+
+    def _compile(self, alias: str, connection: Any, pk: Any, values: tuple[Any, ...]) -> str | None:
+        query = self._queryset(alias, pk).query.chain(sql.UpdateQuery)
+        query.add_update_values(dict(zip(self._names, values, strict=True)))
+        sql_text, params = query.get_compiler(using=alias).as_sql()
+        expected = [f.get_db_prep_save(v, connection=connection)
+                    for f, v in zip(self._fields, values, strict=True) if v is not None]
+        expected.append(self._model._meta.pk.get_db_prep_value(pk, connection, prepared=False))
+        if not sql_text or query.related_updates or list(params) != expected:
+            return None
+        return sql_text
+
+
+class CompiledInsert:
+    """``execute(*values)``: INSERT one ``model`` row with ``fields`` (attnames) set to ``values``.
+
+    What ``_base_manager.bulk_create([model(**values)])`` writes, without reading anything back
+    (no RETURNING: the new row's primary key is not needed) and without model signals.
+    """
+
+    def __init__(self, model: type[Model], fields: tuple[str, ...]) -> None:
+        self._model = model
+        self._names = fields
+        self._fields = [model._meta.get_field(name) for name in fields]
+        self._plans: dict[Hashable, str | None] = {}
+
+    def execute(self, *values: Any) -> None:
+        alias = router.db_for_write(self._model)
+        connection = connections[alias]
+        key = (alias, connection.vendor)
+        try:
+            plan = self._plans[key]
+        except KeyError:
+            plan = self._plans[key] = self._compile(alias, connection, values)
+        if plan is None:
+            self._model._base_manager.using(alias).bulk_create([self._instance(values)])
+            return
+        params = [f.get_db_prep_save(v, connection=connection) for f, v in zip(self._fields, values, strict=True)]
+        with transaction.mark_for_rollback_on_error(using=alias), connection.cursor() as cursor:
+            cursor.execute(plan, params)
+
+    def _instance(self, values: tuple[Any, ...]) -> Model:
+        return self._model(**dict(zip(self._names, values, strict=True)))
+
+    def _compile(self, alias: str, connection: Any, values: tuple[Any, ...]) -> str | None:
+        query = sql.InsertQuery(self._model)
+        query.insert_values(self._fields, [self._instance(values)])
+        statements = query.get_compiler(using=alias).as_sql()
+        expected = [f.get_db_prep_save(v, connection=connection) for f, v in zip(self._fields, values, strict=True)]
+        # pre_save() (auto_now, ...) or a placeholder that is not one plain parameter per value
+        # would show up here as a difference.
+        if len(statements) != 1 or list(statements[0][1]) != expected:
+            return None
+        return str(statements[0][0])

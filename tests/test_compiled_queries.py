@@ -1,0 +1,92 @@
+"""The hot-path statements compiled once (services/compiled.py) behave exactly like the ORM calls
+they replace (SES-01's one-query check, RT-03's rotation). Query counts: test_query_counts.py.
+
+* the session look-up returns the same session, user and account state as the queryset, with the
+  relations cached (no further query), including a user without an AccountState row;
+* the compiled SQL is the SQL the queryset itself sends;
+* shapes the plan cannot reproduce (duplicate or NULL values) take the queryset path;
+* the compiled UPDATE writes NULL for a missing client IP, and the compiled INSERT stores the spent digest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from django_dualauth.models import AccountState, AuthSession, RotatedRefreshToken
+from django_dualauth.services import issue_session, rotate_refresh_token, verification
+from django_dualauth.services import sessions as sessions_service
+from django_dualauth.services.claims import update_account_state
+from django_dualauth.types import ClientInfo
+
+pytestmark = pytest.mark.django_db
+
+CLIENT = ClientInfo(ip_address="203.0.113.7", user_agent="pytest")
+
+
+def _issued(user: Any, delivery: str = "bearer") -> Any:
+    return issue_session(user, delivery=delivery, client=CLIENT)
+
+
+def test_session_lookup_matches_the_queryset(user: Any) -> None:
+    update_account_state(user, email_verified=True)
+    tokens = _issued(user)
+    expected = next(iter(verification._session_with_user(tokens.session_id)))
+    found = verification._SESSION_WITH_USER.first(tokens.session_id)
+    assert found.pk == expected.pk and found.revoked_at == expected.revoked_at
+    assert found.user == user and found.user.is_active is True
+    with CaptureQueriesContext(connection) as captured:
+        assert found.user.dualauth_state.email_verified is True
+        assert found.user.email == user.email
+    assert len(captured) == 0  # joined and cached, as select_related does
+
+
+def test_user_without_account_state_is_cached_as_absent(user: Any) -> None:
+    AccountState.objects.filter(user_id=user.pk).delete()
+    tokens = _issued(user)
+    found = verification._SESSION_WITH_USER.first(tokens.session_id)
+    with CaptureQueriesContext(connection) as captured, pytest.raises(AccountState.DoesNotExist):
+        found.user.dualauth_state  # noqa: B018
+    assert len(captured) == 0
+
+
+def test_unknown_session_is_none(user: Any) -> None:
+    assert verification._SESSION_WITH_USER.first("00000000-0000-4000-8000-000000000000") is None
+
+
+def test_compiled_sql_is_the_querysets(user: Any) -> None:
+    tokens = _issued(user)
+    with CaptureQueriesContext(connection) as orm:
+        list(verification._session_with_user(tokens.session_id))
+    verification._SESSION_WITH_USER.first(tokens.session_id)  # compiles if not yet
+    with CaptureQueriesContext(connection) as compiled:
+        verification._SESSION_WITH_USER.first(tokens.session_id)
+    assert [q["sql"] for q in compiled.captured_queries] == [q["sql"] for q in orm.captured_queries]
+
+
+def test_duplicate_values_take_the_queryset_path(user: Any) -> None:
+    tokens = _issued(user)
+    digest = AuthSession.objects.get(pk=tokens.session_id).refresh_digest
+    with transaction.atomic():
+        found = sessions_service._LOCKED_BY_DIGEST.first(digest, digest)
+    assert found is not None and str(found.pk) == tokens.session_id
+
+
+def test_rotation_writes_through_the_compiled_statements(user: Any) -> None:
+    tokens = _issued(user)
+    before = AuthSession.objects.get(pk=tokens.session_id)
+    now = timezone.now()
+    rotated = rotate_refresh_token(tokens.refresh_token, presented_via="bearer",
+                                   client=ClientInfo(ip_address=None, user_agent="ua-2"))
+    after = AuthSession.objects.get(pk=tokens.session_id)
+    assert after.generation == before.generation + 1
+    assert after.refresh_digest != before.refresh_digest
+    assert after.ip_address is None and after.user_agent == "ua-2"  # "= NULL" shape of the UPDATE
+    assert after.rotated_at >= now and after.last_used_at == after.rotated_at
+    spent = RotatedRefreshToken.objects.get(session_id=after.pk)
+    assert spent.digest == before.refresh_digest and spent.generation == before.generation
+    assert rotated.refresh_token != tokens.refresh_token
