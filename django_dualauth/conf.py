@@ -33,7 +33,7 @@ DEFAULT_RATE_LIMITS: dict[str, str | None] = {
     "sms_send_ip": "30/h",  # codes sent per client IP
     "sms_verify_ip": "30/10m",  # wrong SMS codes per client IP
     "sms_verify_email": "10/10m",  # wrong SMS login codes per normalised e-mail, known or not
-    "account_email": "3/h",  # reset / verification / e-mail-change mails per normalised address
+    "account_email": "3/h",  # account mails per normalised address, or per user when signed in
     "account_ip": "20/10m",  # account-lifecycle requests per client IP
     "account_user": "10/10m",  # wrong passwords on change-password / change-email / delete per user
 }

@@ -63,8 +63,64 @@ def test_a_verification_token_dies_when_the_address_changes(auth_client: AuthCli
     assert not AccountState.objects.filter(user=user, email_verified=True).exists()
 
 
-def test_send_verification_needs_authentication(auth_client: AuthClient) -> None:
-    assert auth_client.post("/auth/send-verification-email").status_code == 401
+def test_a_user_kept_out_by_the_policy_can_ask_for_a_new_link(auth_client: AuthClient, user: Any,
+                                                               settings: Any) -> None:
+    """Under "strict" the user cannot log in, so the request works without a session too,
+    answering alike for every address."""
+    settings.DUALAUTH_EMAIL_VERIFICATION = "strict"
+    assert auth_client.login().status_code == 403
+    assert (auth_client.post("/auth/send-verification-email").json()["code"]) == "VALIDATION_ERROR"
+    answers = [auth_client.post("/auth/send-verification-email", {"email": e})
+               for e in (user.email, "nobody@example.com")]
+    assert {(r.status_code, r.content) for r in answers} == {(202, b'{"success":true}')}
+    assert [m.to for m in mail.outbox] == [[user.email]]
+    auth_client.post("/auth/verify-email", {"token": token_in(mail.outbox[-1], "verify-email")})
+    assert auth_client.login().status_code == 200
+
+
+def test_deactivation_voids_mailed_tokens(auth_client: AuthClient, user: Any) -> None:
+    auth_client.post("/auth/forgot-password", {"email": user.email})
+    token = token_in(mail.outbox[-1], "reset-password")
+    user.is_active = False
+    user.save()
+    r = auth_client.post("/auth/reset-password", {"token": token, "password": NEW_PASSWORD})
+    assert (r.status_code, r.json()["code"]) == (400, "INVALID_TOKEN")
+
+
+def test_a_reset_ends_a_pending_2fa_login(auth_client: AuthClient, user: Any, settings: Any) -> None:
+    settings.DUALAUTH_REQUIRE_2FA = True
+    temp = auth_client.login().json()["tempToken"]  # a setup challenge begun with the old password
+    auth_client.post("/auth/forgot-password", {"email": user.email})
+    auth_client.post("/auth/reset-password", {"token": token_in(mail.outbox[-1], "reset-password"),
+                                              "password": NEW_PASSWORD})
+    r = auth_client.post("/auth/2fa/setup", {"tempToken": temp})
+    assert (r.status_code, r.json()["code"]) == (401, "INVALID_TEMP_TOKEN")
+
+
+def test_change_email_requests_are_limited_per_user(auth_client: AuthClient, user: Any) -> None:
+    auth_client.login()
+    for i in range(3):
+        r = auth_client.post("/auth/change-email/request", {"newEmail": f"n{i}@example.com", "password": PASSWORD})
+        assert r.status_code == 202
+    r = auth_client.post("/auth/change-email/request", {"newEmail": "n9@example.com", "password": PASSWORD})
+    assert (r.status_code, r.json()["code"]) == (429, "RATE_LIMITED")
+
+
+def test_checks_for_the_account_urls_and_policy(settings: Any) -> None:
+    from django.core.checks import run_checks
+
+    def ids() -> list[str]:
+        return sorted(m.id for m in run_checks() if m.id in ("dualauth.E010", "dualauth.E011"))
+
+    assert ids() == []
+    settings.DUALAUTH_PASSWORD_RESET_URL = "https://app.example.com/reset"
+    assert ids() == ["dualauth.E010"]
+    settings.DUALAUTH_PASSWORD_RESET_URL = "https://app.example.com/reset?token={token}"
+    settings.DUALAUTH_EMAIL_VERIFICATION = "sometimes"
+    assert ids() == ["dualauth.E011"]
+    settings.DUALAUTH_EMAIL_VERIFICATION = "strict"
+    settings.DUALAUTH_VERIFY_EMAIL_URL = ""
+    assert ids() == ["dualauth.E011"]
 
 
 @pytest.mark.parametrize("policy,age,expected", [

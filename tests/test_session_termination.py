@@ -10,10 +10,8 @@ request; non-staff cannot; listings show no token), SES-05 (deactivated user: se
 next request refused at once, login refused with the invalid-credentials body), SES-06 (deleted
 user: 401, never 404/500) and SES-07 (expiry enforced by server-side timestamps).
 
-Not covered: SES-03 (password change/reset revokes other families). The package has no
-password-change or reset endpoint and no receiver for password changes
-(``RevocationReason.PASSWORD_CHANGED`` is defined but never used), so there is no behaviour
-to test yet.
+SES-03 (a password change or reset revokes the other families) is tested with those
+endpoints: tests/test_account.py (change-password) and tests/test_email_flows.py (reset).
 """
 
 from __future__ import annotations

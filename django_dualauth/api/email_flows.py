@@ -81,18 +81,24 @@ class _NoReferrer(_Configured):
 
 
 class SendVerificationEmailView(_Configured):
-    """Mail a verification link to the caller's address (nothing if already verified)."""
-
-    authentication_classes = [DualAuthentication]
-    permission_classes = [IsAuthenticated]
+    """Mail a verification link: to the caller's address when signed in, else to ``{email}``
+    (users whom the policy keeps from logging in). Always 202 alike; nothing is sent for an
+    unknown or already verified address."""
 
     url_setting = "VERIFY_EMAIL_URL"
+    authentication_classes = [DualAuthentication]
 
     def post(self, request: Any) -> Response:
-        user = _user(request)
+        client = delivery.client_info(request)
         ratelimits.hit(request, "account_ip", _ip(request))
-        ratelimits.hit(request, "account_email", f"user:{user.pk}")
-        _send(account_tokens.send_verification_email(user, client=delivery.client_info(request)))
+        if request.user.is_authenticated:
+            user = _user(request)
+            ratelimits.hit(request, "account_email", f"user:{user.pk}")
+            _send(account_tokens.send_verification_email(user, client=client))
+        else:
+            email = validated(_EmailInput, request.data)["email"]
+            ratelimits.hit(request, "account_email", ratelimits.normalize_identifier(email))
+            _send(account_tokens.resend_verification_email(email, client=client))
         return Response(_ACCEPTED, status=202)
 
 
@@ -145,6 +151,7 @@ class ChangeEmailRequestView(_Configured):
         data = validated(_ChangeEmailInput, request.data)
         user = _user(request)
         ratelimits.hit(request, "account_ip", _ip(request))
+        ratelimits.hit(request, "account_email", f"user:{user.pk}")  # no flooding other inboxes
         ratelimits.check(request, "account_user", str(user.pk))
         try:
             message = account_tokens.request_email_change(user, data["newEmail"], data["password"],

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from .. import audit
 from ..conf import dualauth_settings
 from ..crypto import digest, digests, equal, looks_like_secret, new_secret
 from ..exceptions import (
@@ -30,7 +31,7 @@ from ..exceptions import (
     ReauthenticationFailed,
     ValidationFailed,
 )
-from ..models import AccountToken, AccountTokenPurpose
+from ..models import AccountToken, AccountTokenPurpose, LoginChallenge
 from ..models.sessions import RevocationReason
 from ..types import ClientInfo
 from .claims import account_state, update_account_state
@@ -42,6 +43,7 @@ __all__ = [
     "request_email_change",
     "request_password_reset",
     "reset_password",
+    "resend_verification_email",
     "send_verification_email",
     "verify_email",
 ]
@@ -143,11 +145,20 @@ def send_verification_email(user: Any, *, client: ClientInfo) -> EmailMultiAlter
     return _issue(user, AccountTokenPurpose.VERIFY_EMAIL, _email_of(user), client)
 
 
+def resend_verification_email(email: str, *, client: ClientInfo) -> EmailMultiAlternatives | None:
+    """The verification mail for an active, unverified account with this address, else ``None``.
+
+    For users whom the policy keeps from logging in (and so from the authenticated endpoint)."""
+    user = _user_by_email(email)
+    return send_verification_email(user, client=client) if user is not None else None
+
+
 def verify_email(raw: object) -> Any:
     """Mark the address verified. Returns the user. Raises :class:`AccountTokenInvalid`."""
     with transaction.atomic():
         token = _consume(raw, AccountTokenPurpose.VERIFY_EMAIL)
         update_account_state(token.user, email_verified=True)
+    audit.record("auth.email.verified", user=str(token.user.pk))
     return token.user
 
 
@@ -178,6 +189,9 @@ def reset_password(raw: object, password: str) -> Any:
         user.save(update_fields=["password"])
         update_account_state(user, email_verified=True)  # the reset proved control of the mailbox
         revoke_all_sessions(user, reason=RevocationReason.PASSWORD_CHANGED)
+        # A login begun with the old password must not be finished at its 2FA step.
+        LoginChallenge.objects.filter(user_id=user.pk, consumed_at__isnull=True).update(consumed_at=timezone.now())
+    audit.record("auth.password.reset", user=str(user.pk))
     return user
 
 
@@ -218,5 +232,6 @@ def confirm_email_change(raw: object) -> tuple[Any, EmailMultiAlternatives | Non
             fields.append(model.USERNAME_FIELD)
         user.save(update_fields=fields)
         update_account_state(user, email_verified=True)
+    audit.record("auth.email.changed", user=str(user.pk))  # identifiers only: no addresses
     notice = mail("email_changed", old, {"user": user, "old_email": old, "new_email": token.email}) if old else None
     return user, notice

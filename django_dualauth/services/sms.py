@@ -5,8 +5,10 @@ A phone is a django-otp device (:class:`~django_dualauth.models.SMSDevice`) that
 used to log in. Codes are 6 digits from ``secrets``, stored as a keyed digest, valid
 ``DUALAUTH_SMS_CODE_LIFETIME`` (5 minutes), single use, void after
 ``DUALAUTH_SMS_CODE_MAX_ATTEMPTS`` wrong guesses or when a new code is sent; resends wait
-``DUALAUTH_SMS_RESEND_COOLDOWN``; wrong guesses also feed django-otp's exponential
-throttle on the device. Every check runs with the device row locked.
+``DUALAUTH_SMS_RESEND_COOLDOWN``. Behind a verified password (the 2FA step, phone
+verification) wrong guesses also feed django-otp's exponential throttle on the device; the
+login path does not, so strangers can neither lock a phone nor learn that one exists. Every
+check runs with the device row locked.
 
 Functions that send return an :class:`OutgoingSMS`; the caller applies its per-number limit
 and dispatches it off the request path.
