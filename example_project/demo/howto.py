@@ -35,11 +35,17 @@ each code is printed on the server console ("[django-dualauth SMS to +1...] 1234
        -H "Authorization: Bearer <accessToken>" -d '{"phoneNumber":"+14155550123"}'
   curl -s -X POST http://127.0.0.1:8000/auth/sms/phone/verify -H 'Content-Type: application/json' \
        -H "Authorization: Bearer <accessToken>" -d '{"code":"<code>"}'
-  # wait 60 s (one code per minute per phone), then log in by SMS:
+  # then log in by SMS (a new code at most once a minute per phone):
   curl -s -X POST http://127.0.0.1:8000/auth/sms/send -H 'Content-Type: application/json' \
        -H 'X-Auth-Strategy: bearer' -d '{"email":"demo@example.com"}'
   curl -s -X POST http://127.0.0.1:8000/auth/sms/verify -H 'Content-Type: application/json' \
        -H 'X-Auth-Strategy: bearer' -d '{"email":"demo@example.com","code":"<code>"}'
+
+Forgot password -- the mail, with the reset link, is printed on the server console; every session ends:
+  curl -s -X POST http://127.0.0.1:8000/auth/forgot-password -H 'Content-Type: application/json' \
+       -d '{"email":"demo@example.com"}'
+  curl -s -X POST http://127.0.0.1:8000/auth/reset-password -H 'Content-Type: application/json' \
+       -d '{"token":"<token= value from the link>","password":"<a new password>"}'
 """
 
 
