@@ -22,6 +22,7 @@ Nothing here holds a connection: converters are taken from the calling thread's 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,9 @@ from django.db import connections, router, transaction
 from django.db.models import Model, QuerySet, sql
 from django.db.models.query import get_related_populators
 from django.db.transaction import TransactionManagementError
+from django.utils.inspect import func_supports_parameter
+
+logger = logging.getLogger("django_dualauth")
 
 __all__ = ["CompiledSelect", "CompiledUpdate", "CompiledInsert"]
 
@@ -45,6 +49,7 @@ class _Plan:
     end: int
     populators: list[Any]
     for_update: bool
+    from_db_kwargs: dict[str, Any]  # Django 6.1+: the queryset's fetch mode
 
 
 class CompiledSelect:
@@ -74,7 +79,13 @@ class CompiledSelect:
         try:
             plan = self._plans[key]
         except KeyError:
-            plan = self._plans[key] = self._compile(alias, connection, values)
+            try:
+                plan = self._compile(alias, connection, values)
+            except Exception:  # a private ORM API this relies on changed: stay on the queryset path
+                logger.warning("dualauth: cannot compile %s look-up; using the queryset", self._model.__name__,
+                               exc_info=True)
+                plan = None
+            self._plans[key] = plan
         if plan is None:
             return self._run_queryset(values)
         if plan.for_update and connection.get_autocommit() and connection.features.supports_transactions:
@@ -91,7 +102,7 @@ class CompiledSelect:
         converters = compiler.get_converters(plan.columns)
         if converters:
             row = next(compiler.apply_converters([row], converters))
-        obj = plan.model.from_db(alias, plan.init_list, row[plan.start:plan.end])
+        obj = plan.model.from_db(alias, plan.init_list, row[plan.start:plan.end], **plan.from_db_kwargs)
         for populator in plan.populators:
             populator.populate(row, obj)
         return obj
@@ -116,6 +127,11 @@ class CompiledSelect:
                 or compiler.annotation_col_map or compiler.klass_info is None):
             return None
         select, klass_info = compiler.select, compiler.klass_info
+        # Django 6.1 threads a fetch mode through instance creation; older versions have none.
+        fetch_mode = getattr(queryset, "_fetch_mode", None)
+        mode_args = [] if fetch_mode is None else [fetch_mode]
+        from_db_kwargs = ({"fetch_mode": fetch_mode} if fetch_mode is not None
+                          and func_supports_parameter(klass_info["model"].from_db, "fetch_mode") else {})
         fields = klass_info["select_fields"]
         start, end = fields[0], fields[-1] + 1
         return _Plan(
@@ -126,8 +142,9 @@ class CompiledSelect:
             init_list=[s[0].target.attname for s in select[start:end]],
             start=start,
             end=end,
-            populators=get_related_populators(klass_info, select, alias),
+            populators=get_related_populators(klass_info, select, alias, *mode_args),
             for_update=bool(queryset.query.select_for_update),
+            from_db_kwargs=from_db_kwargs,
         )
 
 
@@ -196,7 +213,13 @@ class CompiledInsert:
         try:
             plan = self._plans[key]
         except KeyError:
-            plan = self._plans[key] = self._compile(alias, connection, values)
+            try:
+                plan = self._compile(alias, connection, values)
+            except Exception:  # a private ORM API this relies on changed: stay on the queryset path
+                logger.warning("dualauth: cannot compile %s look-up; using the queryset", self._model.__name__,
+                               exc_info=True)
+                plan = None
+            self._plans[key] = plan
         if plan is None:
             self._model._base_manager.using(alias).bulk_create([self._instance(values)])
             return
