@@ -47,6 +47,15 @@ MIDDLEWARE = [
 TEMPLATES = []
 
 if BENCH_DB == "postgres":
+    # Production settings any Django deployment may use, the same for every contender (see
+    # docs/deployment.md, "PostgreSQL settings"): persistent connections, and psycopg 3 server-side
+    # binding with its automatic prepared statements (a statement run prepare_threshold times on a
+    # connection is prepared, so PostgreSQL stops planning it). Django disables prepared statements
+    # unless prepare_threshold is given; neither works behind a transaction-pooling PgBouncer
+    # older than 1.21. BENCH_PG_PLAIN=1 measures Django's defaults instead (client-side binding,
+    # no prepared statements); BENCH_PG_HEALTH_CHECKS=1 adds CONN_HEALTH_CHECKS (one SELECT 1 per
+    # request that uses the database).
+    _PG_PLAIN = os.environ.get("BENCH_PG_PLAIN") == "1"
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": os.environ.get("BENCH_PG_NAME", "dualauth_bench"),
@@ -54,6 +63,8 @@ if BENCH_DB == "postgres":
         "HOST": "127.0.0.1",
         "PORT": "5432",
         "CONN_MAX_AGE": None,
+        "CONN_HEALTH_CHECKS": os.environ.get("BENCH_PG_HEALTH_CHECKS") == "1",
+        "OPTIONS": {} if _PG_PLAIN else {"server_side_binding": True, "prepare_threshold": 5},
     }}
     CACHES = {"default": {
         "BACKEND": "django_redis.cache.RedisCache",

@@ -19,7 +19,7 @@ from typing import Any
 import jwt
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
-from jwt.algorithms import get_default_algorithms
+from jwt.algorithms import HMACAlgorithm, get_default_algorithms
 from jwt.utils import base64url_decode, base64url_encode
 
 from ..conf import dualauth_settings
@@ -61,10 +61,34 @@ class _JWS(jwt.PyJWS):
         return decoded
 
 
+@lru_cache(maxsize=32)
+def _checked_hmac_secret(key: str | bytes) -> bytes:
+    return HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(key)
+
+
+class _ConfiguredKeyHMAC(HMACAlgorithm):
+    """PyJWT's HMAC algorithm, with its key check run once per key instead of on every token.
+
+    PyJWT checks an HMAC secret on every call (that it is not PEM, SSH, DER or JWK material: a
+    DER parse among them), which costs more than the HMAC itself. The keys given to this decoder
+    are our configured keys (:func:`signing_keys`), never a token's data, so the checked secret
+    is memoised per key. The check itself is PyJWT's and does not depend on the hash; a key that
+    fails it raises on every call (exceptions are not cached). Signing and verification are
+    PyJWT's, unchanged.
+    """
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        return _checked_hmac_secret(key)
+
+
 class _JWT(jwt.PyJWT):
     def __init__(self) -> None:
         super().__init__()
         self._jws = _JWS()
+        for name, hash_alg in (("HS256", HMACAlgorithm.SHA256), ("HS384", HMACAlgorithm.SHA384),
+                               ("HS512", HMACAlgorithm.SHA512)):
+            self._jws.unregister_algorithm(name)
+            self._jws.register_algorithm(name, _ConfiguredKeyHMAC(hash_alg))
 
 
 _DECODER = _JWT()
@@ -146,8 +170,8 @@ def encode_access_token(session: Any, user: Any, *, now: datetime | None = None)
         "token_use": TOKEN_USE,
         "amr": list(session.auth_methods),
     }
-    token = jwt.encode(payload, key.signing_key, algorithm=key.algorithm,
-                       headers={"kid": key.kid, "typ": TOKEN_TYPE})
+    token = _DECODER.encode(payload, key.signing_key, algorithm=key.algorithm,
+                            headers={"kid": key.kid, "typ": TOKEN_TYPE})
     return token, expires_at
 
 
