@@ -53,6 +53,10 @@ TEMPLATES = [{
 
 DATABASES = {"default": dj_database_url.config(
     default=f"sqlite:///{BASE_DIR / 'example_project' / 'db.sqlite3'}", conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Prepared statements (psycopg 3): the per-request session join is planned once per
+    # connection. Not with PgBouncer in transaction mode before 1.21 (docs/deployment.md).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 
 if os.environ.get("REDIS_URL"):
     CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache",
