@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
@@ -92,7 +93,11 @@ CSRF_HEADER_NAME = "HTTP_X_CSRF_TOKEN"
 DUALAUTH_REGISTRATION_ENABLED = True
 
 # Passwordless, for trying it out: mails and texts are printed on the console.
-EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+_MAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": _MAIL_BACKEND}}  # EMAIL_BACKEND is deprecated in 6.1
+else:
+    EMAIL_BACKEND = _MAIL_BACKEND
 DUALAUTH_MAGIC_LINK_ENABLED = True
 DUALAUTH_MAGIC_LINK_URL = os.environ.get("DUALAUTH_MAGIC_LINK_URL", "http://localhost:3000/magic-link?token={token}")
 DUALAUTH_SMS_ENABLED = True

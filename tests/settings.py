@@ -2,6 +2,8 @@
 
 import os
 
+import django
+
 SECRET_KEY = "tests-" + "k" * 60
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
@@ -68,8 +70,12 @@ TEST_RUNNER_DB = os.environ.get("DUALAUTH_TEST_DB", "sqlite")
 # Mails and SMS are sent synchronously in tests (the default is a thread pool).
 DUALAUTH_MESSAGE_DISPATCHER = "django_dualauth.messaging.dispatch_now"
 DUALAUTH_MAGIC_LINK_URL = "https://app.example.com/auth/magic-link?token={token}"
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DUALAUTH_SMS_GATEWAY = "django_dualauth.gateways.OutboxGateway"
 DUALAUTH_VERIFY_EMAIL_URL = "https://app.example.com/verify-email?token={token}"
 DUALAUTH_PASSWORD_RESET_URL = "https://app.example.com/reset-password?token={token}"
 DUALAUTH_EMAIL_CHANGE_URL = "https://app.example.com/confirm-email?token={token}"
+
+# Django 6.1 configures mail with MAILERS (EMAIL_BACKEND is deprecated); the test runner
+# swaps every mailer for the in-memory one either way.
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
