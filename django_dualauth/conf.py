@@ -2,19 +2,25 @@
 
 Settings are read from :mod:`django.conf.settings` on every access, so
 ``override_settings`` and the pytest-django ``settings`` fixture take effect at
-once, without signals or reloads. No other module of the package reads our keys.
+once. No other module of the package reads our keys. The few values the per-request
+path needs are resolved once per process through :func:`per_process`, whose memo is
+dropped on Django's ``setting_changed`` signal (which both of those send).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-__all__ = ["dualauth_settings", "resolve_import", "DEFAULT_RATE_LIMITS"]
+__all__ = ["dualauth_settings", "per_process", "resolve_import", "DEFAULT_RATE_LIMITS"]
+
+T = TypeVar("T")
 
 DELIVERY_POLICIES = ("per-request", "cookie", "bearer")
 REVOCATION_CHECKS = ("database", "cache")
@@ -47,6 +53,34 @@ def _duration(value: Any) -> timedelta:
 def resolve_import(path: str) -> Any:
     """Import a dotted path once; memoised by path, so changing a setting takes effect."""
     return import_string(path)
+
+
+_PER_PROCESS: list[Any] = []
+
+
+def per_process(fn: Callable[[], T]) -> Callable[[], T]:
+    """Memoise ``fn()``, a value derived from settings alone, until a setting changes.
+
+    For the per-request path: each read of a ``DUALAUTH_*`` name the project leaves unset goes
+    through ``LazySettings.__getattr__`` and an ``AttributeError``, and the values built from
+    them (keys by ``kid``, the cache alias, the user model's primary key) never change while the
+    process runs. Every memo is dropped on ``setting_changed``, which ``override_settings`` and
+    pytest-django's ``settings`` fixture send, so a changed setting takes effect at once. Assigning
+    to ``django.conf.settings`` at run time (which Django does not support) would not be seen.
+    """
+    memo = cache(fn)
+    _PER_PROCESS.append(memo)
+    return memo
+
+
+def _drop_per_process(**kwargs: Any) -> None:
+    for memo in _PER_PROCESS:
+        memo.cache_clear()
+
+
+# Any setting: the memos are few and cheap to rebuild, and a value may depend on Django's own
+# settings (SECRET_KEY for derived keys, AUTH_USER_MODEL, CACHES) as well as on ours.
+setting_changed.connect(_drop_per_process, dispatch_uid="dualauth_drop_per_process")
 
 
 class DualAuthSettings:

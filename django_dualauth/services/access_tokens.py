@@ -7,11 +7,12 @@ would let a token name its own key (``jwk``, ``jku``, ``x5u``, ``x5c``) are refu
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -20,9 +21,9 @@ import jwt
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from jwt.algorithms import HMACAlgorithm, get_default_algorithms
-from jwt.utils import base64url_decode, base64url_encode
+from jwt.utils import base64url_decode
 
-from ..conf import dualauth_settings
+from ..conf import dualauth_settings, per_process
 from ..exceptions import AccessTokenInvalid
 from ..types import AccessClaims
 from .claims import user_claims
@@ -36,6 +37,7 @@ _FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256", "
 _JWT_SHAPE = re.compile(r"\A[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\Z")
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 _BASE64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 class _JWS(jwt.PyJWS):
@@ -44,19 +46,23 @@ class _JWS(jwt.PyJWS):
     PyJWT (2.10+) checks every character of every segment against the base64url alphabet in a
     Python generator: about a third of the time of decoding our ~550-character tokens. This
     override makes the same checks (alphabet, length, canonical encoding), stricter on one point:
-    no ``=`` padding, which :data:`_JWT_SHAPE` refuses anyway. It overrides a private PyJWT
-    method: if a PyJWT release renames it, PyJWT's own check runs instead (slower, as strict).
+    no ``=`` padding, which :data:`_JWT_SHAPE` refuses anyway. The decoding and the canonical
+    re-encoding call :mod:`binascii` directly (what ``base64url_decode``/``base64url_encode``
+    reach through five Python frames each, for each of the three segments). It overrides a private
+    PyJWT method: if a PyJWT release renames it, PyJWT's own check runs instead (slower, as strict).
     """
 
     @staticmethod
     def _decode_base64url_segment(segment: bytes, name: str) -> bytes:
         if segment.translate(None, _BASE64URL_ALPHABET) or len(segment) % 4 == 1:
             raise jwt.DecodeError(f"Invalid {name} padding")
+        padded = segment.translate(_URLSAFE_TO_STANDARD) + b"=" * (-len(segment) % 4)
         try:
-            decoded = base64url_decode(segment)
-        except (TypeError, ValueError) as err:
+            decoded = binascii.a2b_base64(padded, strict_mode=True)
+        except (TypeError, ValueError) as err:  # binascii.Error is a ValueError
             raise jwt.DecodeError(f"Invalid {name} padding") from err
-        if base64url_encode(decoded) != segment:  # non-zero trailing bits: not the canonical form
+        # Non-zero trailing bits decode too: only the canonical form re-encodes to the same text.
+        if binascii.b2a_base64(decoded, newline=False) != padded:
             raise jwt.DecodeError(f"Invalid {name} padding")
         return decoded
 
@@ -175,6 +181,45 @@ def encode_access_token(session: Any, user: Any, *, now: datetime | None = None)
     return token, expires_at
 
 
+@dataclass(frozen=True)
+class _Verification:
+    """What verifying a token needs from the settings, resolved once (see :func:`_verification`)."""
+
+    max_length: int
+    keys: dict[str, SigningKey]  # by kid; the first key of a kid wins, as a scan in order would
+    audience: str
+    issuer: str
+    leeway: float  # seconds
+    # Header segments of tokens that verified, and their key: see decode_access_token.
+    verified_headers: dict[str, SigningKey] = field(default_factory=dict)
+
+
+#: Header segments remembered per configuration: one per key in practice (encode writes the same
+#: header for every token of a key); the bound only caps memory.
+_VERIFIED_HEADERS_MAX = 16
+
+
+@per_process
+def _verification() -> _Verification:
+    """Resolved per process and dropped on ``setting_changed`` (:func:`~django_dualauth.conf.per_process`):
+    reading the six settings and building the key list on every request cost more than the HMAC."""
+    keys: dict[str, SigningKey] = {}
+    for key in signing_keys():
+        keys.setdefault(key.kid, key)
+    return _Verification(
+        max_length=dualauth_settings.ACCESS_TOKEN_MAX_LENGTH,
+        keys=keys,
+        audience=dualauth_settings.JWT_AUDIENCE,
+        issuer=dualauth_settings.JWT_ISSUER,
+        leeway=dualauth_settings.JWT_LEEWAY.total_seconds(),
+    )
+
+
+# PyJWT's options for decode, built once (PyJWT copies them before merging with its defaults).
+_DECODE_OPTIONS = {verify_exp: {"require": _REQUIRED, "verify_exp": verify_exp, "strict_aud": True}
+                   for verify_exp in (True, False)}
+
+
 def _is_numeric_date(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -188,15 +233,9 @@ def _unverified_header(raw: str) -> Any:
     return json.loads(base64url_decode(segment))
 
 
-def decode_access_token(raw: object, *, verify_exp: bool = True) -> AccessClaims:
-    """Verify an access token and return its claims.
-
-    Raises :class:`AccessTokenInvalid` for anything but a well-formed, correctly signed,
-    unexpired access token of this issuer and audience. Runs no query and no I/O.
-    """
-    if (not isinstance(raw, str) or len(raw) > dualauth_settings.ACCESS_TOKEN_MAX_LENGTH
-            or not _JWT_SHAPE.match(raw)):
-        raise AccessTokenInvalid()
+def _key_for_header(raw: str, config: _Verification) -> SigningKey:
+    """The key a token's header names, after the header checks (RFC 8725: the key by ``kid``
+    from our map only, its one algorithm, no key-bearing header parameters)."""
     try:
         header = _unverified_header(raw)
     except (ValueError, TypeError, RecursionError) as exc:
@@ -204,27 +243,51 @@ def decode_access_token(raw: object, *, verify_exp: bool = True) -> AccessClaims
     if not isinstance(header, dict) or header.get("typ") != TOKEN_TYPE or _FORBIDDEN_HEADERS.intersection(header):
         raise AccessTokenInvalid()
     kid = header.get("kid")
-    key = next((k for k in signing_keys() if isinstance(kid, str) and k.kid == kid), None)
+    key = config.keys.get(kid) if isinstance(kid, str) else None
     if key is None or header.get("alg") != key.algorithm:
         raise AccessTokenInvalid()
+    return key
+
+
+def decode_access_token(raw: object, *, verify_exp: bool = True) -> AccessClaims:
+    """Verify an access token and return its claims.
+
+    Raises :class:`AccessTokenInvalid` for anything but a well-formed, correctly signed,
+    unexpired access token of this issuer and audience. Runs no query and no I/O.
+    """
+    config = _verification()
+    if not isinstance(raw, str) or len(raw) > config.max_length or not _JWT_SHAPE.match(raw):
+        raise AccessTokenInvalid()
+    # The header checks depend on the header segment and the configuration alone. A segment that
+    # passed them, in a token whose signature then verified, is remembered with its key for this
+    # configuration, so the same bytes are not parsed and checked again; only headers we signed
+    # get there. PyJWT below still parses and verifies the whole token, header included.
+    header_segment = raw.partition(".")[0]
+    key = config.verified_headers.get(header_segment)
+    if key is None:
+        key = _key_for_header(raw, config)
     try:
         payload = _DECODER.decode(
             raw,
             key.verifying_key,
             algorithms=[key.algorithm],
-            audience=dualauth_settings.JWT_AUDIENCE,
-            issuer=dualauth_settings.JWT_ISSUER,
-            leeway=dualauth_settings.JWT_LEEWAY,
-            options={"require": _REQUIRED, "verify_exp": verify_exp, "strict_aud": True},
+            audience=config.audience,
+            issuer=config.issuer,
+            leeway=config.leeway,
+            options=_DECODE_OPTIONS[bool(verify_exp)],
         )
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise AccessTokenInvalid() from exc
+    if header_segment not in config.verified_headers and len(config.verified_headers) < _VERIFIED_HEADERS_MAX:
+        config.verified_headers[header_segment] = key
     sub, sid, jti = payload.get("sub"), payload.get("sid"), payload.get("jti")
-    if payload.get("token_use") != TOKEN_USE or not all(isinstance(v, str) for v in (sub, sid, jti)):
+    if (payload.get("token_use") != TOKEN_USE or not isinstance(sub, str) or not isinstance(sid, str)
+            or not isinstance(jti, str)):
         raise AccessTokenInvalid()
     # PyJWT coerces with int(): "9999999999" would pass as an expiry. NumericDate is a JSON number.
-    if not all(_is_numeric_date(payload[c]) for c in ("exp", "iat", "nbf") if c in payload):
-        raise AccessTokenInvalid()
+    for claim in ("exp", "iat", "nbf"):
+        if claim in payload and not _is_numeric_date(payload[claim]):
+            raise AccessTokenInvalid()
     try:
         uuid.UUID(sid)
     except ValueError as exc:

@@ -11,13 +11,19 @@ from collections.abc import Iterable
 
 from django.core.cache import caches
 
-from ..conf import dualauth_settings
+from ..conf import dualauth_settings, per_process
 
 __all__ = ["mark_revoked", "is_revoked"]
 
 logger = logging.getLogger("django_dualauth")
 
 _PREFIX = "dualauth:revoked:"
+
+
+# The alias is resolved once (the setting is read on every cache-mode request otherwise); the
+# cache object itself is still fetched from ``caches`` each time, which keeps Django's one
+# instance per thread (and per async context).
+_cache_alias = per_process(lambda: dualauth_settings.REVOCATION_CACHE)
 
 
 def _ttl() -> int:
@@ -41,7 +47,7 @@ def mark_revoked(session_ids: Iterable[object]) -> None:
 def is_revoked(session_id: str) -> bool | None:
     """True or False from the cache; None when the cache cannot answer."""
     try:
-        return caches[dualauth_settings.REVOCATION_CACHE].get(f"{_PREFIX}{session_id}") is not None
+        return caches[_cache_alias()].get(f"{_PREFIX}{session_id}") is not None
     except Exception:
         logger.warning("dualauth: revocation cache unavailable, falling back to the database")
         return None

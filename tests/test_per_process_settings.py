@@ -1,0 +1,206 @@
+"""Per-process memos of settings-derived values on the request path, and the verified-header memo.
+
+JWT-04 (kid only from the configured map), JWT-05 (audience, issuer), JWT-07 (expiry, leeway),
+JWT-09 (tampered token), REV (cache-mode revocation reads the configured cache).
+
+The per-request path resolves its settings once per process (``conf.per_process``) and drops
+them on Django's ``setting_changed``. Each test here first fills the memo with the old value,
+then changes the setting and checks that the new value governs the next request: without the
+invalidation the old value would still be used and the assertion would fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+from django.utils import timezone
+from jwt.utils import base64url_decode, base64url_encode
+
+from django_dualauth import conf
+from django_dualauth.exceptions import AccessTokenInvalid
+from django_dualauth.services import access_tokens, revocation, verification
+from django_dualauth.services.access_tokens import decode_access_token, encode_access_token, signing_keys
+
+pytestmark = pytest.mark.django_db
+
+
+def _issue(user: Any, *, iat_offset: timedelta = timedelta(0)) -> str:
+    now = timezone.now() + iat_offset
+    session = SimpleNamespace(pk=uuid.uuid4(), absolute_expires_at=now + timedelta(days=1), auth_methods=["pwd"])
+    return encode_access_token(session, user, now=now)[0]
+
+
+def _b64(data: bytes) -> str:
+    return base64url_encode(data).decode()
+
+
+def _signed(header: dict[str, Any], token: str, *, valid: bool = True) -> str:
+    """``token``'s payload under another header, signed with our signing key (or not)."""
+    payload = token.split(".")[1]
+    signing_input = f"{_b64(json.dumps(header).encode())}.{payload}"
+    key = next(k for k in signing_keys() if k.signing_key is not None)
+    signature = hmac.new(key.signing_key, signing_input.encode(), hashlib.sha256).digest()
+    if not valid:
+        signature = bytes([signature[0] ^ 1]) + signature[1:]
+    return f"{signing_input}.{_b64(signature)}"
+
+
+def _header(**extra: Any) -> dict[str, Any]:
+    key = next(k for k in signing_keys() if k.signing_key is not None)
+    return {"typ": "at+jwt", "alg": key.algorithm, "kid": key.kid, **extra}
+
+
+# --- conf.per_process --------------------------------------------------------------------------
+
+def test_per_process_memo_is_dropped_when_a_setting_changes(settings: Any) -> None:
+    calls = []
+
+    @conf.per_process
+    def value() -> int:
+        calls.append(1)
+        return len(calls)
+
+    try:
+        assert value() == value() == 1
+        settings.DUALAUTH_JWT_ISSUER = "changed"
+        assert value() == 2
+    finally:
+        conf._PER_PROCESS.remove(value)
+
+
+def test_every_request_path_memo_is_registered() -> None:
+    memos = {access_tokens._verification, revocation._cache_alias, verification._user_pk_to_python}
+    assert memos <= set(conf._PER_PROCESS)
+
+
+# --- the decoder's settings ----------------------------------------------------------------------
+
+def test_changed_audience_applies_to_the_next_token(settings: Any, user: Any) -> None:
+    token = _issue(user)
+    decode_access_token(token)  # memo filled with the old audience
+    settings.DUALAUTH_JWT_AUDIENCE = "another-api"
+    with pytest.raises(AccessTokenInvalid):
+        decode_access_token(token)
+
+
+def test_changed_issuer_applies_to_the_next_token(settings: Any, user: Any) -> None:
+    token = _issue(user)
+    decode_access_token(token)
+    settings.DUALAUTH_JWT_ISSUER = "another-issuer"
+    with pytest.raises(AccessTokenInvalid):
+        decode_access_token(token)
+
+
+def test_changed_max_length_applies_to_the_next_token(settings: Any, user: Any) -> None:
+    token = _issue(user)
+    decode_access_token(token)
+    settings.DUALAUTH_ACCESS_TOKEN_MAX_LENGTH = len(token) - 1
+    with pytest.raises(AccessTokenInvalid):
+        decode_access_token(token)
+
+
+def test_changed_leeway_applies_to_the_next_token(settings: Any, user: Any) -> None:
+    settings.DUALAUTH_ACCESS_TOKEN_LIFETIME = timedelta(minutes=1)
+    expired = _issue(user, iat_offset=timedelta(minutes=-1, seconds=-10))  # expired 10 s ago
+    with pytest.raises(AccessTokenInvalid):
+        decode_access_token(expired)
+    settings.DUALAUTH_JWT_LEEWAY = timedelta(seconds=60)
+    assert decode_access_token(expired).sub == str(user.pk)
+
+
+def test_rotated_secret_key_drops_the_old_keys_and_their_remembered_headers(settings: Any, user: Any) -> None:
+    token = _issue(user)
+    decode_access_token(token)  # the old kid and its header segment are now remembered
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY = "rotated-" + "k" * 60
+    with pytest.raises(AccessTokenInvalid):
+        decode_access_token(token)
+    settings.SECRET_KEY_FALLBACKS = [old]  # a fallback still verifies tokens issued before
+    assert decode_access_token(token).sub == str(user.pk)
+
+
+# --- the revocation cache alias ----------------------------------------------------------------
+
+def test_changed_revocation_cache_is_the_one_asked(settings: Any) -> None:
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pp-default"},
+        "revocations": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pp-other"},
+    }
+    sid = str(uuid.uuid4())
+    caches["revocations"].set(f"dualauth:revoked:{sid}", 1)
+    assert revocation.is_revoked(sid) is False  # memo filled with "default"
+    settings.DUALAUTH_REVOCATION_CACHE = "revocations"
+    assert revocation.is_revoked(sid) is True
+
+
+# --- the user model's primary key ----------------------------------------------------------------
+
+def test_token_user_pk_conversion_is_rebuilt_after_a_setting_change(settings: Any, user: Any) -> None:
+    claims = decode_access_token(_issue(user))
+    assert verification.TokenUser(claims).pk == user.pk
+    settings.DUALAUTH_JWT_ISSUER = "django-dualauth"  # any setting_changed drops the memo
+    assert verification._user_pk_to_python.cache_info().currsize == 0
+    assert verification.TokenUser(claims).pk == user.pk
+
+
+# --- the verified-header memo ----------------------------------------------------------------------
+
+def _decoded_header(token: str) -> bytes:
+    return base64url_decode(token.split(".")[0])
+
+
+def _remembered() -> dict[str, Any]:
+    return access_tokens._verification().verified_headers
+
+
+def test_a_header_is_remembered_only_after_its_token_verified(user: Any) -> None:
+    token = _issue(user)
+    header = _header(extra="x")  # a header segment no token has used yet
+    segment = _signed(header, token).split(".")[0]
+    with pytest.raises(AccessTokenInvalid):
+        decode_access_token(_signed(header, token, valid=False))
+    assert segment not in _remembered()
+    decode_access_token(_signed(header, token))
+    assert segment in _remembered()
+
+
+def test_a_remembered_header_does_not_excuse_a_bad_signature(user: Any) -> None:
+    token = _issue(user)
+    decode_access_token(token)
+    assert token.split(".")[0] in _remembered()
+    with pytest.raises(AccessTokenInvalid):
+        decode_access_token(_signed(json.loads(_decoded_header(token)), token, valid=False))
+    tampered_payload = _b64(json.dumps({"sub": "1"}).encode())
+    head, _, sig = token.split(".")
+    with pytest.raises(AccessTokenInvalid):
+        decode_access_token(f"{head}.{tampered_payload}.{sig}")
+
+
+@pytest.mark.parametrize("header", [
+    {"jku": "https://attacker.example/jwks.json"},  # JWT-03: key-bearing parameter
+    {"kid": "unknown-kid"},  # JWT-04
+    {"typ": "JWT"},  # JWT-06
+    {"alg": "HS512"},  # JWT-02: not the key's algorithm
+])
+def test_a_refused_header_is_refused_every_time_and_never_remembered(user: Any, header: dict[str, Any]) -> None:
+    token = _issue(user)
+    forged = _signed(_header(**header), token)
+    for _ in range(2):
+        with pytest.raises(AccessTokenInvalid):
+            decode_access_token(forged)
+    assert forged.split(".")[0] not in _remembered()
+
+
+def test_the_header_memo_is_bounded(user: Any) -> None:
+    token = _issue(user)
+    for i in range(access_tokens._VERIFIED_HEADERS_MAX + 5):
+        assert decode_access_token(_signed(_header(n=i), token)).sub == str(user.pk)
+    assert len(_remembered()) <= access_tokens._VERIFIED_HEADERS_MAX
