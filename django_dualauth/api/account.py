@@ -6,8 +6,6 @@ requests are CSRF-checked by :class:`DualAuthentication` (unsafe methods).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from rest_framework import serializers
@@ -18,10 +16,10 @@ from rest_framework.response import Response
 from .. import delivery
 from ..authentication import DualAuthentication
 from ..conf import dualauth_settings
-from ..exceptions import RateLimited, ReauthenticationFailed
-from ..services import TokenUser, accounts
+from ..exceptions import ReauthenticationFailed
+from ..services import accounts
 from . import ratelimits
-from .base import DualAuthAPIView, validated
+from .base import DualAuthAPIView, request_user, session_id, validated
 from .inputs import PasswordField, StrictCharField
 
 __all__ = ["SessionListView", "SessionDetailView", "ChangePasswordView", "DeleteAccountView"]
@@ -42,32 +40,15 @@ class _DeleteAccountInput(serializers.Serializer):
         return attrs
 
 
-def _user(request: Any) -> Any:
-    """The real user model instance (the cache revocation mode hands out a lazy TokenUser)."""
-    user = request.user
-    return user.resolve() if isinstance(user, TokenUser) else user
-
-
-def _session_id(request: Any) -> str | None:
-    return getattr(request.auth, "sid", None)
-
-
 def _ended_response(request: Any, data: dict[str, Any]) -> Response:
     """The caller's own session ended: clear the token cookies if the caller used them."""
     mode = delivery.COOKIE if delivery.has_token_cookie(request) else delivery.BEARER
     return delivery.get_delivery(mode).logout_response(request, data)
 
 
-@contextmanager
-def _reauthentication_counted(request: Any, user: Any) -> Iterator[None]:
-    """Check the per-user limit on wrong proofs, and count this one if it fails."""
-    key = str(user.pk)
-    ratelimits.check(request, "account_user", key)
-    try:
-        yield
-    except (ReauthenticationFailed, RateLimited):
-        ratelimits.record(request, "account_user", key)
-        raise
+def _reauthentication_counted(request: Any, user: Any) -> Any:
+    """The per-user budget of wrong proofs (shared with change-email and DELETE sms/phone)."""
+    return ratelimits.counting_failures(request, "account_user", str(user.pk), ReauthenticationFailed)
 
 
 class SessionListView(DualAuthAPIView):
@@ -77,7 +58,7 @@ class SessionListView(DualAuthAPIView):
     permission_classes = [IsAuthenticated]
 
     def get(self, request: Any) -> Response:
-        current = _session_id(request)
+        current = session_id(request)
         sessions = accounts.list_sessions(request.user)  # by pk: no user query in cache mode
         return Response({"sessions": [{
             "sessionHandle": str(s.pk),
@@ -101,7 +82,7 @@ class SessionDetailView(DualAuthAPIView):
     def delete(self, request: Any, handle: str) -> Response:
         if not accounts.revoke_own_session(request.user, handle):
             raise NotFound()
-        if handle.lower() == (_session_id(request) or "").lower():
+        if handle.lower() == (session_id(request) or "").lower():
             return _ended_response(request, {"success": True})
         return Response({"success": True})
 
@@ -115,11 +96,11 @@ class ChangePasswordView(DualAuthAPIView):
 
     def post(self, request: Any) -> Response:
         data = validated(_ChangePasswordInput, request.data)
-        user = _user(request)
+        user = request_user(request)
         keep = dualauth_settings.PASSWORD_CHANGE_KEEPS_CURRENT_SESSION
         with _reauthentication_counted(request, user):
             accounts.change_password(user, data["currentPassword"], data["newPassword"],
-                                     keep_session=_session_id(request) if keep else None)
+                                     keep_session=session_id(request) if keep else None)
         if keep:
             return Response({"success": True})
         return _ended_response(request, {"success": True})
@@ -134,7 +115,7 @@ class DeleteAccountView(DualAuthAPIView):
 
     def delete(self, request: Any) -> Response:
         data = validated(_DeleteAccountInput, request.data)
-        user = _user(request)
+        user = request_user(request)
         with _reauthentication_counted(request, user):
             accounts.delete_account(user, password=data.get("password"), totp_code=data.get("totpCode"))
         return _ended_response(request, {"success": True})

@@ -10,12 +10,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from ..delivery import no_store
-from ..exceptions import ValidationFailed
+from ..delivery import client_info, no_store
+from ..exceptions import EndpointDisabled, ValidationFailed
+from ..services import TokenUser
 from .errors import exception_handler
 from .parsers import StrictJSONParser
 
-__all__ = ["DualAuthAPIView", "validated"]
+__all__ = ["DualAuthAPIView", "FeatureView", "client_ip_key", "request_user", "session_id", "validated"]
 
 
 class _AlwaysJSON(BaseContentNegotiation):
@@ -43,8 +44,14 @@ class DualAuthAPIView(APIView):
     def get_exception_handler(self) -> Any:
         return exception_handler
 
+    #: Set to "no-referrer" on views whose requests carry a one-time token in a page URL.
+    referrer_policy: str | None = None
+
     def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
-        return no_store(super().finalize_response(request, response, *args, **kwargs))
+        response = no_store(super().finalize_response(request, response, *args, **kwargs))
+        if self.referrer_policy:
+            response["Referrer-Policy"] = self.referrer_policy
+        return response
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any,
@@ -56,3 +63,31 @@ def validated(serializer_class: type[serializers.Serializer], data: Any,
                   for k, v in serializer.errors.items()}
         raise ValidationFailed(fields=fields)
     return dict(serializer.validated_data)
+
+
+class FeatureView(DualAuthAPIView):
+    """A view of an opt-in feature: 404 ``NOT_FOUND`` while :meth:`enabled` is false."""
+
+    def enabled(self) -> bool:
+        raise NotImplementedError
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        if not self.enabled():
+            raise EndpointDisabled()
+        super().initial(request, *args, **kwargs)
+
+
+def request_user(request: Any) -> Any:
+    """The real user model instance (the cache revocation mode hands out a lazy TokenUser)."""
+    user = request.user
+    return user.resolve() if isinstance(user, TokenUser) else user
+
+
+def session_id(request: Any) -> str | None:
+    """The caller's session id when authenticated by an access token."""
+    return getattr(request.auth, "sid", None)
+
+
+def client_ip_key(request: Any) -> str:
+    """The client IP as a rate-limit key ("unknown" when it cannot be told)."""
+    return client_info(request).ip_address or "unknown"

@@ -19,11 +19,11 @@ from rest_framework.response import Response
 from .. import delivery, messaging
 from ..authentication import DualAuthentication
 from ..conf import dualauth_settings
-from ..exceptions import EndpointDisabled, ReauthenticationFailed
-from ..services import TokenUser, account_tokens
+from ..exceptions import ReauthenticationFailed
+from ..services import account_tokens
 from . import ratelimits
-from .base import DualAuthAPIView, validated
-from .inputs import PasswordField, StrictCharField, StrictEmailField
+from .base import FeatureView, client_ip_key, request_user, validated
+from .inputs import EmailInput, PasswordField, StrictCharField, StrictEmailField
 
 __all__ = ["SendVerificationEmailView", "VerifyEmailView", "ForgotPasswordView", "ResetPasswordView",
            "ChangeEmailRequestView", "ChangeEmailConfirmView"]
@@ -35,10 +35,6 @@ class _TokenInput(serializers.Serializer):
     token = StrictCharField(max_length=256)
 
 
-class _EmailInput(serializers.Serializer):
-    email = StrictEmailField(max_length=254)
-
-
 class _ResetInput(_TokenInput):
     password = PasswordField()
 
@@ -48,36 +44,22 @@ class _ChangeEmailInput(serializers.Serializer):
     password = PasswordField()
 
 
-def _user(request: Any) -> Any:
-    user = request.user
-    return user.resolve() if isinstance(user, TokenUser) else user
-
-
-def _ip(request: Any) -> str:
-    return delivery.client_info(request).ip_address or "unknown"
-
-
 def _send(message: Any) -> None:
     if message is not None:
         messaging.dispatch(message.send)
 
 
-class _Configured(DualAuthAPIView):
+class _Configured(FeatureView):
     """Off (404) until the project names the front-end page its mails link to."""
 
     url_setting = ""
 
-    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
-        if not getattr(dualauth_settings, self.url_setting):
-            raise EndpointDisabled()
-        super().initial(request, *args, **kwargs)
+    def enabled(self) -> bool:
+        return bool(getattr(dualauth_settings, self.url_setting))
 
 
 class _NoReferrer(_Configured):
-    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"  # tokens must not leak onwards
-        return response
+    referrer_policy = "no-referrer"  # the token came from a page URL: it must not leak onwards
 
 
 class SendVerificationEmailView(_Configured):
@@ -90,13 +72,13 @@ class SendVerificationEmailView(_Configured):
 
     def post(self, request: Any) -> Response:
         client = delivery.client_info(request)
-        ratelimits.hit(request, "account_ip", _ip(request))
+        ratelimits.hit(request, "account_ip", client_ip_key(request))
         if request.user.is_authenticated:
-            user = _user(request)
+            user = request_user(request)
             ratelimits.hit(request, "account_email", f"user:{user.pk}")
             _send(account_tokens.send_verification_email(user, client=client))
         else:
-            email = validated(_EmailInput, request.data)["email"]
+            email = validated(EmailInput, request.data)["email"]
             ratelimits.hit(request, "account_email", ratelimits.normalize_identifier(email))
             _send(account_tokens.resend_verification_email(email, client=client))
         return Response(_ACCEPTED, status=202)
@@ -108,7 +90,7 @@ class VerifyEmailView(_NoReferrer):
     url_setting = "VERIFY_EMAIL_URL"
 
     def post(self, request: Any) -> Response:
-        ratelimits.hit(request, "account_ip", _ip(request))
+        ratelimits.hit(request, "account_ip", client_ip_key(request))
         account_tokens.verify_email(validated(_TokenInput, request.data)["token"])
         return Response({"success": True})
 
@@ -119,8 +101,8 @@ class ForgotPasswordView(_Configured):
     url_setting = "PASSWORD_RESET_URL"
 
     def post(self, request: Any) -> Response:
-        email = validated(_EmailInput, request.data)["email"]
-        ratelimits.hit(request, "account_ip", _ip(request))
+        email = validated(EmailInput, request.data)["email"]
+        ratelimits.hit(request, "account_ip", client_ip_key(request))
         ratelimits.hit(request, "account_email", ratelimits.normalize_identifier(email))
         _send(account_tokens.request_password_reset(email, client=delivery.client_info(request)))
         return Response(_ACCEPTED, status=202)
@@ -133,7 +115,7 @@ class ResetPasswordView(_NoReferrer):
 
     def post(self, request: Any) -> Response:
         data = validated(_ResetInput, request.data)
-        ratelimits.hit(request, "account_ip", _ip(request))
+        ratelimits.hit(request, "account_ip", client_ip_key(request))
         account_tokens.reset_password(data["token"], data["password"])
         return Response({"success": True})
 
@@ -149,16 +131,12 @@ class ChangeEmailRequestView(_Configured):
 
     def post(self, request: Any) -> Response:
         data = validated(_ChangeEmailInput, request.data)
-        user = _user(request)
-        ratelimits.hit(request, "account_ip", _ip(request))
+        user = request_user(request)
+        ratelimits.hit(request, "account_ip", client_ip_key(request))
         ratelimits.hit(request, "account_email", f"user:{user.pk}")  # no flooding other inboxes
-        ratelimits.check(request, "account_user", str(user.pk))
-        try:
+        with ratelimits.counting_failures(request, "account_user", str(user.pk), ReauthenticationFailed):
             message = account_tokens.request_email_change(user, data["newEmail"], data["password"],
                                                           client=delivery.client_info(request))
-        except ReauthenticationFailed:
-            ratelimits.record(request, "account_user", str(user.pk))
-            raise
         _send(message)
         return Response(_ACCEPTED, status=202)
 
@@ -170,7 +148,7 @@ class ChangeEmailConfirmView(_NoReferrer):
 
     def post(self, request: Any) -> Response:
         token = validated(_TokenInput, request.data)["token"]
-        ratelimits.hit(request, "account_ip", _ip(request))
+        ratelimits.hit(request, "account_ip", client_ip_key(request))
         _, notice = account_tokens.confirm_email_change(token)
         _send(notice)
         return Response({"success": True})

@@ -8,7 +8,8 @@ from rest_framework import serializers
 
 from ..conf import dualauth_settings
 
-__all__ = ["StrictCharField", "StrictEmailField", "PasswordField", "CredentialsInput"]
+__all__ = ["StrictCharField", "StrictEmailField", "PasswordField", "CredentialsInput", "EmailInput", "ModeInput",
+           "TempTokenInput"]
 
 
 class StrictCharField(serializers.CharField):
@@ -39,3 +40,17 @@ class StrictEmailField(serializers.EmailField):
 class CredentialsInput(serializers.Serializer):
     email = StrictEmailField(max_length=254)
     password = PasswordField()
+
+
+class EmailInput(serializers.Serializer):
+    email = StrictEmailField(max_length=254)
+
+
+class ModeInput(serializers.Serializer):
+    """``mode``: "login" (the default) or "2fa" (a second step of a pending login)."""
+
+    mode = serializers.ChoiceField(choices=["login", "2fa"], required=False, default="login")
+
+
+class TempTokenInput(serializers.Serializer):
+    tempToken = StrictCharField(max_length=256)

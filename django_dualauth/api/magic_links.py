@@ -9,29 +9,16 @@ from rest_framework.response import Response
 
 from .. import delivery, messaging
 from ..conf import dualauth_settings
-from ..exceptions import EndpointDisabled
 from ..services import magic_links
 from ..services.twofactor import LoginChallengeIssued
 from . import ratelimits
-from .base import DualAuthAPIView, validated
-from .inputs import StrictCharField, StrictEmailField
+from .base import FeatureView, client_ip_key, validated
+from .inputs import EmailInput, ModeInput, StrictCharField, TempTokenInput
 from .login import challenge_response, session_response
 
 __all__ = ["MagicLinkSendView", "MagicLinkVerifyView"]
 
 _SENT = {"success": True}
-
-
-class _Mode(serializers.Serializer):
-    mode = serializers.ChoiceField(choices=["login", "2fa"], required=False, default="login")
-
-
-class _SendLogin(serializers.Serializer):
-    email = StrictEmailField(max_length=254)
-
-
-class _SendSecondFactor(serializers.Serializer):
-    tempToken = StrictCharField(max_length=256)
 
 
 class _VerifyLogin(serializers.Serializer):
@@ -42,16 +29,11 @@ class _VerifySecondFactor(_VerifyLogin):
     tempToken = StrictCharField(max_length=256)
 
 
-class _MagicLinkView(DualAuthAPIView):
-    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
-        if not dualauth_settings.MAGIC_LINK_ENABLED:
-            raise EndpointDisabled()
-        super().initial(request, *args, **kwargs)
+class _MagicLinkView(FeatureView):
+    referrer_policy = "no-referrer"  # ML-05: the token must not leak onwards
 
-    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"  # ML-05: the token must not leak onwards
-        return response
+    def enabled(self) -> bool:
+        return dualauth_settings.MAGIC_LINK_ENABLED
 
 
 class MagicLinkSendView(_MagicLinkView):
@@ -60,15 +42,15 @@ class MagicLinkSendView(_MagicLinkView):
     normalised address, counted whether or not the account exists."""
 
     def post(self, request: Any) -> Response:
-        mode = validated(_Mode, request.data)["mode"]
+        mode = validated(ModeInput, request.data)["mode"]
         client = delivery.client_info(request)
-        ratelimits.hit(request, "magic_link_ip", client.ip_address or "unknown")
+        ratelimits.hit(request, "magic_link_ip", client_ip_key(request))
         if mode == "2fa":
-            temp = validated(_SendSecondFactor, request.data)["tempToken"]
+            temp = validated(TempTokenInput, request.data)["tempToken"]
             message = magic_links.request_second_factor_link(
                 temp, delivery=delivery.requested_delivery(request), client=client)
         else:
-            email = validated(_SendLogin, request.data)["email"]
+            email = validated(EmailInput, request.data)["email"]
             ratelimits.hit(request, "magic_link_email", ratelimits.normalize_identifier(email))
             message = magic_links.request_login_link(email, client=client)
         if message is not None:
@@ -88,7 +70,7 @@ class MagicLinkVerifyView(_MagicLinkView):
         if mode == delivery.COOKIE:
             delivery.protect_cookie_request(request)
         client = delivery.client_info(request)
-        if validated(_Mode, request.data)["mode"] == "2fa":
+        if validated(ModeInput, request.data)["mode"] == "2fa":
             data = validated(_VerifySecondFactor, request.data)
             tokens = magic_links.verify_second_factor_link(data["token"], data["tempToken"],
                                                            delivery=mode, client=client)

@@ -9,8 +9,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from ..authentication import DualAuthentication
-from ..services import TokenUser, profile
-from .base import DualAuthAPIView
+from ..services import profile
+from .base import DualAuthAPIView, request_user
 
 __all__ = ["MeView", "CsrfView"]
 
@@ -22,10 +22,7 @@ class MeView(DualAuthAPIView):
     permission_classes = [IsAuthenticated]
 
     def get(self, request: Any) -> Response:
-        user = request.user
-        if isinstance(user, TokenUser):
-            user = user.resolve()
-        return Response(profile(user))
+        return Response(profile(request_user(request)))
 
 
 class CsrfView(DualAuthAPIView):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django_ratelimit.core import get_usage
@@ -17,7 +19,7 @@ from .. import audit
 from ..conf import dualauth_settings
 from ..exceptions import RateLimited, ServiceUnavailable
 
-__all__ = ["normalize_identifier", "hit", "check", "record"]
+__all__ = ["normalize_identifier", "hit", "check", "record", "counting_failures"]
 
 logger = logging.getLogger("django_dualauth")
 
@@ -66,3 +68,16 @@ def check(request: Any, scope: str, value: str) -> None:
 def record(request: Any, scope: str, value: str) -> None:
     """Count an event (a failed login) without refusing this request."""
     _usage(request, scope, value, increment=True)
+
+
+@contextmanager
+def counting_failures(request: Any, scope: str, value: str, *failures: type[Exception]) -> Iterator[None]:
+    """Refuse (429) once ``scope``'s budget of failures is spent; count the block's failure
+    (an exception of one of ``failures``, or :class:`RateLimited`) and re-raise it. Successes
+    are not counted."""
+    check(request, scope, value)
+    try:
+        yield
+    except (*failures, RateLimited):
+        record(request, scope, value)
+        raise

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from rest_framework import serializers
@@ -14,21 +12,17 @@ from rest_framework.response import Response
 from .. import audit, delivery, messaging
 from ..authentication import DualAuthentication
 from ..conf import dualauth_settings
-from ..exceptions import EndpointDisabled, RateLimited, ReauthenticationFailed, SMSCodeInvalid
-from ..services import TokenUser, sms
+from ..exceptions import RateLimited, ReauthenticationFailed, SMSCodeInvalid
+from ..services import sms
 from ..services.twofactor import LoginChallengeIssued
 from . import ratelimits
-from .base import DualAuthAPIView, validated
-from .inputs import PasswordField, StrictCharField, StrictEmailField
+from .base import FeatureView, client_ip_key, request_user, session_id, validated
+from .inputs import EmailInput, ModeInput, PasswordField, StrictCharField, TempTokenInput
 from .login import challenge_response, session_response
 
 __all__ = ["SMSPhoneView", "SMSPhoneVerifyView", "SMSSendView", "SMSVerifyView"]
 
 _SENT = {"success": True}
-
-
-class _Mode(serializers.Serializer):
-    mode = serializers.ChoiceField(choices=["login", "2fa"], required=False, default="login")
 
 
 class _PhoneInput(serializers.Serializer):
@@ -40,24 +34,13 @@ class _CodeInput(serializers.Serializer):
     code = StrictCharField(max_length=16)
 
 
-class _EmailInput(serializers.Serializer):
-    email = StrictEmailField(max_length=254)
+class _RemovePhoneInput(serializers.Serializer):
+    password = PasswordField(required=False)
 
 
-class _TempInput(serializers.Serializer):
-    tempToken = StrictCharField(max_length=256)
-
-
-class _SMSView(DualAuthAPIView):
-    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
-        if not dualauth_settings.SMS_ENABLED:
-            raise EndpointDisabled()
-        super().initial(request, *args, **kwargs)
-
-
-def _user(request: Any) -> Any:
-    user = request.user
-    return user.resolve() if isinstance(user, TokenUser) else user
+class _SMSView(FeatureView):
+    def enabled(self) -> bool:
+        return dualauth_settings.SMS_ENABLED
 
 
 def _dispatch(request: Any, outgoing: sms.OutgoingSMS | None, *, silent: bool) -> None:
@@ -85,27 +68,18 @@ class SMSPhoneView(_SMSView):
     def delete(self, request: Any) -> Response:
         """Remove the caller's phone (verified or pending); needs ``password`` for users with one."""
         password = validated(_RemovePhoneInput, request.data).get("password")
-        user = _user(request)
-        ip = delivery.client_info(request).ip_address or "unknown"
-        ratelimits.check(request, "account_user", str(user.pk))
-        try:
+        user = request_user(request)
+        with ratelimits.counting_failures(request, "account_user", str(user.pk), ReauthenticationFailed):
             sms.remove_phone(user, password=password)
-        except ReauthenticationFailed:
-            ratelimits.record(request, "account_user", str(user.pk))
-            raise
-        audit.record("auth.sms.phone_removed", user=str(user.pk), ip=ip)
+        audit.record("auth.sms.phone_removed", user=str(user.pk), ip=client_ip_key(request))
         return Response({"success": True})
 
     def post(self, request: Any) -> Response:
         data = validated(_PhoneInput, request.data)
-        ratelimits.hit(request, "sms_send_ip", delivery.client_info(request).ip_address or "unknown")
-        outgoing = sms.add_phone(_user(request), data["phoneNumber"], password=data.get("password"))
+        ratelimits.hit(request, "sms_send_ip", client_ip_key(request))
+        outgoing = sms.add_phone(request_user(request), data["phoneNumber"], password=data.get("password"))
         _dispatch(request, outgoing, silent=False)
         return Response(_SENT, status=202)
-
-
-class _RemovePhoneInput(serializers.Serializer):
-    password = PasswordField(required=False)
 
 
 class SMSPhoneVerifyView(_SMSView):
@@ -117,7 +91,7 @@ class SMSPhoneVerifyView(_SMSView):
     def post(self, request: Any) -> Response:
         code = validated(_CodeInput, request.data)["code"]
         with _failures_counted(request):
-            sms.confirm_phone(_user(request), code, keep_session=getattr(request.auth, "sid", None))
+            sms.confirm_phone(request_user(request), code, keep_session=session_id(request))
         return Response({"success": True})
 
 
@@ -126,14 +100,14 @@ class SMSSendView(_SMSView):
     a code for the pending 2FA login. Per-IP and per-number limits."""
 
     def post(self, request: Any) -> Response:
-        mode = validated(_Mode, request.data)["mode"]
-        ratelimits.hit(request, "sms_send_ip", delivery.client_info(request).ip_address or "unknown")
+        mode = validated(ModeInput, request.data)["mode"]
+        ratelimits.hit(request, "sms_send_ip", client_ip_key(request))
         if mode == "2fa":
-            temp = validated(_TempInput, request.data)["tempToken"]
+            temp = validated(TempTokenInput, request.data)["tempToken"]
             outgoing = sms.request_second_factor_code(temp, delivery=delivery.requested_delivery(request))
             _dispatch(request, outgoing, silent=False)
         else:
-            email = validated(_EmailInput, request.data)["email"]
+            email = validated(EmailInput, request.data)["email"]
             _dispatch(request, sms.request_login_code(email), silent=True)
         return Response(_SENT, status=202)
 
@@ -149,30 +123,19 @@ class SMSVerifyView(_SMSView):
         client = delivery.client_info(request)
         code = validated(_CodeInput, request.data)["code"]
         with _failures_counted(request):
-            if validated(_Mode, request.data)["mode"] == "2fa":
-                temp = validated(_TempInput, request.data)["tempToken"]
+            if validated(ModeInput, request.data)["mode"] == "2fa":
+                temp = validated(TempTokenInput, request.data)["tempToken"]
                 tokens = sms.verify_second_factor_code(temp, code, delivery=mode, client=client)
                 return session_response(request, mode, tokens)
-            email = validated(_EmailInput, request.data)["email"]
-            key = ratelimits.normalize_identifier(email)
-            ratelimits.check(request, "sms_verify_email", key)  # same for unknown addresses
-            try:
+            email = validated(EmailInput, request.data)["email"]
+            key = ratelimits.normalize_identifier(email)  # counted alike for unknown addresses
+            with ratelimits.counting_failures(request, "sms_verify_email", key, SMSCodeInvalid):
                 outcome = sms.verify_login_code(email, code, delivery=mode, client=client)
-            except SMSCodeInvalid:
-                ratelimits.record(request, "sms_verify_email", key)
-                raise
         if isinstance(outcome, LoginChallengeIssued):
             return challenge_response(outcome)
         return session_response(request, mode, outcome)
 
 
-@contextmanager
-def _failures_counted(request: Any) -> Iterator[None]:
-    """Refuse when the per-IP budget of wrong codes is spent; count each wrong code."""
-    ip = delivery.client_info(request).ip_address or "unknown"
-    ratelimits.check(request, "sms_verify_ip", ip)
-    try:
-        yield
-    except (SMSCodeInvalid, RateLimited):
-        ratelimits.record(request, "sms_verify_ip", ip)
-        raise
+def _failures_counted(request: Any) -> Any:
+    """The per-IP budget of wrong codes."""
+    return ratelimits.counting_failures(request, "sms_verify_ip", client_ip_key(request), SMSCodeInvalid)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import segno
@@ -13,11 +11,11 @@ from rest_framework.response import Response
 
 from .. import delivery
 from ..authentication import DualAuthentication, SetupTokenAuthentication
-from ..exceptions import InvalidTwoFactorCode, RateLimited, ReauthenticationFailed
+from ..exceptions import InvalidTwoFactorCode, ReauthenticationFailed
 from ..models import LoginChallenge
-from ..services import TokenUser, twofactor
+from ..services import twofactor
 from . import ratelimits
-from .base import DualAuthAPIView, validated
+from .base import DualAuthAPIView, client_ip_key, request_user, session_id, validated
 from .inputs import PasswordField, StrictCharField
 from .login import session_response
 
@@ -54,26 +52,10 @@ class _TotpInput(serializers.Serializer):
     totpCode = StrictCharField(max_length=16)
 
 
-def _session_id(request: Any) -> str | None:
-    return getattr(request.auth, "sid", None)
-
-
-def _user(request: Any) -> Any:
-    """The real user model instance (the cache revocation mode hands out a lazy TokenUser)."""
-    user = request.user
-    return user.resolve() if isinstance(user, TokenUser) else user
-
-
-@contextmanager
-def _failures_counted(request: Any) -> Iterator[None]:
-    """Check the per-IP limit on wrong codes and passwords, and count this one if it fails."""
-    ip_key = delivery.client_info(request).ip_address or "unknown"
-    ratelimits.check(request, "2fa_ip", ip_key)
-    try:
-        yield
-    except (InvalidTwoFactorCode, ReauthenticationFailed, RateLimited):
-        ratelimits.record(request, "2fa_ip", ip_key)
-        raise
+def _failures_counted(request: Any) -> Any:
+    """The per-IP budget of wrong codes and passwords."""
+    return ratelimits.counting_failures(request, "2fa_ip", client_ip_key(request),
+                                        InvalidTwoFactorCode, ReauthenticationFailed)
 
 
 def _guard_setup_challenge(request: Any) -> LoginChallenge | None:
@@ -96,7 +78,7 @@ class TwoFactorSetupView(DualAuthAPIView):
 
     def post(self, request: Any) -> Response:
         _guard_setup_challenge(request)
-        setup = twofactor.start_totp_setup(_user(request))
+        setup = twofactor.start_totp_setup(request_user(request))
         qr = segno.make(setup.otpauth_url, error="m").png_data_uri(scale=5)
         return Response({"secret": setup.secret, "otpauthUrl": setup.otpauth_url, "qrCode": qr})
 
@@ -116,7 +98,7 @@ class TwoFactorVerifySetupView(DualAuthAPIView):
         code = validated(_CodeInput, request.data)["token"]  # a client-sent ``secret`` is ignored
         if challenge is None:
             with _failures_counted(request):
-                codes = twofactor.confirm_totp_setup(_user(request), code, keep_session=_session_id(request))
+                codes = twofactor.confirm_totp_setup(request_user(request), code, keep_session=session_id(request))
             return Response({"success": True, "recoveryCodes": codes})
         raw = request.data.get("tempToken") or delivery.read_access_credential(request).raw
         with _failures_counted(request):
@@ -151,8 +133,8 @@ class TwoFactorDisableView(DualAuthAPIView):
     def post(self, request: Any) -> Response:
         data = validated(_DisableInput, request.data)
         with _failures_counted(request):
-            twofactor.disable_two_factor(_user(request), totp_code=data.get("totpCode"),
-                                         password=data.get("password"), keep_session=_session_id(request))
+            twofactor.disable_two_factor(request_user(request), totp_code=data.get("totpCode"),
+                                         password=data.get("password"), keep_session=session_id(request))
         return Response({"success": True})
 
 
@@ -165,5 +147,5 @@ class RecoveryCodesView(DualAuthAPIView):
     def post(self, request: Any) -> Response:
         data = validated(_TotpInput, request.data)
         with _failures_counted(request):
-            codes = twofactor.regenerate_recovery_codes(_user(request), data["totpCode"])
+            codes = twofactor.regenerate_recovery_codes(request_user(request), data["totpCode"])
         return Response({"success": True, "recoveryCodes": codes})

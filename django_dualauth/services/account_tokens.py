@@ -18,7 +18,6 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .. import audit
@@ -36,6 +35,7 @@ from ..models.sessions import RevocationReason
 from ..types import ClientInfo
 from .claims import account_state, update_account_state
 from .sessions import revoke_all_sessions
+from .users import active_user_by_email, email_field, email_of, render_mail, state_stamp
 
 __all__ = [
     "check_email_policy",
@@ -63,33 +63,8 @@ _URLS = {
 }
 
 
-def _email_field() -> str:
-    return str(get_user_model().get_email_field_name())
-
-
-def _email_of(user: Any) -> str:
-    return getattr(user, _email_field(), "") or ""
-
-
 def _stamp(user: Any) -> str:
-    return digest(f"{user.password}\x00{_email_of(user)}\x00{user.is_active}", STAMP_PURPOSE)
-
-
-def _user_by_email(email: str) -> Any | None:
-    """The one active user with this address (case-insensitive), else ``None``."""
-    model = get_user_model()
-    found = list(model._default_manager.filter(**{f"{_email_field()}__iexact": email.strip()})[:2])
-    return found[0] if len(found) == 1 and found[0].is_active else None
-
-
-def mail(template: str, to: str, context: dict[str, Any]) -> EmailMultiAlternatives:
-    """``django_dualauth/email/<template>_subject.txt``, ``.txt`` and ``.html``: override them
-    in your project's templates."""
-    base = f"django_dualauth/email/{template}"
-    subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
-    message = EmailMultiAlternatives(subject, render_to_string(f"{base}.txt", context), to=[to])
-    message.attach_alternative(render_to_string(f"{base}.html", context), "text/html")
-    return message
+    return state_stamp(user, STAMP_PURPOSE)
 
 
 def _issue(user: Any, purpose: str, email: str, client: ClientInfo) -> EmailMultiAlternatives:
@@ -102,7 +77,7 @@ def _issue(user: Any, purpose: str, email: str, client: ClientInfo) -> EmailMult
                                     stamp=_stamp(user), email=email, created_at=now, expires_at=now + lifetime,
                                     ip_address=client.ip_address)
     url = _URLS[purpose]().replace("{token}", raw)
-    return mail(purpose, email, {"user": user, "url": url, "email": email,
+    return render_mail(purpose, email, {"user": user, "url": url, "email": email,
                                  "lifetime_minutes": int(lifetime.total_seconds() // 60)})
 
 
@@ -140,16 +115,16 @@ def check_email_policy(user: Any) -> None:
 
 def send_verification_email(user: Any, *, client: ClientInfo) -> EmailMultiAlternatives | None:
     """The verification mail for the user's current address; ``None`` if already verified."""
-    if account_state(user).email_verified or not _email_of(user):
+    if account_state(user).email_verified or not email_of(user):
         return None
-    return _issue(user, AccountTokenPurpose.VERIFY_EMAIL, _email_of(user), client)
+    return _issue(user, AccountTokenPurpose.VERIFY_EMAIL, email_of(user), client)
 
 
 def resend_verification_email(email: str, *, client: ClientInfo) -> EmailMultiAlternatives | None:
     """The verification mail for an active, unverified account with this address, else ``None``.
 
     For users whom the policy keeps from logging in (and so from the authenticated endpoint)."""
-    user = _user_by_email(email)
+    user = active_user_by_email(email)
     return send_verification_email(user, client=client) if user is not None else None
 
 
@@ -166,10 +141,10 @@ def verify_email(raw: object) -> Any:
 
 def request_password_reset(email: str, *, client: ClientInfo) -> EmailMultiAlternatives | None:
     """The reset mail for ``email``, or ``None`` (no such active account): answer the same."""
-    user = _user_by_email(email)
+    user = active_user_by_email(email)
     if user is None:
         return None
-    return _issue(user, AccountTokenPurpose.PASSWORD_RESET, _email_of(user), client)
+    return _issue(user, AccountTokenPurpose.PASSWORD_RESET, email_of(user), client)
 
 
 def reset_password(raw: object, password: str) -> Any:
@@ -209,8 +184,8 @@ def request_email_change(user: Any, new_email: str, password: object, *,
         raise ReauthenticationFailed()
     model = get_user_model()
     new_email = model.objects.normalize_email(new_email.strip())
-    if new_email.casefold() == _email_of(user).casefold() or model._default_manager.filter(
-            **{f"{_email_field()}__iexact": new_email}).exists():
+    if new_email.casefold() == email_of(user).casefold() or model._default_manager.filter(
+            **{f"{email_field()}__iexact": new_email}).exists():
         return None
     return _issue(user, AccountTokenPurpose.EMAIL_CHANGE, new_email, client)
 
@@ -222,16 +197,17 @@ def confirm_email_change(raw: object) -> tuple[Any, EmailMultiAlternatives | Non
     with transaction.atomic():
         token = _consume(raw, AccountTokenPurpose.EMAIL_CHANGE)
         user = token.user
-        old = _email_of(user)
-        if model._default_manager.filter(**{f"{_email_field()}__iexact": token.email}).exclude(pk=user.pk).exists():
+        old = email_of(user)
+        if model._default_manager.filter(**{f"{email_field()}__iexact": token.email}).exclude(pk=user.pk).exists():
             raise AccountTokenInvalid()
-        setattr(user, _email_field(), token.email)
-        fields = [_email_field()]
-        if model.USERNAME_FIELD != _email_field() and getattr(user, model.USERNAME_FIELD, None) == old:
+        setattr(user, email_field(), token.email)
+        fields = [email_field()]
+        if model.USERNAME_FIELD != email_field() and getattr(user, model.USERNAME_FIELD, None) == old:
             setattr(user, model.USERNAME_FIELD, token.email)  # projects that use the address as username
             fields.append(model.USERNAME_FIELD)
         user.save(update_fields=fields)
         update_account_state(user, email_verified=True)
     audit.record("auth.email.changed", user=str(user.pk))  # identifiers only: no addresses
-    notice = mail("email_changed", old, {"user": user, "old_email": old, "new_email": token.email}) if old else None
+    context = {"user": user, "old_email": old, "new_email": token.email}
+    notice = render_mail("email_changed", old, context) if old else None
     return user, notice

@@ -38,6 +38,22 @@ logger = logging.getLogger("django_dualauth")
 __all__ = ["CompiledSelect", "CompiledUpdate", "CompiledInsert"]
 
 
+def _cached_plan(plans: dict[Hashable, Any], key: Hashable, model: type[Model], compile_plan: Callable[[], Any]) -> Any:
+    """The plan stored under ``key``, compiling it on first use. ``None`` means "use the ORM":
+    the shape cannot be reused, or a private ORM API this module relies on has changed."""
+    try:
+        return plans[key]
+    except KeyError:
+        pass
+    try:
+        plan = compile_plan()
+    except Exception:  # the private ORM APIs used here vary between Django releases
+        logger.warning("dualauth: cannot compile a %s statement; using the ORM", model.__name__, exc_info=True)
+        plan = None
+    plans[key] = plan
+    return plan
+
+
 @dataclass(frozen=True)
 class _Plan:
     query: Any  # the compiled sql.Query, to make a compiler bound to the caller's connection
@@ -76,16 +92,7 @@ class CompiledSelect:
                  else router.db_for_read(self._model))
         connection = connections[alias]
         key = (alias, connection.vendor, len(values))
-        try:
-            plan = self._plans[key]
-        except KeyError:
-            try:
-                plan = self._compile(alias, connection, values)
-            except Exception:  # a private ORM API this relies on changed: stay on the queryset path
-                logger.warning("dualauth: cannot compile %s look-up; using the queryset", self._model.__name__,
-                               exc_info=True)
-                plan = None
-            self._plans[key] = plan
+        plan = _cached_plan(self._plans, key, self._model, lambda: self._compile(alias, connection, values))
         if plan is None:
             return self._run_queryset(values)
         if plan.for_update and connection.get_autocommit() and connection.features.supports_transactions:
@@ -165,10 +172,7 @@ class CompiledUpdate:
         alias = router.db_for_write(self._model)
         connection = connections[alias]
         key = (alias, connection.vendor, tuple(v is None for v in values))
-        try:
-            plan = self._plans[key]
-        except KeyError:
-            plan = self._plans[key] = self._compile(alias, connection, pk, values)
+        plan = _cached_plan(self._plans, key, self._model, lambda: self._compile(alias, connection, pk, values))
         if plan is None:
             return self._queryset(alias, pk).update(**dict(zip(self._names, values, strict=True)))
         params = [f.get_db_prep_save(v, connection=connection)
@@ -210,16 +214,7 @@ class CompiledInsert:
         alias = router.db_for_write(self._model)
         connection = connections[alias]
         key = (alias, connection.vendor)
-        try:
-            plan = self._plans[key]
-        except KeyError:
-            try:
-                plan = self._compile(alias, connection, values)
-            except Exception:  # a private ORM API this relies on changed: stay on the queryset path
-                logger.warning("dualauth: cannot compile %s look-up; using the queryset", self._model.__name__,
-                               exc_info=True)
-                plan = None
-            self._plans[key] = plan
+        plan = _cached_plan(self._plans, key, self._model, lambda: self._compile(alias, connection, values))
         if plan is None:
             self._model._base_manager.using(alias).bulk_create([self._instance(values)])
             return

@@ -16,10 +16,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from ..conf import dualauth_settings
@@ -30,6 +28,7 @@ from ..types import ClientInfo, IssuedTokens
 from .claims import update_account_state
 from .sessions import issue_session
 from .twofactor import MAGIC_LINK, LoginChallengeIssued, begin_login, finish_challenge, lock_challenge
+from .users import active_user_by_email, email_of, render_mail, state_stamp
 
 __all__ = ["request_login_link", "request_second_factor_link", "verify_login_link",
            "verify_second_factor_link", "AMR_EMAIL"]
@@ -40,13 +39,8 @@ STAMP_PURPOSE = "magic_link.stamp"
 AMR_EMAIL = "email"
 
 
-def _email_of(user: Any) -> str:
-    return getattr(user, user.get_email_field_name(), "") or ""
-
-
 def _stamp(user: Any) -> str:
-    """A digest of the state a link depends on: any change voids every link sent before."""
-    return digest(f"{user.password}\x00{_email_of(user)}\x00{user.is_active}", STAMP_PURPOSE)
+    return state_stamp(user, STAMP_PURPOSE)
 
 
 def _link_url(raw: str, *, second_factor: bool) -> str:
@@ -73,14 +67,9 @@ def _create(user: Any, purpose: str, client: ClientInfo, challenge: Any = None) 
 
 
 def _message(user: Any, raw: str, *, second_factor: bool) -> EmailMultiAlternatives:
-    context = {"user": user, "url": _link_url(raw, second_factor=second_factor),
-               "second_factor": second_factor,
-               "lifetime_minutes": int(dualauth_settings.MAGIC_LINK_LIFETIME.total_seconds() // 60)}
-    subject = " ".join(render_to_string("django_dualauth/email/magic_link_subject.txt", context).split())
-    message = EmailMultiAlternatives(subject, render_to_string("django_dualauth/email/magic_link.txt", context),
-                                     to=[_email_of(user)])
-    message.attach_alternative(render_to_string("django_dualauth/email/magic_link.html", context), "text/html")
-    return message
+    return render_mail("magic_link", email_of(user), {
+        "user": user, "url": _link_url(raw, second_factor=second_factor), "second_factor": second_factor,
+        "lifetime_minutes": int(dualauth_settings.MAGIC_LINK_LIFETIME.total_seconds() // 60)})
 
 
 def request_login_link(email: str, *, client: ClientInfo) -> EmailMultiAlternatives | None:
@@ -88,12 +77,9 @@ def request_login_link(email: str, *, client: ClientInfo) -> EmailMultiAlternati
 
     The caller answers the same either way (ENUM-02) and sends the mail off the request path.
     """
-    model = get_user_model()
-    candidates = list(model._default_manager.filter(
-        **{f"{model.get_email_field_name()}__iexact": email.strip()})[:2])
-    if len(candidates) != 1 or not candidates[0].is_active:
-        return None  # unknown, ambiguous or inactive: nothing is sent
-    user = candidates[0]
+    user = active_user_by_email(email)
+    if user is None:
+        return None
     raw = _create(user, MagicLinkPurpose.LOGIN, client)
     return _message(user, raw, second_factor=False)
 

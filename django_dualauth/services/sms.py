@@ -22,7 +22,6 @@ from datetime import datetime
 from typing import Any
 
 import phonenumbers
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -44,6 +43,7 @@ from ..models.sessions import RevocationReason
 from ..types import ClientInfo, IssuedTokens
 from .sessions import issue_session, revoke_all_sessions
 from .twofactor import SMS, LoginChallengeIssued, begin_login, finish_challenge, lock_challenge
+from .users import active_user_by_email
 
 __all__ = ["OutgoingSMS", "add_phone", "confirm_phone", "remove_phone", "has_verified_phone", "normalize_phone",
            "request_login_code", "request_second_factor_code", "verify_login_code",
@@ -220,19 +220,10 @@ def _confirm_locked(user: Any, code: object, now: datetime) -> DualAuthError | N
 
 # --- login and second factor -----------------------------------------------------------------
 
-def _user_by_email(email: str) -> Any | None:
-    model = get_user_model()
-    candidates = list(model._default_manager.filter(
-        **{f"{model.get_email_field_name()}__iexact": email.strip()})[:2])
-    if len(candidates) != 1 or not candidates[0].is_active:
-        return None
-    return candidates[0]
-
-
 def request_login_code(email: str) -> OutgoingSMS | None:
     """The text to send for ``email``, or ``None`` (unknown or inactive account, no verified
     phone, or within the resend cooldown). The caller answers the same in every case."""
-    user = _user_by_email(email)
+    user = active_user_by_email(email)
     if user is None:
         return None
     with transaction.atomic():
@@ -265,7 +256,7 @@ def verify_login_code(email: str, code: object, *, delivery: str,
     """Log in with an SMS code. Returns the session, or the 2FA challenge for a user whose
     other factor is due. Raises :class:`SMSCodeInvalid` (one answer for an unknown account,
     no phone, a wrong, used or expired code) or :class:`RateLimited`."""
-    user = _user_by_email(email)
+    user = active_user_by_email(email)
     if user is None:
         raise SMSCodeInvalid()
     now = timezone.now()
