@@ -41,6 +41,12 @@ class DualAuthAPIView(APIView):
     content_negotiation_class = _AlwaysJSON
     throttle_classes: list[Any] = []
 
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # Parse the body now, even where the view ignores it: a malformed, non-JSON or oversized
+        # body is a clear 4xx on every endpoint, never silently accepted by some of them.
+        request.data  # noqa: B018
+
     def get_exception_handler(self) -> Any:
         return exception_handler
 
