@@ -30,7 +30,7 @@ SAMESITE_VALUES = ("Lax", "Strict", "None")
 DEFAULT_RATE_LIMITS: dict[str, str | None] = {
     "login_ip": "30/10m",  # failed logins per client IP (password spraying)
     "login_email": "5/5m",  # failed logins per normalised e-mail (brute force on one account)
-    "refresh_ip": "120/m",  # refresh attempts per client IP
+    "refresh_ip": "120/m",  # refused refresh attempts per client IP (rotations are not counted)
     "register_ip": "10/h",  # registrations per client IP
     "2fa_ip": "30/10m",  # failed second-factor codes per client IP
     "magic_link_email": "3/10m",  # link requests per normalised e-mail (inbox flooding)

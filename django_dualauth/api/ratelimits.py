@@ -8,11 +8,15 @@ process shares them). Keys are hashed by django-ratelimit; no raw e-mail is stor
 from __future__ import annotations
 
 import logging
+import time
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import caches
+from django_ratelimit import core as ratelimit_core
 from django_ratelimit.core import get_usage
 
 from .. import audit
@@ -38,12 +42,16 @@ def _usage(request: Any, scope: str, value: str, *, increment: bool) -> dict[str
         return get_usage(http, group=f"dualauth.{scope}", key=lambda group, req: value, rate=rate,
                          increment=increment)
     except Exception:  # the cache client's connection errors vary by backend
-        # django-ratelimit's own rule for a cache that cannot count: open (no limit) only
-        # when RATELIMIT_FAIL_OPEN says so; closed is a 503, not a 500 and not a false 429.
-        logger.warning("dualauth: rate-limit cache unavailable (scope %s)", scope)
-        if dualauth_settings.RATELIMIT_FAIL_OPEN:
-            return None
-        raise ServiceUnavailable() from None
+        return _cache_unavailable(scope)
+
+
+def _cache_unavailable(scope: str) -> None:
+    # django-ratelimit's own rule for a cache that cannot count: open (no limit) only
+    # when RATELIMIT_FAIL_OPEN says so; closed is a 503, not a 500 and not a false 429.
+    logger.warning("dualauth: rate-limit cache unavailable (scope %s)", scope)
+    if dualauth_settings.RATELIMIT_FAIL_OPEN:
+        return None
+    raise ServiceUnavailable() from None
 
 
 def _exceeded(scope: str, usage: dict[str, Any]) -> RateLimited:
@@ -60,9 +68,33 @@ def hit(request: Any, scope: str, value: str) -> None:
 
 def check(request: Any, scope: str, value: str) -> None:
     """Refuse (429) when the recorded events already reach the limit; counts nothing."""
-    usage = _usage(request, scope, value, increment=False)
+    usage = _peek(request, scope, value)
     if usage and (usage["should_limit"] or usage["count"] >= usage["limit"]):
         raise _exceeded(scope, usage)
+
+
+def _peek(request: Any, scope: str, value: str) -> dict[str, Any] | None:
+    """django-ratelimit's usage for ``scope`` without counting, in one cache read.
+
+    ``get_usage(increment=False)`` first ``add()``s a zero counter, then reads it: two round
+    trips to Redis on every check. This reads the same counter (django-ratelimit's own window
+    and key functions) once; a missing counter is zero, as the ``add`` would have made it.
+    Should those functions change, ``get_usage`` is used as before."""
+    rate = dualauth_settings.RATE_LIMITS.get(scope)
+    if not rate or not value:
+        return None
+    try:
+        limit, period = ratelimit_core._split_rate(rate)
+        window = ratelimit_core._get_window(value, period)
+        key = ratelimit_core._make_cache_key(f"dualauth.{scope}", window, rate, value, ratelimit_core.ALL)
+    except Exception:  # a django-ratelimit release without these helpers
+        return _usage(request, scope, value, increment=False)
+    try:
+        count = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")].get(key, 0)
+    except Exception:  # the cache client's connection errors vary by backend
+        return _cache_unavailable(scope)
+    return {"count": count, "limit": limit, "should_limit": count > limit,
+            "time_left": window - int(time.time())}
 
 
 def record(request: Any, scope: str, value: str) -> None:

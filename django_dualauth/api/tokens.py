@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from .. import delivery
 from ..authentication import DualAuthentication
-from ..exceptions import AccessTokenInvalid
+from ..exceptions import AccessTokenInvalid, DualAuthError
 from ..models.sessions import RevocationReason
 from ..services import (
     decode_access_token,
@@ -32,11 +32,14 @@ class RefreshView(DualAuthAPIView):
 
     def post(self, request: Any) -> Response:
         client = delivery.client_info(request)
-        ratelimits.hit(request, "refresh_ip", client.ip_address or "unknown")
-        credential = delivery.read_refresh_credential(request, request.data)
-        if credential.via == delivery.COOKIE:
-            delivery.protect_cookie_request(request)
-        tokens = rotate_refresh_token(credential.raw, presented_via=credential.via, client=client)
+        # Refused attempts count (guessing, replayed or missing tokens, CSRF probes); a
+        # rotation that succeeds proves a live 256-bit secret and costs no budget, so users
+        # behind one address do not use up each other's refreshes.
+        with ratelimits.counting_failures(request, "refresh_ip", client.ip_address or "unknown", DualAuthError):
+            credential = delivery.read_refresh_credential(request, request.data)
+            if credential.via == delivery.COOKIE:
+                delivery.protect_cookie_request(request)
+            tokens = rotate_refresh_token(credential.raw, presented_via=credential.via, client=client)
         return delivery.get_delivery(tokens.delivery).token_response(request, tokens)
 
 
