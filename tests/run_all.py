@@ -3,9 +3,11 @@
 1. Everything on SQLite and the local-memory cache (``tests.settings``).
 2. The tests marked ``postgres`` / ``redis`` against the real servers
    (``tests.settings_services``): concurrency under ``select_for_update`` and state shared
-   between several app processes. When the servers do not answer this stage is skipped
-   with a loud notice; with ``DUALAUTH_REQUIRE_SERVICES=1`` (set by ``.ci/run``) that is a
-   failure instead, and so is any skipped test inside the stage.
+   between several app processes; and those marked ``both_backends`` once more, because
+   their code differs there (the one-statement rotation on PostgreSQL, counters in Redis).
+   When the servers do not answer this stage is skipped with a loud notice; with
+   ``DUALAUTH_REQUIRE_SERVICES=1`` (set by ``.ci/run``) that is a failure instead, and so is
+   any skipped test inside the stage.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def main() -> int:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings_services",
            "DUALAUTH_REQUIRE_SERVICES": "1" if required else os.environ.get(
                "DUALAUTH_REQUIRE_SERVICES", "0")}
-    code = subprocess.call([*pytest, "-m", "postgres or redis", "-p", "no:randomly"], env=env)
+    code = subprocess.call([*pytest, "-m", "postgres or redis or both_backends", "-p", "no:randomly"], env=env)
     if code == NO_TESTS:
         print("no postgres/redis tests collected", flush=True)
         return 1 if required else 0

@@ -21,9 +21,10 @@ from django_dualauth.models import AccountState, AuthSession, RotatedRefreshToke
 from django_dualauth.services import issue_session, rotate_refresh_token, verification
 from django_dualauth.services import sessions as sessions_service
 from django_dualauth.services.claims import update_account_state
+from django_dualauth.services.compiled import CompiledSelect
 from django_dualauth.types import ClientInfo
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
 CLIENT = ClientInfo(ip_address="203.0.113.7", user_agent="pytest")
 
@@ -90,3 +91,41 @@ def test_rotation_writes_through_the_compiled_statements(user: Any) -> None:
     spent = RotatedRefreshToken.objects.get(session_id=after.pk)
     assert spent.digest == before.refresh_digest and spent.generation == before.generation
     assert rotated.refresh_token != tokens.refresh_token
+
+
+# --- the one-statement rotation (PostgreSQL) -------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locked_lookup_first_planned_outside_a_transaction_is_still_compiled(user: Any) -> None:
+    """The rotation statement plans the FOR UPDATE look-up in autocommit; that must compile the
+    plan (not store "use the ORM" for good because as_sql() refuses FOR UPDATE there)."""
+    fresh = CompiledSelect(AuthSession, "refresh_digest", sessions_service._locked_by_digest, for_update=True)
+    assert connection.get_autocommit()
+    planned = fresh.plan(("a" * 64,))
+    assert planned is not None
+    if connection.features.has_select_for_update:
+        assert "FOR UPDATE" in planned[2].sql.upper()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_rotation_statement_returns_the_session_as_locked_and_writes_what_the_transaction_writes(
+        user: Any) -> None:
+    tokens = _issued(user)
+    before = AuthSession.objects.get()
+    rotated = rotate_refresh_token(tokens.refresh_token, presented_via="bearer", client=CLIENT)
+    after = AuthSession.objects.get()
+    spent = RotatedRefreshToken.objects.get()
+    assert (spent.session_id, spent.digest, spent.generation) == (before.pk, before.refresh_digest, 0)
+    assert after.generation == 1 and after.refresh_digest != before.refresh_digest
+    assert after.rotated_at == after.last_used_at == spent.rotated_at
+    assert after.expires_at <= after.absolute_expires_at == before.absolute_expires_at
+    assert (after.ip_address, after.user_agent) == ("203.0.113.7", "pytest")
+    # The returned instance holds what the row now holds; its user comes from the same join.
+    returned = AuthSession.objects.get(pk=rotated.session_id)
+    assert returned.refresh_digest == after.refresh_digest
+    assert rotated.user == user
+    with CaptureQueriesContext(connection) as captured:
+        again = rotate_refresh_token(rotated.refresh_token, presented_via="bearer", client=CLIENT)
+    assert AuthSession.objects.get().generation == 2 and again.refresh_token != rotated.refresh_token
+    if connection.vendor == "postgresql":
+        assert len(captured) == 1  # lock, checks, spent digest and advance: one round trip

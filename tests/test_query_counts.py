@@ -12,6 +12,7 @@
   ``debug_transaction``). Inside pytest-django's default per-test transaction the same atomic
   block is a SAVEPOINT / RELEASE SAVEPOINT pair instead, which is also captured; that variant
   is checked too. In both, the data statements (everything but transaction control) are <= 4.
+  On PostgreSQL the same rotation is 1 statement in all (services/rotation_statement.py).
 * ``POST /auth/login``: at most 5 queries beyond what ``django.contrib.auth.authenticate``
   costs for the same credentials, measured in the same test (measured: authenticate 1, login 4:
   the account-state read for the claims, the session INSERT and Django's ``last_login`` UPDATE).
@@ -27,6 +28,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from django_dualauth.services import revoke_all_sessions
+
+pytestmark = pytest.mark.both_backends
 
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT",
                         "ROLLBACK TO SAVEPOINT")
@@ -87,6 +90,10 @@ def test_refresh_is_at_most_six_statements_including_begin_and_commit(logged_in,
         response = logged_in.refresh()
     assert response.status_code == 200, response.content
     statements = [q["sql"].strip().upper() for q in captured.captured_queries]
+    if connection.vendor == "postgresql":
+        # One autocommitted statement: lock, checks, spent digest and advance (rotation_statement).
+        assert len(statements) == 1 and statements[0].startswith("WITH"), statements
+        return
     # The budget really includes the transaction: both ends are captured on this backend.
     assert statements[0].startswith("BEGIN") and statements[-1] == "COMMIT", statements
     assert len(_data_statements(captured)) <= 4
@@ -98,7 +105,7 @@ def test_refresh_budget_inside_an_outer_transaction(logged_in, django_assert_max
     with django_assert_max_num_queries(6) as captured:
         response = logged_in.refresh()
     assert response.status_code == 200, response.content
-    assert len(_data_statements(captured)) <= 4
+    assert len(_data_statements(captured)) <= (1 if connection.vendor == "postgresql" else 4)
 
 
 # --- login ------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from django_dualauth.models import AuthSession, RotatedRefreshToken
 from django_dualauth.models.sessions import RevocationReason
 from django_dualauth.signals import refresh_token_reused, session_revoked, session_rotated
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
 REFRESH_PURPOSE = "refresh_token"
 T0 = "2030-01-01 12:00:00"

@@ -31,7 +31,7 @@ from django_dualauth.models.sessions import RevocationReason
 from django_dualauth.services import revoke_all_sessions, revoke_session, revoke_session_by_id
 from django_dualauth.signals import session_revoked
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
 T0 = "2030-01-01 12:00:00"
 OTHER_EMAIL = "bob@example.com"

@@ -35,7 +35,7 @@ from django.utils.inspect import func_supports_parameter
 
 logger = logging.getLogger("django_dualauth")
 
-__all__ = ["CompiledSelect", "CompiledUpdate", "CompiledInsert"]
+__all__ = ["CompiledSelect", "CompiledUpdate", "CompiledInsert", "SelectPlan"]
 
 
 def _cached_plan(plans: dict[Hashable, Any], key: Hashable, model: type[Model], compile_plan: Callable[[], Any]) -> Any:
@@ -55,7 +55,7 @@ def _cached_plan(plans: dict[Hashable, Any], key: Hashable, model: type[Model], 
 
 
 @dataclass(frozen=True)
-class _Plan:
+class SelectPlan:
     query: Any  # the compiled sql.Query, to make a compiler bound to the caller's connection
     sql: str
     columns: list[Any]  # the selected expressions, in row order (for the converters)
@@ -82,29 +82,41 @@ class CompiledSelect:
         self._field_name = field
         self._build = build
         self._for_update = for_update
-        self._plans: dict[Hashable, _Plan | None] = {}
+        self._plans: dict[Hashable, SelectPlan | None] = {}
 
     def first(self, *values: Any) -> Any:
+        planned = self.plan(values)
+        if planned is None:
+            return self._run_queryset(values)
+        alias, connection, plan = planned
+        if plan.for_update and connection.get_autocommit() and connection.features.supports_transactions:
+            # The ORM refuses this in as_sql(); keep the same guard now that as_sql() is skipped.
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        with connection.cursor() as cursor:
+            cursor.execute(plan.sql, self.params(alias, connection, values))
+            row = cursor.fetchone()
+        return None if row is None else self.instance(alias, connection, plan, row)
+
+    def plan(self, values: tuple[Any, ...]) -> tuple[str, Any, SelectPlan] | None:
+        """(alias, connection, plan) for these values, or None when only the queryset can run them."""
         if any(v is None for v in values) or len(set(values)) != len(values):
             # NULL changes the SQL (IS NULL) and IN drops duplicates: not the shape compiled.
-            return self._run_queryset(values)
+            return None
         alias = (router.db_for_write(self._model) if self._for_update
                  else router.db_for_read(self._model))
         connection = connections[alias]
         key = (alias, connection.vendor, len(values))
         plan = _cached_plan(self._plans, key, self._model, lambda: self._compile(alias, connection, values))
-        if plan is None:
-            return self._run_queryset(values)
-        if plan.for_update and connection.get_autocommit() and connection.features.supports_transactions:
-            # The ORM refuses this in as_sql(); keep the same guard now that as_sql() is skipped.
-            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        return None if plan is None else (alias, connection, plan)
+
+    def params(self, alias: str, connection: Any, values: tuple[Any, ...]) -> list[Any]:
+        """The statement's parameters: ``values`` as the field prepares them."""
         field = self._field(alias)
-        params = [field.get_db_prep_value(v, connection, prepared=False) for v in values]
-        with connection.cursor() as cursor:
-            cursor.execute(plan.sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
+        return [field.get_db_prep_value(v, connection, prepared=False) for v in values]
+
+    @staticmethod
+    def instance(alias: str, connection: Any, plan: SelectPlan, row: tuple[Any, ...]) -> Any:
+        """The instance (with its ``select_related`` objects) of one row in the plan's column order."""
         compiler = plan.query.get_compiler(connection=connection)
         converters = compiler.get_converters(plan.columns)
         if converters:
@@ -121,13 +133,18 @@ class CompiledSelect:
     def _run_queryset(self, values: tuple[Any, ...]) -> Any:
         return next(iter(self._build(*values)), None)
 
-    def _compile(self, alias: str, connection: Any, values: tuple[Any, ...]) -> _Plan | None:
+    def _compile(self, alias: str, connection: Any, values: tuple[Any, ...]) -> SelectPlan | None:
         queryset = self._build(*values)
         if (queryset.db != alias or queryset._known_related_objects or queryset._prefetch_related_lookups
                 or bool(queryset.query.select_for_update) != self._for_update):
             return None
         compiler = queryset.query.get_compiler(using=alias)
-        sql, params = compiler.as_sql()
+        if self._for_update and connection.get_autocommit():
+            # as_sql() refuses FOR UPDATE outside a transaction; compiling executes nothing.
+            with transaction.atomic(using=alias):
+                sql, params = compiler.as_sql()
+        else:
+            sql, params = compiler.as_sql()
         field = self._field(alias)
         expected = [field.get_db_prep_value(v, connection, prepared=False) for v in values]
         if (not sql or list(params) != expected or compiler.has_extra_select
@@ -141,7 +158,7 @@ class CompiledSelect:
                           and func_supports_parameter(klass_info["model"].from_db, "fetch_mode") else {})
         fields = klass_info["select_fields"]
         start, end = fields[0], fields[-1] + 1
-        return _Plan(
+        return SelectPlan(
             query=queryset.query,
             sql=sql,
             columns=[s[0] for s in select[:compiler.col_count]],

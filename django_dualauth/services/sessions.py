@@ -24,6 +24,7 @@ from ..types import ClientInfo, IssuedTokens
 from . import revocation
 from .access_tokens import encode_access_token
 from .compiled import CompiledInsert, CompiledSelect, CompiledUpdate
+from .rotation_statement import RotationStatement
 
 __all__ = [
     "issue_session",
@@ -53,6 +54,8 @@ _INSERT_SPENT = CompiledInsert(RotatedRefreshToken, ("session_id", "digest", "ge
 _ROTATED_FIELDS = ("refresh_digest", "generation", "rotated_at", "last_used_at", "expires_at",
                    "ip_address", "user_agent")
 _UPDATE_ROTATED = CompiledUpdate(AuthSession, _ROTATED_FIELDS)
+# PostgreSQL: the same three statements as one, in one round trip, for the rotation that succeeds.
+_ROTATE_IN_ONE = RotationStatement(_LOCKED_BY_DIGEST)
 
 
 def _idle_expiry(now: datetime, absolute: datetime) -> datetime:
@@ -113,9 +116,11 @@ def rotate_refresh_token(raw: object, *, presented_via: str, client: ClientInfo)
         raise RefreshTokenInvalid()
     assert isinstance(raw, str)
     now = timezone.now()
-    with transaction.atomic():
-        # Errors are returned, not raised, so that a revocation decided here is committed.
-        outcome = _rotate_locked(raw, presented_via, client, now)
+    outcome = _rotate_in_one_statement(raw, presented_via, client, now)
+    if outcome is None:
+        with transaction.atomic():
+            # Errors are returned, not raised, so that a revocation decided here is committed.
+            outcome = _rotate_locked(raw, presented_via, client, now)
     if isinstance(outcome, _Reuse):
         _announce_revoked([outcome.session], RevocationReason.REUSE, None)
         refresh_token_reused.send(sender=AuthSession, session=outcome.session,
@@ -157,15 +162,36 @@ def _rotate_locked(raw: str, presented_via: str, client: ClientInfo, now: dateti
         return refusal
     successor = derive_secret(raw, SUCCESSOR_PURPOSE)
     _INSERT_SPENT.execute(session.pk, session.refresh_digest, session.generation, now)
-    session.refresh_digest = digest(successor, REFRESH_PURPOSE)
+    _advance(session, digest(successor, REFRESH_PURPOSE), client, now)
+    # By primary key, under the row lock taken above.
+    _UPDATE_ROTATED.execute(session.pk, *(getattr(session, name) for name in _ROTATED_FIELDS))
+    return session, successor, True
+
+
+def _rotate_in_one_statement(raw: str, presented_via: str, client: ClientInfo,
+                             now: datetime) -> _Outcome | None:
+    """The rotation that succeeds, in one statement where the database allows (PostgreSQL);
+    ``None`` when nothing was written and the transaction of :func:`_rotate_locked` must decide."""
+    successor = derive_secret(raw, SUCCESSOR_PURPOSE)
+    new_digest = digest(successor, REFRESH_PURPOSE)
+    session = _ROTATE_IN_ONE.run(
+        digests(raw, REFRESH_PURPOSE), new_digest=new_digest,
+        presented_via=presented_via, now=now,
+        idle_until=now + dualauth_settings.REFRESH_TOKEN_IDLE_LIFETIME,
+        ip_address=client.ip_address, user_agent=client.user_agent[:512])
+    if session is None:
+        return None
+    _advance(session, new_digest, client, now)  # the instance as the statement left the row
+    return session, successor, True
+
+
+def _advance(session: AuthSession, new_digest: str, client: ClientInfo, now: datetime) -> None:
+    session.refresh_digest = new_digest
     session.generation += 1
     session.rotated_at = session.last_used_at = now
     session.expires_at = _idle_expiry(now, session.absolute_expires_at)
     session.ip_address = client.ip_address
     session.user_agent = client.user_agent[:512]
-    # By primary key, under the row lock taken above.
-    _UPDATE_ROTATED.execute(session.pk, *(getattr(session, name) for name in _ROTATED_FIELDS))
-    return session, successor, True
 
 
 def _refusal(session: AuthSession, presented_via: str,
