@@ -28,7 +28,9 @@ class EmailBackend(ModelBackend):
         model = get_user_model()
         field = model.get_email_field_name()
         try:
-            user = model._default_manager.get(**{f"{field}__iexact": email.strip()})
+            # The account state joined in: the login reads it next (e-mail policy, 2FA, claims).
+            user = (model._default_manager.select_related("dualauth_state")
+                    .get(**{f"{field}__iexact": email.strip()}))
         except (model.DoesNotExist, model.MultipleObjectsReturned):
             model().set_password(password)  # same work as a real check
             raise PermissionDenied from None

@@ -129,3 +129,17 @@ def test_the_rotation_statement_returns_the_session_as_locked_and_writes_what_th
     assert AuthSession.objects.get().generation == 2 and again.refresh_token != rotated.refresh_token
     if connection.vendor == "postgresql":
         assert len(captured) == 1  # lock, checks, spent digest and advance: one round trip
+
+
+def test_issue_session_writes_the_instance_it_returns_with_the_compiled_insert(user: Any) -> None:
+    tokens = _issued(user, delivery="cookie")
+    stored = AuthSession.objects.get(pk=tokens.session_id)
+    assert stored.auth_methods == ["pwd"] and stored.delivery == "cookie" and stored.generation == 0
+    assert (stored.ip_address, stored.user_agent, stored.rotated_at, stored.revoked_at) == (
+        "203.0.113.7", "pytest", None, None)
+    assert stored.expires_at == tokens.refresh_expires_at
+    # The statement was compiled once and reused (a JSON value must not make it fall back).
+    plans = sessions_service._INSERT_SESSION._plans
+    assert [p for p in plans.values() if p is not None], plans
+    second = _issued(user)
+    assert AuthSession.objects.filter(user=user).count() == 2 and second.session_id != tokens.session_id

@@ -333,6 +333,22 @@ def test_refresh_limit_counts_refused_attempts_per_ip_not_rotations(frozen, auth
     assert auth_client.refresh(REMOTE_ADDR="198.51.100.1").status_code == 200
 
 
+def test_limit_checks_read_every_counter_with_one_cache_call_and_count_nothing(auth_client, user, monkeypatch):
+    """Login checks login_ip and login_email together: one get_many (one Redis MGET), no add()
+    and no get(): django-ratelimit's check would add() then get() each counter."""
+    from django.core.cache import caches
+    cache = caches["default"]
+    calls: list[str] = []
+    for name in ("get", "get_many", "add", "incr", "set"):
+        original = getattr(cache, name)
+        monkeypatch.setattr(cache, name, lambda *a, _o=original, _n=name, **k: (calls.append(_n), _o(*a, **k))[1])
+    assert auth_client.login().status_code == 200
+    assert calls.count("get_many") == 1 and "add" not in calls and "incr" not in calls, calls
+    calls.clear()
+    assert auth_client.login(password=WRONG).status_code == 401
+    assert calls.count("get_many") == 1 and calls.count("incr") + calls.count("add") >= 2, calls
+
+
 def test_register_is_limited_per_ip_and_every_attempt_counts(frozen, auth_client, user, settings):
     settings.DUALAUTH_RATE_LIMITS = {"register_ip": "2/h"}
     assert auth_client.post("/auth/register", {"email": "one@example.com", "password": PASSWORD}).status_code == 201

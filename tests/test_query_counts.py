@@ -14,8 +14,9 @@
   is checked too. In both, the data statements (everything but transaction control) are <= 4.
   On PostgreSQL the same rotation is 1 statement in all (services/rotation_statement.py).
 * ``POST /auth/login``: at most 5 queries beyond what ``django.contrib.auth.authenticate``
-  costs for the same credentials, measured in the same test (measured: authenticate 1, login 4:
-  the account-state read for the claims, the session INSERT and Django's ``last_login`` UPDATE).
+  costs for the same credentials, measured in the same test (measured: authenticate 1, the user
+  with its account state joined; login 3: that look-up, the session INSERT and Django's
+  ``last_login`` UPDATE).
 """
 
 from __future__ import annotations
@@ -119,3 +120,18 @@ def test_login_costs_at_most_five_queries_beyond_authenticate(auth_client, user,
     with django_assert_max_num_queries(len(baseline) + 5):
         response = auth_client.login()
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.django_db
+def test_login_without_2fa_is_the_user_lookup_plus_two_writes(auth_client, user, password,
+                                                               django_assert_num_queries):
+    """The account state comes with the user (one join), so a login is the look-up, the
+    session INSERT and Django's last_login UPDATE."""
+    with CaptureQueriesContext(connection) as baseline:
+        assert authenticate(None, email=user.email, password=password) is not None
+    assert len(baseline) == 1
+    with django_assert_num_queries(3) as captured:
+        response = auth_client.login()
+    assert response.status_code == 200, response.content
+    sqls = [q["sql"].upper() for q in captured.captured_queries]
+    assert "DUALAUTH_ACCOUNTSTATE" in sqls[0] and sqls[1].startswith("INSERT") and sqls[2].startswith("UPDATE")

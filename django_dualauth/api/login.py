@@ -35,8 +35,7 @@ class LoginView(DualAuthAPIView):
         client = delivery.client_info(request)
         email_key = ratelimits.normalize_identifier(data["email"])
         ip_key = client.ip_address or "unknown"
-        ratelimits.check(request, "login_ip", ip_key)
-        ratelimits.check(request, "login_email", email_key)
+        ratelimits.check(request, "login_ip", ip_key, ("login_email", email_key))
 
         user = authenticate(request._request, email=data["email"], password=data["password"])
         if user is None:

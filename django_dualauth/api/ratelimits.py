@@ -66,35 +66,54 @@ def hit(request: Any, scope: str, value: str) -> None:
         raise _exceeded(scope, usage)
 
 
-def check(request: Any, scope: str, value: str) -> None:
-    """Refuse (429) when the recorded events already reach the limit; counts nothing."""
-    usage = _peek(request, scope, value)
-    if usage and (usage["should_limit"] or usage["count"] >= usage["limit"]):
-        raise _exceeded(scope, usage)
+def check(request: Any, scope: str, value: str, *more: tuple[str, str]) -> None:
+    """Refuse (429) when the recorded events already reach the limit; counts nothing.
+
+    ``more`` adds (scope, value) pairs checked with the same one cache read."""
+    pairs = [(scope, value), *more]
+    for (name, _), usage in zip(pairs, _peek(request, pairs), strict=True):
+        if usage and (usage["should_limit"] or usage["count"] >= usage["limit"]):
+            raise _exceeded(name, usage)
 
 
-def _peek(request: Any, scope: str, value: str) -> dict[str, Any] | None:
-    """django-ratelimit's usage for ``scope`` without counting, in one cache read.
+def _peek(request: Any, pairs: list[tuple[str, str]]) -> list[dict[str, Any] | None]:
+    """django-ratelimit's usage of each (scope, value) without counting, in one cache read.
 
     ``get_usage(increment=False)`` first ``add()``s a zero counter, then reads it: two round
-    trips to Redis on every check. This reads the same counter (django-ratelimit's own window
-    and key functions) once; a missing counter is zero, as the ``add`` would have made it.
-    Should those functions change, ``get_usage`` is used as before."""
-    rate = dualauth_settings.RATE_LIMITS.get(scope)
-    if not rate or not value:
-        return None
+    trips to Redis per check. This reads the same counters (django-ratelimit's own window and
+    key functions) with one ``get_many()``; a missing counter is zero, as the ``add`` would have
+    made it. Should those functions change, ``get_usage`` is used as before."""
+    found: list[tuple[str, int, int] | None] = []
     try:
-        limit, period = ratelimit_core._split_rate(rate)
-        window = ratelimit_core._get_window(value, period)
-        key = ratelimit_core._make_cache_key(f"dualauth.{scope}", window, rate, value, ratelimit_core.ALL)
+        for scope, value in pairs:
+            rate = dualauth_settings.RATE_LIMITS.get(scope)
+            if not rate or not value:
+                found.append(None)
+                continue
+            limit, period = ratelimit_core._split_rate(rate)
+            window = ratelimit_core._get_window(value, period)
+            found.append((ratelimit_core._make_cache_key(f"dualauth.{scope}", window, rate, value,
+                                                         ratelimit_core.ALL), limit, window))
     except Exception:  # a django-ratelimit release without these helpers
-        return _usage(request, scope, value, increment=False)
+        return [_usage(request, scope, value, increment=False) for scope, value in pairs]
+    keys = [f[0] for f in found if f is not None]
+    if not keys:
+        return [None] * len(pairs)
     try:
-        count = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")].get(key, 0)
+        counts = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")].get_many(keys)
     except Exception:  # the cache client's connection errors vary by backend
-        return _cache_unavailable(scope)
-    return {"count": count, "limit": limit, "should_limit": count > limit,
-            "time_left": window - int(time.time())}
+        _cache_unavailable(pairs[0][0])  # raises unless RATELIMIT_FAIL_OPEN
+        return [None] * len(pairs)
+    now = int(time.time())
+    out: list[dict[str, Any] | None] = []
+    for f in found:
+        if f is None:
+            out.append(None)
+            continue
+        key, limit, window = f
+        count = counts.get(key, 0)
+        out.append({"count": count, "limit": limit, "should_limit": count > limit, "time_left": window - now})
+    return out
 
 
 def record(request: Any, scope: str, value: str) -> None:

@@ -54,6 +54,14 @@ def _cached_plan(plans: dict[Hashable, Any], key: Hashable, model: type[Model], 
     return plan
 
 
+def _same_params(compiled: Any, expected: list[Any]) -> bool:
+    """Whether the ORM compiled exactly the prepared values. Adapter wrappers such as psycopg's
+    ``Jsonb`` compare by identity, so two of the same type also match when their reprs do."""
+    compiled = list(compiled)
+    return len(compiled) == len(expected) and all(
+        a == b or (type(a) is type(b) and repr(a) == repr(b)) for a, b in zip(compiled, expected, strict=True))
+
+
 @dataclass(frozen=True)
 class SelectPlan:
     query: Any  # the compiled sql.Query, to make a compiler bound to the caller's connection
@@ -147,7 +155,7 @@ class CompiledSelect:
             sql, params = compiler.as_sql()
         field = self._field(alias)
         expected = [field.get_db_prep_value(v, connection, prepared=False) for v in values]
-        if (not sql or list(params) != expected or compiler.has_extra_select
+        if (not sql or not _same_params(params, expected) or compiler.has_extra_select
                 or compiler.annotation_col_map or compiler.klass_info is None):
             return None
         select, klass_info = compiler.select, compiler.klass_info
@@ -209,7 +217,7 @@ class CompiledUpdate:
         expected = [f.get_db_prep_save(v, connection=connection)
                     for f, v in zip(self._fields, values, strict=True) if v is not None]
         expected.append(self._model._meta.pk.get_db_prep_value(pk, connection, prepared=False))
-        if not sql_text or query.related_updates or list(params) != expected:
+        if not sql_text or query.related_updates or not _same_params(params, expected):
             return None
         return sql_text
 
@@ -226,6 +234,10 @@ class CompiledInsert:
         self._names = fields
         self._fields = [model._meta.get_field(name) for name in fields]
         self._plans: dict[Hashable, str | None] = {}
+
+    def alias(self) -> str:
+        """The database the row is written to."""
+        return str(router.db_for_write(self._model))
 
     def execute(self, *values: Any) -> None:
         alias = router.db_for_write(self._model)
@@ -249,6 +261,6 @@ class CompiledInsert:
         expected = [f.get_db_prep_save(v, connection=connection) for f, v in zip(self._fields, values, strict=True)]
         # pre_save() (auto_now, ...) or a placeholder that is not one plain parameter per value
         # would show up here as a difference.
-        if len(statements) != 1 or list(statements[0][1]) != expected:
+        if len(statements) != 1 or not _same_params(statements[0][1], expected):
             return None
         return str(statements[0][0])

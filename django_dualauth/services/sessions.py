@@ -50,6 +50,8 @@ def _locked_by_digest(*candidates: str) -> Any:
 # writes send no model signals (as the revocations' QuerySet.update() do not): session_rotated is
 # the hook for a rotation.
 _LOCKED_BY_DIGEST = CompiledSelect(AuthSession, "refresh_digest", _locked_by_digest, for_update=True)
+_SESSION_FIELDS = tuple(f.attname for f in AuthSession._meta.concrete_fields)
+_INSERT_SESSION = CompiledInsert(AuthSession, _SESSION_FIELDS)
 _INSERT_SPENT = CompiledInsert(RotatedRefreshToken, ("session_id", "digest", "generation", "rotated_at"))
 _ROTATED_FIELDS = ("refresh_digest", "generation", "rotated_at", "last_used_at", "expires_at",
                    "ip_address", "user_agent")
@@ -77,14 +79,15 @@ def _issued(session: AuthSession, user: Any, raw: str, now: datetime) -> IssuedT
 
 def issue_session(user: Any, *, delivery: str, client: ClientInfo,
                   methods: Sequence[str] = ("pwd",)) -> IssuedTokens:
-    """Start a session for an authenticated ``user``. One INSERT; sends ``session_issued``.
+    """Start a session for an authenticated ``user``. One INSERT (no model signals); sends
+    ``session_issued``.
 
     ``delivery`` ("cookie" or "bearer") is recorded and binds every later refresh.
     """
     now = timezone.now()
     raw = new_secret()
     absolute = now + dualauth_settings.REFRESH_TOKEN_ABSOLUTE_LIFETIME
-    session = AuthSession.objects.create(
+    session = AuthSession(
         user=user,
         delivery=delivery,
         auth_methods=list(methods),
@@ -96,6 +99,8 @@ def issue_session(user: Any, *, delivery: str, client: ClientInfo,
         ip_address=client.ip_address,
         user_agent=client.user_agent[:512],
     )
+    _INSERT_SESSION.execute(*(getattr(session, name) for name in _SESSION_FIELDS))
+    session._state.adding, session._state.db = False, _INSERT_SESSION.alias()
     session_issued.send(sender=AuthSession, session=session, user=user)
     return _issued(session, user, raw, now)
 
