@@ -279,7 +279,7 @@ s AS (
   SELECT gen_random_uuid(), u.ids[1 + (g %% u.n)], 'bearer', '["pwd"]'::jsonb,
          encode(sha256(('bench-fill-' || g)::bytea), 'hex'), 1, now(), now(), now(),
          now() + interval '7 days', now() + interval '30 days', '127.0.0.1', 'bench-fill', NULL, ''
-  FROM generate_series(%s, %s) AS g, u
+  FROM generate_series(%s::int, %s::int) AS g, u
   RETURNING id, refresh_digest)
 INSERT INTO dualauth_rotatedrefreshtoken (session_id, digest, generation, rotated_at)
 SELECT id, encode(sha256(('bench-spent-' || refresh_digest)::bytea), 'hex'), 0, now() FROM s
