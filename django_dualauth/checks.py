@@ -173,7 +173,7 @@ def check_backends(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 def check_rate_limit_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     if dualauth_settings.DEBUG:
         return []
-    alias = getattr(settings, "RATELIMIT_USE_CACHE", "default")
+    alias = dualauth_settings.RATELIMIT_USE_CACHE
     backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
     if backend in _NON_SHARED_CACHES:
         return [checks.Warning(

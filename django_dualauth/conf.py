@@ -364,6 +364,11 @@ class DualAuthSettings:
         return bool(getattr(settings, "RATELIMIT_FAIL_OPEN", False))
 
     @property
+    def RATELIMIT_USE_CACHE(self) -> str:
+        """django-ratelimit's setting: the cache alias that holds the counters."""
+        return str(getattr(settings, "RATELIMIT_USE_CACHE", "default"))
+
+    @property
     def DEBUG(self) -> bool:
         return bool(settings.DEBUG)
 

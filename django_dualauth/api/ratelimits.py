@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import caches
 from django_ratelimit import core as ratelimit_core
 from django_ratelimit.core import get_usage
@@ -100,7 +99,7 @@ def _peek(request: Any, pairs: list[tuple[str, str]]) -> list[dict[str, Any] | N
     if not keys:
         return [None] * len(pairs)
     try:
-        counts = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")].get_many(keys)
+        counts = caches[dualauth_settings.RATELIMIT_USE_CACHE].get_many(keys)
     except Exception:  # the cache client's connection errors vary by backend
         _cache_unavailable(pairs[0][0])  # raises unless RATELIMIT_FAIL_OPEN
         return [None] * len(pairs)

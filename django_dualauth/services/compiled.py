@@ -56,10 +56,19 @@ def _cached_plan(plans: dict[Hashable, Any], key: Hashable, model: type[Model], 
 
 def _same_params(compiled: Any, expected: list[Any]) -> bool:
     """Whether the ORM compiled exactly the prepared values. Adapter wrappers such as psycopg's
-    ``Jsonb`` compare by identity, so two of the same type also match when their reprs do."""
+    ``Jsonb`` compare by identity, so two of the same type also match when their attributes do."""
     compiled = list(compiled)
     return len(compiled) == len(expected) and all(
-        a == b or (type(a) is type(b) and repr(a) == repr(b)) for a, b in zip(compiled, expected, strict=True))
+        a == b or (type(a) is type(b) and _attributes(a) == _attributes(b) != ((), None))
+        for a, b in zip(compiled, expected, strict=True))
+
+
+def _attributes(value: Any) -> tuple[tuple[Any, ...], dict[str, Any] | None]:
+    names: list[str] = []
+    for cls in type(value).__mro__:
+        slots = getattr(cls, "__slots__", ())
+        names.extend((slots,) if isinstance(slots, str) else slots)
+    return tuple(getattr(value, n, None) for n in names), getattr(value, "__dict__", None)
 
 
 @dataclass(frozen=True)
@@ -235,21 +244,19 @@ class CompiledInsert:
         self._fields = [model._meta.get_field(name) for name in fields]
         self._plans: dict[Hashable, str | None] = {}
 
-    def alias(self) -> str:
-        """The database the row is written to."""
-        return str(router.db_for_write(self._model))
-
-    def execute(self, *values: Any) -> None:
+    def execute(self, *values: Any) -> str:
+        """Insert the row; returns the alias of the database it was written to."""
         alias = router.db_for_write(self._model)
         connection = connections[alias]
         key = (alias, connection.vendor)
         plan = _cached_plan(self._plans, key, self._model, lambda: self._compile(alias, connection, values))
         if plan is None:
             self._model._base_manager.using(alias).bulk_create([self._instance(values)])
-            return
+            return str(alias)
         params = [f.get_db_prep_save(v, connection=connection) for f, v in zip(self._fields, values, strict=True)]
         with transaction.mark_for_rollback_on_error(using=alias), connection.cursor() as cursor:
             cursor.execute(plan, params)
+        return str(alias)
 
     def _instance(self, values: tuple[Any, ...]) -> Model:
         return self._model(**dict(zip(self._names, values, strict=True)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
@@ -99,8 +99,8 @@ def issue_session(user: Any, *, delivery: str, client: ClientInfo,
         ip_address=client.ip_address,
         user_agent=client.user_agent[:512],
     )
-    _INSERT_SESSION.execute(*(getattr(session, name) for name in _SESSION_FIELDS))
-    session._state.adding, session._state.db = False, _INSERT_SESSION.alias()
+    alias = _INSERT_SESSION.execute(*(getattr(session, name) for name in _SESSION_FIELDS))
+    session._state.adding, session._state.db = False, alias
     session_issued.send(sender=AuthSession, session=session, user=user)
     return _issued(session, user, raw, now)
 
@@ -121,11 +121,12 @@ def rotate_refresh_token(raw: object, *, presented_via: str, client: ClientInfo)
         raise RefreshTokenInvalid()
     assert isinstance(raw, str)
     now = timezone.now()
-    outcome = _rotate_in_one_statement(raw, presented_via, client, now)
+    token = _presented(raw)
+    outcome = _rotate_in_one_statement(token, presented_via, client, now)
     if outcome is None:
         with transaction.atomic():
             # Errors are returned, not raised, so that a revocation decided here is committed.
-            outcome = _rotate_locked(raw, presented_via, client, now)
+            outcome = _rotate_locked(token, presented_via, client, now)
     if isinstance(outcome, _Reuse):
         _announce_revoked([outcome.session], RevocationReason.REUSE, None)
         refresh_token_reused.send(sender=AuthSession, session=outcome.session,
@@ -157,37 +158,45 @@ class _InactiveUser:
 _Outcome = tuple[AuthSession, str, bool] | DualAuthError | _Reuse | _InactiveUser
 
 
-def _rotate_locked(raw: str, presented_via: str, client: ClientInfo, now: datetime) -> _Outcome:
-    candidates = digests(raw, REFRESH_PURPOSE)
-    session = _LOCKED_BY_DIGEST.first(*candidates)
+class _Presented(NamedTuple):
+    """What a presented refresh token is looked up and rotated with, computed once."""
+    candidates: list[str]  # its digests under SECRET_KEY and each fallback
+    successor: str  # the token that replaces it (derived: a grace retry gets the same one)
+    successor_digest: str
+
+
+def _presented(raw: str) -> _Presented:
+    successor = derive_secret(raw, SUCCESSOR_PURPOSE)
+    return _Presented(digests(raw, REFRESH_PURPOSE), successor, digest(successor, REFRESH_PURPOSE))
+
+
+def _rotate_locked(token: _Presented, presented_via: str, client: ClientInfo, now: datetime) -> _Outcome:
+    session = _LOCKED_BY_DIGEST.first(*token.candidates)
     if session is None:
-        return _spent_or_unknown(raw, candidates, presented_via, now)
+        return _spent_or_unknown(token, presented_via, now)
     refusal = _refusal(session, presented_via, now)
     if refusal is not None:
         return refusal
-    successor = derive_secret(raw, SUCCESSOR_PURPOSE)
     _INSERT_SPENT.execute(session.pk, session.refresh_digest, session.generation, now)
-    _advance(session, digest(successor, REFRESH_PURPOSE), client, now)
+    _advance(session, token.successor_digest, client, now)
     # By primary key, under the row lock taken above.
     _UPDATE_ROTATED.execute(session.pk, *(getattr(session, name) for name in _ROTATED_FIELDS))
-    return session, successor, True
+    return session, token.successor, True
 
 
-def _rotate_in_one_statement(raw: str, presented_via: str, client: ClientInfo,
+def _rotate_in_one_statement(token: _Presented, presented_via: str, client: ClientInfo,
                              now: datetime) -> _Outcome | None:
     """The rotation that succeeds, in one statement where the database allows (PostgreSQL);
     ``None`` when nothing was written and the transaction of :func:`_rotate_locked` must decide."""
-    successor = derive_secret(raw, SUCCESSOR_PURPOSE)
-    new_digest = digest(successor, REFRESH_PURPOSE)
     session = _ROTATE_IN_ONE.run(
-        digests(raw, REFRESH_PURPOSE), new_digest=new_digest,
+        token.candidates, new_digest=token.successor_digest,
         presented_via=presented_via, now=now,
         idle_until=now + dualauth_settings.REFRESH_TOKEN_IDLE_LIFETIME,
         ip_address=client.ip_address, user_agent=client.user_agent[:512])
     if session is None:
         return None
-    _advance(session, new_digest, client, now)  # the instance as the statement left the row
-    return session, successor, True
+    _advance(session, token.successor_digest, client, now)  # the instance as the statement left the row
+    return session, token.successor, True
 
 
 def _advance(session: AuthSession, new_digest: str, client: ClientInfo, now: datetime) -> None:
@@ -213,9 +222,8 @@ def _refusal(session: AuthSession, presented_via: str,
     return None
 
 
-def _spent_or_unknown(raw: str, candidates: list[str], presented_via: str,
-                      now: datetime) -> _Outcome:
-    spent = RotatedRefreshToken.objects.filter(digest__in=candidates).order_by().first()
+def _spent_or_unknown(token: _Presented, presented_via: str, now: datetime) -> _Outcome:
+    spent = RotatedRefreshToken.objects.filter(digest__in=token.candidates).order_by().first()
     if spent is None:
         return RefreshTokenInvalid()
     session = (AuthSession.objects.select_related(*_JOINED).select_for_update(of=("self",))
@@ -223,15 +231,14 @@ def _spent_or_unknown(raw: str, candidates: list[str], presented_via: str,
     if session.revoked_at is not None:
         return SessionRevoked()
     grace = dualauth_settings.REFRESH_REUSE_GRACE
-    successor = derive_secret(raw, SUCCESSOR_PURPOSE)
     if (grace.total_seconds() > 0
             and spent.generation == session.generation - 1  # the immediate parent only
             and session.rotated_at is not None
             and now - session.rotated_at <= grace
-            and equal(digest(successor, REFRESH_PURPOSE), session.refresh_digest)
+            and equal(token.successor_digest, session.refresh_digest)
             and _refusal(session, presented_via, now) is None):
         # An idempotent retry: the same successor again, a fresh access token, no new branch.
-        return session, successor, False
+        return session, token.successor, False
     # A spent token came back: someone holds a copy. Revoke the whole family.
     AuthSession.objects.filter(pk=session.pk).update(revoked_at=now,
                                                      revoked_reason=RevocationReason.REUSE)
