@@ -11,6 +11,7 @@ from jwt.algorithms import get_default_algorithms
 
 from .conf import DELIVERY_POLICIES, REVOCATION_CHECKS, SAMESITE_VALUES, dualauth_settings
 
+_REDIS_CACHES = {"django_redis.cache.RedisCache", "django.core.cache.backends.redis.RedisCache"}
 _NON_SHARED_CACHES = {
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
@@ -53,6 +54,17 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 f"DUALAUTH_REVOCATION_CHECK = 'cache' with the non-shared cache {backend!r}: "
                 "a revocation in one process would not reach the others.",
                 hint="Use Redis (django-redis) for DUALAUTH_REVOCATION_CACHE.", id="dualauth.E007"))
+    if s.REVOCATION_PUSH:
+        backend = settings.CACHES.get(s.REVOCATION_CACHE, {}).get("BACKEND", "")
+        if s.REVOCATION_CHECK != "cache":
+            errors.append(checks.Warning(
+                "DUALAUTH_REVOCATION_PUSH has no effect unless DUALAUTH_REVOCATION_CHECK = 'cache'.",
+                id="dualauth.W006"))
+        elif backend not in _REDIS_CACHES:
+            errors.append(checks.Error(
+                f"DUALAUTH_REVOCATION_PUSH needs Redis pub/sub; the cache {s.REVOCATION_CACHE!r} is {backend!r}.",
+                hint="Use django_redis.cache.RedisCache or django.core.cache.backends.redis.RedisCache.",
+                id="dualauth.E012"))
 
     missing = [a for a in ("django_otp", "django_otp.plugins.otp_totp") if not apps.is_installed(a)]
     if missing:

@@ -198,6 +198,11 @@ class DualAuthSettings:
     def REVOCATION_CACHE(self) -> str:
         return str(self._get("REVOCATION_CACHE", "default"))
 
+    @property
+    def REVOCATION_PUSH(self) -> bool:
+        """Cache mode on Redis: publish revocations, and answer from each process's memory."""
+        return bool(self._get("REVOCATION_PUSH", False))
+
     # --- endpoints ------------------------------------------------------------------------
     @property
     def REGISTRATION_ENABLED(self) -> bool:

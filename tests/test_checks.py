@@ -291,3 +291,26 @@ def test_checks_are_registered_with_django(settings, overrides, expected):
         setattr(settings, name, value)
     found = {m.id for m in checks.run_checks(tags=tags) if m.id and m.id.startswith("dualauth.")}
     assert found == {expected}
+
+
+@pytest.mark.parametrize("backend", [REDIS, "django.core.cache.backends.redis.RedisCache"])
+def test_e012_w006_silent_on_push_with_cache_mode_on_redis(settings, backend):
+    settings.DUALAUTH_REVOCATION_CHECK = "cache"
+    settings.DUALAUTH_REVOCATION_PUSH = True
+    settings.CACHES = {"default": {"BACKEND": backend, "LOCATION": "redis://127.0.0.1:1/0"}}
+    assert ids(check_settings()) == []
+
+
+@pytest.mark.parametrize("backend", [LOCMEM, "django.core.cache.backends.memcached.PyMemcacheCache"])
+def test_e012_push_needs_redis(settings, backend):
+    settings.DUALAUTH_REVOCATION_CHECK = "cache"
+    settings.DUALAUTH_REVOCATION_PUSH = True
+    settings.DEBUG = True  # E007 (non-shared cache) stays out of the picture
+    settings.CACHES = {"default": {"BACKEND": backend}}
+    assert ids(check_settings()) == ["dualauth.E012"]
+
+
+def test_w006_push_without_cache_mode(settings):
+    settings.DUALAUTH_REVOCATION_PUSH = True
+    settings.CACHES = {"default": {"BACKEND": REDIS, "LOCATION": "redis://127.0.0.1:1/0"}}
+    assert ids(check_settings()) == ["dualauth.W006"]

@@ -1,5 +1,6 @@
 """Session termination and account state (security catalogue group H), under both deliveries
-and both ``DUALAUTH_REVOCATION_CHECK`` modes ("database" and "cache").
+and both ``DUALAUTH_REVOCATION_CHECK`` modes ("database" and "cache"; on Redis also "cache"
+with ``DUALAUTH_REVOCATION_PUSH``).
 
 Covers SES-01 (logout revokes the session server-side whether it is identified by the Bearer
 access token, the body ``refreshToken`` or the cookies; its access tokens are refused on the
@@ -89,9 +90,17 @@ def assert_session_dead(ac: Any, access: str, refresh: str) -> None:
     assert_error(refresh_with(ac, refresh), 401, "SESSION_REVOKED")
 
 
-@pytest.fixture(params=["database", "cache"])
+def _on_redis() -> bool:
+    from django.conf import settings
+
+    return "redis" in settings.CACHES["default"]["BACKEND"].lower()
+
+
+# "cache+push" (REVOCATION_PUSH, Redis pub/sub) needs Redis: the services stage runs it.
+@pytest.fixture(params=["database", "cache", *(["cache+push"] if _on_redis() else [])])
 def revocation_check(request: Any, settings: Any) -> str:
-    settings.DUALAUTH_REVOCATION_CHECK = request.param
+    settings.DUALAUTH_REVOCATION_CHECK = request.param.split("+")[0]
+    settings.DUALAUTH_REVOCATION_PUSH = request.param.endswith("+push")
     return request.param  # type: ignore[no-any-return]
 
 

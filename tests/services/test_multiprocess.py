@@ -3,8 +3,9 @@ gunicorn servers (two processes that share nothing but the database and the cach
 
 Proves that what one process decides, the other enforces: sessions issued by one are
 honoured and rotated by the other, a logout on one is refused at once by the other in the
-cache-checked revocation mode (0 SQL per request), and rate-limit counters add up across
-processes.
+cache-checked revocation mode (0 SQL per request), with and without ``REVOCATION_PUSH`` (where
+the other process has already remembered the session as live), and rate-limit counters add up
+across processes.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
     raise RuntimeError(f"gunicorn on {port} did not start")
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[list[str]]:
+@pytest.fixture(scope="module", params=["cache", "cache+push"])
+def servers(request: Any) -> Iterator[list[str]]:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB_NAME}"')
@@ -64,6 +65,7 @@ def servers() -> Iterator[list[str]]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "example_project.settings",
            "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL,
            "DUALAUTH_REVOCATION_CHECK": "cache", "DJANGO_DEBUG": "0",
+           "DUALAUTH_REVOCATION_PUSH": "1" if request.param == "cache+push" else "0",
            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True)
