@@ -68,6 +68,7 @@ class Contender:
     label = ""
     can_login = True
     can_refresh = False
+    needs_redis = False  # served only where the shared cache is Redis (parts 2-5)
 
     def new_state(self, host: str, user: int = 0) -> dict[str, Any]:
         return {"host": host, "user": user, "cookies": {}}
@@ -214,6 +215,16 @@ class DualAuthCache(DualAuthBearer):
     name, prefix, label = "dualauth-cache", "/dualauth-cache", "django-dualauth bearer (cache check)"
 
 
-CONTENDERS: list[Contender] = [Bare(), Session(), SimpleJWT(), Knox(), DjRestAuth(),
-                               DualAuthCookie(), DualAuthBearer(), DualAuthCache()]
-BY_NAME = {c.name: c for c in CONTENDERS}
+class DualAuthPush(DualAuthBearer):
+    name, prefix, label = "dualauth-push", "/dualauth-push", "django-dualauth bearer (cache check + push)"
+    needs_redis = True
+
+
+ALL_CONTENDERS: list[Contender] = [Bare(), Session(), SimpleJWT(), Knox(), DjRestAuth(),
+                                   DualAuthCookie(), DualAuthBearer(), DualAuthCache(), DualAuthPush()]
+BY_NAME = {c.name: c for c in ALL_CONTENDERS}
+
+
+def contenders_for(db: str) -> list[Contender]:
+    """Those this database's settings serve (push needs the Redis of the PostgreSQL settings)."""
+    return [c for c in ALL_CONTENDERS if db == "postgres" or not c.needs_redis]

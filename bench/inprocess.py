@@ -16,7 +16,7 @@ from typing import Any
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
 from .common import fmt_us, fmt_x, log, ratio_summary, summary, table, write_json  # noqa: E402
-from .contenders import BY_NAME, CONTENDERS, PASSWORD, Contender  # noqa: E402
+from .contenders import BY_NAME, PASSWORD, Contender, contenders_for  # noqa: E402
 
 
 class StatementCounter:
@@ -173,6 +173,7 @@ def part_inprocess(quick: bool, db: str) -> dict[str, Any]:
     from django.contrib.auth.hashers import get_hasher, make_password
 
     d = Driver()
+    CONTENDERS = contenders_for(db)  # noqa: N806
     rounds, get_batch, ref_batch = (3, 30, 10) if quick else (15, 200, 50)
     login_rounds, login_batch = (2, 1) if quick else (10, 3)
 

@@ -1,7 +1,8 @@
 """Bounded load generator, run as a separate process: ``python -m bench.loadgen < spec.json``.
 
-One thread per chain (state), each with its own keep-alive connection, requests back to back
-for ``duration`` seconds (a closed loop: at most one request in flight per thread).
+One thread per chain (state), each with its own connection (kept alive where the server allows),
+requests back to back for ``duration`` seconds (a closed loop: at most one request in flight per
+thread), through the lean ``RawHTTPTransport``.
 Prints JSON: count, errors, rps, p50/p99 latency (ms) and the chains' final states.
 """
 
@@ -15,12 +16,12 @@ from typing import Any
 
 from .common import percentile
 from .contenders import BY_NAME
-from .http_transport import HTTPTransport
+from .http_transport import RawHTTPTransport
 
 
 def worker(spec: dict[str, Any], st: dict[str, Any], deadline: float, out: dict[str, Any]) -> None:
     c = BY_NAME[spec["contender"]]
-    t = HTTPTransport(spec["host"], spec["port"])
+    t = RawHTTPTransport(spec["host"], spec["port"])
     lat: list[float] = []
     errors = 0
     statuses: dict[int, int] = {}

@@ -1,9 +1,11 @@
-"""Per-prefix DUALAUTH_REVOCATION_CHECK for the benchmark (never part of the package).
+"""Per-prefix revocation modes for the benchmark (never part of the package).
 
-``DUALAUTH_*`` settings are global. To serve the database and the cache revocation modes from one
-settings module, the bench replaces the ``REVOCATION_CHECK`` property of the settings object with
-one that first consults a context variable, which this middleware sets for ``/dualauth-cache/``.
-A ContextVar is per thread, so the threaded server of the concurrency probe is safe too.
+``DUALAUTH_*`` settings are global. To serve the database, cache and cache + push revocation
+modes from one settings module, the bench replaces the ``REVOCATION_CHECK`` property of the
+settings object with one that first consults a context variable, and the per-process
+``revocation._push`` switch with one that reads another; this middleware sets both from the
+URL prefix (``/dualauth-cache/``, ``/dualauth-push/``). A ContextVar is per thread, so the
+threaded server of the concurrency probe is safe too.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
-CACHE_PREFIX = "/dualauth-cache/"
-_MODE: ContextVar[str | None] = ContextVar("bench_revocation_mode", default=None)
+_PREFIXES = {"/dualauth-cache/": ("cache", False), "/dualauth-push/": ("cache", True)}
+_MODE: ContextVar[tuple[str, bool] | None] = ContextVar("bench_revocation_mode", default=None)
 
 
 def install() -> None:
     from django_dualauth.conf import DualAuthSettings
+    from django_dualauth.services import revocation
 
     original = DualAuthSettings.REVOCATION_CHECK
     if getattr(original.fget, "_bench", False):
@@ -24,10 +27,16 @@ def install() -> None:
 
     def revocation_check(self: Any) -> str:
         mode = _MODE.get()
-        return mode if mode is not None else original.fget(self)
+        return mode[0] if mode is not None else original.fget(self)
 
     revocation_check._bench = True  # type: ignore[attr-defined]
     DualAuthSettings.REVOCATION_CHECK = property(revocation_check)  # type: ignore[method-assign, assignment]
+
+    def push() -> bool:
+        mode = _MODE.get()
+        return mode is not None and mode[1]
+
+    revocation._push = push  # type: ignore[assignment]
 
 
 class BenchRevocationModeMiddleware:
@@ -35,7 +44,8 @@ class BenchRevocationModeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: Any) -> Any:
-        token = _MODE.set("cache" if request.path_info.startswith(CACHE_PREFIX) else None)
+        path = request.path_info
+        token = _MODE.set(_PREFIXES.get(path[:path.find("/", 1) + 1]))
         try:
             return self.get_response(request)
         finally:

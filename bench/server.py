@@ -21,7 +21,9 @@ from typing import Any
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
 from .common import fmt_x, log, ratio_summary, summary, table, write_json  # noqa: E402
-from .contenders import CONTENDERS, Contender, Req  # noqa: E402
+from .contenders import Contender, Req, contenders_for  # noqa: E402
+
+CONTENDERS = contenders_for("postgres")  # parts 3 and 5 always run on PostgreSQL + Redis
 from .http_transport import HTTPTransport  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,8 +142,9 @@ def render_server(res: dict[str, Any]) -> str:
                      rps(ref), fmt_x(ref["x_simplejwt"]) if ref else "n/a", lat(ref),
                      row["errors"] + (ref["errors"] if ref else 0)])
     note = (f"\n\ngunicorn, {res['workers']} {res['worker_class']} workers on 127.0.0.1, PostgreSQL + Redis; "
-            f"load generator in a second process: {res['chains']} threads (closed loop, one keep-alive "
-            f"connection and one independent chain each), {res['duration_s']:g} s per contender per round, "
+            f"load generator in a second process: {res['chains']} threads (closed loop, one connection "
+            f"and one independent chain each; a raw-socket client, light on the CPU it shares with the "
+            f"server; sync workers close every connection), {res['duration_s']:g} s per contender per round, "
             f"{res['rounds']} rounds round-robin. ×ratios are of requests per second (higher is better).")
     return "### Part 3: gunicorn, requests per second\n\n" + table(headers, body) + note
 

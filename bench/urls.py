@@ -11,6 +11,7 @@ prefix             contender
 /dualauth-cookie/  django-dualauth, web (cookie) delivery, database revocation check
 /dualauth-bearer/  django-dualauth, bearer delivery, database revocation check
 /dualauth-cache/   django-dualauth, bearer delivery, cache revocation check (bench middleware)
+/dualauth-push/    the same with DUALAUTH_REVOCATION_PUSH (Redis pub/sub; PostgreSQL settings only)
 =================  ========================================================================
 """
 
@@ -54,4 +55,5 @@ urlpatterns = [
     *_dualauth("dualauth-cookie"),
     *_dualauth("dualauth-bearer"),
     *_dualauth("dualauth-cache"),
+    *_dualauth("dualauth-push"),
 ]
