@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -53,6 +53,20 @@ def test_user_without_account_state_is_cached_as_absent(user: Any) -> None:
     with CaptureQueriesContext(connection) as captured, pytest.raises(AccountState.DoesNotExist):
         found.user.dualauth_state  # noqa: B018
     assert len(captured) == 0
+
+
+def test_converters_are_built_once_per_connection_and_applied_every_time(user: Any) -> None:
+    first, second = _issued(user), _issued(user)
+    verification._SESSION_WITH_USER.first(first.session_id)
+    key = verification._SESSION_WITH_USER.plan((first.session_id,))[2].sql
+    memo = connections["default"].__dict__["_dualauth_converters"]
+    built = memo[key]
+    found = verification._SESSION_WITH_USER.first(second.session_id)
+    assert memo[key] is built  # reused, not rebuilt
+    expected = next(iter(verification._session_with_user(second.session_id)))
+    assert (found.pk, found.user.last_login, found.user.date_joined) == (
+        expected.pk, expected.user.last_login, expected.user.date_joined)
+    assert found.user.date_joined.tzinfo is not None  # converted as the ORM does (SQLite: from text)
 
 
 def test_unknown_session_is_none(user: Any) -> None:
