@@ -756,3 +756,54 @@ class TestEveryDeploymentVerifiesSignatures:
         length = len(base64url_decode(signature))
         assert_refused(logged_in.get(path, f"{header}.{payload}.{b64(uuid.uuid4().bytes * (length // 16 + 1))}"))
         assert_refused(logged_in.get(path, f"{header}.{payload}."))
+
+
+# --- remembered tokens (a token that verified is not re-parsed until it expires) ---------------
+
+def test_a_remembered_token_still_expires_with_the_leeway(logged_in: LoggedIn, path: str, settings: Any) -> None:
+    settings.DUALAUTH_JWT_LEEWAY = timedelta(seconds=30)
+    with freeze_time() as frozen:
+        now = int(time.time())
+        token = logged_in.forge({"exp": now - 20, "iat": now - 60})
+        assert_ok(logged_in.get(path, token), logged_in.user)
+        assert_ok(logged_in.get(path, token), logged_in.user)  # remembered
+        frozen.tick(timedelta(seconds=10))
+        assert_refused(logged_in.get(path, token))
+
+
+def test_a_remembered_token_is_verified_again_under_new_settings(logged_in: LoggedIn, path: str,
+                                                                  settings: Any) -> None:
+    assert_ok(logged_in.get(path, logged_in.token), logged_in.user)
+    settings.DUALAUTH_JWT_AUDIENCE = "another-api"  # its audience claim no longer matches
+    assert_refused(logged_in.get(path, logged_in.token))
+
+
+def test_remembered_claims_are_a_copy_for_each_caller(logged_in: LoggedIn) -> None:
+    decode_access_token(logged_in.token)
+    first = decode_access_token(logged_in.token)  # from the memo
+    first.claims["sub"] = "someone-else"
+    first.claims["injected"] = True
+    again = decode_access_token(logged_in.token)
+    assert again.claims["sub"] == again.sub == str(logged_in.user.pk)
+    assert "injected" not in again.claims
+    assert again.claims is not first.claims
+
+
+def test_remembered_tokens_are_bounded(logged_in: LoggedIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(access_tokens, "_VERIFIED_TOKENS_MAX", 2)
+    memo = access_tokens._verification().verified_tokens
+    memo.clear()
+    tokens = [logged_in.forge({"jti": str(uuid.uuid4())}) for _ in range(3)]
+    for token in tokens:
+        decode_access_token(token)
+    assert len(memo) <= 2 and tokens[-1] in memo
+
+
+def test_an_invalid_token_is_never_remembered(logged_in: LoggedIn) -> None:
+    memo = access_tokens._verification().verified_tokens
+    forged = logged_in.forge({"exp": int(time.time()) - 5})
+    with pytest.raises(AccessTokenInvalid):
+        decode_access_token(forged)
+    assert forged not in memo
+    unexpired_only = decode_access_token(logged_in.token, verify_exp=False)
+    assert unexpired_only.sub == str(logged_in.user.pk)
