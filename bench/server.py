@@ -226,18 +226,13 @@ def main() -> None:
     from django.db import connections
 
     connections.close_all()
-    if 3 in parts:
-        res = part_server(args.quick)
-        res["markdown"] = render_server(res)
-        res["quick"] = args.quick
-        write_json(f"part3-{args.stamp}.json", res)
-        print(res["markdown"], flush=True)
-    if 5 in parts:
-        res = part_probe(args.quick)
-        res["markdown"] = render_probe(res)
-        res["quick"] = args.quick
-        write_json(f"part5-{args.stamp}.json", res)
-        print(res["markdown"], flush=True)
+    for part, run, render in ((3, part_server, render_server), (5, part_probe, render_probe)):
+        if part in parts:
+            res = run(args.quick)
+            res["markdown"] = render(res)
+            res["quick"] = args.quick
+            write_json(f"part{part}-{args.stamp}.json", res)
+            print(res["markdown"], flush=True)
 
 
 if __name__ == "__main__":

@@ -47,22 +47,22 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             "Cookie delivery needs django.middleware.csrf.CsrfViewMiddleware in MIDDLEWARE "
             "(it sets the CSRF cookie web clients echo back).",
             hint='Add it, or set DUALAUTH_DELIVERY_POLICY = "bearer".', id="dualauth.E006"))
+    backend = settings.CACHES.get(s.REVOCATION_CACHE, {}).get("BACKEND", "")  # of the revocation cache
     if s.REVOCATION_CHECK == "cache" and not s.DEBUG:
-        backend = settings.CACHES.get(s.REVOCATION_CACHE, {}).get("BACKEND", "")
         if backend in _NON_SHARED_CACHES or not backend:
             errors.append(checks.Error(
                 f"DUALAUTH_REVOCATION_CHECK = 'cache' with the non-shared cache {backend!r}: "
                 "a revocation in one process would not reach the others.",
                 hint="Use Redis (django-redis) for DUALAUTH_REVOCATION_CACHE.", id="dualauth.E007"))
     if s.REVOCATION_PUSH:
-        backend = settings.CACHES.get(s.REVOCATION_CACHE, {}).get("BACKEND", "")
         if s.REVOCATION_CHECK != "cache":
             errors.append(checks.Warning(
                 "DUALAUTH_REVOCATION_PUSH has no effect unless DUALAUTH_REVOCATION_CHECK = 'cache'.",
                 id="dualauth.W006"))
         elif backend not in _REDIS_CACHES:
             errors.append(checks.Error(
-                f"DUALAUTH_REVOCATION_PUSH needs Redis pub/sub; the cache {s.REVOCATION_CACHE!r} is {backend!r}.",
+                f"DUALAUTH_REVOCATION_PUSH needs Redis pub/sub; the cache {s.REVOCATION_CACHE!r} "
+                f"is {backend!r}.",
                 hint="Use django_redis.cache.RedisCache or django.core.cache.backends.redis.RedisCache.",
                 id="dualauth.E012"))
 

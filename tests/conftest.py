@@ -3,13 +3,17 @@ browser (cookies, CSRF token, Origin) and as a native app (X-Auth-Strategy: bear
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import caches
+from django.dispatch import Signal
 from rest_framework.test import APIClient
 
 from django_dualauth.delivery import access_cookie_name, refresh_cookie_name
+from django_dualauth.signals import session_revoked
 
 PASSWORD = "correct horse battery staple"
 EMAIL = "alice@example.com"
@@ -126,3 +130,33 @@ def auth_client(delivery: str, db: Any) -> AuthClient:
 @pytest.fixture
 def client_factory(db: Any) -> Any:
     return AuthClient
+
+
+def _on_redis() -> bool:
+    return "redis" in django_settings.CACHES["default"]["BACKEND"].lower()
+
+
+# Every DUALAUTH_REVOCATION_CHECK mode; "cache+push" (DUALAUTH_REVOCATION_PUSH, Redis pub/sub)
+# needs Redis, so only the services stage runs it.
+@pytest.fixture(params=["database", "cache", *(["cache+push"] if _on_redis() else [])])
+def revocation_check(request: Any, settings: Any) -> str:
+    settings.DUALAUTH_REVOCATION_CHECK = request.param.split("+")[0]
+    settings.DUALAUTH_REVOCATION_PUSH = request.param.endswith("+push")
+    return request.param  # type: ignore[no-any-return]
+
+
+def capture(signal: Signal) -> Iterator[list[dict[str, Any]]]:
+    """Collect the keyword arguments of every ``signal`` sent while the generator is open."""
+    events: list[dict[str, Any]] = []
+
+    def receive(sender: Any, **kwargs: Any) -> None:
+        events.append(kwargs)
+
+    signal.connect(receive)
+    yield events
+    signal.disconnect(receive)
+
+
+@pytest.fixture
+def revoked_events() -> Iterator[list[dict[str, Any]]]:
+    yield from capture(session_revoked)

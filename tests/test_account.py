@@ -31,8 +31,8 @@ from django_dualauth.exceptions import ReauthenticationFailed
 from django_dualauth.models import AccountState, AuthSession, LoginChallenge, RecoveryCode, SMSDevice
 from django_dualauth.models.sessions import RevocationReason
 from django_dualauth.services import accounts, revoke_session
-from django_dualauth.signals import account_deleted, session_revoked
-from tests.conftest import EMAIL, PASSWORD, AuthClient
+from django_dualauth.signals import account_deleted
+from tests.conftest import EMAIL, PASSWORD, AuthClient, capture
 
 pytestmark = pytest.mark.django_db
 
@@ -104,34 +104,9 @@ def logged_in(auth_client: AuthClient, user: Any) -> AuthClient:
     return auth_client
 
 
-@pytest.fixture(params=["database", "cache"])
-def revocation_check(request: Any, settings: Any) -> str:
-    settings.DUALAUTH_REVOCATION_CHECK = request.param
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def revoked_events() -> Iterator[list[dict[str, Any]]]:
-    events: list[dict[str, Any]] = []
-
-    def receive(sender: Any, **kwargs: Any) -> None:
-        events.append(kwargs)
-
-    session_revoked.connect(receive)
-    yield events
-    session_revoked.disconnect(receive)
-
-
 @pytest.fixture
 def deleted_events() -> Iterator[list[dict[str, Any]]]:
-    events: list[dict[str, Any]] = []
-
-    def receive(sender: Any, **kwargs: Any) -> None:
-        events.append(kwargs)
-
-    account_deleted.connect(receive)
-    yield events
-    account_deleted.disconnect(receive)
+    yield from capture(account_deleted)
 
 
 @pytest.fixture(autouse=True)

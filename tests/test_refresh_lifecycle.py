@@ -108,12 +108,6 @@ def received() -> Iterator[dict[str, list[dict[str, Any]]]]:
     session_rotated.disconnect(receivers["rotated"])
 
 
-@pytest.fixture(params=["database", "cache"])
-def revocation_check(request: Any, settings: Any) -> str:
-    settings.DUALAUTH_REVOCATION_CHECK = request.param
-    return request.param  # type: ignore[no-any-return]
-
-
 @pytest.fixture
 def grace(settings: Any) -> timedelta:
     settings.DUALAUTH_REFRESH_REUSE_GRACE = timedelta(seconds=10)

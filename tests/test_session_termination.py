@@ -17,7 +17,6 @@ endpoints: tests/test_account.py (change-password) and tests/test_email_flows.py
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -30,7 +29,6 @@ from django_dualauth.delivery import access_cookie_name, refresh_cookie_name
 from django_dualauth.models import AuthSession
 from django_dualauth.models.sessions import RevocationReason
 from django_dualauth.services import revoke_all_sessions, revoke_session, revoke_session_by_id
-from django_dualauth.signals import session_revoked
 
 pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
@@ -88,32 +86,6 @@ def assert_session_dead(ac: Any, access: str, refresh: str) -> None:
         ac.access_token = access
     assert_error(whoami(ac), 401, "SESSION_REVOKED")
     assert_error(refresh_with(ac, refresh), 401, "SESSION_REVOKED")
-
-
-def _on_redis() -> bool:
-    from django.conf import settings
-
-    return "redis" in settings.CACHES["default"]["BACKEND"].lower()
-
-
-# "cache+push" (REVOCATION_PUSH, Redis pub/sub) needs Redis: the services stage runs it.
-@pytest.fixture(params=["database", "cache", *(["cache+push"] if _on_redis() else [])])
-def revocation_check(request: Any, settings: Any) -> str:
-    settings.DUALAUTH_REVOCATION_CHECK = request.param.split("+")[0]
-    settings.DUALAUTH_REVOCATION_PUSH = request.param.endswith("+push")
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def revoked_events() -> Iterator[list[dict[str, Any]]]:
-    events: list[dict[str, Any]] = []
-
-    def receive(sender: Any, **kwargs: Any) -> None:
-        events.append(kwargs)
-
-    session_revoked.connect(receive)
-    yield events
-    session_revoked.disconnect(receive)
 
 
 @pytest.fixture

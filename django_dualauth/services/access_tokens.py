@@ -255,6 +255,11 @@ def _key_for_header(raw: str, config: _Verification) -> SigningKey:
     return key
 
 
+def _own_copy(c: AccessClaims) -> AccessClaims:
+    """The same claims with a dict of their own (callers may change theirs; the memo's must not)."""
+    return AccessClaims(sub=c.sub, sid=c.sid, jti=c.jti, iat=c.iat, exp=c.exp, claims=dict(c.claims))
+
+
 def decode_access_token(raw: object, *, verify_exp: bool = True) -> AccessClaims:
     """Verify an access token and return its claims.
 
@@ -271,8 +276,7 @@ def decode_access_token(raw: object, *, verify_exp: bool = True) -> AccessClaims
     # Each caller gets its own claims dict.
     known = config.verified_tokens.get(raw) if verify_exp else None
     if known is not None and known.exp > time.time() - config.leeway:  # PyJWT: exp <= now - leeway fails
-        return AccessClaims(sub=known.sub, sid=known.sid, jti=known.jti, iat=known.iat, exp=known.exp,
-                            claims=dict(known.claims))
+        return _own_copy(known)
     if not _JWT_SHAPE.match(raw):
         raise AccessTokenInvalid()
     # The header checks depend on the header segment and the configuration alone. A segment that
@@ -313,6 +317,5 @@ def decode_access_token(raw: object, *, verify_exp: bool = True) -> AccessClaims
     if verify_exp:
         if len(config.verified_tokens) >= _VERIFIED_TOKENS_MAX:
             config.verified_tokens.clear()
-        config.verified_tokens[raw] = AccessClaims(sub=sub, sid=sid, jti=jti, iat=payload["iat"],
-                                                   exp=payload["exp"], claims=dict(payload))
+        config.verified_tokens[raw] = _own_copy(claims)
     return claims

@@ -152,8 +152,8 @@ class View:
         # in between are lost, so a second connect must make the view start over.
         pubsub.connection.register_connect_callback(self._on_connect)
         self.pings.append(now)  # the SUBSCRIBE's confirmation answers like a PING
-        sock = getattr(pubsub.connection, "_sock", None)
-        if sock is not None:
+        sock = getattr(pubsub.connection, "_sock", None)  # private in redis-py: can_read() otherwise
+        if sock is not None and hasattr(select, "poll"):  # no poll(2) on Windows
             self.poller = select.poll()
             self.poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
 
