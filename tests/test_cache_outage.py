@@ -34,10 +34,17 @@ def logged_in(auth_client: AuthClient, user: Any) -> AuthClient:
 
 
 def test_rate_limited_endpoints_answer_503_when_the_cache_is_down(logged_in: AuthClient, dead_cache: None) -> None:
-    for response in (logged_in.login(), logged_in.refresh()):
+    unknown = logged_in.client.post("/auth/refresh", {"refreshToken": "A" * 43}, format="json", HTTP_COOKIE="")
+    for response in (logged_in.login(), unknown):
         assert response.status_code == 503, response.content
         assert response.json()["code"] == "SERVICE_UNAVAILABLE"
         assert int(response["Retry-After"]) > 0
+
+
+def test_a_refresh_that_rotates_does_not_need_the_cache(logged_in: AuthClient, dead_cache: None) -> None:
+    # The refresh budget counts refused attempts only; a rotation never reads it.
+    assert logged_in.refresh().status_code == 200
+    assert logged_in.me().status_code == 200
 
 
 def test_fail_open_lets_logins_through(auth_client: AuthClient, user: Any, dead_cache: None, settings: Any) -> None:

@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import MD5PasswordHasher
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from freezegun import freeze_time
 
 from django_dualauth.api.ratelimits import normalize_identifier
@@ -315,22 +317,81 @@ def test_normalize_identifier(variant):
 
 # --- BF-04: the limiter's answer, refresh and register ------------------------------------
 
-def test_refresh_limit_counts_refused_attempts_per_ip_not_rotations(frozen, auth_client, user, settings):
-    settings.DUALAUTH_RATE_LIMITS = {"refresh_ip": "3/h"}
-    auth_client.login()
-    for _ in range(6):  # rotations that succeed cost no budget (many users behind one NAT address)
-        assert auth_client.refresh().status_code == 200
+def _spend_refresh_budget(auth_client: Any) -> None:
     garbage = auth_client.client.post("/auth/refresh", {"refreshToken": "x" * 43}, format="json", HTTP_COOKIE="")
     assert garbage.status_code == 401
     unknown = auth_client.client.post("/auth/refresh", {"refreshToken": "A" * 43}, format="json", HTTP_COOKIE="")
     assert unknown.status_code == 401
     missing = auth_client.client.post("/auth/refresh", {}, format="json", HTTP_COOKIE="")
     assert missing.status_code in (400, 401)
-    # The budget of refused attempts is spent: even the live token now waits, and is not spent.
+
+
+def test_refresh_limit_counts_refused_attempts_per_ip_not_rotations(frozen, auth_client, user, settings):
+    settings.DUALAUTH_RATE_LIMITS = {"refresh_ip": "3/h"}
+    auth_client.login()
+    for _ in range(6):  # rotations that succeed cost no budget (many users behind one NAT address)
+        assert auth_client.refresh().status_code == 200
+    _spend_refresh_budget(auth_client)
+    # The budget of refused attempts is spent: every attempt that does not rotate is refused,
+    # whether it fails before the database (malformed), after the look-up (unknown) or at all.
+    assert_rate_limited(auth_client.client.post("/auth/refresh", {"refreshToken": "x" * 43}, format="json",
+                                                HTTP_COOKIE=""), 3600)
+    assert_rate_limited(auth_client.client.post("/auth/refresh", {"refreshToken": "B" * 43}, format="json",
+                                                HTTP_COOKIE=""), 3600)
+    assert_rate_limited(auth_client.client.post("/auth/refresh", {}, format="json", HTTP_COOKIE=""), 3600)
+    # A live token still rotates: one client guessing behind a shared address does not log
+    # out everybody else behind it.
     generation = AuthSession.objects.get().generation
-    assert_rate_limited(auth_client.refresh(), 3600)
-    assert AuthSession.objects.get().generation == generation
-    assert auth_client.refresh(REMOTE_ADDR="198.51.100.1").status_code == 200
+    assert auth_client.refresh().status_code == 200
+    assert AuthSession.objects.get().generation == generation + 1
+    other = auth_client.client.post("/auth/refresh", {"refreshToken": "C" * 43}, format="json",
+                                    HTTP_COOKIE="", REMOTE_ADDR="198.51.100.1")
+    assert other.status_code == 401  # another address has its own budget
+
+
+def test_refresh_over_budget_replay_is_refused_before_it_is_examined(frozen, auth_client, user, settings):
+    """Over budget, a spent token is refused (429) before the spent-token look-up: the family is
+    neither examined nor revoked from an address that has used up its refusals."""
+    settings.DUALAUTH_RATE_LIMITS = {"refresh_ip": "3/h"}
+    auth_client.login()
+    spent = auth_client.refresh_token
+    assert auth_client.refresh().status_code == 200
+    _spend_refresh_budget(auth_client)
+    data = {} if auth_client.is_cookie else {"refreshToken": spent}
+    extra = {"HTTP_COOKIE": f"{refresh_cookie_name()}={spent}"} if auth_client.is_cookie else {}
+    assert_rate_limited(auth_client.post("/auth/refresh", data, **extra), 3600)
+    assert AuthSession.objects.get().revoked_at is None
+
+
+def test_refresh_over_budget_costs_one_lookup(frozen, auth_client, user, settings):
+    """An address over its budget presenting an unknown token costs the one look-up that found no
+    rotation (on PostgreSQL the one-statement rotation, elsewhere the locked SELECT), then 429:
+    the spent-token look-up and any write are skipped."""
+    settings.DUALAUTH_RATE_LIMITS = {"refresh_ip": "3/h"}
+    _spend_refresh_budget(auth_client)
+    with CaptureQueriesContext(connection) as ctx:
+        response = auth_client.client.post("/auth/refresh", {"refreshToken": "D" * 43}, format="json", HTTP_COOKIE="")
+    assert_rate_limited(response, 3600)
+    data = [q["sql"] for q in ctx.captured_queries
+            if not q["sql"].upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT"))]
+    assert len(data) == 1 and "dualauth_authsession" in data[0], data
+
+
+def test_a_refresh_that_rotates_makes_no_cache_call(auth_client, user, monkeypatch):
+    """The refresh budget is read only for attempts that do not rotate: a rotation makes no
+    round trip to the rate-limit cache."""
+    from django.core.cache import caches
+    auth_client.login()
+    cache = caches["default"]
+    calls: list[str] = []
+    for name in ("get", "get_many", "add", "incr", "set"):
+        original = getattr(cache, name)
+        monkeypatch.setattr(cache, name, lambda *a, _o=original, _n=name, **k: (calls.append(_n), _o(*a, **k))[1])
+    assert auth_client.refresh().status_code == 200
+    assert calls == []
+    unknown = auth_client.client.post("/auth/refresh", {"refreshToken": "E" * 43}, format="json", HTTP_COOKIE="")
+    assert unknown.status_code == 401
+    assert calls.count("get_many") == 1 and calls.count("incr") + calls.count("add") >= 1, calls
 
 
 def test_limit_checks_read_every_counter_with_one_cache_call_and_count_nothing(auth_client, user, monkeypatch):

@@ -20,9 +20,10 @@ from django_ratelimit.core import get_usage
 
 from .. import audit
 from ..conf import dualauth_settings
-from ..exceptions import RateLimited, ServiceUnavailable
+from ..exceptions import DualAuthError, RateLimited, ServiceUnavailable
 
-__all__ = ["normalize_identifier", "hit", "check", "record", "counting_failures"]
+__all__ = ["normalize_identifier", "hit", "check", "record", "counting_failures", "failure_budget",
+           "FailureBudget"]
 
 logger = logging.getLogger("django_dualauth")
 
@@ -115,9 +116,51 @@ def _peek(request: Any, pairs: list[tuple[str, str]]) -> list[dict[str, Any] | N
     return out
 
 
-def record(request: Any, scope: str, value: str) -> None:
-    """Count an event (a failed login) without refusing this request."""
-    _usage(request, scope, value, increment=True)
+def record(request: Any, scope: str, value: str) -> dict[str, Any] | None:
+    """Count an event (a failed login) without refusing this request; returns the usage."""
+    return _usage(request, scope, value, increment=True)
+
+
+class FailureBudget:
+    """A budget of refused attempts per key, checked only where a refusal would cost work.
+
+    :meth:`admit` refuses (429) once the budget is spent: call it before the work only a
+    refused attempt does. Leaving the ``with`` block through one of ``failures`` (or
+    :class:`RateLimited`) counts one failure; a failure that finds the budget already spent is
+    answered 429 in its place, so that refusals beyond the budget look alike whether or not
+    :meth:`admit` was reached. Attempts that succeed are neither checked nor counted.
+    """
+
+    def __init__(self, request: Any, scope: str, value: str, failures: tuple[type[Exception], ...]) -> None:
+        self.request, self.scope, self.value, self.failures = request, scope, value, failures
+        self._admitted = self._refused = False
+
+    def admit(self) -> None:
+        """Refuse (429) when the budget is spent; reads the counter once per block."""
+        if self._admitted:
+            return
+        self._admitted = True
+        try:
+            check(self.request, self.scope, self.value)
+        except DualAuthError:  # 429, or 503 from a cache that cannot answer
+            self._refused = True  # the budget's own refusal is not counted again
+            raise
+
+    def __enter__(self) -> FailureBudget:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if self._refused or exc is None or not isinstance(exc, (*self.failures, RateLimited)):
+            return False
+        usage = record(self.request, self.scope, self.value)
+        if usage and usage["should_limit"] and not isinstance(exc, RateLimited):
+            raise _exceeded(self.scope, usage) from None
+        return False
+
+
+def failure_budget(request: Any, scope: str, value: str, *failures: type[Exception]) -> FailureBudget:
+    """A :class:`FailureBudget` for ``scope``; the caller decides where to :meth:`~FailureBudget.admit`."""
+    return FailureBudget(request, scope, value, failures)
 
 
 @contextmanager
@@ -125,9 +168,6 @@ def counting_failures(request: Any, scope: str, value: str, *failures: type[Exce
     """Refuse (429) once ``scope``'s budget of failures is spent; count the block's failure
     (an exception of one of ``failures``, or :class:`RateLimited`) and re-raise it. Successes
     are not counted."""
-    check(request, scope, value)
-    try:
+    with failure_budget(request, scope, value, *failures) as budget:
+        budget.admit()
         yield
-    except (*failures, RateLimited):
-        record(request, scope, value)
-        raise

@@ -32,14 +32,18 @@ class RefreshView(DualAuthAPIView):
 
     def post(self, request: Any) -> Response:
         client = delivery.client_info(request)
-        # Refused attempts count (guessing, replayed or missing tokens, CSRF probes); a
-        # rotation that succeeds proves a live 256-bit secret and costs no budget, so users
-        # behind one address do not use up each other's refreshes.
-        with ratelimits.counting_failures(request, "refresh_ip", client.ip_address or "unknown", DualAuthError):
+        # Refused attempts count (guessing, replayed or missing tokens, CSRF probes). A token
+        # that rotates proves a live 256-bit secret: it is neither counted nor refused, so users
+        # behind one address (a carrier-grade NAT) neither use up nor lose each other's
+        # refreshes, and it costs no cache round trip. Everything else is refused (429) once the
+        # address's budget is spent, before any work beyond the look-up that found no rotation.
+        with ratelimits.failure_budget(request, "refresh_ip", client.ip_address or "unknown",
+                                       DualAuthError) as budget:
             credential = delivery.read_refresh_credential(request, request.data)
             if credential.via == delivery.COOKIE:
                 delivery.protect_cookie_request(request)
-            tokens = rotate_refresh_token(credential.raw, presented_via=credential.via, client=client)
+            tokens = rotate_refresh_token(credential.raw, presented_via=credential.via, client=client,
+                                          admit=budget.admit)
         return delivery.get_delivery(tokens.delivery).token_response(request, tokens)
 
 

@@ -13,9 +13,10 @@ statement with data-modifying CTEs, so in autocommit it is one round trip and on
 * ``ins`` records the spent digest only when ``upd`` wrote;
 * the statement returns the locked row (values before the change) only when ``upd`` wrote.
 
-Anything else (an unknown or spent token, a refusal, a retry inside the grace window, another
-database, a user model whose ``is_active`` is not a column) returns ``None`` and the caller runs
-the transaction of :func:`sessions._rotate_locked`, which decides and records the outcome. Under
+Anything else returns ``None`` when the statement ran (an unknown or spent token, a refusal, a
+retry inside the grace window) or :data:`NOT_RUN` when it cannot run (another database, a user
+model whose ``is_active`` is not a column), and the caller runs the transaction of
+:func:`sessions._rotate_locked`, which decides and records the outcome. Under
 concurrency the row lock decides as before: a second statement waits for the first, then
 PostgreSQL re-checks ``cur``'s WHERE against the new row version, finds the digest moved on,
 and returns nothing, so the loser takes the transactional path and sees a spent token.
@@ -34,31 +35,37 @@ from django.db.models import BooleanField
 from ..models import AuthSession, RotatedRefreshToken
 from .compiled import CompiledSelect, SelectPlan
 
-__all__ = ["RotationStatement"]
+__all__ = ["RotationStatement", "NOT_RUN"]
+
+
+NOT_RUN = object()
+"""What :meth:`RotationStatement.run` returns when the statement does not apply here."""
 
 
 class RotationStatement:
     """``run(candidates, ...)``: the locked session (as it was before the rotation) when the
-    one-statement rotation wrote, else ``None`` (nothing written; use the transaction)."""
+    one-statement rotation wrote; ``None`` when it ran and wrote nothing (the token is not the
+    current one of a session that may rotate through this delivery); :data:`NOT_RUN` when it
+    cannot run here. In both latter cases the transaction decides."""
 
     def __init__(self, select: CompiledSelect) -> None:
         self._select = select
         self._sql: dict[tuple[str, str], str | None] = {}
 
     def run(self, candidates: list[str], *, new_digest: str, presented_via: str, now: datetime,
-            idle_until: datetime, ip_address: str | None, user_agent: str) -> AuthSession | None:
+            idle_until: datetime, ip_address: str | None, user_agent: str) -> AuthSession | None | object:
         planned = self._select.plan(tuple(candidates))
         if planned is None:
-            return None
+            return NOT_RUN
         alias, connection, plan = planned
         if connection.vendor != "postgresql":
-            return None
+            return NOT_RUN
         key = (alias, plan.sql)
         if key not in self._sql:
             self._sql[key] = _statement(plan, connection.ops.quote_name)
         sql = self._sql[key]
         if sql is None:
-            return None
+            return NOT_RUN
         prep = _preparer(connection)
         params = [
             *self._select.params(alias, connection, tuple(candidates)),

@@ -7,7 +7,7 @@ signal after the change is durable.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -24,7 +24,7 @@ from ..types import ClientInfo, IssuedTokens
 from . import revocation
 from .access_tokens import encode_access_token
 from .compiled import CompiledInsert, CompiledSelect, CompiledUpdate
-from .rotation_statement import RotationStatement
+from .rotation_statement import NOT_RUN, RotationStatement
 
 __all__ = [
     "issue_session",
@@ -41,9 +41,11 @@ _JOINED = ("user", "user__dualauth_state")
 
 
 def _locked_by_digest(*candidates: str) -> Any:
-    # Ordered and sliced as .first() would: the same SQL as before, row lock on the session only.
+    # Not ordered: the digest is unique, and an ORDER BY pk invites PostgreSQL to walk the primary
+    # key (every row version of a busy session) filtering on the digest instead of probing the
+    # digest's index. Row lock on the session only.
     return (AuthSession.objects.select_related(*_JOINED).select_for_update(of=("self",))
-            .filter(refresh_digest__in=candidates).order_by("pk")[:1])
+            .filter(refresh_digest__in=candidates).order_by()[:1])
 
 
 # The three statements of every refresh, compiled by the ORM once instead of per request. The
@@ -105,11 +107,16 @@ def issue_session(user: Any, *, delivery: str, client: ClientInfo,
     return _issued(session, user, raw, now)
 
 
-def rotate_refresh_token(raw: object, *, presented_via: str, client: ClientInfo) -> IssuedTokens:
+def rotate_refresh_token(raw: object, *, presented_via: str, client: ClientInfo,
+                         admit: Callable[[], None] | None = None) -> IssuedTokens:
     """Exchange a refresh token for a new pair; the presented token is spent.
 
     ``presented_via`` is where the token came from ("cookie" or "bearer"); a token is only
     accepted through the delivery its session was created with.
+
+    ``admit``, if given, is called once the token is known not to be the current token of a
+    session that may rotate, before any further work; it refuses by raising (a spent budget of
+    refused attempts). A token that rotates never calls it.
 
     Raises :class:`RefreshTokenInvalid` (unknown, expired, wrong channel, inactive user) or
     :class:`SessionRevoked` (revoked session, or reuse of a spent token, which revokes the
@@ -123,10 +130,13 @@ def rotate_refresh_token(raw: object, *, presented_via: str, client: ClientInfo)
     now = timezone.now()
     token = _presented(raw)
     outcome = _rotate_in_one_statement(token, presented_via, client, now)
-    if outcome is None:
+    if outcome is None or outcome is NOT_RUN:
+        if outcome is None and admit is not None:
+            admit()  # the statement ran and wrote nothing: this token does not simply rotate
+            admit = None
         with transaction.atomic():
             # Errors are returned, not raised, so that a revocation decided here is committed.
-            outcome = _rotate_locked(token, presented_via, client, now)
+            outcome = _rotate_locked(token, presented_via, client, now, admit)
     if isinstance(outcome, _Reuse):
         _announce_revoked([outcome.session], RevocationReason.REUSE, None)
         refresh_token_reused.send(sender=AuthSession, session=outcome.session,
@@ -170,11 +180,14 @@ def _presented(raw: str) -> _Presented:
     return _Presented(digests(raw, REFRESH_PURPOSE), successor, digest(successor, REFRESH_PURPOSE))
 
 
-def _rotate_locked(token: _Presented, presented_via: str, client: ClientInfo, now: datetime) -> _Outcome:
+def _rotate_locked(token: _Presented, presented_via: str, client: ClientInfo, now: datetime,
+                   admit: Callable[[], None] | None) -> _Outcome:
     session = _LOCKED_BY_DIGEST.first(*token.candidates)
+    refusal = None if session is None else _refusal(session, presented_via, now)
+    if (session is None or refusal is not None) and admit is not None:
+        admit()  # raising rolls back: nothing is written for an attempt over its budget
     if session is None:
         return _spent_or_unknown(token, presented_via, now)
-    refusal = _refusal(session, presented_via, now)
     if refusal is not None:
         return refusal
     _INSERT_SPENT.execute(session.pk, session.refresh_digest, session.generation, now)
@@ -185,16 +198,18 @@ def _rotate_locked(token: _Presented, presented_via: str, client: ClientInfo, no
 
 
 def _rotate_in_one_statement(token: _Presented, presented_via: str, client: ClientInfo,
-                             now: datetime) -> _Outcome | None:
+                             now: datetime) -> _Outcome | None | object:
     """The rotation that succeeds, in one statement where the database allows (PostgreSQL);
-    ``None`` when nothing was written and the transaction of :func:`_rotate_locked` must decide."""
+    ``None`` when it ran and wrote nothing, :data:`NOT_RUN` when it cannot run here. In both
+    cases the transaction of :func:`_rotate_locked` decides."""
     session = _ROTATE_IN_ONE.run(
         token.candidates, new_digest=token.successor_digest,
         presented_via=presented_via, now=now,
         idle_until=now + dualauth_settings.REFRESH_TOKEN_IDLE_LIFETIME,
         ip_address=client.ip_address, user_agent=client.user_agent[:512])
-    if session is None:
-        return None
+    if session is None or session is NOT_RUN:
+        return session
+    assert isinstance(session, AuthSession)
     _advance(session, token.successor_digest, client, now)  # the instance as the statement left the row
     return session, token.successor, True
 
