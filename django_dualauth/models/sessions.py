@@ -50,11 +50,12 @@ class AuthSessionQuerySet(models.QuerySet["AuthSession"]):
 
 class AuthSession(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Indexed by dualauth_session_user_idx, whose first column it is.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="dualauth_sessions")
+                             related_name="dualauth_sessions", db_index=False)
     delivery = models.CharField(max_length=8, choices=Delivery.choices)
     auth_methods = models.JSONField(default=list, help_text="Authentication methods (RFC 8176 amr).")
-    refresh_digest = models.CharField(max_length=64, unique=True, editable=False)
+    refresh_digest = models.CharField(max_length=64, editable=False)  # unique: see Meta
     generation = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(default=timezone.now)
@@ -70,9 +71,15 @@ class AuthSession(models.Model):
 
     class Meta:
         verbose_name = "session"
+        # Every rotation writes a new row version into every index (the digest changes, so no
+        # update is HOT): three indexes, each one a look-up needs. Uniqueness is a constraint,
+        # not unique=True, which on PostgreSQL adds a second, LIKE-only index on the digest.
+        # The purge's OR of three expiries cannot use an index on one of them: it scans.
         indexes = [
             models.Index(fields=["user", "revoked_at"], name="dualauth_session_user_idx"),
-            models.Index(fields=["expires_at"], name="dualauth_session_expiry_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["refresh_digest"], name="dualauth_session_digest_uniq"),
         ]
 
     def __str__(self) -> str:
@@ -93,12 +100,15 @@ class RotatedRefreshToken(models.Model):
 
     session = models.ForeignKey(AuthSession, on_delete=models.CASCADE,
                                 related_name="rotated_tokens")
-    digest = models.CharField(max_length=64, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)  # unique: see Meta
     generation = models.PositiveIntegerField()
     rotated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name = "rotated refresh token"
+        constraints = [
+            models.UniqueConstraint(fields=["digest"], name="dualauth_rotated_digest_uniq"),
+        ]
 
     def __str__(self) -> str:
         return f"generation {self.generation} of {self.session_id}"
