@@ -71,6 +71,27 @@ def test_refresh_cookie_attributes(auth_client, user):
         assert (morsel["path"], morsel["domain"], morsel["samesite"]) == ("/", "", "Lax")
 
 
+@pytest.mark.parametrize("csrf_age, renewed", [
+    (365 * 24 * 3600, False),  # Django's default: the login's CSRF cookie outlives the session
+    (24 * 3600, True),  # shorter than the 30-day absolute lifetime: each refresh renews it
+])
+def test_refresh_renews_the_csrf_cookie_only_if_it_could_expire_first(auth_client, user, settings,
+                                                                       csrf_age, renewed):
+    settings.CSRF_COOKIE_AGE = csrf_age
+    assert auth_client.login().status_code == 200
+    token = auth_client.csrf_token()
+    response = auth_client.refresh()
+    assert response.status_code == 200, response.content
+    if not auth_client.is_cookie:
+        assert "csrf-token" not in response.cookies
+        return
+    assert ("csrf-token" in response.cookies) is renewed
+    if renewed:
+        assert response.cookies["csrf-token"]["max-age"] == csrf_age
+        assert response.cookies["csrf-token"].value == token  # the same secret, a new expiry
+    assert auth_client.refresh().status_code == 200  # the kept token still passes the check
+
+
 @pytest.mark.parametrize("debug, secure", [(False, True), (True, False)])
 def test_secure_defaults_to_not_debug(client_factory, user, settings, debug, secure):
     del settings.DUALAUTH_COOKIE_SECURE

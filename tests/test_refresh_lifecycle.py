@@ -557,3 +557,14 @@ def test_refresh_only_accepts_post(auth_client, user, method):
     assert response.status_code == 405
     assert the_session().generation == 0
 
+
+
+@pytest.mark.parametrize("agent, recorded", [
+    ("Mozilla/5.0 (iPhone) Safari/604.1", "Mozilla/5.0 (iPhone) Safari/604.1"),
+    ("okhttp/4.12\x00\x1b[31m evil", "okhttp/4.12[31m evil"),  # control characters dropped
+    ("x" * 600, "x" * 512),
+])
+def test_the_session_records_a_printable_bounded_user_agent(auth_client, user, agent, recorded):
+    auth_client.login()
+    assert auth_client.refresh(HTTP_USER_AGENT=agent).status_code == 200
+    assert AuthSession.objects.get().user_agent == recorded

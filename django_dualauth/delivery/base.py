@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.middleware.csrf import get_token, rotate_token
 from django.utils import timezone
 from rest_framework.response import Response
@@ -22,6 +24,16 @@ def no_store(response: Any) -> Any:
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"
     return response
+
+
+def _csrf_cookie_may_expire_first() -> bool:
+    """Whether the CSRF cookie set at login can expire before the session's absolute lifetime
+    ends. Only then does a refresh re-send it: re-sending costs a masked token and a cookie
+    (``get_token``), which is most of what the cookie delivery adds to a refresh."""
+    if settings.CSRF_USE_SESSIONS:
+        return False  # the token lives in the session, not in a cookie with an age
+    age = settings.CSRF_COOKIE_AGE
+    return age is not None and timedelta(seconds=age) < dualauth_settings.REFRESH_TOKEN_ABSOLUTE_LIFETIME
 
 
 def _expires_in(tokens: IssuedTokens) -> int:
@@ -72,8 +84,11 @@ class CookieDelivery(TokenDelivery):
                        new_login: bool = False, extra: dict[str, Any] | None = None) -> Response:
         http = getattr(request, "_request", request)
         # A new login gets a new CSRF secret (as django.contrib.auth.login does); a refresh
-        # keeps the current one and renews its cookie.
-        rotate_token(http) if new_login else get_token(http)
+        # keeps the current one, and renews its cookie only if it could expire first.
+        if new_login:
+            rotate_token(http)
+        elif _csrf_cookie_may_expire_first():
+            get_token(http)
         data: dict[str, Any] = {**(extra or {}), "success": True, "expiresIn": _expires_in(tokens)}
         response = no_store(Response(data, status=status))
         if dualauth_settings.COOKIE_ACCESS_TOKEN_IN_BODY:
