@@ -73,7 +73,12 @@ def per_process(fn: Callable[[], T]) -> Callable[[], T]:
     return memo
 
 
+_UNSET = object()
+_UNSET_NAMES: set[str] = set()  # DUALAUTH_* names seen unset since the last setting_changed
+
+
 def _drop_per_process(**kwargs: Any) -> None:
+    _UNSET_NAMES.clear()
     for memo in _PER_PROCESS:
         memo.cache_clear()
 
@@ -87,7 +92,18 @@ class DualAuthSettings:
     """Typed, read-on-access view of the ``DUALAUTH_*`` settings."""
 
     def _get(self, name: str, default: Any) -> Any:
-        return getattr(settings, f"DUALAUTH_{name}", default)
+        # A DUALAUTH_* name the project leaves unset costs an AttributeError inside
+        # LazySettings on every read (2-3 us; a cookie refresh reads about twenty), so unset
+        # names are remembered until setting_changed (sent when a setting is added or changed).
+        # Names that are set are read each time: LazySettings caches them, and a removal sends
+        # no signal.
+        if name in _UNSET_NAMES:
+            return default
+        value = getattr(settings, f"DUALAUTH_{name}", _UNSET)
+        if value is _UNSET:
+            _UNSET_NAMES.add(name)
+            return default
+        return value
 
     # --- delivery -------------------------------------------------------------------------
     @property

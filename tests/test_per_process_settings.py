@@ -204,3 +204,25 @@ def test_the_header_memo_is_bounded(user: Any) -> None:
     for i in range(access_tokens._VERIFIED_HEADERS_MAX + 5):
         assert decode_access_token(_signed(_header(n=i), token)).sub == str(user.pk)
     assert len(_remembered()) <= access_tokens._VERIFIED_HEADERS_MAX
+
+
+@pytest.mark.parametrize("name, value, default", [
+    ("ACCESS_TOKEN_LIFETIME", timedelta(minutes=5), timedelta(minutes=15)),
+    ("COOKIE_SAMESITE", "Strict", "Lax"),
+    ("RATE_LIMITS", {"refresh_ip": "1/h"}, None),
+])
+def test_each_setting_read_follows_a_change_and_a_removal(settings, name, value, default):
+    """``dualauth_settings`` remembers unset names per process; a setting added, changed or
+    removed is seen at once (a removal sends no ``setting_changed``, so set names are not kept)."""
+    settings_name = f"DUALAUTH_{name}"
+    if hasattr(settings, settings_name):
+        delattr(settings, settings_name)
+    before = getattr(conf.dualauth_settings, name)  # fills the memo with the default
+    if default is not None:
+        assert before == default
+    setattr(settings, settings_name, value)
+    after = getattr(conf.dualauth_settings, name)
+    assert after != before
+    assert after == value or (isinstance(after, dict) and after["refresh_ip"] == "1/h")
+    delattr(settings, settings_name)
+    assert getattr(conf.dualauth_settings, name) == before
