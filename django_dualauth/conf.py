@@ -397,5 +397,12 @@ class DualAuthSettings:
     def CSRF_TRUSTED_ORIGINS(self) -> list[str]:
         return list(getattr(settings, "CSRF_TRUSTED_ORIGINS", []))
 
+    @property
+    def CSRF_COOKIE_LIFETIME(self) -> timedelta | None:
+        """How long Django's CSRF cookie lives once set; None when it has no age (a browser-session
+        cookie) or when ``CSRF_USE_SESSIONS`` keeps the token in the session instead."""
+        age = settings.CSRF_COOKIE_AGE
+        return None if settings.CSRF_USE_SESSIONS or age is None else timedelta(seconds=age)
+
 
 dualauth_settings = DualAuthSettings()

@@ -92,6 +92,18 @@ def test_refresh_renews_the_csrf_cookie_only_if_it_could_expire_first(auth_clien
     assert auth_client.refresh().status_code == 200  # the kept token still passes the check
 
 
+@pytest.mark.parametrize("overrides, lifetime", [
+    ({"CSRF_COOKIE_AGE": 3600}, timedelta(hours=1)),
+    ({"CSRF_COOKIE_AGE": None}, None),  # a browser-session cookie: renewing gives it no age
+    ({"CSRF_COOKIE_AGE": 3600, "CSRF_USE_SESSIONS": True}, None),  # no CSRF cookie at all
+])
+def test_csrf_cookie_lifetime_setting(settings, overrides, lifetime):
+    from django_dualauth.conf import dualauth_settings
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    assert dualauth_settings.CSRF_COOKIE_LIFETIME == lifetime
+
+
 @pytest.mark.parametrize("debug, secure", [(False, True), (True, False)])
 def test_secure_defaults_to_not_debug(client_factory, user, settings, debug, secure):
     del settings.DUALAUTH_COOKIE_SECURE

@@ -317,13 +317,27 @@ def test_normalize_identifier(variant):
 
 # --- BF-04: the limiter's answer, refresh and register ------------------------------------
 
+def _refresh_with(auth_client: Any, body: dict[str, str], **extra: Any) -> Any:
+    """A refresh that presents only ``body`` (no cookies), whatever the client's delivery."""
+    return auth_client.client.post("/auth/refresh", body, format="json", HTTP_COOKIE="", **extra)
+
+
 def _spend_refresh_budget(auth_client: Any) -> None:
-    garbage = auth_client.client.post("/auth/refresh", {"refreshToken": "x" * 43}, format="json", HTTP_COOKIE="")
-    assert garbage.status_code == 401
-    unknown = auth_client.client.post("/auth/refresh", {"refreshToken": "A" * 43}, format="json", HTTP_COOKIE="")
-    assert unknown.status_code == 401
-    missing = auth_client.client.post("/auth/refresh", {}, format="json", HTTP_COOKIE="")
-    assert missing.status_code in (400, 401)
+    assert _refresh_with(auth_client, {"refreshToken": "x" * 43}).status_code == 401  # malformed
+    assert _refresh_with(auth_client, {"refreshToken": "A" * 43}).status_code == 401  # unknown
+    assert _refresh_with(auth_client, {}).status_code in (400, 401)  # missing
+
+
+@pytest.fixture
+def cache_calls(monkeypatch: Any) -> list[str]:
+    """The names of the rate-limit cache's methods called, in order."""
+    from django.core.cache import caches
+    cache = caches["default"]
+    calls: list[str] = []
+    for name in ("get", "get_many", "add", "incr", "set"):
+        original = getattr(cache, name)
+        monkeypatch.setattr(cache, name, lambda *a, _o=original, _n=name, **k: (calls.append(_n), _o(*a, **k))[1])
+    return calls
 
 
 def test_refresh_limit_counts_refused_attempts_per_ip_not_rotations(frozen, auth_client, user, settings):
@@ -333,19 +347,15 @@ def test_refresh_limit_counts_refused_attempts_per_ip_not_rotations(frozen, auth
         assert auth_client.refresh().status_code == 200
     _spend_refresh_budget(auth_client)
     # The budget of refused attempts is spent: every attempt that does not rotate is refused,
-    # whether it fails before the database (malformed), after the look-up (unknown) or at all.
-    assert_rate_limited(auth_client.client.post("/auth/refresh", {"refreshToken": "x" * 43}, format="json",
-                                                HTTP_COOKIE=""), 3600)
-    assert_rate_limited(auth_client.client.post("/auth/refresh", {"refreshToken": "B" * 43}, format="json",
-                                                HTTP_COOKIE=""), 3600)
-    assert_rate_limited(auth_client.client.post("/auth/refresh", {}, format="json", HTTP_COOKIE=""), 3600)
+    # whether it fails before the database (malformed, missing) or after the look-up (unknown).
+    for body in ({"refreshToken": "x" * 43}, {"refreshToken": "B" * 43}, {}):
+        assert_rate_limited(_refresh_with(auth_client, body), 3600)
     # A live token still rotates: one client guessing behind a shared address does not log
     # out everybody else behind it.
     generation = AuthSession.objects.get().generation
     assert auth_client.refresh().status_code == 200
     assert AuthSession.objects.get().generation == generation + 1
-    other = auth_client.client.post("/auth/refresh", {"refreshToken": "C" * 43}, format="json",
-                                    HTTP_COOKIE="", REMOTE_ADDR="198.51.100.1")
+    other = _refresh_with(auth_client, {"refreshToken": "C" * 43}, REMOTE_ADDR="198.51.100.1")
     assert other.status_code == 401  # another address has its own budget
 
 
@@ -370,44 +380,32 @@ def test_refresh_over_budget_costs_one_lookup(frozen, auth_client, user, setting
     settings.DUALAUTH_RATE_LIMITS = {"refresh_ip": "3/h"}
     _spend_refresh_budget(auth_client)
     with CaptureQueriesContext(connection) as ctx:
-        response = auth_client.client.post("/auth/refresh", {"refreshToken": "D" * 43}, format="json", HTTP_COOKIE="")
+        response = _refresh_with(auth_client, {"refreshToken": "D" * 43})
     assert_rate_limited(response, 3600)
     data = [q["sql"] for q in ctx.captured_queries
             if not q["sql"].upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT"))]
     assert len(data) == 1 and "dualauth_authsession" in data[0], data
 
 
-def test_a_refresh_that_rotates_makes_no_cache_call(auth_client, user, monkeypatch):
+def test_a_refresh_that_rotates_makes_no_cache_call(auth_client, user, cache_calls):
     """The refresh budget is read only for attempts that do not rotate: a rotation makes no
     round trip to the rate-limit cache."""
-    from django.core.cache import caches
     auth_client.login()
-    cache = caches["default"]
-    calls: list[str] = []
-    for name in ("get", "get_many", "add", "incr", "set"):
-        original = getattr(cache, name)
-        monkeypatch.setattr(cache, name, lambda *a, _o=original, _n=name, **k: (calls.append(_n), _o(*a, **k))[1])
+    cache_calls.clear()
     assert auth_client.refresh().status_code == 200
-    assert calls == []
-    unknown = auth_client.client.post("/auth/refresh", {"refreshToken": "E" * 43}, format="json", HTTP_COOKIE="")
-    assert unknown.status_code == 401
-    assert calls.count("get_many") == 1 and calls.count("incr") + calls.count("add") >= 1, calls
+    assert cache_calls == []
+    assert _refresh_with(auth_client, {"refreshToken": "E" * 43}).status_code == 401
+    assert cache_calls.count("get_many") == 1 and cache_calls.count("incr") + cache_calls.count("add") >= 1, cache_calls
 
 
-def test_limit_checks_read_every_counter_with_one_cache_call_and_count_nothing(auth_client, user, monkeypatch):
+def test_limit_checks_read_every_counter_with_one_cache_call_and_count_nothing(auth_client, user, cache_calls):
     """Login checks login_ip and login_email together: one get_many (one Redis MGET), no add()
     and no get(): django-ratelimit's check would add() then get() each counter."""
-    from django.core.cache import caches
-    cache = caches["default"]
-    calls: list[str] = []
-    for name in ("get", "get_many", "add", "incr", "set"):
-        original = getattr(cache, name)
-        monkeypatch.setattr(cache, name, lambda *a, _o=original, _n=name, **k: (calls.append(_n), _o(*a, **k))[1])
     assert auth_client.login().status_code == 200
-    assert calls.count("get_many") == 1 and "add" not in calls and "incr" not in calls, calls
-    calls.clear()
+    assert cache_calls.count("get_many") == 1 and "add" not in cache_calls and "incr" not in cache_calls, cache_calls
+    cache_calls.clear()
     assert auth_client.login(password=WRONG).status_code == 401
-    assert calls.count("get_many") == 1 and calls.count("incr") + calls.count("add") >= 2, calls
+    assert cache_calls.count("get_many") == 1 and cache_calls.count("incr") + cache_calls.count("add") >= 2, cache_calls
 
 
 def test_register_is_limited_per_ip_and_every_attempt_counts(frozen, auth_client, user, settings):

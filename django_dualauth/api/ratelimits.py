@@ -22,8 +22,7 @@ from .. import audit
 from ..conf import dualauth_settings
 from ..exceptions import DualAuthError, RateLimited, ServiceUnavailable
 
-__all__ = ["normalize_identifier", "hit", "check", "record", "counting_failures", "failure_budget",
-           "FailureBudget"]
+__all__ = ["normalize_identifier", "hit", "check", "record", "counting_failures", "FailureBudget"]
 
 logger = logging.getLogger("django_dualauth")
 
@@ -131,7 +130,7 @@ class FailureBudget:
     :meth:`admit` was reached. Attempts that succeed are neither checked nor counted.
     """
 
-    def __init__(self, request: Any, scope: str, value: str, failures: tuple[type[Exception], ...]) -> None:
+    def __init__(self, request: Any, scope: str, value: str, *failures: type[Exception]) -> None:
         self.request, self.scope, self.value, self.failures = request, scope, value, failures
         self._admitted = self._refused = False
 
@@ -158,16 +157,11 @@ class FailureBudget:
         return False
 
 
-def failure_budget(request: Any, scope: str, value: str, *failures: type[Exception]) -> FailureBudget:
-    """A :class:`FailureBudget` for ``scope``; the caller decides where to :meth:`~FailureBudget.admit`."""
-    return FailureBudget(request, scope, value, failures)
-
-
 @contextmanager
 def counting_failures(request: Any, scope: str, value: str, *failures: type[Exception]) -> Iterator[None]:
     """Refuse (429) once ``scope``'s budget of failures is spent; count the block's failure
     (an exception of one of ``failures``, or :class:`RateLimited`) and re-raise it. Successes
     are not counted."""
-    with failure_budget(request, scope, value, *failures) as budget:
+    with FailureBudget(request, scope, value, *failures) as budget:
         budget.admit()
         yield

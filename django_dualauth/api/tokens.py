@@ -37,8 +37,8 @@ class RefreshView(DualAuthAPIView):
         # behind one address (a carrier-grade NAT) neither use up nor lose each other's
         # refreshes, and it costs no cache round trip. Everything else is refused (429) once the
         # address's budget is spent, before any work beyond the look-up that found no rotation.
-        with ratelimits.failure_budget(request, "refresh_ip", client.ip_address or "unknown",
-                                       DualAuthError) as budget:
+        with ratelimits.FailureBudget(request, "refresh_ip", client.ip_address or "unknown",
+                                      DualAuthError) as budget:
             credential = delivery.read_refresh_credential(request, request.data)
             if credential.via == delivery.COOKIE:
                 delivery.protect_cookie_request(request)

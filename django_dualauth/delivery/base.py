@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.middleware.csrf import get_token, rotate_token
 from django.utils import timezone
 from rest_framework.response import Response
@@ -30,10 +28,8 @@ def _csrf_cookie_may_expire_first() -> bool:
     """Whether the CSRF cookie set at login can expire before the session's absolute lifetime
     ends. Only then does a refresh re-send it: re-sending costs a masked token and a cookie
     (``get_token``), which is most of what the cookie delivery adds to a refresh."""
-    if settings.CSRF_USE_SESSIONS:
-        return False  # the token lives in the session, not in a cookie with an age
-    age = settings.CSRF_COOKIE_AGE
-    return age is not None and timedelta(seconds=age) < dualauth_settings.REFRESH_TOKEN_ABSOLUTE_LIFETIME
+    lifetime = dualauth_settings.CSRF_COOKIE_LIFETIME
+    return lifetime is not None and lifetime < dualauth_settings.REFRESH_TOKEN_ABSOLUTE_LIFETIME
 
 
 def _expires_in(tokens: IssuedTokens) -> int:
