@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from functools import cache
+from functools import cache, update_wrapper
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -58,19 +58,44 @@ def resolve_import(path: str) -> Any:
 _PER_PROCESS: list[Any] = []
 
 
+class _PerProcess:
+    """The memo of :func:`per_process`: one value, valid while the settings holder that was
+    current when it was computed is still current, and until ``cache_clear()``."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._fn = fn
+        self._memo: tuple[Any, Any] | None = None  # (settings holder, value): one atomic read
+        update_wrapper(self, fn)
+
+    def __call__(self) -> Any:
+        memo = self._memo
+        holder = settings._wrapped
+        if memo is not None and memo[0] is holder:
+            return memo[1]
+        value = self._fn()
+        self._memo = (settings._wrapped, value)
+        return value
+
+    def cache_clear(self) -> None:
+        self._memo = None
+
+
 def per_process(fn: Callable[[], T]) -> Callable[[], T]:
     """Memoise ``fn()``, a value derived from settings alone, until a setting changes.
 
     For the per-request path: each read of a ``DUALAUTH_*`` name the project leaves unset goes
     through ``LazySettings.__getattr__`` and an ``AttributeError``, and the values built from
-    them (keys by ``kid``, the cache alias, the user model's primary key) never change while the
-    process runs. Every memo is dropped on ``setting_changed``, which ``override_settings`` and
-    pytest-django's ``settings`` fixture send, so a changed setting takes effect at once. Assigning
-    to ``django.conf.settings`` at run time (which Django does not support) would not be seen.
+    them (keys by ``kid``, cookie names, the cache alias, the user model's primary key) never
+    change while the process runs. The memo is dropped on ``setting_changed``, and it is only
+    used while ``settings._wrapped`` is the holder it was computed under: ``override_settings``
+    and pytest-django's ``settings`` fixture install a new holder for every change, a removal
+    (``del settings.X``, which sends no signal) included, so a changed setting takes effect at
+    once. Assigning to ``django.conf.settings`` at run time (which Django does not support)
+    would not be seen.
     """
-    memo = cache(fn)
+    memo = _PerProcess(fn)
     _PER_PROCESS.append(memo)
-    return memo
+    return memo  # type: ignore[return-value]
 
 
 _UNSET = object()

@@ -76,6 +76,21 @@ def test_per_process_memo_is_dropped_when_a_setting_changes(settings: Any) -> No
         conf._PER_PROCESS.remove(value)
 
 
+def test_per_process_memo_follows_a_removal_which_sends_no_signal(settings: Any) -> None:
+    settings.DUALAUTH_JWT_ISSUER = "set-for-this-test"
+
+    @conf.per_process
+    def issuer() -> str:
+        return conf.dualauth_settings.JWT_ISSUER
+
+    try:
+        assert issuer() == "set-for-this-test"
+        del settings.DUALAUTH_JWT_ISSUER  # pytest-django: a new settings holder, no setting_changed
+        assert issuer() == conf.dualauth_settings.JWT_ISSUER != "set-for-this-test"
+    finally:
+        conf._PER_PROCESS.remove(issuer)
+
+
 def test_every_request_path_memo_is_registered() -> None:
     memos = {access_tokens._verification, revocation._cache_alias, verification._user_pk_to_python}
     assert memos <= set(conf._PER_PROCESS)
@@ -136,7 +151,7 @@ def test_token_user_pk_conversion_is_rebuilt_after_a_setting_change(settings: An
     claims = decode_access_token(_issue(user))
     assert verification.TokenUser(claims).pk == user.pk
     settings.DUALAUTH_JWT_ISSUER = "django-dualauth"  # any setting_changed drops the memo
-    assert verification._user_pk_to_python.cache_info().currsize == 0
+    assert verification._user_pk_to_python._memo is None  # type: ignore[attr-defined]
     assert verification.TokenUser(claims).pk == user.pk
 
 

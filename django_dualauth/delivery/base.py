@@ -9,7 +9,7 @@ from django.middleware.csrf import get_token, rotate_token
 from django.utils import timezone
 from rest_framework.response import Response
 
-from ..conf import dualauth_settings
+from ..conf import dualauth_settings, per_process
 from ..types import IssuedTokens
 from .cookies import access_cookie_name, clear_token_cookies, refresh_cookie_name, set_token_cookie
 from .selection import BEARER, COOKIE
@@ -24,12 +24,16 @@ def no_store(response: Any) -> Any:
     return response
 
 
+@per_process
 def _csrf_cookie_may_expire_first() -> bool:
     """Whether the CSRF cookie set at login can expire before the session's absolute lifetime
     ends. Only then does a refresh re-send it: re-sending costs a masked token and a cookie
     (``get_token``), which is most of what the cookie delivery adds to a refresh."""
     lifetime = dualauth_settings.CSRF_COOKIE_LIFETIME
     return lifetime is not None and lifetime < dualauth_settings.REFRESH_TOKEN_ABSOLUTE_LIFETIME
+
+
+_access_token_in_body = per_process(lambda: dualauth_settings.COOKIE_ACCESS_TOKEN_IN_BODY)
 
 
 def _expires_in(tokens: IssuedTokens) -> int:
@@ -87,7 +91,7 @@ class CookieDelivery(TokenDelivery):
             get_token(http)
         data: dict[str, Any] = {**(extra or {}), "success": True, "expiresIn": _expires_in(tokens)}
         response = no_store(Response(data, status=status))
-        if dualauth_settings.COOKIE_ACCESS_TOKEN_IN_BODY:
+        if _access_token_in_body():
             data["accessToken"] = tokens.access_token
         else:
             set_token_cookie(response, access_cookie_name(), tokens.access_token,

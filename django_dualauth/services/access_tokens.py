@@ -14,7 +14,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -157,18 +157,35 @@ def _signing_key() -> SigningKey:
     raise RuntimeError("DUALAUTH_JWT_KEYS has no key with private material")  # system check E004
 
 
+@dataclass(frozen=True)
+class _Issuance:
+    key: SigningKey
+    issuer: str
+    audience: str
+    lifetime: timedelta
+
+
+@per_process
+def _issuance() -> _Issuance:
+    """What signing a token needs from the settings, resolved once per process (see
+    :func:`~django_dualauth.conf.per_process`), as :func:`_verification` is for verifying."""
+    return _Issuance(key=_signing_key(), issuer=dualauth_settings.JWT_ISSUER,
+                     audience=dualauth_settings.JWT_AUDIENCE, lifetime=dualauth_settings.ACCESS_TOKEN_LIFETIME)
+
+
 def encode_access_token(session: Any, user: Any, *, now: datetime | None = None) -> tuple[str, datetime]:
     """Sign an access token for ``session``; returns ``(token, expires_at)``.
 
     The expiry never passes the session's absolute expiry.
     """
     now = now or timezone.now()
-    expires_at = min(now + dualauth_settings.ACCESS_TOKEN_LIFETIME, session.absolute_expires_at)
-    key = _signing_key()
+    issuance = _issuance()
+    expires_at = min(now + issuance.lifetime, session.absolute_expires_at)
+    key = issuance.key
     payload = {
         **user_claims(user),
-        "iss": dualauth_settings.JWT_ISSUER,
-        "aud": dualauth_settings.JWT_AUDIENCE,
+        "iss": issuance.issuer,
+        "aud": issuance.audience,
         "sub": str(user.pk),
         "sid": str(session.pk),
         "jti": uuid.uuid4().hex,
