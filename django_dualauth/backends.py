@@ -7,8 +7,30 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
+from django.db.models.manager import BaseManager
+
+from .conf import per_process
+from .services.compiled import CompiledSelect
 
 __all__ = ["EmailBackend"]
+
+
+def _matching_users(model: Any, field: str, email: str) -> Any:
+    # The account state joined in: the login reads it next (e-mail policy, 2FA, claims). Two
+    # rows are enough to tell an ambiguous address.
+    return model._default_manager.select_related("dualauth_state").filter(**{f"{field}__iexact": email})[:2]
+
+
+@per_process
+def _compiled_lookup() -> CompiledSelect | None:
+    """The look-up compiled once per database (building and compiling this queryset cost more
+    than the database spends answering it), unless the user model's default manager builds its
+    queryset itself: that queryset may differ from one call to the next."""
+    model = get_user_model()
+    if type(model._default_manager).get_queryset is not BaseManager.get_queryset:
+        return None
+    field = model.get_email_field_name()
+    return CompiledSelect(model, field, lambda email: _matching_users(model, field, email), lookup="iexact")
 
 
 class EmailBackend(ModelBackend):
@@ -26,14 +48,14 @@ class EmailBackend(ModelBackend):
         if email is None or password is None:
             return None
         model = get_user_model()
-        field = model.get_email_field_name()
-        try:
-            # The account state joined in: the login reads it next (e-mail policy, 2FA, claims).
-            user = (model._default_manager.select_related("dualauth_state")
-                    .get(**{f"{field}__iexact": email.strip()}))
-        except (model.DoesNotExist, model.MultipleObjectsReturned):
+        email = email.strip()
+        compiled = _compiled_lookup()
+        users = (compiled.all(email) if compiled is not None
+                 else list(_matching_users(model, model.get_email_field_name(), email)))
+        if len(users) != 1:  # unknown or ambiguous
             model().set_password(password)  # same work as a real check
-            raise PermissionDenied from None
+            raise PermissionDenied
+        user = users[0]
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         raise PermissionDenied

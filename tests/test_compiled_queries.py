@@ -5,7 +5,9 @@ they replace (SES-01's one-query check, RT-03's rotation). Query counts: test_qu
   relations cached (no further query), including a user without an AccountState row;
 * the compiled SQL is the SQL the queryset itself sends;
 * shapes the plan cannot reproduce (duplicate or NULL values) take the queryset path;
-* the compiled UPDATE writes NULL for a missing client IP, and the compiled INSERT stores the spent digest.
+* the compiled UPDATE writes NULL for a missing client IP, and the compiled INSERT stores the spent digest;
+* the login's case-insensitive user look-up is compiled too, keeps LIKE wildcards escaped on SQLite,
+  still refuses an ambiguous address, and is left to a default manager that builds its own queryset.
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.auth import authenticate, get_user_model
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from django_dualauth import backends
 from django_dualauth.models import AccountState, AuthSession, RotatedRefreshToken
 from django_dualauth.services import issue_session, rotate_refresh_token, verification
 from django_dualauth.services import sessions as sessions_service
 from django_dualauth.services.claims import update_account_state
 from django_dualauth.services.compiled import CompiledSelect
 from django_dualauth.types import ClientInfo
+from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
@@ -157,3 +162,57 @@ def test_issue_session_writes_the_instance_it_returns_with_the_compiled_insert(u
     assert [p for p in plans.values() if p is not None], plans
     second = _issued(user)
     assert AuthSession.objects.filter(user=user).count() == 2 and second.session_id != tokens.session_id
+
+
+# --- the login's user look-up (backends.EmailBackend) -----------------------------------------
+
+def _login(email: str, password: str = PASSWORD) -> Any:
+    return authenticate(None, email=email, password=password)
+
+
+def test_login_lookup_is_compiled_and_matches_the_queryset(user_factory: Any) -> None:
+    user = user_factory(email="Alice@Example.com")
+    update_account_state(user, email_verified=True)
+    assert _login("alice@example.COM") == user  # compiles if not yet
+    lookup = backends._compiled_lookup()
+    assert lookup is not None and lookup.plan(("x@example.com",)) is not None  # not the ORM fallback
+    with CaptureQueriesContext(connection) as orm:
+        list(backends._matching_users(type(user), "email", "ALICE@example.com"))
+    with CaptureQueriesContext(connection) as compiled:
+        found = _login("ALICE@example.com")
+        assert found.dualauth_state.email_verified is True  # joined and cached, no query
+    assert found == user
+    assert [q["sql"] for q in compiled.captured_queries] == [q["sql"] for q in orm.captured_queries]
+
+
+@pytest.mark.parametrize("guess", ["john_doe@example.co_", "JOHN_DOE@EXAMPLE.CO%", "john%@example.com",
+                                   "%", "_%"])
+def test_login_lookup_never_treats_like_wildcards_as_wildcards(user_factory: Any, guess: str) -> None:
+    """On SQLite ``iexact`` is a LIKE: a reused statement must still escape % and _ (ASVS V2)."""
+    user = user_factory(email="john_doe@example.com")
+    assert _login("JOHN_DOE@example.com") == user  # the plan is compiled and cached
+    assert _login(guess) is None
+
+
+def test_an_ambiguous_address_authenticates_nobody(user_factory: Any) -> None:
+    user_factory(email="Twin@example.com")
+    get_user_model().objects.create_user(username="twin-2", email="twin@example.com", password=PASSWORD)
+    assert _login("TWIN@example.com") is None
+
+
+def test_a_manager_that_builds_its_own_queryset_is_never_compiled(user: Any, monkeypatch: Any) -> None:
+    manager_class = type(get_user_model()._default_manager)
+    calls = []
+
+    def get_queryset(self: Any) -> Any:
+        calls.append(1)
+        return super(manager_class, self).get_queryset()
+
+    monkeypatch.setattr(manager_class, "get_queryset", get_queryset, raising=False)
+    backends._compiled_lookup.cache_clear()
+    try:
+        assert backends._compiled_lookup() is None
+        assert _login(user.email) == user and calls  # the manager's own queryset answered
+    finally:
+        monkeypatch.undo()
+        backends._compiled_lookup.cache_clear()

@@ -23,7 +23,8 @@ Nothing here holds a connection: the converters are built per connection and kep
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,19 +87,24 @@ class SelectPlan:
 
 
 class CompiledSelect:
-    """``first(*values)``: the first instance of ``build(*values)``, or None.
+    """``first(*values)``: the first instance of ``build(*values)``, or None; ``all(*values)``:
+    every instance of it.
 
     ``build`` must return a sliced queryset of ``model`` whose only parameters are ``values``,
-    each compared with ``field`` (``filter(pk=v)``, ``filter(field__in=values)``); anything the
-    plan cannot reproduce exactly is left to the queryset.
+    each compared with ``field`` by ``lookup`` (``filter(pk=v)``, ``filter(field__in=values)``,
+    ``filter(field__iexact=v)``); anything the plan cannot reproduce exactly is left to the
+    queryset.
     """
 
     def __init__(self, model: type[Model], field: str, build: Callable[..., QuerySet[Any]], *,
-                 for_update: bool = False) -> None:
+                 for_update: bool = False, lookup: str = "exact") -> None:
+        if lookup not in ("exact", "in", "iexact"):
+            raise ValueError(f"unsupported lookup: {lookup}")
         self._model = model
         self._field_name = field
         self._build = build
         self._for_update = for_update
+        self._lookup = lookup
         self._plans: dict[Hashable, SelectPlan | None] = {}
 
     def first(self, *values: Any) -> Any:
@@ -106,13 +112,27 @@ class CompiledSelect:
         if planned is None:
             return self._run_queryset(values)
         alias, connection, plan = planned
+        with self._cursor(alias, connection, plan, values) as cursor:
+            row = cursor.fetchone()
+        return None if row is None else self.instance(alias, connection, plan, row)
+
+    def all(self, *values: Any) -> list[Any]:
+        planned = self.plan(values)
+        if planned is None:
+            return list(self._build(*values))
+        alias, connection, plan = planned
+        with self._cursor(alias, connection, plan, values) as cursor:
+            rows = cursor.fetchall()
+        return [self.instance(alias, connection, plan, row) for row in rows]
+
+    @contextmanager
+    def _cursor(self, alias: str, connection: Any, plan: SelectPlan, values: tuple[Any, ...]) -> Iterator[Any]:
         if plan.for_update and connection.get_autocommit() and connection.features.supports_transactions:
             # The ORM refuses this in as_sql(); keep the same guard now that as_sql() is skipped.
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         with connection.cursor() as cursor:
             cursor.execute(plan.sql, self.params(alias, connection, values))
-            row = cursor.fetchone()
-        return None if row is None else self.instance(alias, connection, plan, row)
+            yield cursor
 
     def plan(self, values: tuple[Any, ...]) -> tuple[str, Any, SelectPlan] | None:
         """(alias, connection, plan) for these values, or None when only the queryset can run them."""
@@ -127,9 +147,15 @@ class CompiledSelect:
         return None if plan is None else (alias, connection, plan)
 
     def params(self, alias: str, connection: Any, values: tuple[Any, ...]) -> list[Any]:
-        """The statement's parameters: ``values`` as the field prepares them."""
+        """The statement's parameters: ``values`` as the field prepares them, and as the lookup
+        then prepares its right-hand side."""
         field = self._field(alias)
-        return [field.get_db_prep_value(v, connection, prepared=False) for v in values]
+        params = [field.get_db_prep_value(v, connection, prepared=False) for v in values]
+        if self._lookup == "iexact":
+            # What IExact.process_rhs does to its parameter on every query: on SQLite (a LIKE)
+            # it escapes %, _ and \, which must not become wildcards in a reused statement.
+            params = [connection.ops.prep_for_iexact_query(p) for p in params]
+        return params
 
     @staticmethod
     def instance(alias: str, connection: Any, plan: SelectPlan, row: tuple[Any, ...]) -> Any:
@@ -169,8 +195,7 @@ class CompiledSelect:
                 sql, params = compiler.as_sql()
         else:
             sql, params = compiler.as_sql()
-        field = self._field(alias)
-        expected = [field.get_db_prep_value(v, connection, prepared=False) for v in values]
+        expected = self.params(alias, connection, values)
         if (not sql or not _same_params(params, expected) or compiler.has_extra_select
                 or compiler.annotation_col_map or compiler.klass_info is None):
             return None
