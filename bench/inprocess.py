@@ -175,7 +175,7 @@ def part_inprocess(quick: bool, db: str) -> dict[str, Any]:
     d = Driver()
     CONTENDERS = contenders_for(db)  # noqa: N806
     rounds, get_batch, ref_batch = (3, 30, 10) if quick else (15, 200, 50)
-    login_rounds, login_batch = (2, 1) if quick else (10, 3)
+    login_rounds, login_batch = (2, 1) if quick else (20, 3)
 
     names = [c.name for c in CONTENDERS]
     get_states = {c.name: d.login(c, 1) if c.can_login else c.new_state(d.t.host) for c in CONTENDERS}

@@ -89,7 +89,7 @@ def loadgen(port: int, c: Contender, kind: str, states: list[dict[str, Any]], du
 
 
 def part_server(quick: bool) -> dict[str, Any]:
-    rounds, duration, chains = (1, 1.5, 4) if quick else (3, 5.0, 4)
+    rounds, duration, chains = (1, 1.5, 4) if quick else (5, 5.0, 4)
     out: dict[str, Any] = {"rounds": rounds, "duration_s": duration, "chains": chains, "workers": 2,
                            "worker_class": "sync", "kinds": {}}
     with gunicorn([]) as port:
