@@ -4,7 +4,8 @@ Settings are read from :mod:`django.conf.settings` on every access, so
 ``override_settings`` and the pytest-django ``settings`` fixture take effect at
 once. No other module of the package reads our keys. The few values the per-request
 path needs are resolved once per process through :func:`per_process`, whose memo is
-dropped on Django's ``setting_changed`` signal (which both of those send).
+dropped on Django's ``setting_changed`` signal (which both of those send) and whenever they
+replace the settings holder (which both do for every change, a removal included).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class _PerProcess:
         if memo is not None and memo[0] is holder:
             return memo[1]
         value = self._fn()
+        # Read again: a first call may be what configured the settings (``holder`` was empty).
         self._memo = (settings._wrapped, value)
         return value
 

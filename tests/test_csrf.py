@@ -206,6 +206,17 @@ def test_own_origin_is_trusted(browser):
     assert_csrf_refused(send(browser, "refresh", HTTP_ORIGIN="https://testserver"), before)
 
 
+def test_a_changed_trusted_origins_list_applies_to_the_next_request(browser, settings):
+    """Django's CSRF check is built once per process and keeps the parsed list: a change must
+    rebuild it, or a newly trusted origin is refused (and a removed one kept)."""
+    assert send(browser, "refresh").status_code == 200  # the check is built with the old list
+    settings.CSRF_TRUSTED_ORIGINS = [ORIGIN, "https://new.example.com"]
+    assert send(browser, "refresh", HTTP_ORIGIN="https://new.example.com").status_code == 200
+    settings.CSRF_TRUSTED_ORIGINS = ["https://new.example.com"]
+    before = state()
+    assert_csrf_refused(send(browser, "refresh"), before)
+
+
 def test_origin_can_be_optional_but_the_token_cannot(browser, settings):
     settings.DUALAUTH_REQUIRE_ORIGIN = False
     assert send(browser, "refresh", drop=("HTTP_ORIGIN",)).status_code == 200
