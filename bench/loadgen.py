@@ -16,6 +16,7 @@ from typing import Any
 
 from .common import percentile
 from .contenders import BY_NAME
+from .cpu import CPUMeter
 from .http_transport import RawHTTPTransport
 
 
@@ -48,6 +49,8 @@ def worker(spec: dict[str, Any], st: dict[str, Any], deadline: float, out: dict[
 def main() -> None:
     spec = json.load(sys.stdin)
     outs: list[dict[str, Any]] = [{} for _ in spec["states"]]
+    meter = CPUMeter(spec["master"]) if spec.get("master") else None
+    before = meter.snapshot() if meter else {}
     start = time.perf_counter()
     deadline = start + spec["duration"]
     threads = [threading.Thread(target=worker, args=(spec, st, deadline, out))
@@ -57,6 +60,7 @@ def main() -> None:
     for th in threads:
         th.join()
     elapsed = time.perf_counter() - start
+    after = meter.snapshot() if meter else {}
     lat = [v for o in outs for v in o["lat"]]
     statuses: dict[str, int] = {}
     for o in outs:
@@ -64,7 +68,9 @@ def main() -> None:
             statuses[str(k)] = statuses.get(str(k), 0) + v
     json.dump({"count": len(lat), "errors": sum(o["errors"] for o in outs), "elapsed": elapsed,
                "rps": len(lat) / elapsed, "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
-               "statuses": statuses, "states": [o["state"] for o in outs]}, sys.stdout)
+               "statuses": statuses, "states": [o["state"] for o in outs],
+               "cpu": CPUMeter.per_request(before, after, len(lat) + sum(o["errors"] for o in outs))},
+              sys.stdout)
 
 
 if __name__ == "__main__":

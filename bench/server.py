@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -56,7 +57,7 @@ def gunicorn(extra: list[str]) -> Any:
             if time.time() > deadline or proc.poll() is not None:
                 raise RuntimeError("gunicorn did not start")
             time.sleep(0.2)
-        yield port
+        yield port, proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -78,9 +79,10 @@ def login(c: Contender, port: int, user: int) -> dict[str, Any]:
     return st
 
 
-def loadgen(port: int, c: Contender, kind: str, states: list[dict[str, Any]], duration: float) -> dict[str, Any]:
+def loadgen(port: int, c: Contender, kind: str, states: list[dict[str, Any]], duration: float,
+            master: int | None = None) -> dict[str, Any]:
     spec = {"host": HOST, "port": port, "contender": c.name, "kind": kind, "duration": duration,
-            "states": states}
+            "states": states, "master": master}
     proc = subprocess.run([sys.executable, "-m", "bench.loadgen"], input=json.dumps(spec), text=True,
                           capture_output=True, cwd=ROOT, timeout=duration + 120)
     if proc.returncode != 0:
@@ -89,10 +91,12 @@ def loadgen(port: int, c: Contender, kind: str, states: list[dict[str, Any]], du
 
 
 def part_server(quick: bool) -> dict[str, Any]:
-    rounds, duration, chains = (1, 1.5, 4) if quick else (5, 5.0, 4)
+    # Many short rounds rather than a few long ones: each ratio is a median of per-round ratios,
+    # and the VM drifts within seconds, so more pairs give a steadier median for the same time.
+    rounds, duration, chains = (1, 1.5, 4) if quick else (12, 2.5, 4)
     out: dict[str, Any] = {"rounds": rounds, "duration_s": duration, "chains": chains, "workers": 2,
                            "worker_class": "sync", "kinds": {}}
-    with gunicorn([]) as port:
+    with gunicorn([]) as (port, master):
         for kind in ("get", "refresh"):
             contenders = [c for c in CONTENDERS if kind == "get" or c.can_refresh]
             base = 20 if kind == "get" else 40
@@ -104,7 +108,7 @@ def part_server(quick: bool) -> dict[str, Any]:
                 k = r % len(contenders)
                 for c in contenders[k:] + contenders[:k]:
                     log(f"[part 3] {kind} {c.name} round {r + 1}/{rounds}")
-                    res = loadgen(port, c, kind, states[c.name], duration)
+                    res = loadgen(port, c, kind, states[c.name], duration, master)
                     states[c.name] = res.pop("states")
                     per[c.name].append(res)
             rows = {}
@@ -114,6 +118,9 @@ def part_server(quick: bool) -> dict[str, Any]:
                        "p50_ms": summary([x["p50_ms"] for x in per[c.name]]),
                        "p99_ms": summary([x["p99_ms"] for x in per[c.name]]),
                        "errors": sum(x["errors"] for x in per[c.name]), "raw": per[c.name]}
+                cpus = [x["cpu"] for x in per[c.name] if x.get("cpu")]
+                if cpus:
+                    row["cpu_ms"] = {k: statistics.median(x[k] for x in cpus) for k in cpus[0]}
                 if "bare" in per:
                     row["x_bare"] = ratio_summary(rps, [x["rps"] for x in per["bare"]])
                 row["x_simplejwt"] = ratio_summary(rps, [x["rps"] for x in per["simplejwt"]])
@@ -146,7 +153,27 @@ def render_server(res: dict[str, Any]) -> str:
             f"and one independent chain each; a raw-socket client, light on the CPU it shares with the "
             f"server; sync workers close every connection), {res['duration_s']:g} s per contender per round, "
             f"{res['rounds']} rounds round-robin. ×ratios are of requests per second (higher is better).")
-    return "### Part 3: gunicorn, requests per second\n\n" + table(headers, body) + note
+    return "### Part 3: gunicorn, requests per second\n\n" + table(headers, body) + note + render_cpu(res)
+
+
+def render_cpu(res: dict[str, Any]) -> str:
+    """Where each request's CPU went, and how much of the machine was busy (medians of rounds)."""
+    def cell(r: dict[str, Any] | None) -> str:
+        cpu = (r or {}).get("cpu_ms")
+        if not cpu:
+            return "n/a"
+        return (f"{cpu['workers']:.2f} / {cpu['postgres']:.2f} / {cpu['loadgen']:.2f} "
+                f"({cpu['busy'] * 100:.0f}%)")
+
+    rows = [[row["label"], cell(row), cell(res["kinds"]["refresh"].get(name))]
+            for name, row in res["kinds"]["get"].items()]
+    if all(r[1] == "n/a" for r in rows):
+        return ""
+    headers = ["contender", "GET: CPU ms per request, workers / PostgreSQL / load generator (machine busy)",
+               "refresh: the same"]
+    return ("\n\nCPU per request, from `/proc` (medians of the rounds). A machine less than fully busy "
+            "is waiting: two sync workers block on each database round trip and commit, and while both "
+            "wait, the cores idle.\n\n" + table(headers, rows))
 
 
 def probe_once(port: int, c: Contender, user: int, n: int = 20) -> dict[str, Any]:
@@ -183,7 +210,7 @@ def part_probe(quick: bool) -> dict[str, Any]:
     runs = 2 if quick else 5
     out: dict[str, Any] = {"runs": runs, "concurrent": 20, "server": "gunicorn -w 2 -k gthread --threads 16",
                            "rows": {}}
-    with gunicorn(["-k", "gthread", "--threads", "16"]) as port:
+    with gunicorn(["-k", "gthread", "--threads", "16"]) as (port, _):
         for c in CONTENDERS:
             if not c.can_refresh:
                 continue
