@@ -9,9 +9,8 @@ from django.conf import settings
 from django.core import checks
 from jwt.algorithms import get_default_algorithms
 
-from .conf import DELIVERY_POLICIES, REVOCATION_CHECKS, SAMESITE_VALUES, dualauth_settings
+from .conf import DELIVERY_POLICIES, REDIS_CACHES, REVOCATION_CHECKS, SAMESITE_VALUES, dualauth_settings
 
-_REDIS_CACHES = {"django_redis.cache.RedisCache", "django.core.cache.backends.redis.RedisCache"}
 _NON_SHARED_CACHES = {
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
@@ -47,7 +46,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             "Cookie delivery needs django.middleware.csrf.CsrfViewMiddleware in MIDDLEWARE "
             "(it sets the CSRF cookie web clients echo back).",
             hint='Add it, or set DUALAUTH_DELIVERY_POLICY = "bearer".', id="dualauth.E006"))
-    backend = settings.CACHES.get(s.REVOCATION_CACHE, {}).get("BACKEND", "")  # of the revocation cache
+    backend = s.revocation_cache_backend
     if s.REVOCATION_CHECK == "cache" and not s.DEBUG:
         if backend in _NON_SHARED_CACHES or not backend:
             errors.append(checks.Error(
@@ -59,7 +58,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             errors.append(checks.Warning(
                 "DUALAUTH_REVOCATION_PUSH has no effect unless DUALAUTH_REVOCATION_CHECK = 'cache'.",
                 id="dualauth.W006"))
-        elif backend not in _REDIS_CACHES:
+        elif backend not in REDIS_CACHES:
             errors.append(checks.Error(
                 f"DUALAUTH_REVOCATION_PUSH needs Redis pub/sub; the cache {s.REVOCATION_CACHE!r} "
                 f"is {backend!r}.",

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-__all__ = ["dualauth_settings", "per_process", "resolve_import", "DEFAULT_RATE_LIMITS"]
+__all__ = ["dualauth_settings", "per_process", "resolve_import", "DEFAULT_RATE_LIMITS", "REDIS_CACHES"]
 
 T = TypeVar("T")
 
@@ -99,6 +99,9 @@ def per_process(fn: Callable[[], T]) -> Callable[[], T]:
     _PER_PROCESS.append(memo)
     return memo  # type: ignore[return-value]
 
+
+#: Cache backends with Redis pub/sub (what ``DUALAUTH_REVOCATION_PUSH`` needs).
+REDIS_CACHES = frozenset({"django_redis.cache.RedisCache", "django.core.cache.backends.redis.RedisCache"})
 
 _UNSET = object()
 _UNSET_NAMES: set[str] = set()  # DUALAUTH_* names seen unset since the last setting_changed
@@ -243,8 +246,20 @@ class DualAuthSettings:
 
     @property
     def REVOCATION_PUSH(self) -> bool:
-        """Cache mode on Redis: publish revocations, and answer from each process's memory."""
-        return bool(self._get("REVOCATION_PUSH", False))
+        """Cache mode on Redis: publish revocations, and answer from each process's memory.
+
+        Unset, it is on exactly when the revocation check is ``"cache"`` and its cache is Redis:
+        the only place it can work, and there it spares most requests their Redis round trip.
+        """
+        value = self._get("REVOCATION_PUSH", None)
+        if value is None:
+            return self.REVOCATION_CHECK == "cache" and self.revocation_cache_backend in REDIS_CACHES
+        return bool(value)
+
+    @property
+    def revocation_cache_backend(self) -> str:
+        """The ``BACKEND`` of the cache named by ``DUALAUTH_REVOCATION_CACHE`` ("" if none)."""
+        return str(settings.CACHES.get(self.REVOCATION_CACHE, {}).get("BACKEND", ""))
 
     # --- endpoints ------------------------------------------------------------------------
     @property

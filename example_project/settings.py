@@ -63,7 +63,8 @@ if os.environ.get("REDIS_URL"):
     CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache",
                           "LOCATION": os.environ["REDIS_URL"]}}
     DUALAUTH_REVOCATION_CHECK = os.environ.get("DUALAUTH_REVOCATION_CHECK", "database")
-    DUALAUTH_REVOCATION_PUSH = os.environ.get("DUALAUTH_REVOCATION_PUSH") == "1"
+    if "DUALAUTH_REVOCATION_PUSH" in os.environ:  # unset: on in cache mode on Redis (the default)
+        DUALAUTH_REVOCATION_PUSH = os.environ["DUALAUTH_REVOCATION_PUSH"] == "1"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

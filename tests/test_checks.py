@@ -21,6 +21,8 @@ from django_dualauth.checks import (
     check_rate_limit_cache,
     check_settings,
 )
+from django_dualauth.conf import dualauth_settings
+from django_dualauth.services import revocation
 
 LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
 REDIS = "django_redis.cache.RedisCache"
@@ -308,6 +310,40 @@ def test_e012_push_needs_redis(settings, backend):
     settings.DEBUG = True  # E007 (non-shared cache) stays out of the picture
     settings.CACHES = {"default": {"BACKEND": backend}}
     assert ids(check_settings()) == ["dualauth.E012"]
+
+
+# --- DUALAUTH_REVOCATION_PUSH unset: on exactly where it can work (cache mode on Redis) ---------
+
+@pytest.mark.parametrize(("mode", "backend", "expected"), [
+    ("cache", REDIS, True),
+    ("cache", "django.core.cache.backends.redis.RedisCache", True),
+    ("cache", LOCMEM, False),
+    ("cache", "django.core.cache.backends.memcached.PyMemcacheCache", False),
+    ("database", REDIS, False),
+])
+def test_push_defaults_to_on_in_cache_mode_on_redis(settings, mode, backend, expected):
+    assert not hasattr(settings, "DUALAUTH_REVOCATION_PUSH")
+    settings.DUALAUTH_REVOCATION_CHECK = mode
+    settings.CACHES = {"default": {"BACKEND": backend, "LOCATION": "redis://127.0.0.1:1/0"}}
+    assert dualauth_settings.REVOCATION_PUSH is expected
+    assert bool(revocation._push()) is expected  # the switch the request path reads
+
+
+def test_push_set_to_false_turns_the_default_off(settings):
+    settings.DUALAUTH_REVOCATION_CHECK = "cache"
+    settings.DUALAUTH_REVOCATION_PUSH = False
+    settings.CACHES = {"default": {"BACKEND": REDIS, "LOCATION": "redis://127.0.0.1:1/0"}}
+    assert dualauth_settings.REVOCATION_PUSH is False
+    assert not revocation._push()
+
+
+@pytest.mark.parametrize(("mode", "backend"), [("cache", REDIS), ("cache", LOCMEM), ("database", REDIS)])
+def test_the_default_push_raises_no_check(settings, mode, backend):
+    """Neither E012 (push without Redis) nor W006 (push without cache mode) for the default."""
+    settings.DUALAUTH_REVOCATION_CHECK = mode
+    settings.DEBUG = True  # E007 (a non-shared cache in cache mode) stays out of the picture
+    settings.CACHES = {"default": {"BACKEND": backend, "LOCATION": "redis://127.0.0.1:1/0"}}
+    assert ids(check_settings()) == []
 
 
 def test_w006_push_without_cache_mode(settings):

@@ -300,8 +300,25 @@ def test_a_forked_child_opens_its_own_subscription(push: None) -> None:
     assert revocation.is_revoked(s) is True  # the parent's subscription is untouched
 
 
-def test_without_push_every_check_reads_the_marker(settings: Any, reads: list[str]) -> None:
+def test_push_is_on_by_default_in_cache_mode_on_redis(settings: Any, reads: list[str]) -> None:
+    settings.DUALAUTH_REVOCATION_CHECK = "cache"  # DUALAUTH_REVOCATION_PUSH left unset
+    assert not hasattr(settings, "DUALAUTH_REVOCATION_PUSH")
+    try:
+        settle(view())
+        s = sid()
+        reads.clear()
+        assert [revocation.is_revoked(s) for _ in range(5)] == [False] * 5
+        assert reads == [s]  # read once, then answered from memory
+        revoke_in_another_process(s)
+        assert revocation.is_revoked(s) is True
+        assert reads == [s]  # the revocation arrived as a message
+    finally:
+        revocation_push._drop_views()
+
+
+def test_with_push_turned_off_every_check_reads_the_marker(settings: Any, reads: list[str]) -> None:
     settings.DUALAUTH_REVOCATION_CHECK = "cache"
+    settings.DUALAUTH_REVOCATION_PUSH = False
     s = sid()
     assert [revocation.is_revoked(s) for _ in range(3)] == [False] * 3
     assert reads == [s, s, s]
