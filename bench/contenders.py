@@ -212,7 +212,7 @@ class DualAuthBearer(Contender):
 
 
 class DualAuthCache(DualAuthBearer):
-    name, prefix, label = "dualauth-cache", "/dualauth-cache", "django-dualauth bearer (cache check)"
+    name, prefix, label = "dualauth-cache", "/dualauth-cache", "django-dualauth bearer (cache check, push off)"
 
 
 class DualAuthPush(DualAuthBearer):

@@ -10,7 +10,7 @@ prefix             contender
 /djrestauth/       dj-rest-auth, JWT in HttpOnly cookies (simplejwt underneath)
 /dualauth-cookie/  django-dualauth, web (cookie) delivery, database revocation check
 /dualauth-bearer/  django-dualauth, bearer delivery, database revocation check
-/dualauth-cache/   django-dualauth, bearer delivery, cache revocation check (bench middleware)
+/dualauth-cache/   django-dualauth, bearer delivery, cache revocation check, push off (bench middleware)
 /dualauth-push/    the same with DUALAUTH_REVOCATION_PUSH (Redis pub/sub; PostgreSQL settings only)
 =================  ========================================================================
 """
