@@ -125,8 +125,9 @@ def main() -> None:
     quick = ["--quick"] if args.quick else []
     info = machine()
     latest = RESULTS / "latest.json"
-    if args.report and latest.exists() and json.loads(latest.read_text()).get("stamp") == stamp:
-        info = json.loads(latest.read_text())["machine"]  # the machine as it was during that run
+    saved = json.loads(latest.read_text()) if args.report and latest.exists() else {}
+    if saved.get("stamp") == stamp:
+        info = saved["machine"]  # the machine as it was during that run
     log("machine:", machine_line(info))
     for part in parts:
         log(f"=== part {part} ===")
