@@ -121,12 +121,21 @@ def part_server(quick: bool) -> dict[str, Any]:
                 cpus = [x["cpu"] for x in per[c.name] if x.get("cpu")]
                 if cpus:
                     row["cpu_ms"] = {k: statistics.median(x[k] for x in cpus) for k in cpus[0]}
+                if len(cpus) == rounds and all(x.get("cpu") for x in per["simplejwt"]):
+                    # Server CPU (workers + PostgreSQL) per request, simplejwt's over ours per round:
+                    # what req/s would show on a machine that never waits and hosts no client.
+                    row["cpu_x_simplejwt"] = ratio_summary([1 / _server_cpu(x) for x in per[c.name]],
+                                                           [1 / _server_cpu(x) for x in per["simplejwt"]])
                 if "bare" in per:
                     row["x_bare"] = ratio_summary(rps, [x["rps"] for x in per["bare"]])
                 row["x_simplejwt"] = ratio_summary(rps, [x["rps"] for x in per["simplejwt"]])
                 rows[c.name] = row
             out["kinds"][kind] = rows
     return out
+
+
+def _server_cpu(x: dict[str, Any]) -> float:
+    return float(x["cpu"]["workers"] + x["cpu"]["postgres"]) or float("inf")
 
 
 def render_server(res: dict[str, Any]) -> str:
@@ -165,15 +174,22 @@ def render_cpu(res: dict[str, Any]) -> str:
         return (f"{cpu['workers']:.2f} / {cpu['postgres']:.2f} / {cpu['loadgen']:.2f} "
                 f"({cpu['busy'] * 100:.0f}%)")
 
-    rows = [[row["label"], cell(row), cell(res["kinds"]["refresh"].get(name))]
+    def less(r: dict[str, Any] | None) -> str:
+        return fmt_x(r["cpu_x_simplejwt"]) if r and "cpu_x_simplejwt" in r else "n/a"
+
+    refresh = res["kinds"]["refresh"]
+    rows = [[row["label"], cell(row), less(row), cell(refresh.get(name)), less(refresh.get(name))]
             for name, row in res["kinds"]["get"].items()]
     if all(r[1] == "n/a" for r in rows):
         return ""
     headers = ["contender", "GET: CPU ms per request, workers / PostgreSQL / load generator (machine busy)",
-               "refresh: the same"]
+               "GET: server CPU ×simplejwt", "refresh: CPU ms, as for GET", "refresh: server CPU ×simplejwt"]
     return ("\n\nCPU per request, from `/proc` (medians of the rounds). A machine less than fully busy "
             "is waiting: two sync workers block on each database round trip and commit, and while both "
-            "wait, the cores idle.\n\n" + table(headers, rows))
+            "wait, the cores idle. Server CPU ×simplejwt is simplejwt's CPU per request (workers + "
+            "PostgreSQL) over this contender's, the median of per-round ratios (higher is better): the "
+            "request rate ratio a machine would show if it never waited and the load generator ran "
+            "elsewhere.\n\n" + table(headers, rows))
 
 
 def probe_once(port: int, c: Contender, user: int, n: int = 20) -> dict[str, Any]:
