@@ -1,0 +1,132 @@
+"""Instructions per request, counted by valgrind's callgrind: a cost that the VM's drift does not move.
+
+``python -m bench.instructions [--kinds refresh,get] [--contenders a,b] [--db sqlite|postgres]``
+
+On a shared two-core VM the timed parts drift by ±30% from one round to the next, which hides
+a change of a few percent. Callgrind counts the instructions a process executes, whatever the
+machine is doing (the same count twice, to 0.2%, for the same code). Each measurement runs the
+in-process request path of part 1 (Django's WSGI handler, no server) twice under callgrind,
+with 20 and with 120 requests after the same set-up and warm-up, and reports the difference
+over 100: the set-up cancels out.
+
+What it does not see: the kernel (sockets, the database server's own work on PostgreSQL) and
+time spent waiting. So it compares in-process costs and checks a change before and after; it
+replaces no timed part. SQLite (the default) is exactly repeatable; on PostgreSQL psycopg's
+waits make counts vary by up to ~10% between runs. Needs ``valgrind`` (Debian's package).
+Each measurement takes about a minute and a half, two processes at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from .common import fmt_x, log, table, write_json
+
+ROOT = Path(__file__).resolve().parent.parent
+FEW, MANY = 20, 120
+DEFAULT_CONTENDERS = ["simplejwt", "dualauth-cookie", "dualauth-bearer", "dualauth-cache"]
+
+
+def child(contender: str, kind: str, n: int) -> None:
+    """Set up, log in, warm up, then make ``n`` requests (run under callgrind by the parent)."""
+    import django
+    from django.conf import settings
+
+    from . import setup_db
+
+    # The login is not what is counted: a fast hasher keeps the set-up short under valgrind.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    setup_db.N_USERS = 5
+    setup_db.prepare(fresh=True)
+    django.setup()
+    from .contenders import BY_NAME
+    from .inprocess import Driver
+    from .middleware import install
+
+    install()
+    d = Driver()
+    c = BY_NAME[contender]
+    st = d.login(c, 2) if c.can_login else c.new_state(d.t.host)
+    step = d.refresh if kind == "refresh" else d.get
+    for _ in range(20 + n):
+        step(c, st)
+
+
+def _count(contender: str, kind: str, n: int, db: str, slot: str) -> int:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "BENCH_DB": db,
+           "PYTHONHASHSEED": "0"}
+    with tempfile.TemporaryDirectory() as tmp:
+        env["BENCH_SQLITE_PATH"] = os.path.join(tmp, "bench.sqlite3")
+        env["BENCH_PG_NAME"] = f"dualauth_bench_cg{slot}"  # two counts run side by side
+        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+               sys.executable, "-m", "bench.instructions", "--child", contender, kind, str(n)]
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)  # noqa: S603
+    found = re.search(r"Collected : (\d+)", proc.stderr)
+    if proc.returncode != 0 or not found:
+        raise RuntimeError(f"callgrind {contender} {kind} failed: {proc.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def per_request(contender: str, kind: str, db: str) -> int:
+    with ThreadPoolExecutor(2) as pool:
+        few = pool.submit(_count, contender, kind, FEW, db, "a")
+        many = pool.submit(_count, contender, kind, MANY, db, "b")
+        return (many.result() - few.result()) // (MANY - FEW)
+
+
+def render(res: dict[str, Any]) -> str:
+    kinds = res["kinds"]
+    headers = ["contender"] + [h for k in kinds for h in (f"{k}: instructions per request", f"{k}: ×simplejwt")]
+    body = []
+    for name in res["contenders"]:
+        row = [name]
+        for k in kinds:
+            n = res["counts"][k].get(name)
+            ref = res["counts"][k].get("simplejwt")
+            row += [f"{n:,}" if n else "n/a", fmt_x(n / ref) if n and ref else "n/a"]
+        body.append(row)
+    return (f"### Instructions per request (callgrind, in-process, {res['db']})\n\n" + table(headers, body)
+            + f"\n\nThe difference between {MANY} and {FEW} requests after the same set-up, over "
+            f"{MANY - FEW}. Lower is better; ×simplejwt is this count over simplejwt's.")
+
+
+def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--kinds", default="refresh", help="refresh, get or both (comma-separated)")
+    ap.add_argument("--contenders", default=",".join(DEFAULT_CONTENDERS))
+    ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    args = ap.parse_args()
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
+    from .contenders import BY_NAME
+
+    kinds = [k for k in args.kinds.split(",") if k]
+    names = [n for n in args.contenders.split(",") if n]
+    res: dict[str, Any] = {"db": args.db, "kinds": kinds, "contenders": names, "counts": {}}
+    for kind in kinds:
+        res["counts"][kind] = {}
+        for name in names:
+            if kind == "refresh" and not BY_NAME[name].can_refresh:
+                continue
+            log(f"[instructions] {kind} {name}")
+            res["counts"][kind][name] = per_request(name, kind, args.db)
+    path = write_json(f"instructions-{args.db}.json", res)
+    print(render(res))
+    log(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    main()
