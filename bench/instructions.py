@@ -38,7 +38,6 @@ DEFAULT_CONTENDERS = ["simplejwt", "dualauth-cookie", "dualauth-bearer", "dualau
 
 def child(contender: str, kind: str, n: int) -> None:
     """Set up, log in, warm up, then make ``n`` requests (run under callgrind by the parent)."""
-    import django
     from django.conf import settings
 
     from . import setup_db
@@ -46,8 +45,7 @@ def child(contender: str, kind: str, n: int) -> None:
     # The login is not what is counted: a fast hasher keeps the set-up short under valgrind.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     setup_db.N_USERS = 5
-    setup_db.prepare(fresh=True)
-    django.setup()
+    setup_db.prepare(fresh=True)  # configures Django too
     from .contenders import BY_NAME
     from .inprocess import Driver
     from .middleware import install
@@ -110,15 +108,20 @@ def main() -> None:
     args = ap.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
-    from .contenders import BY_NAME
+    from .contenders import contenders_for
 
     kinds = [k for k in args.kinds.split(",") if k]
+    if not kinds or set(kinds) - {"refresh", "get"}:
+        raise SystemExit("--kinds takes refresh, get or both")
+    served = {c.name: c for c in contenders_for(args.db)}
     names = [n for n in args.contenders.split(",") if n]
+    if unknown := [n for n in names if n not in served]:
+        raise SystemExit(f"not served on {args.db}: {', '.join(unknown)} (push needs --db postgres)")
     res: dict[str, Any] = {"db": args.db, "kinds": kinds, "contenders": names, "counts": {}}
     for kind in kinds:
         res["counts"][kind] = {}
         for name in names:
-            if kind == "refresh" and not BY_NAME[name].can_refresh:
+            if kind == "refresh" and not served[name].can_refresh:
                 continue
             log(f"[instructions] {kind} {name}")
             res["counts"][kind][name] = per_request(name, kind, args.db)
