@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = os.environ.get("DUALAUTH_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-DB_NAME = "dualauth_multiprocess"
+DB_NAME = os.environ.get("DUALAUTH_TEST_MP_DB", "dualauth_multiprocess")
 DATABASE_URL = PG_ADMIN.rsplit("/", 1)[0] + "/" + DB_NAME
 REDIS_URL = os.environ.get("DUALAUTH_TEST_MP_REDIS_URL", "redis://127.0.0.1:6379/4")
 EMAIL, PASSWORD = "demo@example.com", "demo-password-123"
