@@ -54,7 +54,17 @@ TEMPLATES = [{
 
 DATABASES = {"default": dj_database_url.config(
     default=f"sqlite:///{BASE_DIR / 'example_project' / 'db.sqlite3'}", conn_max_age=60)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent requests on the embedded default: a write transaction takes SQLite's write lock
+    # when it begins (IMMEDIATE), not at its first write, so two refreshes queue on the busy
+    # timeout instead of one failing with "database is locked"; WAL lets readers run beside
+    # the writer. See docs/deployment.md.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 10,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    })
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Prepared statements (psycopg 3): the per-request session join is planned once per
     # connection. Not with PgBouncer in transaction mode before 1.21 (docs/deployment.md).
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
