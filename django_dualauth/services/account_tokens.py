@@ -39,7 +39,9 @@ from .users import active_user_by_email, email_field, email_of, render_mail, sta
 
 __all__ = [
     "check_email_policy",
+    "check_reauthentication",
     "confirm_email_change",
+    "email_change_mail",
     "request_email_change",
     "request_password_reset",
     "reset_password",
@@ -178,11 +180,26 @@ def request_email_change(user: Any, new_email: str, password: object, *,
 
     ``None`` when the address is the current one or belongs to another account: the caller
     answers the same, so the request does not reveal other accounts. Raises
-    :class:`ReauthenticationFailed`.
+    :class:`ReauthenticationFailed`. The endpoint runs the two halves apart
+    (:func:`check_reauthentication` on the request path, :func:`email_change_mail` off it).
     """
+    check_reauthentication(user, password)
+    return email_change_mail(user.pk, new_email, client=client)
+
+
+def check_reauthentication(user: Any, password: object) -> None:
+    """Raise :class:`ReauthenticationFailed` unless ``password`` is the user's."""
     if not (isinstance(password, str) and user.check_password(password)):
         raise ReauthenticationFailed()
+
+
+def email_change_mail(user_id: Any, new_email: str, *, client: ClientInfo) -> EmailMultiAlternatives | None:
+    """The confirmation mail to ``new_email`` for the user ``user_id`` (already re-authenticated),
+    or ``None`` (the current address, another account's, or no such active user)."""
     model = get_user_model()
+    user = model._default_manager.filter(pk=user_id).first()
+    if user is None or not user.is_active:
+        return None
     new_email = model.objects.normalize_email(new_email.strip())
     if new_email.casefold() == email_of(user).casefold() or model._default_manager.filter(
             **{f"{email_field()}__iexact": new_email}).exists():
