@@ -34,6 +34,7 @@ from ..models import AccountToken, AccountTokenPurpose, LoginChallenge
 from ..models.sessions import RevocationReason
 from ..types import ClientInfo
 from .claims import account_state, update_account_state
+from .first_proof import PROOF_PASSWORD_RESET, reset_before_first_proof
 from .sessions import revoke_all_sessions
 from .users import active_user_by_email, email_field, email_of, render_mail, state_stamp
 
@@ -154,6 +155,8 @@ def reset_password(raw: object, password: str) -> Any:
 
     One transaction: a password refused by ``AUTH_PASSWORD_VALIDATORS`` (:class:`ValidationFailed`)
     leaves the token unused. The new password hash voids every other token and link sent before.
+    For an unverified address, the first proof of control: the factors are reset too
+    (:func:`~django_dualauth.services.first_proof.reset_before_first_proof`).
     """
     with transaction.atomic():
         token = _consume(raw, AccountTokenPurpose.PASSWORD_RESET)
@@ -162,9 +165,12 @@ def reset_password(raw: object, password: str) -> Any:
             validate_password(password, user=user)
         except DjangoValidationError as exc:
             raise ValidationFailed(fields={"password": list(exc.messages)}) from None
+        # The reset proved control of the mailbox; if it is the first proof, nothing set up
+        # before it survives (the new password replaces whichever one was set).
+        reset_before_first_proof(user, proof=PROOF_PASSWORD_RESET)
         user.set_password(password)
         user.save(update_fields=["password"])
-        update_account_state(user, email_verified=True)  # the reset proved control of the mailbox
+        update_account_state(user, email_verified=True)
         revoke_all_sessions(user, reason=RevocationReason.PASSWORD_CHANGED)
         # A login begun with the old password must not be finished at its 2FA step.
         LoginChallenge.objects.filter(user_id=user.pk, consumed_at__isnull=True).update(consumed_at=timezone.now())
