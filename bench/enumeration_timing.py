@@ -222,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = run(args.samples, args.warmup, args.addresses, args.seed)
     finally:
+        wait_idle()
         if args.db == "postgres":
             _drop_pg()
     import django_dualauth
@@ -241,4 +242,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as the importable module: DUALAUTH_MESSAGE_DISPATCHER names bench.enumeration_timing, and
+    # under ``-m`` this file would otherwise be a second module with its own job count.
+    import importlib
+
+    sys.exit(importlib.import_module("bench.enumeration_timing").main())
