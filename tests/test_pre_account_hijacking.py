@@ -23,7 +23,8 @@ from django_dualauth.signals import account_reclaimed
 from tests.conftest import PASSWORD, AuthClient, capture
 from tests.test_two_factor import code_for, device_of, next_step
 
-pytestmark = pytest.mark.django_db
+# both_backends: the user-row lock and the revocation markers also run on PostgreSQL + Redis.
+pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
 VICTIM = "victim@example.com"
 INTRUDER_PASSWORD = "the intruder's own passphrase"
@@ -110,7 +111,9 @@ def test_a_first_magic_link_ends_everything_the_intruder_set_up(auth_client: Aut
                                                                 intruder: tuple[AuthClient, Any],
                                                                 revoked_events: list[dict[str, Any]],
                                                                 reclaimed_events: list[dict[str, Any]],
-                                                                caplog: Any, on_commit: Any) -> None:
+                                                                caplog: Any, on_commit: Any,
+                                                                revocation_check: str) -> None:
+    """In every revocation mode: the intruder's access token dies at once in cache mode too."""
     intruder_client, user = intruder
     intruder_session = AuthSession.objects.get(user=user, revoked_at__isnull=True)
     assert auth_client.post("/auth/magic-link/send", {"email": VICTIM}).status_code == 202

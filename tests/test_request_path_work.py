@@ -115,3 +115,19 @@ def test_a_held_job_is_picklable_for_a_task_queue(auth_client: AuthClient, user:
     [job] = HELD
     pickle.loads(pickle.dumps(job))()
     assert [m.to for m in mail.outbox] == [[user.email]]
+
+
+def test_the_thread_pool_treats_a_job_like_a_request(monkeypatch: Any) -> None:
+    """A job that uses the database opens its thread's connection as a request would and closes
+    it when CONN_MAX_AGE says so or it broke: the pool's threads never hold a dead one."""
+    from django_dualauth import messaging
+
+    calls: list[str] = []
+    monkeypatch.setattr(messaging, "close_old_connections", lambda: calls.append("close"))
+
+    def failing() -> None:
+        calls.append("job")
+        raise RuntimeError("SMTP down")
+
+    messaging._run_in_thread(failing)  # the failure is logged, never raised
+    assert calls == ["close", "job", "close"]
