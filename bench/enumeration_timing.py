@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -225,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
         wait_idle()
         if args.db == "postgres":
             _drop_pg()
+        from django.db import connections
+
+        connections.close_all()
+        shutil.rmtree(tmp, ignore_errors=True)
     import django_dualauth
 
     meta = {"db": args.db, "samples": args.samples, "python": platform.python_version(),
