@@ -8,7 +8,8 @@ to your SIEM; it is silent (WARNING threshold of the root logger) unless configu
 Events: ``auth.login.succeeded``, ``auth.login.failed``, ``auth.ratelimit.exceeded``,
 ``auth.csrf.rejected``, ``auth.token.invalid``, ``auth.session.issued``,
 ``auth.session.revoked``, ``auth.refresh.reuse_detected``, ``auth.mfa.failed``,
-``auth.mfa.enabled``, ``auth.mfa.disabled``, ``auth.password.changed``, ``auth.account.deleted``.
+``auth.mfa.enabled``, ``auth.mfa.disabled``, ``auth.password.changed``, ``auth.account.deleted``,
+``auth.account.reclaimed`` (the first proof of an unverified address reset it).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ __all__ = [
     "two_factor_failed",
     "recovery_codes_regenerated",
     "account_deleted",
+    "account_reclaimed",
 ]
 
 #: A login created a session (one refresh-token family). kwargs: ``session``, ``user``.
@@ -44,3 +45,10 @@ recovery_codes_regenerated = Signal()
 #: The user deleted their own account (``DELETE account``); every session was revoked first and
 #: the user row is gone. kwargs: ``user_id``, ``email`` (the deleted address, e.g. for a farewell mail).
 account_deleted = Signal()
+
+#: The first proof of control of an unverified address (a magic-link sign-in or a password
+#: reset) reset what was set up before it: pre-account hijacking (docs/security.md). Sent after
+#: commit, when anything was reset. kwargs: ``user``, ``reclaimed`` (a
+#: :class:`~django_dualauth.services.first_proof.Reclaimed`: ``proof``, ``sessions``,
+#: ``password``, ``totp``, ``recovery_codes``, ``phone``).
+account_reclaimed = Signal()

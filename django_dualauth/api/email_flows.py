@@ -5,7 +5,9 @@ Each pair is off (404) until its front-end URL setting is set (``DUALAUTH_VERIFY
 ``DUALAUTH_PASSWORD_RESET_URL``, ``DUALAUTH_EMAIL_CHANGE_URL``). Requests that mail something
 answer 202 ``{"success": true}`` whatever the account (ENUM-02) and send off the request path;
 the token endpoints consume with POST only, so a scanner's GET of the front-end link changes
-nothing.
+nothing. The request endpoints hand the account look-up, the token row and the mail to the
+dispatcher (``messaging.dispatch_built``), so their request path does the same work whether
+the address has an account.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class SendVerificationEmailView(_Configured):
         else:
             email = validated(EmailInput, request.data)["email"]
             ratelimits.hit(request, "account_email", ratelimits.normalize_identifier(email))
-            _send(account_tokens.resend_verification_email(email, client=client))
+            messaging.dispatch_built(account_tokens.resend_verification_email, email, client=client)
         return Response(_ACCEPTED, status=202)
 
 
@@ -96,7 +98,7 @@ class VerifyEmailView(_NoReferrer):
 
 
 class ForgotPasswordView(_Configured):
-    """Always 202; the reset mail goes only to an existing active account."""
+    """Always 202, in the same time; the reset mail goes only to an existing active account."""
 
     url_setting = "PASSWORD_RESET_URL"
 
@@ -104,7 +106,7 @@ class ForgotPasswordView(_Configured):
         email = validated(EmailInput, request.data)["email"]
         ratelimits.hit(request, "account_ip", client_ip_key(request))
         ratelimits.hit(request, "account_email", ratelimits.normalize_identifier(email))
-        _send(account_tokens.request_password_reset(email, client=delivery.client_info(request)))
+        messaging.dispatch_built(account_tokens.request_password_reset, email, client=delivery.client_info(request))
         return Response(_ACCEPTED, status=202)
 
 
@@ -135,9 +137,10 @@ class ChangeEmailRequestView(_Configured):
         ratelimits.hit(request, "account_ip", client_ip_key(request))
         ratelimits.hit(request, "account_email", f"user:{user.pk}")  # no flooding other inboxes
         with ratelimits.counting_failures(request, "account_user", str(user.pk), ReauthenticationFailed):
-            message = account_tokens.request_email_change(user, data["newEmail"], data["password"],
-                                                          client=delivery.client_info(request))
-        _send(message)
+            account_tokens.check_reauthentication(user, data["password"])
+        # Off the request path: whether another account has the address must not show in the time.
+        messaging.dispatch_built(account_tokens.email_change_mail, user.pk, data["newEmail"],
+                                 client=delivery.client_info(request))
         return Response(_ACCEPTED, status=202)
 
 

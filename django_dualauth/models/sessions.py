@@ -30,6 +30,7 @@ class RevocationReason(models.TextChoices):
     PASSWORD_CHANGED = "password_changed", "Password changed"
     FACTOR_CHANGED = "factor_changed", "Second factor added, removed or reset"
     ACCOUNT_DELETED = "account_deleted", "Account deleted by its owner"
+    ACCOUNT_RECLAIMED = "account_reclaimed", "Address first proven: what was set up before it was reset"
     OTHER = "other", "Other"
 
 

@@ -34,12 +34,15 @@ from ..models import AccountToken, AccountTokenPurpose, LoginChallenge
 from ..models.sessions import RevocationReason
 from ..types import ClientInfo
 from .claims import account_state, update_account_state
+from .first_proof import PROOF_PASSWORD_RESET, reset_before_first_proof
 from .sessions import revoke_all_sessions
 from .users import active_user_by_email, email_field, email_of, render_mail, state_stamp
 
 __all__ = [
     "check_email_policy",
+    "check_reauthentication",
     "confirm_email_change",
+    "email_change_mail",
     "request_email_change",
     "request_password_reset",
     "reset_password",
@@ -152,6 +155,8 @@ def reset_password(raw: object, password: str) -> Any:
 
     One transaction: a password refused by ``AUTH_PASSWORD_VALIDATORS`` (:class:`ValidationFailed`)
     leaves the token unused. The new password hash voids every other token and link sent before.
+    For an unverified address, the first proof of control: the factors are reset too
+    (:func:`~django_dualauth.services.first_proof.reset_before_first_proof`).
     """
     with transaction.atomic():
         token = _consume(raw, AccountTokenPurpose.PASSWORD_RESET)
@@ -160,9 +165,12 @@ def reset_password(raw: object, password: str) -> Any:
             validate_password(password, user=user)
         except DjangoValidationError as exc:
             raise ValidationFailed(fields={"password": list(exc.messages)}) from None
+        # The reset proved control of the mailbox; if it is the first proof, nothing set up
+        # before it survives (the new password replaces whichever one was set).
+        reset_before_first_proof(user, proof=PROOF_PASSWORD_RESET)
         user.set_password(password)
         user.save(update_fields=["password"])
-        update_account_state(user, email_verified=True)  # the reset proved control of the mailbox
+        update_account_state(user, email_verified=True)
         revoke_all_sessions(user, reason=RevocationReason.PASSWORD_CHANGED)
         # A login begun with the old password must not be finished at its 2FA step.
         LoginChallenge.objects.filter(user_id=user.pk, consumed_at__isnull=True).update(consumed_at=timezone.now())
@@ -178,11 +186,26 @@ def request_email_change(user: Any, new_email: str, password: object, *,
 
     ``None`` when the address is the current one or belongs to another account: the caller
     answers the same, so the request does not reveal other accounts. Raises
-    :class:`ReauthenticationFailed`.
+    :class:`ReauthenticationFailed`. The endpoint runs the two halves apart
+    (:func:`check_reauthentication` on the request path, :func:`email_change_mail` off it).
     """
+    check_reauthentication(user, password)
+    return email_change_mail(user.pk, new_email, client=client)
+
+
+def check_reauthentication(user: Any, password: object) -> None:
+    """Raise :class:`ReauthenticationFailed` unless ``password`` is the user's."""
     if not (isinstance(password, str) and user.check_password(password)):
         raise ReauthenticationFailed()
+
+
+def email_change_mail(user_id: Any, new_email: str, *, client: ClientInfo) -> EmailMultiAlternatives | None:
+    """The confirmation mail to ``new_email`` for the user ``user_id`` (already re-authenticated),
+    or ``None`` (the current address, another account's, or no such active user)."""
     model = get_user_model()
+    user = model._default_manager.filter(pk=user_id).first()
+    if user is None or not user.is_active:
+        return None
     new_email = model.objects.normalize_email(new_email.strip())
     if new_email.casefold() == email_of(user).casefold() or model._default_manager.filter(
             **{f"{email_field()}__iexact": new_email}).exists():

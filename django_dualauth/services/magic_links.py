@@ -26,6 +26,7 @@ from ..exceptions import DualAuthError, MagicLinkInvalid, TempTokenInvalid, Toke
 from ..models import ChallengePurpose, MagicLink, MagicLinkPurpose
 from ..types import ClientInfo, IssuedTokens
 from .claims import update_account_state
+from .first_proof import PROOF_MAGIC_LINK, reset_before_first_proof
 from .sessions import issue_session
 from .twofactor import MAGIC_LINK, LoginChallengeIssued, begin_login, finish_challenge, lock_challenge
 from .users import active_user_by_email, email_of, render_mail, state_stamp
@@ -114,7 +115,11 @@ def _lock_link(raw: object, purpose: str, now: datetime) -> MagicLink | MagicLin
 def verify_login_link(raw: object, *, delivery: str, client: ClientInfo) -> IssuedTokens | LoginChallengeIssued:
     """Consume a login link. Returns the session, or the 2FA challenge for a user with a
     second factor. Raises :class:`MagicLinkInvalid` (unknown, used, expired, superseded,
-    stale, inactive user: one answer)."""
+    stale, inactive user: one answer).
+
+    For an unverified address this is the first proof of control: what was set up before it
+    is reset first (:func:`~django_dualauth.services.first_proof.reset_before_first_proof`).
+    """
     now = timezone.now()
     with transaction.atomic():
         link = _lock_link(raw, MagicLinkPurpose.LOGIN, now)
@@ -123,7 +128,9 @@ def verify_login_link(raw: object, *, delivery: str, client: ClientInfo) -> Issu
         link.consumed_at = now
         link.save(update_fields=["consumed_at"])
         user = link.user
-        # Opening the link proved control of the mailbox.
+        # Opening the link proved control of the mailbox. If it is the first proof, nothing
+        # set up before it (by whoever registered the address) survives it.
+        reset_before_first_proof(user, proof=PROOF_MAGIC_LINK)
         update_account_state(user, email_verified=True)
         if not dualauth_settings.MAGIC_LINK_FULL_LOGIN:
             step = begin_login(user, delivery=delivery, client=client, first_factors=[AMR_EMAIL])
