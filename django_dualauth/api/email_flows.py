@@ -19,7 +19,6 @@ from rest_framework.response import Response
 from .. import delivery, messaging
 from ..authentication import DualAuthentication
 from ..conf import dualauth_settings
-from ..exceptions import ReauthenticationFailed
 from ..services import account_tokens
 from . import ratelimits
 from .base import FeatureView, client_ip_key, request_user, validated
@@ -134,7 +133,7 @@ class ChangeEmailRequestView(_Configured):
         user = request_user(request)
         ratelimits.hit(request, "account_ip", client_ip_key(request))
         ratelimits.hit(request, "account_email", f"user:{user.pk}")  # no flooding other inboxes
-        with ratelimits.counting_failures(request, "account_user", str(user.pk), ReauthenticationFailed):
+        with ratelimits.guarded_check(request, "reauthentication", user.pk):
             message = account_tokens.request_email_change(user, data["newEmail"], data["password"],
                                                           client=delivery.client_info(request))
         _send(message)

@@ -33,6 +33,7 @@ from ..exceptions import (
 from ..models import AccountToken, AccountTokenPurpose, LoginChallenge
 from ..models.sessions import RevocationReason
 from ..types import ClientInfo
+from . import proofs
 from .claims import account_state, update_account_state
 from .sessions import revoke_all_sessions
 from .users import active_user_by_email, email_field, email_of, render_mail, state_stamp
@@ -180,7 +181,7 @@ def request_email_change(user: Any, new_email: str, password: object, *,
     answers the same, so the request does not reveal other accounts. Raises
     :class:`ReauthenticationFailed`.
     """
-    if not (isinstance(password, str) and user.check_password(password)):
+    if not proofs.password_matches(user, password):
         raise ReauthenticationFailed()
     model = get_user_model()
     new_email = model.objects.normalize_email(new_email.strip())
