@@ -36,7 +36,7 @@ class LoginView(DualAuthAPIView):
         # Per IP and per address, counted alike for unknown addresses; a success never resets
         # the counters, so a sprayer cannot clear them with its own account.
         with ratelimits.guarded_check(request, "login", ratelimits.normalize_identifier(data["email"])):
-            user = proofs.authenticate(request._request, email=data["email"], password=data["password"])
+            user = proofs.authenticate_by_email(request._request, email=data["email"], password=data["password"])
             if user is None:
                 audit.record("auth.login.failed", level=logging.WARNING, ip=client.ip_address)
                 raise InvalidCredentials()

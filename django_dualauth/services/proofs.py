@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from django.contrib import auth
 
-__all__ = ["Budget", "UnguardedCheck", "attempt", "authenticate", "guarded_by", "password_matches",
+__all__ = ["Budget", "UnguardedCheck", "attempt", "authenticate_by_email", "guarded_by", "password_matches",
            "without_budget"]
 
 
@@ -74,7 +74,7 @@ def password_matches(user: Any, raw: object) -> bool:
     return isinstance(raw, str) and user.check_password(raw)
 
 
-def authenticate(request: Any, *, email: str, password: str) -> Any:
+def authenticate_by_email(request: Any, *, email: str, password: str) -> Any:
     """Django's ``authenticate()`` by e-mail address, within the budget (the login's account
     key is the address, known before any user is found). Returns the user or ``None``."""
     attempt(None)
