@@ -10,7 +10,6 @@ Every endpoint test runs under both deliveries; the module runs again on Postgre
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,8 @@ from django_dualauth.gateways import OutboxGateway
 from django_dualauth.models import AccountState, AccountToken, AuthSession, RecoveryCode, SMSDevice
 from django_dualauth.services import proofs, twofactor
 from tests.conftest import EMAIL, PASSWORD, AuthClient
+from tests.test_sms import last_code as last_sms_code
+from tests.test_sms import wrong as wrong_code
 from tests.test_two_factor import code_for, device_of, enrol, next_step
 
 pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
@@ -57,16 +58,6 @@ def from_ip(i: int, spread: str = "remote_addr") -> dict[str, str]:
     if spread == "proxy":  # DUALAUTH_TRUSTED_PROXY_DEPTH = 1: the hop the proxy saw
         return {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": f"192.0.2.66, {address(i)}"}
     return {"REMOTE_ADDR": address(i)}
-
-
-def last_sms_code() -> str:
-    match = re.match(r"(\d{6}) is your", OutboxGateway.outbox[-1].body)
-    assert match, OutboxGateway.outbox[-1].body
-    return match.group(1)
-
-
-def wrong_code(code: str) -> str:
-    return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
 def delete(client: AuthClient, path: str, data: dict[str, Any], **extra: Any) -> Any:
