@@ -450,6 +450,34 @@ def test_a_throttled_device_counts_as_a_guess(auth_client: AuthClient, user: Any
     assert_refused(auth_client.post("/auth/2fa/recovery-codes", {"totpCode": totp_code(user, True)}))
 
 
+@pytest.fixture
+def account_counters_unreadable(monkeypatch: Any) -> None:
+    """The cache fails where the account's counter is read (for a temp token: inside the
+    check's transaction), through the real failure path of ``ratelimits``."""
+    read = ratelimits._peek
+
+    def failing(request: Any, pairs: list[tuple[str, str]]) -> Any:
+        if any(scope == "account_user" for scope, _ in pairs):
+            ratelimits._cache_unavailable(pairs[0][0])
+        return read(request, pairs)
+
+    monkeypatch.setattr(ratelimits, "_peek", failing)
+
+
+@pytest.mark.parametrize("prepare", [p for p in SCENARIOS if p.values[0] not in (login, sms_login)])
+def test_a_cache_that_cannot_read_the_account_budget_answers_503_and_changes_nothing(
+        prepare: Prepare, auth_client: AuthClient, user: Any, settings: Any, request: Any) -> None:
+    scenario = prepare(auth_client, user, settings)
+    request.getfixturevalue("account_counters_unreadable")
+    response = scenario.attempt(True, from_ip(1))
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "SERVICE_UNAVAILABLE" and int(response["Retry-After"]) >= 1
+    assert not scenario.happened()
+    settings.RATELIMIT_FAIL_OPEN = True  # the same failure path now lets the check run (django-ratelimit)
+    assert scenario.attempt(True, from_ip(2)).status_code in (200, 202)
+    assert scenario.happened()
+
+
 # --- the gate itself --------------------------------------------------------------------------------
 
 def test_a_check_outside_a_budget_is_refused(user: Any) -> None:
