@@ -207,7 +207,7 @@ class guarded_check:  # noqa: N801 - used as a ``with`` statement, like a functi
         self.ip = client_ip_key(request)
         self.account = None if account is None else str(account)
         self._refused = False
-        self._guard: Any = None
+        self._guard = proofs.guarded_by(self)
 
     def _check(self, first: tuple[str, str], *more: tuple[str, str]) -> None:
         try:
@@ -227,12 +227,11 @@ class guarded_check:  # noqa: N801 - used as a ``with`` statement, like a functi
         if self.account is not None:
             pairs.append((self.account_scope, self.account))
         self._check(*pairs)  # one cache read for both
-        self._guard = proofs.guarded_by(self)
         self._guard.__enter__()
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        self._guard.__exit__(exc_type, exc, tb)
+        self._guard.__exit__()
         if self._refused or not isinstance(exc, FAILED_PROOFS):
             return False
         spent = [(scope, usage) for scope, value in ((self.ip_scope, self.ip), (self.account_scope, self.account))

@@ -12,9 +12,7 @@ checks that every password or code check in the package calls :func:`attempt`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, Protocol
 
 from django.contrib import auth
@@ -35,14 +33,22 @@ class UnguardedCheck(RuntimeError):
 _current: ContextVar[Budget | None] = ContextVar("dualauth_proof_budget", default=None)
 
 
-@contextmanager
-def guarded_by(budget: Budget) -> Iterator[Budget]:
-    """Open ``budget`` for the checks made in this block (this thread or task only)."""
-    token = _current.set(budget)
-    try:
-        yield budget
-    finally:
-        _current.reset(token)
+class guarded_by:  # noqa: N801 - used as a ``with`` statement, like a function
+    """``with guarded_by(budget):`` opens ``budget`` for the checks made in the block (this
+    thread or task only; a thread started inside does not inherit it)."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self._token: Token[Budget | None] | None = None
+
+    def __enter__(self) -> Budget:
+        self._token = _current.set(self.budget)
+        return self.budget
+
+    def __exit__(self, *exc_info: object) -> bool:
+        assert self._token is not None
+        _current.reset(self._token)
+        return False
 
 
 class _Unmetered:
@@ -50,7 +56,7 @@ class _Unmetered:
         return None
 
 
-def without_budget() -> Any:
+def without_budget() -> guarded_by:
     """Checks with no limit, for scripts and tests that call the services directly. Never in a
     view (``tests/test_architecture.py`` refuses it in ``api/``): requests go through
     ``ratelimits.guarded_check``."""
