@@ -10,14 +10,16 @@ Every endpoint test runs under both deliveries; the module runs again on Postgre
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import URLPattern, get_resolver
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from freezegun import freeze_time
 
 from django_dualauth.api import ratelimits
 from django_dualauth.gateways import OutboxGateway
@@ -34,6 +36,15 @@ WRONG = "not the right password"
 NEW_PASSWORD = "a brand new passphrase 42"
 PHONE, ATTACKER_PHONE = "+14155550123", "+14155550199"
 GUESSES = 101  # more than the 100 of NIST SP 800-63B §5.2.2, each from its own address
+
+
+@pytest.fixture(autouse=True)
+def _one_window() -> Iterator[None]:
+    """Rate-limit windows are fixed: a test that ran across a window's end would see its
+    counters reset, whatever the machine's load. Time stands still, at the real now (so the
+    database's clock agrees)."""
+    with freeze_time(timezone.now()):
+        yield
 
 
 @pytest.fixture(autouse=True)
