@@ -42,7 +42,8 @@ DEFAULT_RATE_LIMITS: dict[str, str | None] = {
     "sms_verify_email": "10/10m",  # wrong SMS login codes per normalised e-mail, known or not
     "account_email": "3/h",  # account mails per normalised address, or per user when signed in
     "account_ip": "20/10m",  # account-lifecycle requests per client IP
-    "account_user": "10/10m",  # wrong passwords on change-password / change-email / delete per user
+    "account_user": "10/10m",  # wrong passwords and codes per user: every re-authentication and second factor
+    "reauth_ip": "30/10m",  # wrong passwords per client IP on change-password, change-email, delete, sms/phone
 }
 
 

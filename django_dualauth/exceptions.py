@@ -21,6 +21,7 @@ __all__ = [
     "BadRequest",
     "ValidationFailed",
     "RateLimited",
+    "TooManyAttempts",
     "DeliveryNotAllowed",
     "EndpointDisabled",
     "NotAuthenticated",
@@ -114,6 +115,11 @@ class RateLimited(DualAuthError):
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))
+
+
+class TooManyAttempts(RateLimited):
+    """Refused by a device's throttle or a temp token's attempt cap: a guess all the same, so
+    the failure budgets count it (a resend cool-down, a plain :class:`RateLimited`, is not)."""
 
 
 class DeliveryNotAllowed(DualAuthError):

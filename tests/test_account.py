@@ -30,7 +30,7 @@ from django_dualauth.delivery import access_cookie_name, refresh_cookie_name
 from django_dualauth.exceptions import ReauthenticationFailed
 from django_dualauth.models import AccountState, AuthSession, LoginChallenge, RecoveryCode, SMSDevice
 from django_dualauth.models.sessions import RevocationReason
-from django_dualauth.services import accounts, revoke_session
+from django_dualauth.services import accounts, proofs, revoke_session
 from django_dualauth.signals import account_deleted
 from tests.conftest import EMAIL, PASSWORD, AuthClient, capture
 
@@ -412,7 +412,7 @@ def test_change_password_is_all_or_nothing(user, client_factory, monkeypatch):
         raise RuntimeError("revocation failed")
 
     monkeypatch.setattr(accounts, "revoke_all_sessions", broken)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError), proofs.without_budget():
         accounts.change_password(user, PASSWORD, NEW_PASSWORD)
     user.refresh_from_db()
     assert user.check_password(PASSWORD)  # the new hash was rolled back with the revocation
@@ -532,9 +532,10 @@ def test_a_totp_code_is_accepted_once(user):
     user.set_unusable_password()
     user.save()
     code = code_for(device)
-    accounts.twofactor.verify_reauthentication_code(user, code)
-    with pytest.raises(ReauthenticationFailed):
-        accounts.delete_account(user, totp_code=code)  # replayed
+    with proofs.without_budget():
+        accounts.twofactor.verify_reauthentication_code(user, code)
+        with pytest.raises(ReauthenticationFailed):
+            accounts.delete_account(user, totp_code=code)  # replayed
     assert get_user_model().objects.filter(pk=user.pk).exists()
 
 
@@ -594,7 +595,7 @@ def test_delete_account_is_all_or_nothing(user, client_factory, monkeypatch, del
         raise RuntimeError("delete failed")
 
     monkeypatch.setattr(type(user), "delete", broken)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError), proofs.without_budget():
         accounts.delete_account(user, password=PASSWORD)
     monkeypatch.undo()
     assert get_user_model().objects.filter(pk=user.pk).exists()

@@ -78,3 +78,86 @@ def test_delivery_does_not_reach_into_business_logic(path: Path) -> None:
 def test_models_do_not_read_package_settings(path: Path) -> None:
     bad = [i for i in _imports(path) if i.startswith(("..conf", "..services"))]
     assert not bad, f"{_rel(path)} imports {bad}"
+
+
+# --- every password or code check passes the failure budget (issue 15 item 9) ---------------------
+
+#: Calls that check a password or a django-otp code, and the names that make the digest of a typed
+#: code (an SMS code, a recovery code) for comparison with the stored one.
+PROOF_CALLS = frozenset({"check_password", "authenticate", "verify_token", "verify_is_allowed"})
+CODE_DIGESTS = frozenset({"_code_digest", "RECOVERY_PURPOSE"})
+COMPARISONS = frozenset({"equal", "digests"})
+
+
+def _name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _checks_a_proof(call: ast.Call) -> bool:
+    name = _name(call.func)
+    if name in PROOF_CALLS:
+        return True
+    return name in COMPARISONS and any(
+        _name(n) in CODE_DIGESTS for arg in call.args for n in ast.walk(arg))
+
+
+def unguarded_checks(source: str) -> list[str]:
+    """Functions that check a password or code without calling ``proofs.attempt`` first."""
+    found = []
+    for fn in ast.walk(ast.parse(source)):
+        if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        calls = [n for n in ast.walk(fn) if isinstance(n, ast.Call)]
+        checks = [c for c in calls if _checks_a_proof(c)]
+        gates = [c.lineno for c in calls if _name(c.func) == "attempt"]
+        if checks and not (gates and min(gates) <= min(c.lineno for c in checks)):
+            found.append(fn.name)
+    return found
+
+
+#: ``EmailBackend`` is Django's ``authenticate()`` itself: the login reaches it through
+#: ``proofs.authenticate``; the admin's login calls it without e-mail (it returns at once).
+BACKEND = "backends.py"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_rel)
+def test_every_password_or_code_check_passes_the_failure_budget(path: Path) -> None:
+    if _rel(path) == BACKEND:
+        return
+    assert not unguarded_checks(path.read_text()), (
+        f"{_rel(path)}: {unguarded_checks(path.read_text())} check a password or code without "
+        "services.proofs.attempt() (or proofs.password_matches) first")
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_rel)
+def test_passwords_are_checked_only_through_proofs(path: Path) -> None:
+    if _rel(path) in ("services/proofs.py", BACKEND):
+        return
+    calls = [n for n in ast.walk(ast.parse(path.read_text()))
+             if isinstance(n, ast.Call) and _name(n.func) in ("check_password", "authenticate")]
+    assert not calls, f"{_rel(path)} checks a password itself; use services.proofs.password_matches"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_rel)
+def test_only_the_rate_limit_layer_opens_a_budget(path: Path) -> None:
+    text = path.read_text()
+    if _rel(path) != "services/proofs.py":
+        assert "without_budget" not in text, f"{_rel(path)} checks proofs with no limit"
+    if _rel(path) not in ("services/proofs.py", "api/ratelimits.py"):
+        assert "guarded_by" not in text, f"{_rel(path)} opens a budget itself; use ratelimits.guarded_check"
+
+
+def test_the_proof_check_detector_detects() -> None:
+    assert unguarded_checks("def f(u, p):\n    return u.check_password(p)\n") == ["f"]
+    assert unguarded_checks("def f(d, t):\n    return d.verify_token(t)\n") == ["f"]
+    assert unguarded_checks("def f(d, c):\n    return equal(_code_digest(d, c), d.code_digest)\n") == ["f"]
+    assert unguarded_checks("def f(v):\n    return R.filter(digest__in=digests(v, RECOVERY_PURPOSE))\n") == ["f"]
+    assert unguarded_checks("def f(r, e, p):\n    return auth.authenticate(r, email=e, password=p)\n") == ["f"]
+    # the gate after the check is too late
+    assert unguarded_checks("def f(u, p):\n    ok = u.check_password(p)\n    proofs.attempt(u.pk)\n") == ["f"]
+    assert unguarded_checks("def f(u, p):\n    proofs.attempt(u.pk)\n    return u.check_password(p)\n") == []
+    assert unguarded_checks("def f(raw):\n    return digests(raw, TEMP_TOKEN_PURPOSE)\n") == []

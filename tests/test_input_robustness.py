@@ -311,7 +311,7 @@ def test_in04_one_mib_password_is_refused_quickly(auth_client: AuthClient, user:
     huge = {"email": EMAIL, "password": "p" * (1024 * 1024)}
     assert_clean_4xx(auth_client.post("/auth/login", huge), 413, "PAYLOAD_TOO_LARGE")
     settings.DUALAUTH_MAX_BODY_SIZE = 2 * 1024 * 1024
-    with mock.patch("django_dualauth.api.login.authenticate") as authenticate:
+    with mock.patch("django_dualauth.services.proofs.auth.authenticate") as authenticate:
         response = auth_client.post("/auth/login", huge)
     assert_clean_4xx(response, 400, "VALIDATION_ERROR")
     authenticate.assert_not_called()

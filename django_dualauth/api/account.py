@@ -16,7 +16,6 @@ from rest_framework.response import Response
 from .. import delivery
 from ..authentication import DualAuthentication
 from ..conf import dualauth_settings
-from ..exceptions import ReauthenticationFailed
 from ..services import accounts
 from . import ratelimits
 from .base import DualAuthAPIView, request_user, session_id, validated
@@ -47,8 +46,8 @@ def _ended_response(request: Any, data: dict[str, Any]) -> Response:
 
 
 def _reauthentication_counted(request: Any, user: Any) -> Any:
-    """The per-user budget of wrong proofs (shared with change-email and DELETE sms/phone)."""
-    return ratelimits.counting_failures(request, "account_user", str(user.pk), ReauthenticationFailed)
+    """The budgets of wrong proofs per IP and per user (the user's shared with every other check)."""
+    return ratelimits.guarded_check(request, "reauthentication", user.pk)
 
 
 class SessionListView(DualAuthAPIView):

@@ -21,7 +21,6 @@ from rest_framework.response import Response
 from .. import delivery, messaging
 from ..authentication import DualAuthentication
 from ..conf import dualauth_settings
-from ..exceptions import ReauthenticationFailed
 from ..services import account_tokens
 from . import ratelimits
 from .base import FeatureView, client_ip_key, request_user, validated
@@ -136,7 +135,7 @@ class ChangeEmailRequestView(_Configured):
         user = request_user(request)
         ratelimits.hit(request, "account_ip", client_ip_key(request))
         ratelimits.hit(request, "account_email", f"user:{user.pk}")  # no flooding other inboxes
-        with ratelimits.counting_failures(request, "account_user", str(user.pk), ReauthenticationFailed):
+        with ratelimits.guarded_check(request, "reauthentication", user.pk):
             account_tokens.check_reauthentication(user, data["password"])
         # Off the request path: whether another account has the address must not show in the time.
         messaging.dispatch_built(account_tokens.email_change_mail, user.pk, data["newEmail"],

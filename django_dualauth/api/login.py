@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.contrib.auth import authenticate, get_user_model, user_logged_in
+from django.contrib.auth import get_user_model, user_logged_in
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -15,7 +15,7 @@ from .. import audit, delivery, messaging
 from ..conf import dualauth_settings
 from ..exceptions import EmailTaken, EndpointDisabled, InvalidCredentials, TwoFactorSetupRequired, ValidationFailed
 from ..models.sessions import RevocationReason
-from ..services import account_tokens, issue_session, revoke_session_by_refresh_token, twofactor
+from ..services import account_tokens, issue_session, proofs, revoke_session_by_refresh_token, twofactor
 from ..types import IssuedTokens
 from . import ratelimits
 from .base import DualAuthAPIView, validated
@@ -33,17 +33,13 @@ class LoginView(DualAuthAPIView):
             delivery.protect_cookie_request(request)  # login CSRF
         data = validated(CredentialsInput, request.data)
         client = delivery.client_info(request)
-        email_key = ratelimits.normalize_identifier(data["email"])
-        ip_key = client.ip_address or "unknown"
-        ratelimits.check(request, "login_ip", ip_key, ("login_email", email_key))
-
-        user = authenticate(request._request, email=data["email"], password=data["password"])
-        if user is None:
-            # A success never resets these counters: a sprayer cannot clear them with its own account.
-            ratelimits.record(request, "login_ip", ip_key)
-            ratelimits.record(request, "login_email", email_key)
-            audit.record("auth.login.failed", level=logging.WARNING, ip=client.ip_address)
-            raise InvalidCredentials()
+        # Per IP and per address, counted alike for unknown addresses; a success never resets
+        # the counters, so a sprayer cannot clear them with its own account.
+        with ratelimits.guarded_check(request, "login", ratelimits.normalize_identifier(data["email"])):
+            user = proofs.authenticate_by_email(request._request, email=data["email"], password=data["password"])
+            if user is None:
+                audit.record("auth.login.failed", level=logging.WARNING, ip=client.ip_address)
+                raise InvalidCredentials()
         audit.record("auth.login.succeeded", user=str(user.pk), ip=client.ip_address)
 
         step = twofactor.begin_login(user, delivery=mode, client=client, first_factors=["pwd"])

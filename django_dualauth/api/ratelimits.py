@@ -1,5 +1,8 @@
 """Every rate limit of the package: scopes, keys and the django-ratelimit calls.
 
+Every check of a password or a code runs inside :class:`guarded_check`, which charges a
+per-IP and a per-account budget of failures (NIST SP 800-63B §5.2.2, OWASP ASVS 5 V6.3).
+
 Rates come from ``DUALAUTH_RATE_LIMITS`` per request. Counters live in the cache named
 by django-ratelimit's ``RATELIMIT_USE_CACHE`` (Redis in production, so that every app
 process shares them). Keys are hashed by django-ratelimit; no raw e-mail is stored.
@@ -10,8 +13,6 @@ from __future__ import annotations
 import logging
 import time
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django.core.cache import caches
@@ -20,9 +21,21 @@ from django_ratelimit.core import get_usage
 
 from .. import audit
 from ..conf import dualauth_settings
-from ..exceptions import DualAuthError, RateLimited, ServiceUnavailable
+from ..exceptions import (
+    DualAuthError,
+    InvalidCredentials,
+    InvalidTwoFactorCode,
+    RateLimited,
+    ReauthenticationFailed,
+    ServiceUnavailable,
+    SMSCodeInvalid,
+    TooManyAttempts,
+)
+from ..services import proofs
+from .base import client_ip_key
 
-__all__ = ["normalize_identifier", "hit", "check", "record", "counting_failures", "FailureBudget"]
+__all__ = ["normalize_identifier", "hit", "check", "record", "guarded_check", "FailureBudget", "PROOF_BUDGETS",
+           "FAILED_PROOFS"]
 
 logger = logging.getLogger("django_dualauth")
 
@@ -157,11 +170,72 @@ class FailureBudget:
         return False
 
 
-@contextmanager
-def counting_failures(request: Any, scope: str, value: str, *failures: type[Exception]) -> Iterator[None]:
-    """Refuse (429) once ``scope``'s budget of failures is spent; count the block's failure
-    (an exception of one of ``failures``, or :class:`RateLimited`) and re-raise it. Successes
-    are not counted."""
-    with FailureBudget(request, scope, value, *failures) as budget:
-        budget.admit()
-        yield
+#: What each kind of password or code check charges: (per-IP scope, per-account scope).
+#: ``login`` and ``sms_login`` key the account by the normalised address the caller typed, so an
+#: unknown address is counted like a known one; the others by the user's pk, one budget per
+#: account (``account_user``) shared by every re-authentication and second factor.
+PROOF_BUDGETS: dict[str, tuple[str, str]] = {
+    "login": ("login_ip", "login_email"),
+    "sms_login": ("sms_verify_ip", "sms_verify_email"),
+    "second_factor": ("2fa_ip", "account_user"),
+    "sms_code": ("sms_verify_ip", "account_user"),
+    "reauthentication": ("reauth_ip", "account_user"),
+}
+
+#: The answers that mean "a wrong password or code": each one is charged to both budgets.
+FAILED_PROOFS: tuple[type[DualAuthError], ...] = (
+    InvalidCredentials, ReauthenticationFailed, InvalidTwoFactorCode, SMSCodeInvalid, TooManyAttempts)
+
+
+class guarded_check:  # noqa: N801 - used as a ``with`` statement, like a function
+    """``with guarded_check(request, kind, account):`` around every check of a password or code.
+
+    Refuses (429 ``RATE_LIMITED`` with ``Retry-After``) before the check, even of the right
+    proof, once the client IP's or the account's budget of failures for ``kind``
+    (:data:`PROOF_BUDGETS`) is spent. ``account`` is the account key when the caller knows it
+    (the signed-in user's pk, or the normalised address of a login); on a temp-token path it is
+    ``None`` and the check itself names the user (:func:`services.proofs.attempt`), whose budget
+    is then read before the proof is looked at. Leaving the block with one of
+    :data:`FAILED_PROOFS` charges one failure to each budget; a failure that overspends one
+    (concurrent guesses) is answered 429 in its place. Successes are neither checked twice nor
+    counted, and reset nothing. A cache that cannot count is a 503 (``RATELIMIT_FAIL_OPEN``).
+    """
+
+    def __init__(self, request: Any, kind: str, account: object | None = None) -> None:
+        self.request = request
+        self.ip_scope, self.account_scope = PROOF_BUDGETS[kind]
+        self.ip = client_ip_key(request)
+        self.account = None if account is None else str(account)
+        self._refused = False
+        self._guard = proofs.guarded_by(self)
+
+    def _check(self, first: tuple[str, str], *more: tuple[str, str]) -> None:
+        try:
+            check(self.request, *first, *more)
+        except DualAuthError:  # 429, or 503 from a cache that cannot answer: not a failure to count
+            self._refused = True
+            raise
+
+    def admit(self, user_id: object | None) -> None:
+        """:class:`services.proofs.Budget`: learn the account from the check that names it."""
+        if self.account is None and user_id is not None:
+            self.account = str(user_id)
+            self._check((self.account_scope, self.account))
+
+    def __enter__(self) -> guarded_check:
+        pairs = [(self.ip_scope, self.ip)]
+        if self.account is not None:
+            pairs.append((self.account_scope, self.account))
+        self._check(*pairs)  # one cache read for both
+        self._guard.__enter__()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        self._guard.__exit__()
+        if self._refused or not isinstance(exc, FAILED_PROOFS):
+            return False
+        spent = [(scope, usage) for scope, value in ((self.ip_scope, self.ip), (self.account_scope, self.account))
+                 if value is not None and (usage := record(self.request, scope, value)) and usage["should_limit"]]
+        if spent and not isinstance(exc, RateLimited):
+            raise _exceeded(*spent[0]) from None
+        return False

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from .. import audit, delivery, messaging
 from ..authentication import DualAuthentication
 from ..conf import dualauth_settings
-from ..exceptions import RateLimited, ReauthenticationFailed, SMSCodeInvalid
+from ..exceptions import RateLimited
 from ..services import sms
 from ..services.twofactor import LoginChallengeIssued
 from . import ratelimits
@@ -69,7 +69,7 @@ class SMSPhoneView(_SMSView):
         """Remove the caller's phone (verified or pending); needs ``password`` for users with one."""
         password = validated(_RemovePhoneInput, request.data).get("password")
         user = request_user(request)
-        with ratelimits.counting_failures(request, "account_user", str(user.pk), ReauthenticationFailed):
+        with ratelimits.guarded_check(request, "reauthentication", user.pk):
             sms.remove_phone(user, password=password)
         audit.record("auth.sms.phone_removed", user=str(user.pk), ip=client_ip_key(request))
         return Response({"success": True})
@@ -77,7 +77,9 @@ class SMSPhoneView(_SMSView):
     def post(self, request: Any) -> Response:
         data = validated(_PhoneInput, request.data)
         ratelimits.hit(request, "sms_send_ip", client_ip_key(request))
-        outgoing = sms.add_phone(request_user(request), data["phoneNumber"], password=data.get("password"))
+        user = request_user(request)
+        with ratelimits.guarded_check(request, "reauthentication", user.pk):  # replacing a verified phone
+            outgoing = sms.add_phone(user, data["phoneNumber"], password=data.get("password"))
         _dispatch(request, outgoing, silent=False)
         return Response(_SENT, status=202)
 
@@ -90,8 +92,9 @@ class SMSPhoneVerifyView(_SMSView):
 
     def post(self, request: Any) -> Response:
         code = validated(_CodeInput, request.data)["code"]
-        with _failures_counted(request):
-            sms.confirm_phone(request_user(request), code, keep_session=session_id(request))
+        user = request_user(request)
+        with ratelimits.guarded_check(request, "sms_code", user.pk):
+            sms.confirm_phone(user, code, keep_session=session_id(request))
         return Response({"success": True})
 
 
@@ -122,20 +125,15 @@ class SMSVerifyView(_SMSView):
             delivery.protect_cookie_request(request)
         client = delivery.client_info(request)
         code = validated(_CodeInput, request.data)["code"]
-        with _failures_counted(request):
-            if validated(ModeInput, request.data)["mode"] == "2fa":
-                temp = validated(TempTokenInput, request.data)["tempToken"]
+        if validated(ModeInput, request.data)["mode"] == "2fa":
+            temp = validated(TempTokenInput, request.data)["tempToken"]
+            with ratelimits.guarded_check(request, "sms_code"):  # the account: the temp token's user
                 tokens = sms.verify_second_factor_code(temp, code, delivery=mode, client=client)
-                return session_response(request, mode, tokens)
-            email = validated(EmailInput, request.data)["email"]
-            key = ratelimits.normalize_identifier(email)  # counted alike for unknown addresses
-            with ratelimits.counting_failures(request, "sms_verify_email", key, SMSCodeInvalid):
-                outcome = sms.verify_login_code(email, code, delivery=mode, client=client)
+            return session_response(request, mode, tokens)
+        email = validated(EmailInput, request.data)["email"]
+        # Per address, counted alike for unknown addresses.
+        with ratelimits.guarded_check(request, "sms_login", ratelimits.normalize_identifier(email)):
+            outcome = sms.verify_login_code(email, code, delivery=mode, client=client)
         if isinstance(outcome, LoginChallengeIssued):
             return challenge_response(outcome)
         return session_response(request, mode, outcome)
-
-
-def _failures_counted(request: Any) -> Any:
-    """The per-IP budget of wrong codes."""
-    return ratelimits.counting_failures(request, "sms_verify_ip", client_ip_key(request), SMSCodeInvalid)

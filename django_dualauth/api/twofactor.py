@@ -11,11 +11,10 @@ from rest_framework.response import Response
 
 from .. import delivery
 from ..authentication import DualAuthentication, SetupTokenAuthentication
-from ..exceptions import InvalidTwoFactorCode, ReauthenticationFailed
 from ..models import LoginChallenge
 from ..services import twofactor
 from . import ratelimits
-from .base import DualAuthAPIView, client_ip_key, request_user, session_id, validated
+from .base import DualAuthAPIView, request_user, session_id, validated
 from .inputs import PasswordField, StrictCharField
 from .login import session_response
 
@@ -52,10 +51,10 @@ class _TotpInput(serializers.Serializer):
     totpCode = StrictCharField(max_length=16)
 
 
-def _failures_counted(request: Any) -> Any:
-    """The per-IP budget of wrong codes and passwords."""
-    return ratelimits.counting_failures(request, "2fa_ip", client_ip_key(request),
-                                        InvalidTwoFactorCode, ReauthenticationFailed)
+def _failures_counted(request: Any, user: Any = None) -> Any:
+    """The budgets of wrong codes and passwords: per IP, and per account (the caller's, or the
+    temp token's user once the check names it)."""
+    return ratelimits.guarded_check(request, "second_factor", None if user is None else user.pk)
 
 
 def _guard_setup_challenge(request: Any) -> LoginChallenge | None:
@@ -97,8 +96,9 @@ class TwoFactorVerifySetupView(DualAuthAPIView):
         challenge = _guard_setup_challenge(request)
         code = validated(_CodeInput, request.data)["token"]  # a client-sent ``secret`` is ignored
         if challenge is None:
-            with _failures_counted(request):
-                codes = twofactor.confirm_totp_setup(request_user(request), code, keep_session=session_id(request))
+            user = request_user(request)
+            with _failures_counted(request, user):
+                codes = twofactor.confirm_totp_setup(user, code, keep_session=session_id(request))
             return Response({"success": True, "recoveryCodes": codes})
         raw = request.data.get("tempToken") or delivery.read_access_credential(request).raw
         with _failures_counted(request):
@@ -132,8 +132,9 @@ class TwoFactorDisableView(DualAuthAPIView):
 
     def post(self, request: Any) -> Response:
         data = validated(_DisableInput, request.data)
-        with _failures_counted(request):
-            twofactor.disable_two_factor(request_user(request), totp_code=data.get("totpCode"),
+        user = request_user(request)
+        with _failures_counted(request, user):
+            twofactor.disable_two_factor(user, totp_code=data.get("totpCode"),
                                          password=data.get("password"), keep_session=session_id(request))
         return Response({"success": True})
 
@@ -146,6 +147,7 @@ class RecoveryCodesView(DualAuthAPIView):
 
     def post(self, request: Any) -> Response:
         data = validated(_TotpInput, request.data)
-        with _failures_counted(request):
-            codes = twofactor.regenerate_recovery_codes(request_user(request), data["totpCode"])
+        user = request_user(request)
+        with _failures_counted(request, user):
+            codes = twofactor.regenerate_recovery_codes(user, data["totpCode"])
         return Response({"success": True, "recoveryCodes": codes})

@@ -33,6 +33,7 @@ from ..exceptions import (
 from ..models import AccountToken, AccountTokenPurpose, LoginChallenge
 from ..models.sessions import RevocationReason
 from ..types import ClientInfo
+from . import proofs
 from .claims import account_state, update_account_state
 from .first_proof import PROOF_PASSWORD_RESET, reset_before_first_proof
 from .sessions import revoke_all_sessions
@@ -194,8 +195,8 @@ def request_email_change(user: Any, new_email: str, password: object, *,
 
 
 def check_reauthentication(user: Any, password: object) -> None:
-    """Raise :class:`ReauthenticationFailed` unless ``password`` is the user's."""
-    if not (isinstance(password, str) and user.check_password(password)):
+    """Raise :class:`ReauthenticationFailed` unless ``password`` is the user's (inside a failure budget)."""
+    if not proofs.password_matches(user, password):
         raise ReauthenticationFailed()
 
 

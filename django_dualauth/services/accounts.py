@@ -21,7 +21,7 @@ from ..exceptions import ReauthenticationFailed, ValidationFailed
 from ..models import AuthSession
 from ..models.sessions import RevocationReason
 from ..signals import account_deleted
-from . import twofactor
+from . import proofs, twofactor
 from .sessions import revoke_all_sessions, revoke_session
 
 __all__ = ["list_sessions", "revoke_own_session", "change_password", "delete_account"]
@@ -70,7 +70,7 @@ def change_password(user: Any, current_password: str, new_password: str, *,
     """
     with transaction.atomic():
         locked = _locked_user(user)
-        if not locked.check_password(current_password):
+        if not proofs.password_matches(locked, current_password):
             raise ReauthenticationFailed()
         try:
             validate_password(new_password, user=locked)
@@ -88,7 +88,7 @@ def change_password(user: Any, current_password: str, new_password: str, *,
 def _verify_proof(user: Any, password: object, totp_code: object) -> None:
     """The password for a user who has one; otherwise a current TOTP code."""
     if user.has_usable_password():
-        if not (isinstance(password, str) and user.check_password(password)):
+        if not proofs.password_matches(user, password):
             raise ReauthenticationFailed()
     elif totp_code is not None:
         twofactor.verify_reauthentication_code(user, totp_code)

@@ -36,11 +36,13 @@ from ..exceptions import (
     ReauthenticationFailed,
     SMSCodeInvalid,
     TempTokenInvalid,
+    TooManyAttempts,
     ValidationFailed,
 )
 from ..models import ChallengePurpose, SMSDevice
 from ..models.sessions import RevocationReason
 from ..types import ClientInfo, IssuedTokens
+from . import proofs
 from .sessions import issue_session, revoke_all_sessions
 from .twofactor import SMS, LoginChallengeIssued, begin_login, finish_challenge, lock_challenge
 from .users import active_user_by_email
@@ -120,13 +122,14 @@ def _check_code(device: SMSDevice, code: object, now: datetime, *, throttle: boo
     would answer 429 only for accounts that have one. The per-code attempt cap, the code's
     lifetime, the send limits and the per-address limit bound guessing there instead.
     """
+    proofs.attempt(device.user_id)
     if throttle:
         device.throttle_factor = dualauth_settings.SMS_THROTTLE_FACTOR
         allowed, info = device.verify_is_allowed()
         if not allowed:
             locked_until = (info or {}).get("locked_until")
             wait = (locked_until - now).total_seconds() if locked_until else 1
-            return RateLimited(int(wait) + 1, "Too many wrong codes; wait before trying again")
+            return TooManyAttempts(int(wait) + 1, "Too many wrong codes; wait before trying again")
     live = (bool(device.code_digest) and device.code_expires_at is not None and device.code_expires_at > now
             and device.code_attempts < dualauth_settings.SMS_CODE_MAX_ATTEMPTS)
     fields = ["code_digest", "code_expires_at", "code_attempts"]
@@ -164,8 +167,7 @@ def add_phone(user: Any, raw_number: object, *, password: object = None) -> Outg
     :class:`ReauthenticationFailed` or :class:`RateLimited` (resend cooldown).
     """
     number = normalize_phone(raw_number)
-    if (has_verified_phone(user) and user.has_usable_password()
-            and not (isinstance(password, str) and user.check_password(password))):
+    if has_verified_phone(user) and user.has_usable_password() and not proofs.password_matches(user, password):
         raise ReauthenticationFailed()
     now = timezone.now()
     with transaction.atomic():
@@ -182,7 +184,7 @@ def add_phone(user: Any, raw_number: object, *, password: object = None) -> Outg
 def remove_phone(user: Any, *, password: object = None) -> None:
     """Remove the user's phones. Needs the password for users who have one
     (:class:`ReauthenticationFailed`): a stolen access token must not remove a factor."""
-    if user.has_usable_password() and not (isinstance(password, str) and user.check_password(password)):
+    if user.has_usable_password() and not proofs.password_matches(user, password):
         raise ReauthenticationFailed()
     SMSDevice.objects.filter(user_id=user.pk).delete()
 

@@ -33,9 +33,9 @@ from ..exceptions import (
     DualAuthError,
     InvalidSetupCode,
     InvalidTwoFactorCode,
-    RateLimited,
     ReauthenticationFailed,
     TempTokenInvalid,
+    TooManyAttempts,
     TwoFactorAlreadyEnabled,
     TwoFactorNotEnabled,
     TwoFactorRequired,
@@ -50,6 +50,7 @@ from ..signals import (
     two_factor_failed,
 )
 from ..types import ClientInfo, IssuedTokens
+from . import proofs
 from .account_tokens import check_email_policy
 from .claims import account_state, update_account_state
 from .sessions import issue_session, revoke_all_sessions
@@ -186,8 +187,8 @@ def count_failure(challenge: LoginChallenge, now: datetime, error: DualAuthError
     if challenge.failed_attempts >= dualauth_settings.TWO_FACTOR_MAX_ATTEMPTS:
         challenge.consumed_at = now
         fields.append("consumed_at")
-        error = RateLimited(int(dualauth_settings.TEMP_TOKEN_LIFETIME.total_seconds()),
-                            "Too many wrong codes; log in again")
+        error = TooManyAttempts(int(dualauth_settings.TEMP_TOKEN_LIFETIME.total_seconds()),
+                                "Too many wrong codes; log in again")
     challenge.save(update_fields=fields)
     return error
 
@@ -307,6 +308,7 @@ def start_totp_setup(user: Any) -> TotpSetup:
 
 def _verify_totp(user: Any, code: object, *, confirmed: bool) -> DualAuthError | None:
     """Verify ``code`` against the user's device, the row locked. Call inside ``atomic``."""
+    proofs.attempt(user.pk)
     device = (TOTPDevice.objects.select_for_update().filter(user=user, confirmed=confirmed)
               .order_by("-pk").first())
     if device is None:
@@ -315,7 +317,7 @@ def _verify_totp(user: Any, code: object, *, confirmed: bool) -> DualAuthError |
     if not allowed:
         locked_until = (info or {}).get("locked_until")
         wait = (locked_until - timezone.now()).total_seconds() if locked_until else 1
-        return RateLimited(int(wait) + 1, "Too many wrong codes; wait before trying again")
+        return TooManyAttempts(int(wait) + 1, "Too many wrong codes; wait before trying again")
     token = code.replace(" ", "") if isinstance(code, str) else ""
     if not _CODE_RE.match(token):
         device.throttle_increment(commit=True)  # malformed codes count as failures too
@@ -413,7 +415,7 @@ def _disable_locked(user: Any, totp_code: object, password: object) -> DualAuthE
             return ReauthenticationFailed()
         if error is not None:
             return error
-    elif not (isinstance(password, str) and user.check_password(password)):
+    elif not proofs.password_matches(user, password):
         return ReauthenticationFailed()
     _remove_factors(user)
     return None
@@ -504,6 +506,7 @@ def _replace_recovery_codes(user: Any) -> list[str]:
 
 
 def _use_recovery_code(user: Any, code: object, now: datetime) -> DualAuthError | None:
+    proofs.attempt(user.pk)
     value = _normalise_recovery_code(code)
     if value is None:
         return InvalidTwoFactorCode()
