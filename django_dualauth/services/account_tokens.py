@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import audit
@@ -26,6 +26,7 @@ from ..crypto import digest, digests, equal, looks_like_secret, new_secret
 from ..exceptions import (
     AccountTokenInvalid,
     EmailNotVerified,
+    EmailTaken,
     EmailVerificationRequired,
     ReauthenticationFailed,
     ValidationFailed,
@@ -34,8 +35,18 @@ from ..models import AccountToken, AccountTokenPurpose, LoginChallenge
 from ..models.sessions import RevocationReason
 from ..types import ClientInfo
 from .claims import account_state, update_account_state
+from .email_claims import claim_address, release_other_claims
 from .sessions import revoke_all_sessions
-from .users import active_user_by_email, email_field, email_of, render_mail, state_stamp
+from .users import (
+    active_user_by_email,
+    email_field,
+    email_of,
+    normalize_address,
+    render_mail,
+    state_stamp,
+    user_fields_for_address,
+    username_for_address,
+)
 
 __all__ = [
     "check_email_policy",
@@ -183,7 +194,8 @@ def request_email_change(user: Any, new_email: str, password: object, *,
     if not (isinstance(password, str) and user.check_password(password)):
         raise ReauthenticationFailed()
     model = get_user_model()
-    new_email = model.objects.normalize_email(new_email.strip())
+    new_email = normalize_address(new_email)
+    user_fields_for_address(new_email, field="newEmail")  # a clear 400 if the model cannot hold it
     if new_email.casefold() == email_of(user).casefold() or model._default_manager.filter(
             **{f"{email_field()}__iexact": new_email}).exists():
         return None
@@ -198,14 +210,27 @@ def confirm_email_change(raw: object) -> tuple[Any, EmailMultiAlternatives | Non
         token = _consume(raw, AccountTokenPurpose.EMAIL_CHANGE)
         user = token.user
         old = email_of(user)
+        try:
+            new_fields = user_fields_for_address(token.email)
+            # The claim before the check: a registration of this address at the same moment
+            # either waits for this change (then 409) or wins it (then this token is refused).
+            key = claim_address(token.email, user)
+        except (ValidationFailed, EmailTaken):
+            raise AccountTokenInvalid() from None
         if model._default_manager.filter(**{f"{email_field()}__iexact": token.email}).exclude(pk=user.pk).exists():
             raise AccountTokenInvalid()
-        setattr(user, email_field(), token.email)
         fields = [email_field()]
-        if model.USERNAME_FIELD != email_field() and getattr(user, model.USERNAME_FIELD, None) == old:
-            setattr(user, model.USERNAME_FIELD, token.email)  # projects that use the address as username
-            fields.append(model.USERNAME_FIELD)
-        user.save(update_fields=fields)
+        if model.USERNAME_FIELD != email_field() and getattr(user, model.USERNAME_FIELD, None) in (
+                old, username_for_address(old)):
+            fields.append(model.USERNAME_FIELD)  # projects that use the address as username, as register does
+        for name in fields:
+            setattr(user, name, new_fields[name])
+        try:
+            with transaction.atomic():
+                user.save(update_fields=fields)
+        except IntegrityError:  # the new username is another account's
+            raise AccountTokenInvalid() from None
+        release_other_claims(user, key)
         update_account_state(user, email_verified=True)
     audit.record("auth.email.changed", user=str(user.pk))  # identifiers only: no addresses
     context = {"user": user, "old_email": old, "new_email": token.email}
