@@ -53,7 +53,7 @@ def claim_address(email: str, user: Any = None) -> str:
         pass
     # The holder committed (PostgreSQL made us wait for it). A claim this transaction cannot see
     # (a snapshot older than the holder's commit) is treated as held.
-    claim = EmailClaim.objects.select_for_update().select_related("user").filter(key=key).first()
+    claim = EmailClaim.objects.select_for_update(of=("self",)).select_related("user").filter(key=key).first()
     holder = None if claim is None else claim.user
     if claim is None or (holder is not None and holder.pk != getattr(user, "pk", None)
                          and address_key(email_of(holder)) == key):
