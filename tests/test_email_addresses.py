@@ -92,6 +92,16 @@ def test_a_case_variant_of_a_non_ascii_domain_cannot_register(auth_client: AuthC
     assert snapshot() == before
 
 
+@pytest.mark.parametrize("twin", ["mike@ıbm.example", "MIKE@IBM.EXAMPLE", "mi\u212aE@ibm.example"])
+def test_a_twin_that_a_look_up_would_confuse_cannot_register(auth_client: AuthClient, twin: str) -> None:
+    """IN-07: whatever a database's case-insensitive match folds together (PostgreSQL's UPPER
+    turns the dotless ı into I), the claim key folds too, so the look-up is never ambiguous."""
+    assert register(auth_client, "mike@ibm.example").status_code == 201
+    response = register(auth_client, twin)
+    assert response.status_code in (400, 409), response.content
+    assert User.objects.count() == 1
+
+
 def test_the_normalised_look_up_keeps_like_wildcards_literal(auth_client: AuthClient, user_factory: Any) -> None:
     user_factory("a_b@bücher.example")
     assert auth_client.login(email="A%B@BÜCHER.example").status_code == 401

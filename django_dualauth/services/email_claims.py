@@ -28,9 +28,12 @@ __all__ = ["address_key", "bind_claim", "claim_address", "release_other_claims"]
 
 
 def address_key(email: str) -> str:
-    """The claim key of an address: a SHA-256 of its NFKC, case-folded form (fixed length,
-    whatever case folding does to the length; no second copy of the address)."""
-    folded = unicodedata.normalize("NFKC", email.strip()).casefold()
+    """The claim key of an address: a SHA-256 (fixed length; no second copy of the address) of
+    its NFKC form, upper-cased and then case-folded. That folds at least as much as the
+    case-insensitive look-up of PostgreSQL and SQLite (PostgreSQL's ``UPPER`` makes the dotless
+    ``ı`` an ``I``, which ``casefold`` alone keeps apart from ``i``): two addresses that one
+    look-up would find together share a key, so they cannot both be registered."""
+    folded = unicodedata.normalize("NFKC", email.strip()).upper().casefold()
     return hashlib.sha256(folded.encode()).hexdigest()
 
 
