@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.live_server import live_server
+from tests.services.test_concurrent_registration import race
 
 ORIGIN = "http://localhost:3000"  # in the example project's CSRF_TRUSTED_ORIGINS
 PASSWORD = "a long and unusual passphrase 42"
@@ -66,24 +66,6 @@ class Client:
                 return error.code, json.loads(raw)
             except ValueError:
                 return error.code, {"raw": raw[:300].decode("utf-8", "replace")}
-
-
-def race(work: list[Callable[[], Any]]) -> list[Any]:
-    """Run each callable in its own thread, all released together by a barrier."""
-    barrier = threading.Barrier(len(work))
-    results: list[Any] = [None] * len(work)
-
-    def run(i: int) -> None:
-        barrier.wait(timeout=60)
-        results[i] = work[i]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(work))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads)
-    return results
 
 
 def accounts_with(db: Path, email: str) -> int:
