@@ -172,6 +172,14 @@ def test_an_email_change_to_a_254_character_address_keeps_the_username_in_its_fi
     assert (user.email, user.username) == ("alice.back@example.com", "alice.back@example.com")
 
 
+def test_a_username_of_its_own_stays_when_the_address_changes(auth_client: AuthClient) -> None:
+    user = User.objects.create_user(username="alice", email="alice@example.com", password=PASSWORD)
+    assert auth_client.login().status_code == 200
+    assert change_email(auth_client, LONG).status_code == 200
+    user.refresh_from_db()
+    assert (user.email, user.username) == (LONG, "alice")
+
+
 def test_an_email_change_to_an_address_the_model_cannot_hold_is_a_clear_400(
         auth_client: AuthClient, user: Any, monkeypatch: Any) -> None:
     assert auth_client.login().status_code == 200

@@ -195,7 +195,7 @@ def request_email_change(user: Any, new_email: str, password: object, *,
         raise ReauthenticationFailed()
     model = get_user_model()
     new_email = normalize_address(new_email)
-    user_fields_for_address(new_email, field="newEmail")  # a clear 400 if the model cannot hold it
+    user_fields_for_address(new_email, field="newEmail", username=False)  # a 400 if the model cannot hold it
     if new_email.casefold() == email_of(user).casefold() or model._default_manager.filter(
             **{f"{email_field()}__iexact": new_email}).exists():
         return None
@@ -210,8 +210,11 @@ def confirm_email_change(raw: object) -> tuple[Any, EmailMultiAlternatives | Non
         token = _consume(raw, AccountTokenPurpose.EMAIL_CHANGE)
         user = token.user
         old = email_of(user)
+        # Projects that use the address as username (as register fills it) keep them together.
+        follows = model.USERNAME_FIELD != email_field() and getattr(user, model.USERNAME_FIELD, None) in (
+            old, username_for_address(old))
         try:
-            new_fields = user_fields_for_address(token.email)
+            fields = user_fields_for_address(token.email, username=follows)
             # The claim before the check: a registration of this address at the same moment
             # either waits for this change (then 409) or wins it (then this token is refused).
             key = claim_address(token.email, user)
@@ -219,15 +222,11 @@ def confirm_email_change(raw: object) -> tuple[Any, EmailMultiAlternatives | Non
             raise AccountTokenInvalid() from None
         if model._default_manager.filter(**{f"{email_field()}__iexact": token.email}).exclude(pk=user.pk).exists():
             raise AccountTokenInvalid()
-        fields = [email_field()]
-        if model.USERNAME_FIELD != email_field() and getattr(user, model.USERNAME_FIELD, None) in (
-                old, username_for_address(old)):
-            fields.append(model.USERNAME_FIELD)  # projects that use the address as username, as register does
-        for name in fields:
-            setattr(user, name, new_fields[name])
+        for name, value in fields.items():
+            setattr(user, name, value)
         try:
             with transaction.atomic():
-                user.save(update_fields=fields)
+                user.save(update_fields=list(fields))
         except IntegrityError:  # the new username is another account's
             raise AccountTokenInvalid() from None
         release_other_claims(user, key)

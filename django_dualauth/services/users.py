@@ -42,9 +42,10 @@ def _max_length(model: Any, name: str) -> int | None:
     return getattr(model._meta.get_field(name), "max_length", None)
 
 
-def user_fields_for_address(email: str, *, field: str = "email") -> dict[str, str]:
-    """The user-model fields that hold a (normalised) address: the e-mail field, and the
-    ``USERNAME_FIELD`` when that is another field, as ``register`` and the e-mail change fill it.
+def user_fields_for_address(email: str, *, field: str = "email", username: bool = True) -> dict[str, str]:
+    """The user-model fields that hold a (normalised) address: the e-mail field, and (with
+    ``username``) the ``USERNAME_FIELD`` when that is another field, as ``register`` and the
+    e-mail change fill it. ``field`` names the input in the error.
 
     Whatever the model's limits: an address longer than its e-mail field is refused with
     :class:`ValidationFailed` on ``field`` (never a database error); a username field shorter
@@ -57,11 +58,11 @@ def user_fields_for_address(email: str, *, field: str = "email") -> dict[str, st
     if limit is not None and len(email) > limit:
         raise ValidationFailed(fields={field: [f"Ensure this field has no more than {limit} characters."]})
     fields = {name: email}
-    if model.USERNAME_FIELD != name:
-        username = username_for_address(email)
-        if username is None:
+    if username and model.USERNAME_FIELD != name:
+        derived = username_for_address(email)
+        if derived is None:
             raise ValidationFailed(fields={field: ["This address cannot be used on this site."]})
-        fields[model.USERNAME_FIELD] = username
+        fields[model.USERNAME_FIELD] = derived
     return fields
 
 
