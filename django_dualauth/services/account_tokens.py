@@ -41,7 +41,6 @@ from .users import (
     active_user_by_email,
     email_field,
     email_of,
-    normalize_address,
     render_mail,
     state_stamp,
     user_fields_for_address,
@@ -194,8 +193,7 @@ def request_email_change(user: Any, new_email: str, password: object, *,
     if not (isinstance(password, str) and user.check_password(password)):
         raise ReauthenticationFailed()
     model = get_user_model()
-    new_email = normalize_address(new_email)
-    user_fields_for_address(new_email, field="newEmail", username=False)  # a 400 if the model cannot hold it
+    new_email = model.objects.normalize_email(new_email.strip())
     if new_email.casefold() == email_of(user).casefold() or model._default_manager.filter(
             **{f"{email_field()}__iexact": new_email}).exists():
         return None
