@@ -11,6 +11,7 @@ from django.db.models.manager import BaseManager
 
 from .conf import per_process
 from .services.compiled import CompiledSelect
+from .services.users import normalize_address
 
 __all__ = ["EmailBackend"]
 
@@ -34,7 +35,8 @@ def _compiled_lookup() -> CompiledSelect | None:
 
 
 class EmailBackend(ModelBackend):
-    """Authenticates ``authenticate(request, email=..., password=...)``, case-insensitively.
+    """Authenticates ``authenticate(request, email=..., password=...)``, case-insensitively,
+    after normalising the address the way registration does (the domain lower-cased).
 
     The password hasher runs exactly once on every path (unknown address, ambiguous address,
     wrong password, inactive user, unusable password), so response time does not tell them
@@ -48,7 +50,7 @@ class EmailBackend(ModelBackend):
         if email is None or password is None:
             return None
         model = get_user_model()
-        email = email.strip()
+        email = normalize_address(email)  # as registration stored it: SQLite's LIKE folds ASCII only
         compiled = _compiled_lookup()
         users = (compiled.all(email) if compiled is not None
                  else list(_matching_users(model, model.get_email_field_name(), email)))

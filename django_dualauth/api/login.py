@@ -15,7 +15,15 @@ from .. import audit, delivery, messaging
 from ..conf import dualauth_settings
 from ..exceptions import EmailTaken, EndpointDisabled, InvalidCredentials, TwoFactorSetupRequired, ValidationFailed
 from ..models.sessions import RevocationReason
-from ..services import account_tokens, issue_session, proofs, revoke_session_by_refresh_token, twofactor
+from ..services import (
+    account_tokens,
+    email_claims,
+    issue_session,
+    proofs,
+    revoke_session_by_refresh_token,
+    twofactor,
+    users,
+)
 from ..types import IssuedTokens
 from . import ratelimits
 from .base import DualAuthAPIView, validated
@@ -83,22 +91,24 @@ class RegisterView(DualAuthAPIView):
         data = validated(CredentialsInput, request.data)
         model = get_user_model()
         email_field = model.get_email_field_name()
-        email = model.objects.normalize_email(data["email"].strip())
+        email = users.normalize_address(data["email"])
+        fields = users.user_fields_for_address(email)  # a clear 400 when the model cannot hold it
         candidate = model(**{email_field: email})
         try:
             validate_password(data["password"], user=candidate)
         except DjangoValidationError as exc:
             raise ValidationFailed(fields={"password": list(exc.messages)}) from None
-        fields = {email_field: email}
-        if model.USERNAME_FIELD != email_field:
-            fields[model.USERNAME_FIELD] = email
         with transaction.atomic():
+            # The claim first: a concurrent registration of the same address waits here, then
+            # gets 409 (docs/security.md, "One account per address").
+            claim = email_claims.claim_address(email)
             if model._default_manager.filter(**{f"{email_field}__iexact": email}).exists():
                 raise EmailTaken()
             try:
                 user = model._default_manager.create_user(password=data["password"], **fields)
-            except IntegrityError:
+            except IntegrityError:  # the username of another account
                 raise EmailTaken() from None
+            email_claims.bind_claim(claim, user)
         if dualauth_settings.EMAIL_VERIFICATION != "none":
             message = account_tokens.send_verification_email(user, client=client)
             if message is not None:

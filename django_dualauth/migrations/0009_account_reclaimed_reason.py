@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dualauth', '0006_lean_session_indexes'),
+        ('dualauth', '0008_email_claims'),
     ]
 
     operations = [

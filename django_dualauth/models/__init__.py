@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from .accounts import AccountState, AccountToken, AccountTokenPurpose
+from .email_claims import EmailClaim
 from .passwordless import MagicLink, MagicLinkPurpose, SMSDevice
 from .sessions import AuthSession, RotatedRefreshToken
 from .twofactor import ChallengePurpose, LoginChallenge, RecoveryCode
@@ -11,6 +12,7 @@ __all__ = [
     "AccountTokenPurpose",
     "AuthSession",
     "ChallengePurpose",
+    "EmailClaim",
     "LoginChallenge",
     "MagicLink",
     "MagicLinkPurpose",

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import audit
@@ -26,6 +26,7 @@ from ..crypto import digest, digests, equal, looks_like_secret, new_secret
 from ..exceptions import (
     AccountTokenInvalid,
     EmailNotVerified,
+    EmailTaken,
     EmailVerificationRequired,
     ReauthenticationFailed,
     ValidationFailed,
@@ -35,9 +36,18 @@ from ..models.sessions import RevocationReason
 from ..types import ClientInfo
 from . import proofs
 from .claims import account_state, update_account_state
+from .email_claims import claim_address, release_other_claims
 from .first_proof import PROOF_PASSWORD_RESET, reset_before_first_proof
 from .sessions import revoke_all_sessions
-from .users import active_user_by_email, email_field, email_of, render_mail, state_stamp
+from .users import (
+    active_user_by_email,
+    email_field,
+    email_of,
+    render_mail,
+    state_stamp,
+    user_fields_for_address,
+    username_for_address,
+)
 
 __all__ = [
     "check_email_policy",
@@ -222,14 +232,26 @@ def confirm_email_change(raw: object) -> tuple[Any, EmailMultiAlternatives | Non
         token = _consume(raw, AccountTokenPurpose.EMAIL_CHANGE)
         user = token.user
         old = email_of(user)
+        # Projects that use the address as username (as register fills it) keep them together.
+        follows = model.USERNAME_FIELD != email_field() and getattr(user, model.USERNAME_FIELD, None) in (
+            old, username_for_address(old))
+        try:
+            fields = user_fields_for_address(token.email, username=follows)
+            # The claim before the check: a registration of this address at the same moment
+            # either waits for this change (then 409) or wins it (then this token is refused).
+            key = claim_address(token.email, user)
+        except (ValidationFailed, EmailTaken):
+            raise AccountTokenInvalid() from None
         if model._default_manager.filter(**{f"{email_field()}__iexact": token.email}).exclude(pk=user.pk).exists():
             raise AccountTokenInvalid()
-        setattr(user, email_field(), token.email)
-        fields = [email_field()]
-        if model.USERNAME_FIELD != email_field() and getattr(user, model.USERNAME_FIELD, None) == old:
-            setattr(user, model.USERNAME_FIELD, token.email)  # projects that use the address as username
-            fields.append(model.USERNAME_FIELD)
-        user.save(update_fields=fields)
+        for name, value in fields.items():
+            setattr(user, name, value)
+        try:
+            with transaction.atomic():
+                user.save(update_fields=list(fields))
+        except IntegrityError:  # the new username is another account's
+            raise AccountTokenInvalid() from None
+        release_other_claims(user, key)
         update_account_state(user, email_verified=True)
     audit.record("auth.email.changed", user=str(user.pk))  # identifiers only: no addresses
     context = {"user": user, "old_email": old, "new_email": token.email}
