@@ -10,26 +10,40 @@ The database is ``tmp_path / "db.sqlite3"``, migrated, with the demo user
 settings on ``PYTHONPATH``). The server's output (the example project's console logging, its
 mails) goes to ``tmp_path / "server.log"``; :func:`manage` runs a management command against
 the same database. The server is stopped by its process id.
+
+:class:`Client` talks to it as a browser (cookies, CSRF token, Origin) or as a native app
+(bearer); :func:`together` sends requests from several threads released by one barrier.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Mapping
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import Any
 
-__all__ = ["DEMO_EMAIL", "DEMO_PASSWORD", "live_server", "manage", "server_env"]
+__all__ = ["DEADLINE", "DEMO_EMAIL", "DEMO_PASSWORD", "Answer", "Client", "live_server", "manage", "server_env",
+           "together"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_EMAIL, DEMO_PASSWORD = "demo@example.com", "demo-password-123"
 START_TIMEOUT = 60  # seconds: a loaded two-core machine starts gunicorn slowly
+DEADLINE = 60.0  # seconds for one request or one burst; only a hung server reaches it
+ORIGIN = "http://localhost:3000"  # in the example project's CSRF_TRUSTED_ORIGINS
+REFRESH_COOKIE = "__Host-refreshToken"  # DEBUG off: __Host- names
 
 
 def server_env(tmp_path: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -99,3 +113,105 @@ def live_server(tmp_path: Path, *, env: Mapping[str, str] | None = None, threads
             except subprocess.TimeoutExpired:
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=30)
+
+
+@dataclass
+class Answer:
+    status: int
+    content_type: str
+    body: Any
+    headers: dict[str, str]
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_json(self) -> bool:
+        return self.content_type.startswith("application/json") and isinstance(self.body, dict)
+
+
+class Client:
+    """One client of the live server: a browser (cookies, CSRF token, Origin) or an app (bearer)."""
+
+    def __init__(self, base: str, delivery: str) -> None:
+        self.base, self.delivery = base, delivery
+        self.cookies: dict[str, str] = {}
+        self.access: str | None = None
+        self.refresh_token: str | None = None
+        if delivery == "cookie":
+            self.call("GET", "/auth/csrf")
+
+    def headers(self) -> dict[str, str]:
+        if self.delivery == "cookie":
+            return {"Origin": ORIGIN, "X-CSRF-Token": self.cookies.get("csrf-token", ""),
+                    "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        headers = {"X-Auth-Strategy": "bearer"}
+        if self.access:
+            headers["Authorization"] = f"Bearer {self.access}"
+        return headers
+
+    def send(self, method: str, path: str, body: Any = None) -> Answer:
+        """One request with the current credentials; remembers nothing (safe from many threads)."""
+        data = json.dumps(body if body is not None else {}).encode() if method != "GET" else None
+        request = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json", **self.headers()})
+        try:
+            with urllib.request.urlopen(request, timeout=DEADLINE) as response:  # noqa: S310 - loopback
+                return _answer(response.status, response.headers, response.read())
+        except urllib.error.HTTPError as error:
+            return _answer(error.code, error.headers, error.read())
+
+    def call(self, method: str, path: str, body: Any = None) -> Answer:
+        answer = self.send(method, path, body)
+        self.remember(answer)
+        return answer
+
+    def remember(self, answer: Answer) -> None:
+        self.cookies.update({k: v for k, v in answer.cookies.items() if v})
+        if answer.status == 200 and isinstance(answer.body, dict):
+            self.access = answer.body.get("accessToken", self.access)
+            self.refresh_token = answer.body.get("refreshToken", self.refresh_token)
+
+    def refresh_body(self) -> dict[str, str]:
+        return {} if self.delivery == "cookie" else {"refreshToken": self.refresh_token or ""}
+
+    def successor(self, answer: Answer) -> str | None:
+        """The new refresh token an answer hands out, if any."""
+        if answer.status != 200:
+            return None
+        return answer.cookies.get(REFRESH_COOKIE) if self.delivery == "cookie" else answer.body.get("refreshToken")
+
+    def login(self, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD) -> Answer:
+        return self.call("POST", "/auth/login", {"email": email, "password": password})
+
+
+def _answer(status: int, headers: Any, raw: bytes) -> Answer:
+    content_type = headers.get("Content-Type", "")
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = raw[:200]
+    jar: SimpleCookie = SimpleCookie()
+    for header in headers.get_all("Set-Cookie") or []:
+        jar.load(header)
+    return Answer(status, content_type, body, dict(headers.items()), {k: m.value for k, m in jar.items()})
+
+
+def together(calls: list[Callable[[], Answer]]) -> list[Answer]:
+    """Run the calls on one thread each, released at once by a barrier; their answers."""
+    barrier = threading.Barrier(len(calls))
+    answers: list[Answer | BaseException | None] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=DEADLINE)
+            answers[i] = calls[i]()
+        except BaseException as error:  # reported below, with the others' answers
+            answers[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=DEADLINE * 2)
+    failed = [a for a in answers if not isinstance(a, Answer)]
+    assert not failed, failed
+    return answers  # type: ignore[return-value]

@@ -85,27 +85,31 @@ def logged_in(auth_client: AuthClient, user: Any) -> AuthClient:
 # A body that passes every endpoint's validation, so that each reaches its queries.
 VALID_BODY = {"email": EMAIL, "password": PASSWORD, "currentPassword": PASSWORD,
               "newPassword": "another horse battery staple", "token": "A" * 43, "tempToken": "A" * 43,
-              "code": "123456", "phoneNumber": "+14155550100", "mode": "login"}
+              "code": "123456", "totpCode": "123456", "newEmail": "new@example.com", "phoneNumber": "+14155550100",
+              "mode": "login"}
+NO_DATABASE = {"/auth/csrf"}  # the one endpoint that answers without it
 
 
-def _routes() -> list[str]:
+def routes() -> list[str]:
     return ["/auth/" + str(p.pattern).replace("<str:handle>", "0" * 32) for p in dualauth_urls.urlpatterns]
 
 
 @pytest.mark.parametrize("method", ["get", "post", "delete"])
-@pytest.mark.parametrize("path", _routes())
-def test_every_endpoint_answers_json_and_never_500_while_the_database_is_down(
+@pytest.mark.parametrize("path", routes())
+def test_every_endpoint_answers_503_while_the_database_is_down(
         logged_in: AuthClient, outage: Any, settings: Any, path: str, method: str) -> None:
     settings.DUALAUTH_MAGIC_LINK_ENABLED = settings.DUALAUTH_SMS_ENABLED = True
     body = {**VALID_BODY, **({} if logged_in.is_cookie else {"refreshToken": logged_in.refresh_token})}
-    send = getattr(logged_in.client, method)
     with outage():
-        response = send(path, body, format="json", **logged_in.headers())
-    assert response.status_code != 500
-    assert response["Content-Type"].startswith("application/json"), response.content[:300]
-    if response.status_code >= 400:
-        assert {"error", "code"} <= set(response.json())
-    if response.status_code == 503:
+        response = getattr(logged_in.client, method)(path, body, format="json", **logged_in.headers())
+    assert_outage_answer(response, path)
+
+
+def assert_outage_answer(response: Any, path: str) -> None:
+    """503 from every method an endpoint has (405 from the others), except without a query."""
+    if response.status_code == 405 or path in NO_DATABASE:
+        assert response.status_code < 500 and response["Content-Type"].startswith("application/json")
+    else:
         assert_503(response)
 
 
