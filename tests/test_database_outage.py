@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import DataError, IntegrityError, OperationalError, connection
@@ -188,3 +189,24 @@ def test_database_outage_classifies_driver_codes() -> None:
     assert database_outage(wrapped(PgError("54000"))) is None  # program limit: the input
     assert database_outage(wrapped(PgError("23505"), IntegrityError)) is None
     assert database_outage(ValueError("x")) is None
+
+
+def test_under_atomic_requests_a_connection_lost_mid_request_is_still_a_503(
+        auth_client: AuthClient, user: Any, tmp_path: Path) -> None:
+    # ATOMIC_REQUESTS wraps the view in a transaction that Django commits when the view returns,
+    # even with our 503; on a lost connection that commit fails, and the answer would be an HTML
+    # 500. The handler marks the transaction for rollback, whose failure Django swallows.
+    statements = []
+
+    def lost_after_the_first_query(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append(sql)
+        if len(statements) > 1:  # every later statement, COMMIT and RELEASE SAVEPOINT too
+            with connection.wrap_database_errors:
+                fail()
+        return execute(sql, params, many, context)
+
+    with contextmanager(_gone)(tmp_path) as fail, \
+            mock.patch.dict(connection.settings_dict, {"ATOMIC_REQUESTS": True}), \
+            connection.execute_wrapper(lost_after_the_first_query):
+        assert_503(auth_client.login())
+    assert any(sql.startswith("RELEASE SAVEPOINT") or sql.startswith("ROLLBACK") for sql in statements[1:])
