@@ -35,8 +35,8 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEADLINE", "DEMO_EMAIL", "DEMO_PASSWORD", "Answer", "Client", "live_server", "manage", "server_env",
-           "together"]
+__all__ = ["DEADLINE", "DEMO_EMAIL", "DEMO_PASSWORD", "Answer", "Client", "free_port", "live_server", "manage",
+           "server_env", "together"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_EMAIL, DEMO_PASSWORD = "demo@example.com", "demo-password-123"
@@ -70,7 +70,7 @@ def manage(tmp_path: Path, *args: str, env: Mapping[str, str] | None = None) -> 
     return result.stdout
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -94,7 +94,7 @@ def live_server(tmp_path: Path, *, env: Mapping[str, str] | None = None, threads
     """Serve the example project from ``tmp_path``; yields its base URL."""
     manage(tmp_path, "migrate", "--noinput", "-v", "0", env=env)
     manage(tmp_path, "create_demo_user", env=env)
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(

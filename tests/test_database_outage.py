@@ -26,6 +26,8 @@ from django.db import DataError, IntegrityError, OperationalError, connection
 from django_dualauth import urls as dualauth_urls
 from django_dualauth.exceptions import database_outage
 from django_dualauth.models import AuthSession
+from django_dualauth.services import sessions as sessions_service
+from django_dualauth.services.compiled import CompiledSelect
 from tests.conftest import EMAIL, PASSWORD, AuthClient
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +36,9 @@ pytestmark = pytest.mark.django_db
 _CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
 
 
-def _locked(tmp_path: Path) -> Iterator[Callable[[], None]]:
+@contextmanager
+def sqlite_locked(tmp_path: Path) -> Iterator[Callable[[], None]]:
+    """A function raising a genuine "database is locked" (SQLITE_BUSY) each time it is called."""
     path = tmp_path / "locked.sqlite3"
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # the write lock, held for the whole test
@@ -46,14 +50,16 @@ def _locked(tmp_path: Path) -> Iterator[Callable[[], None]]:
         holder.close()
 
 
-def _gone(tmp_path: Path) -> Iterator[Callable[[], None]]:
+@contextmanager
+def sqlite_gone(tmp_path: Path) -> Iterator[Callable[[], None]]:
+    """A function raising a genuine "unable to open database file" (SQLITE_CANTOPEN)."""
     yield lambda: sqlite3.connect(tmp_path / "no-such-dir" / "db.sqlite3")  # unable to open database file
 
 
 @pytest.fixture(params=["locked", "gone"])
 def outage(request: Any, tmp_path: Path) -> Iterator[Callable[[], Any]]:
     """A context manager: while it is open, every query fails the way a real outage does."""
-    with contextmanager({"locked": _locked, "gone": _gone}[request.param])(tmp_path) as fail:
+    with {"locked": sqlite_locked, "gone": sqlite_gone}[request.param](tmp_path) as fail:
         yield lambda: failing(fail)
 
 
@@ -205,8 +211,27 @@ def test_under_atomic_requests_a_connection_lost_mid_request_is_still_a_503(
                 fail()
         return execute(sql, params, many, context)
 
-    with contextmanager(_gone)(tmp_path) as fail, \
+    with sqlite_gone(tmp_path) as fail, \
             mock.patch.dict(connection.settings_dict, {"ATOMIC_REQUESTS": True}), \
             connection.execute_wrapper(lost_after_the_first_query):
         assert_503(auth_client.login())
     assert any(sql.startswith("RELEASE SAVEPOINT") or sql.startswith("ROLLBACK") for sql in statements[1:])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_outage_while_planning_is_raised_and_not_remembered(user: Any, tmp_path: Any) -> None:
+    """Planning the refresh's FOR UPDATE look-up opens a transaction (BEGIN on SQLite): a
+    database down at that moment must answer this request (503), not leave the process on
+    the ORM path for good."""
+    fresh = CompiledSelect(AuthSession, "refresh_digest", sessions_service._locked_by_digest, for_update=True)
+
+    def begin_fails(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.upper().startswith("BEGIN"):
+            with connection.wrap_database_errors:
+                fail()
+        return execute(sql, params, many, context)
+
+    with sqlite_locked(tmp_path) as fail, connection.execute_wrapper(begin_fails), \
+            pytest.raises(OperationalError):
+        fresh.plan(("a" * 64,))
+    assert fresh.plan(("a" * 64,)) is not None

@@ -14,7 +14,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,7 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.live_server import DEADLINE, Answer, Client, live_server
+from tests.live_server import DEADLINE, Answer, Client, free_port, live_server
 from tests.test_database_outage import NO_DATABASE, VALID_BODY, routes
 
 pytestmark = pytest.mark.postgres
@@ -33,12 +32,6 @@ pytestmark = pytest.mark.postgres
 BINDIR = Path(shutil.which("postgres") or "/nonexistent").resolve().parent
 if not (BINDIR / "initdb").exists():
     pytest.skip("the PostgreSQL server binaries (initdb, postgres) are not installed", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class OwnPostgres:
@@ -49,7 +42,7 @@ class OwnPostgres:
 
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="dualauth-avail-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.user: dict[str, Any] = {}
         if os.geteuid() == 0:
             owner = pwd.getpwnam("postgres")
