@@ -208,9 +208,10 @@ class DatabaseUnavailable(ServiceUnavailable):
         self.reason = reason
 
 
-# Driver codes of an OperationalError that are a mistake in the SQL or its input, not an
-# outage: retrying cannot help, so they stay a 500 with a traceback. SQLite's primary code 1
-# (SQLITE_ERROR) is "no such table" or a syntax error; SQLSTATE class 54 (program limit
+# Driver errors that are a mistake in the SQL or its input, not an outage: retrying cannot
+# help, so they stay a 500 with a traceback. SQLite's primary code 1 (SQLITE_ERROR) is "no such
+# table" or a syntax error, and sqlite3's InterfaceError a misuse of its API (a parameter it
+# cannot bind), since SQLite has no connection to lose; SQLSTATE class 54 (program limit
 # exceeded) is, for example, an index row too large for a value.
 _SQLITE_NOT_OUTAGE = frozenset({1})
 _SQLSTATE_CLASSES_NOT_OUTAGE = frozenset({"54"})
@@ -227,6 +228,8 @@ def database_outage(error: BaseException) -> DatabaseUnavailable | None:
     if not isinstance(error, InterfaceError | OperationalError):
         return None
     cause = error.__cause__ or error
+    if isinstance(error, InterfaceError) and type(cause).__module__ == "sqlite3":
+        return None
     sqlite_code = getattr(cause, "sqlite_errorcode", None)
     sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
     if sqlite_code is not None and sqlite_code & 0xFF in _SQLITE_NOT_OUTAGE:

@@ -21,7 +21,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import DataError, IntegrityError, OperationalError, connection
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection
 
 from django_dualauth import urls as dualauth_urls
 from django_dualauth.exceptions import database_outage
@@ -195,6 +195,8 @@ def test_database_outage_classifies_driver_codes() -> None:
     assert database_outage(wrapped(PgError("54000"))) is None  # program limit: the input
     assert database_outage(wrapped(PgError("23505"), IntegrityError)) is None
     assert database_outage(ValueError("x")) is None
+    assert database_outage(wrapped(sqlite3.InterfaceError("bad parameter"), InterfaceError)) is None  # a bug
+    assert database_outage(wrapped(PgError(None), InterfaceError)) is not None  # connection already closed
 
 
 def test_under_atomic_requests_a_connection_lost_mid_request_is_still_a_503(
