@@ -23,12 +23,12 @@ from unittest import mock
 import pytest
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection
 
-from django_dualauth import urls as dualauth_urls
 from django_dualauth.exceptions import database_outage
 from django_dualauth.models import AuthSession
 from django_dualauth.services import sessions as sessions_service
 from django_dualauth.services.compiled import CompiledSelect
 from tests.conftest import EMAIL, PASSWORD, AuthClient
+from tests.endpoints import NO_DATABASE, routes, valid_body
 
 pytestmark = pytest.mark.django_db
 
@@ -89,24 +89,12 @@ def logged_in(auth_client: AuthClient, user: Any) -> AuthClient:
     return auth_client
 
 
-# A body that passes every endpoint's validation, so that each reaches its queries.
-VALID_BODY = {"email": EMAIL, "password": PASSWORD, "currentPassword": PASSWORD,
-              "newPassword": "another horse battery staple", "token": "A" * 43, "tempToken": "A" * 43,
-              "code": "123456", "totpCode": "123456", "newEmail": "new@example.com", "phoneNumber": "+14155550100",
-              "mode": "login"}
-NO_DATABASE = {"/auth/csrf"}  # the one endpoint that answers without it
-
-
-def routes() -> list[str]:
-    return ["/auth/" + str(p.pattern).replace("<str:handle>", "0" * 32) for p in dualauth_urls.urlpatterns]
-
-
 @pytest.mark.parametrize("method", ["get", "post", "delete"])
 @pytest.mark.parametrize("path", routes())
 def test_every_endpoint_answers_503_while_the_database_is_down(
         logged_in: AuthClient, outage: Any, settings: Any, path: str, method: str) -> None:
     settings.DUALAUTH_MAGIC_LINK_ENABLED = settings.DUALAUTH_SMS_ENABLED = True
-    body = {**VALID_BODY, **({} if logged_in.is_cookie else {"refreshToken": logged_in.refresh_token})}
+    body = {**valid_body(EMAIL, PASSWORD), **({} if logged_in.is_cookie else {"refreshToken": logged_in.refresh_token})}
     with outage():
         response = getattr(logged_in.client, method)(path, body, format="json", **logged_in.headers())
     assert_outage_answer(response, path)

@@ -6,17 +6,24 @@ work again without restarting the app.
 The test starts its own PostgreSQL cluster (``initdb`` in a temporary directory, a free port)
 and stops it by process id: the machine's server is never touched. The app is the example
 project under gunicorn threads (``tests/live_server.py``), as in production.
+
+Run as a script to measure the issue's figure (answers by kind during an outage under load,
+and the time from the restart to the first 200):
+``python -m tests.services.test_postgres_outage --seconds 20``.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import pwd
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +31,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.live_server import DEADLINE, Answer, Client, free_port, live_server
-from tests.test_database_outage import NO_DATABASE, VALID_BODY, routes
+from tests.endpoints import NO_DATABASE, routes, valid_body
+from tests.live_server import DEADLINE, DEMO_EMAIL, DEMO_PASSWORD, Answer, Client, free_port, live_server
 
 pytestmark = pytest.mark.postgres
 
@@ -118,7 +125,7 @@ def test_a_stopped_postgresql_is_a_json_503_everywhere_and_the_app_recovers_by_i
 
         postgres.stop()
         for client in clients.values():
-            body = {**VALID_BODY, **client.refresh_body()}
+            body = {**valid_body(DEMO_EMAIL, DEMO_PASSWORD), **client.refresh_body()}
             for path in routes():
                 for method in ("GET", "POST", "DELETE"):
                     answer = client.send(method, path, body)
@@ -137,3 +144,66 @@ def test_a_stopped_postgresql_is_a_json_503_everywhere_and_the_app_recovers_by_i
             assert until_ok(lambda c=client: c.send("GET", "/auth/me")).status == 200
             assert client.call("POST", "/auth/refresh", client.refresh_body()).status == 200
             assert client.send("GET", "/api/hello").status == 200
+
+
+def measure(seconds: float, threads: int = 4) -> tuple[Counter[str], float, Counter[str], Counter[str]]:
+    """Answers by kind while PostgreSQL is down for ``seconds`` under ``threads`` looping
+    clients; the seconds from the restart to the first 200 and the answers until then; and the
+    server's log lines about them."""
+    server = OwnPostgres()
+    try:
+        server.start()
+        with tempfile.TemporaryDirectory(prefix="dualauth-avail-") as tmp, \
+                live_server(Path(tmp), env={"DATABASE_URL": server.url}, threads=threads) as base:
+            clients = [Client(base, ("cookie", "bearer")[i % 2]) for i in range(threads)]
+            for client in clients:
+                assert client.login().status == 200
+            outage: Counter[str] = Counter()
+            stop = threading.Event()
+
+            def load(client: Client) -> None:
+                calls = [lambda: client.send("POST", "/auth/refresh", client.refresh_body()),
+                         lambda: client.send("GET", "/auth/me"), lambda: client.send("GET", "/api/hello"),
+                         lambda: client.send("POST", "/auth/login", {"email": DEMO_EMAIL, "password": DEMO_PASSWORD})]
+                i = 0
+                while not stop.is_set():
+                    answer = calls[i % len(calls)]()
+                    outage[f"{answer.status} {'json' if answer.is_json else 'html'}"] += 1
+                    i += 1
+
+            server.stop()
+            workers = [threading.Thread(target=load, args=(c,)) for c in clients]
+            for worker in workers:
+                worker.start()
+            stop.wait(seconds)
+            stop.set()
+            for worker in workers:
+                worker.join(timeout=DEADLINE)
+            server.start()
+            restarted, recovery = time.monotonic(), Counter[str]()
+            while time.monotonic() - restarted < DEADLINE:
+                answer = clients[1].send("GET", "/auth/me")
+                recovery[f"{answer.status} {'json' if answer.is_json else 'html'}"] += 1
+                if answer.status == 200:
+                    break
+            recovered_in = time.monotonic() - restarted
+            log = (Path(tmp) / "server.log").read_text(errors="replace")
+            logged = Counter({"5xx logged": log.count("Internal Server Error: ") + log.count("Service Unavailable: "),
+                              "auth.database.unavailable": log.count("auth.database.unavailable")})
+            return outage, recovered_in, recovery, logged
+    finally:
+        server.remove()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="PostgreSQL outage under load: answers by kind, recovery time")
+    parser.add_argument("--seconds", type=float, default=20, help="how long the server stays down")
+    parser.add_argument("--threads", type=int, default=4, help="looping clients (and gunicorn threads)")
+    args = parser.parse_args()
+    outage, recovered_in, recovery, logged = measure(args.seconds, args.threads)
+    print(f"while down ({args.seconds:.0f} s): {dict(outage)}; server log lines: {dict(logged)}")
+    print(f"after the restart: first 200 after {recovered_in:.2f} s; answers until then: {dict(recovery)}")
+
+
+if __name__ == "__main__":
+    main()
