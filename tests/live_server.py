@@ -66,11 +66,14 @@ def _secret(tmp_path: Path) -> str:
 def manage(tmp_path: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
     """Run ``manage.py *args`` against ``tmp_path``'s database; its output."""
     result = subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=server_env(tmp_path, env),
-                            cwd=ROOT, check=True, capture_output=True, text=True, timeout=120)
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if result.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} exited with {result.returncode}:\n{result.stderr[-3000:]}")
     return result.stdout
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

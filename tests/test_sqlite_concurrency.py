@@ -133,11 +133,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         yield base, tmp_path
 
 
-@pytest.fixture(params=["cookie", "bearer"])
-def delivery(request: Any) -> str:
-    return request.param  # type: ignore[no-any-return]
-
-
 def assert_no_5xx_all_json(answers: list[Answer]) -> None:
     assert all(a.status < 500 and a.is_json for a in answers), [(a.status, a.body) for a in answers]
 
