@@ -9,7 +9,8 @@ Events: ``auth.login.succeeded``, ``auth.login.failed``, ``auth.ratelimit.exceed
 ``auth.csrf.rejected``, ``auth.token.invalid``, ``auth.session.issued``,
 ``auth.session.revoked``, ``auth.refresh.reuse_detected``, ``auth.mfa.failed``,
 ``auth.mfa.enabled``, ``auth.mfa.disabled``, ``auth.password.changed``, ``auth.account.deleted``,
-``auth.account.reclaimed`` (the first proof of an unverified address reset it).
+``auth.account.reclaimed`` (the first proof of an unverified address reset it),
+``auth.database.unavailable``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .signals import (
     two_factor_failed,
 )
 
-__all__ = ["logger", "record"]
+__all__ = ["logger", "record", "record_outage"]
 
 logger = logging.getLogger("django_dualauth.audit")
 
@@ -39,6 +40,13 @@ def record(event: str, *, level: int = logging.INFO, **fields: Any) -> None:
         return
     text = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
     logger.log(level, "%s %s", event, text, extra={"event": event, "fields": fields})
+
+
+def record_outage(reason: str, path: str) -> None:
+    """A request answered 503 because the database is down or locked.
+
+    ``reason`` is the driver's error class and code, never its message (which may quote SQL)."""
+    record("auth.database.unavailable", level=logging.WARNING, error=reason, path=repr(path[:200]))
 
 
 def _pk(obj: Any) -> str | None:

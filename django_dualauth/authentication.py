@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import DatabaseError
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
 from . import audit
 from .delivery import BEARER, COOKIE, OTHER_SCHEME, protect_cookie_request, read_access_credential
-from .exceptions import DualAuthError, TempTokenInvalid
+from .exceptions import DualAuthError, ServiceUnavailable, TempTokenInvalid, database_outage
 from .services import authenticate_access_token
 from .services.twofactor import find_setup_challenge
 from .types import AccessClaims
@@ -28,10 +29,15 @@ class _DualAuthRefused(exceptions.APIException):
 
 
 def as_drf_exception(error: DualAuthError) -> exceptions.APIException:
-    """A DRF exception whose body is ``{"error", "code"}`` under any exception handler."""
+    """A DRF exception whose body is ``{"error", "code"}`` under any exception handler.
+
+    A 503 carries ``wait``, which DRF's default handler sends as ``Retry-After``.
+    """
     cls = _DualAuthFailed if error.status == 401 else _DualAuthRefused
     exc = cls(detail=error.as_dict())
     exc.status_code = error.status
+    if isinstance(error, ServiceUnavailable):
+        exc.wait = error.retry_after  # type: ignore[attr-defined]
     return exc
 
 
@@ -44,6 +50,9 @@ class DualAuthentication(BaseAuthentication):
       ``SessionAuthentication`` does for sessions.
     * Revoked sessions are refused on the next request (401 ``SESSION_REVOKED``); invalid,
       expired or foreign tokens get 401 ``INVALID_ACCESS_TOKEN``, never 403 and never 500.
+    * A database that is down or locked is 503 ``SERVICE_UNAVAILABLE`` with ``Retry-After``,
+      under the project's own exception handler too (DRF's default one passes a
+      ``DatabaseError`` on as an HTML 500).
 
     ``request.auth`` is the verified :class:`~django_dualauth.types.AccessClaims`.
     """
@@ -61,6 +70,12 @@ class DualAuthentication(BaseAuthentication):
                 request._dualauth_invalid_token = True
                 audit.record("auth.token.invalid", code=error.code, path=repr(request.path[:200]))
             raise as_drf_exception(error) from None
+        except DatabaseError as error:
+            outage = database_outage(error)
+            if outage is None:
+                raise
+            audit.record_outage(outage.reason, request.path)
+            raise as_drf_exception(outage) from error
 
     def authenticate_header(self, request: Any) -> str:
         if getattr(request, "_dualauth_invalid_token", False):

@@ -192,3 +192,36 @@ def check_rate_limit_cache(app_configs: Any = None, **kwargs: Any) -> list[check
             "(or which lacks atomic increment).",
             hint="Use Redis (django-redis) in production.", id="dualauth.W004")]
     return []
+
+
+# Both take SQLite's write lock at BEGIN; DEFERRED (the default) takes it at the first write.
+_SQLITE_LOCKING_MODES = {"IMMEDIATE", "EXCLUSIVE"}
+
+
+@checks.register(checks.Tags.security)
+def check_sqlite_transaction_mode(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A file-backed SQLite database whose transactions begin DEFERRED.
+
+    A refresh (like most writes) reads before it writes. In a deferred transaction the read
+    takes no write lock; when another connection holds it or has written since the read
+    began, taking it fails at once with "database is locked" (waiting there could deadlock),
+    whatever the timeout. Concurrent requests then get 503s instead of queueing.
+    """
+    warnings: list[checks.CheckMessage] = []
+    for alias, database in settings.DATABASES.items():
+        if database.get("ENGINE") != "django.db.backends.sqlite3" or _in_memory(database):
+            continue
+        mode = str((database.get("OPTIONS") or {}).get("transaction_mode") or "DEFERRED").upper()
+        if mode not in _SQLITE_LOCKING_MODES:
+            warnings.append(checks.Warning(
+                f'SQLite database {alias!r} begins transactions {mode}: concurrent refreshes and '
+                'logins fail with "database is locked" (503) instead of waiting their turn.',
+                hint='Set DATABASES[...]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 10}; '
+                     "see docs/deployment.md.", id="dualauth.W007"))
+    return warnings
+
+
+def _in_memory(database: dict[str, Any]) -> bool:
+    # One connection per in-memory database: nothing to contend with.
+    name = str(database.get("NAME") or "")
+    return name == ":memory:" or "mode=memory" in name or name.startswith("file::memory:")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
+
 __all__ = [
     "DualAuthError",
     "InvalidCredentials",
@@ -36,6 +38,8 @@ __all__ = [
     "TwoFactorSetupNotStarted",
     "ReauthenticationFailed",
     "ServiceUnavailable",
+    "DatabaseUnavailable",
+    "database_outage",
     "MagicLinkInvalid",
     "TokenMismatch",
     "SMSCodeInvalid",
@@ -196,6 +200,51 @@ class ServiceUnavailable(DualAuthError):
 
     status, code, message = 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"
     retry_after = 5
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database is unreachable, or locked past its timeout: the same 503 as the cache.
+
+    ``reason`` names the driver's error (class and SQLSTATE or SQLite code) for the log; it is
+    never part of the answer.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+# Driver errors that are a mistake in the SQL or its input, not an outage: retrying cannot
+# help, so they stay a 500 with a traceback. SQLite's primary code 1 (SQLITE_ERROR) is "no such
+# table" or a syntax error, and sqlite3's InterfaceError a misuse of its API (a parameter it
+# cannot bind), since SQLite has no connection to lose; SQLSTATE class 54 (program limit
+# exceeded) is, for example, an index row too large for a value.
+_SQLITE_NOT_OUTAGE = frozenset({1})
+_SQLSTATE_CLASSES_NOT_OUTAGE = frozenset({"54"})
+
+
+def database_outage(error: BaseException) -> DatabaseUnavailable | None:
+    """The 503 for ``error`` if it means the database cannot answer now, else ``None``.
+
+    An outage is Django's ``InterfaceError`` (a connection that is closed or gone) or
+    ``OperationalError`` (refused or lost connection, server shutting down, lock timeout,
+    deadlock), which is what the driver's errors (psycopg, sqlite3) become in Django.
+    ``IntegrityError`` and ``DataError`` are bad input or a lost race, never an outage.
+    """
+    if not isinstance(error, InterfaceError | OperationalError):
+        return None
+    cause = error.__cause__ or error
+    if isinstance(error, InterfaceError) and type(cause).__module__ == "sqlite3":
+        return None
+    sqlite_code = getattr(cause, "sqlite_errorcode", None)
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if sqlite_code is not None and sqlite_code & 0xFF in _SQLITE_NOT_OUTAGE:
+        return None
+    if isinstance(sqlstate, str) and sqlstate[:2] in _SQLSTATE_CLASSES_NOT_OUTAGE:
+        return None
+    detail = getattr(cause, "sqlite_errorname", None) or sqlstate
+    name = f"{type(cause).__module__}.{type(cause).__qualname__}"
+    return DatabaseUnavailable(f"{name}/{detail}" if detail else name)
 
 
 class MagicLinkInvalid(DualAuthError):

@@ -129,8 +129,18 @@ USE_TZ = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Keep Django's own loggers (disable_existing_loggers: False), or server errors leave no trace.
+# django.request logs every 5xx answer, with the traceback of an unhandled exception;
+# django_dualauth.audit (under django_dualauth) the security events and database outages
+# (auth.database.unavailable); django_dualauth operational warnings (Redis down, failed mails).
 LOGGING = {
     "version": 1,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"django_dualauth": {"handlers": ["console"], "level": "INFO"}},
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "{asctime} {levelname} {name} {message}", "style": "{"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django_dualauth": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

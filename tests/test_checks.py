@@ -7,11 +7,13 @@ process)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec as ec_keys
 from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core import checks
 
@@ -20,6 +22,7 @@ from django_dualauth.checks import (
     check_password_hashers,
     check_rate_limit_cache,
     check_settings,
+    check_sqlite_transaction_mode,
 )
 from django_dualauth.conf import dualauth_settings
 from django_dualauth.services import revocation
@@ -350,3 +353,38 @@ def test_w006_push_without_cache_mode(settings):
     settings.DUALAUTH_REVOCATION_PUSH = True
     settings.CACHES = {"default": {"BACKEND": REDIS, "LOCATION": "redis://127.0.0.1:1/0"}}
     assert ids(check_settings()) == ["dualauth.W006"]
+
+
+SQLITE = "django.db.backends.sqlite3"
+
+
+def with_database(database):
+    # In place: overriding DATABASES would rebuild the connections (Django warns against it).
+    return mock.patch.dict(django_settings.DATABASES, {"other": database})
+
+
+@pytest.mark.parametrize("options", [None, {}, {"timeout": 10}, {"transaction_mode": "DEFERRED"},
+                                     {"transaction_mode": None}])
+def test_w007_file_sqlite_with_deferred_transactions(tmp_path, options):
+    database = {"ENGINE": SQLITE, "NAME": str(tmp_path / "db.sqlite3")}
+    if options is not None:
+        database["OPTIONS"] = options
+    with with_database(database):
+        assert ids(check_sqlite_transaction_mode()) == ["dualauth.W007"]
+
+
+@pytest.mark.parametrize("mode", ["IMMEDIATE", "immediate", "EXCLUSIVE"])
+def test_w007_silent_when_transactions_take_the_write_lock_at_begin(tmp_path, mode):
+    database = {"ENGINE": SQLITE, "NAME": str(tmp_path / "db.sqlite3"), "OPTIONS": {"transaction_mode": mode}}
+    with with_database(database):
+        assert check_sqlite_transaction_mode() == []
+
+
+@pytest.mark.parametrize("database", [
+    {"ENGINE": SQLITE, "NAME": ":memory:"},  # the test settings: one connection, no contention
+    {"ENGINE": SQLITE, "NAME": "file:shared?mode=memory&cache=shared"},
+    {"ENGINE": "django.db.backends.postgresql", "NAME": "app"},
+])
+def test_w007_silent_for_in_memory_sqlite_and_other_databases(database):
+    with with_database(database):
+        assert check_sqlite_transaction_mode() == []

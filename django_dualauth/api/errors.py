@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import connections, transaction
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from .. import audit
 from ..delivery import no_store
-from ..exceptions import DualAuthError, RateLimited, ServiceUnavailable
+from ..exceptions import DualAuthError, RateLimited, ServiceUnavailable, database_outage
 
 __all__ = ["exception_handler"]
 
@@ -35,9 +37,23 @@ def _fields(detail: Any) -> dict[str, list[str]]:
     return {"non_field_errors": [str(m) for m in (detail if isinstance(detail, list) else [detail])]}
 
 
+def _roll_back_atomic_requests() -> None:
+    # Under ATOMIC_REQUESTS the view returns normally with our 503, and Django would COMMIT
+    # what the failed connection holds: an error there is an HTML 500. Roll back instead, as
+    # DRF's own handler does for the exceptions it answers.
+    for connection in connections.all(initialized_only=True):
+        if connection.settings_dict.get("ATOMIC_REQUESTS") and connection.in_atomic_block:
+            transaction.set_rollback(True, using=connection.alias)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler for the package's views."""
     headers: dict[str, str] = {}
+    outage = database_outage(exc)
+    if outage is not None:
+        audit.record_outage(outage.reason, getattr(context.get("request"), "path", ""))
+        _roll_back_atomic_requests()
+        exc = outage
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.db.models import Model, QuerySet, sql
 from django.db.models.query import get_related_populators
 from django.db.transaction import TransactionManagementError
@@ -48,6 +48,8 @@ def _cached_plan(plans: dict[Hashable, Any], key: Hashable, model: type[Model], 
         pass
     try:
         plan = compile_plan()
+    except DatabaseError:
+        raise  # the database is down (a FOR UPDATE plan opens a transaction): plan again next time
     except Exception:  # the private ORM APIs used here vary between Django releases
         logger.warning("dualauth: cannot compile a %s statement; using the ORM", model.__name__, exc_info=True)
         plan = None
