@@ -15,7 +15,7 @@ eviction). Hence the contract of :func:`is_revoked`:
 * a process that has seen the cache fail (a write, a read, its push subscription) trusts it
   again only after it has itself republished, from a start later than the failure;
 * :func:`republish` reads the sessions revoked within a marker's lifetime from the database
-  (the truth), writes the markers that are missing (and publishes them with push), then the key;
+  (the truth), writes the markers that are missing (with push, publishes them all), then the key;
 * while the cache is not trusted, "no marker" is ``None``: the caller checks the database.
 
 In normal operation this costs nothing more: the key is read in the same round trip as the
@@ -26,6 +26,7 @@ check of the requests it answers meanwhile).
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 import time
@@ -91,6 +92,15 @@ class _Trust:
 _trust = _Trust()
 
 
+def _new_locks_in_child() -> None:
+    # A lock held by another thread at fork() would stay held in the child for ever.
+    _trust.lock, _trust.republishing = threading.Lock(), threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_new_locks_in_child)
+
+
 def _publish(cache: Any, sids: list[str]) -> None:
     if _push():  # after the markers: a process that hears of it reads them already set
         revocation_push.redis_client(cache).publish(revocation_push.channel_name(cache), " ".join(sids))
@@ -117,7 +127,7 @@ def mark_revoked(session_ids: Iterable[object]) -> None:
 
 def republish() -> int:
     """Write the marker of every session revoked within a marker's lifetime that the cache lacks
-    (publishing them with push), then the key that says the cache is complete. Returns how many
+    (with push, publish them all again), then the key that says the cache is complete. Returns how many
     markers were missing. One query (indexed by ``revoked_at``); raises what the cache or the
     database raises. The cache must not lose its keys meanwhile: a key written first proves it."""
     with _trust.lock:
@@ -135,8 +145,9 @@ def republish() -> int:
         lacking = [sid for key, sid in keys.items() if key not in found]
         if lacking:
             cache.set_many({f"{_PREFIX}{sid}": 1 for sid in lacking}, timeout=_ttl())
-            _publish(cache, lacking)
             missing += len(lacking)
+        # All of them: a marker may have been written and its message lost with the connection.
+        _publish(cache, list(keys.values()))
     cache.set(COMPLETE_KEY, 1, timeout=None)
     if cache.get(proof) is None:  # emptied meanwhile: the key may sit in a cache without markers
         cache.delete(COMPLETE_KEY)
@@ -186,9 +197,11 @@ def _view() -> revocation_push.View:
 def is_revoked(session_id: str) -> bool | None:
     """True or False from the cache (or, with push, from this process's view of it); None
     when the cache cannot answer or cannot be trusted to hold every recent revocation."""
-    if _push():
-        return _view().is_revoked(session_id, _read_marker)
-    return _read_marker(session_id)
+    answer = _view().is_revoked(session_id, _read_marker) if _push() else _read_marker(session_id)
+    if answer is False and not _trust.clean():  # with push, remembered from before a failure
+        _try_republish()
+        return None
+    return answer
 
 
 def forget_failures(**kwargs: Any) -> None:

@@ -15,13 +15,16 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from django.core.cache import caches
+from django.utils import timezone
 
+from django_dualauth.models import AuthSession
 from django_dualauth.services import revocation, revocation_push
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
@@ -256,6 +259,29 @@ def test_a_reconnect_made_by_redis_py_itself_makes_the_view_start_over(push: Non
     assert reads == [s]
     assert v.pubsub is not first
     assert revocation.is_revoked(s) is False
+
+
+def test_a_remembered_answer_is_not_trusted_after_a_cache_failure_until_republished(
+        push: None, user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    settle(view())
+    far = timezone.now() + timedelta(days=1)
+    session = AuthSession.objects.create(user=user, delivery="bearer", refresh_digest=uuid.uuid4().hex,
+                                         expires_at=far, absolute_expires_at=far)
+    s = str(session.pk)
+    assert revocation.is_revoked(s) is False  # remembered
+    # Revoked by a process whose connection died between the marker and the message.
+    AuthSession.objects.filter(pk=s).update(revoked_at=timezone.now(), revoked_reason="logout")
+    write_marker_only(s)
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("the cache is down")
+
+    with monkeypatch.context() as mp:  # this process sees the cache fail too
+        mp.setattr(type(caches["default"]), "set_many", down)
+        revocation.mark_revoked([sid()])
+
+    assert revocation.is_revoked(s) is None  # not from memory: the database answers, and it republishes
+    assert heard(view(), s), "the republication did not publish the revocation"
+    assert revocation.is_revoked(s) is True
 
 
 class Clock:
