@@ -12,10 +12,12 @@ eviction). Hence the contract of :func:`is_revoked`:
 
 * the key ``dualauth:revocations:complete`` (no expiry) is written only by :func:`republish`,
   after the markers: a cache without it (an emptied one) is trusted by no process;
-* a process that has seen the cache fail (a write, a read, its push subscription) trusts it
-  again only after it has itself republished, from a start later than the failure;
+* a process that has seen the cache fail (a write, a read, its push subscription) forgets what it
+  remembered as not revoked, and trusts the cache again only after it has itself republished,
+  from a start later than the failure;
 * :func:`republish` reads the sessions revoked within a marker's lifetime from the database
-  (the truth), writes the markers that are missing (with push, publishes them all), then the key;
+  (the truth), writes the markers that are missing (and publishes them with push, with this
+  process's own revocations whose message may have been lost), then the key;
 * while the cache is not trusted, "no marker" is ``None``: the caller checks the database.
 
 In normal operation this costs nothing more: the key is read in the same round trip as the
@@ -75,10 +77,17 @@ class _Trust:
         self.failures = 0  # cache failures seen by this process
         self.cleared = 0  # the failure count that the latest republication started after
         self.retry_at = 0.0
+        self.unannounced: set[str] = set()  # revoked here, the message perhaps never sent
 
-    def failed(self) -> None:
+    def failed(self, unannounced: Iterable[str] = ()) -> None:
         with self.lock:
             self.failures += 1
+            self.unannounced.update(unannounced)
+
+    def take_unannounced(self) -> list[str]:
+        with self.lock:
+            taken, self.unannounced = list(self.unannounced), set()
+        return taken
 
     def clean(self) -> bool:
         return self.cleared == self.failures
@@ -87,6 +96,7 @@ class _Trust:
         with self.lock:
             self.failures = self.cleared = 0
             self.retry_at = 0.0
+            self.unannounced = set()
 
 
 _trust = _Trust()
@@ -120,18 +130,36 @@ def mark_revoked(session_ids: Iterable[object]) -> None:
         cache.set_many({f"{_PREFIX}{sid}": 1 for sid in sids}, timeout=_ttl())
         _publish(cache, sids)
     except Exception:  # the cache client's own errors vary by backend
-        _trust.failed()
+        _failed(sids)
         logger.exception("dualauth: could not publish %d revocation(s) to the cache; "
                          "checking the database until they are republished", len(sids))
 
 
+def _failed(unannounced: Iterable[str] = ()) -> None:
+    """This process saw the cache fail: with push, it forgets what it remembered as not revoked too."""
+    _trust.failed(unannounced)
+    if _push():
+        _view().forget_not_revoked()
+
+
 def republish() -> int:
-    """Write the marker of every session revoked within a marker's lifetime that the cache lacks
-    (with push, publish them all again), then the key that says the cache is complete. Returns how many
-    markers were missing. One query (indexed by ``revoked_at``); raises what the cache or the
-    database raises. The cache must not lose its keys meanwhile: a key written first proves it."""
+    """Write the marker of every session revoked within a marker's lifetime that the cache lacks,
+    then the key that says the cache is complete; with push, publish those markers and this
+    process's revocations whose message may not have gone out. Returns how many markers were
+    missing. One query (``revoked_at`` is the second column of ``dualauth_session_user_idx``);
+    raises what the cache or the database raises, and a cache that lost its keys meanwhile (a
+    key written first proves that it did not) raises RuntimeError."""
     with _trust.lock:
         started_after = _trust.failures
+    unannounced = _trust.take_unannounced()
+    try:
+        return _republish(started_after, unannounced)
+    except Exception:
+        _trust.failed(unannounced)  # to be announced by the next attempt
+        raise
+
+
+def _republish(started_after: int, unannounced: list[str]) -> int:
     cache = caches[_cache_alias()]
     proof = f"{_PROOF_PREFIX}{secrets.token_hex(8)}"
     cache.set(proof, 1, timeout=_ttl())
@@ -145,9 +173,10 @@ def republish() -> int:
         lacking = [sid for key, sid in keys.items() if key not in found]
         if lacking:
             cache.set_many({f"{_PREFIX}{sid}": 1 for sid in lacking}, timeout=_ttl())
+            _publish(cache, lacking)
             missing += len(lacking)
-        # All of them: a marker may have been written and its message lost with the connection.
-        _publish(cache, list(keys.values()))
+    for start in range(0, len(unannounced), _BATCH):  # their markers may be there, their messages not
+        _publish(cache, unannounced[start:start + _BATCH])
     cache.set(COMPLETE_KEY, 1, timeout=None)
     if cache.get(proof) is None:  # emptied meanwhile: the key may sit in a cache without markers
         cache.delete(COMPLETE_KEY)
@@ -179,7 +208,7 @@ def _read_marker(session_id: str) -> bool | None:
     try:
         found = caches[_cache_alias()].get_many([marker, COMPLETE_KEY])  # one round trip
     except Exception:
-        _trust.failed()
+        _failed()
         logger.warning("dualauth: revocation cache unavailable, falling back to the database")
         return None
     if marker in found:
@@ -210,7 +239,7 @@ def forget_failures(**kwargs: Any) -> None:
 
 
 def _subscription_lost(alias: str, **kwargs: Any) -> None:
-    if alias == _cache_alias():
+    if alias == _cache_alias():  # the view has already forgotten its "not revoked" answers
         _trust.failed()
 
 

@@ -123,6 +123,12 @@ class View:
             for sid in sids:
                 self._remember(sid, True, until)
 
+    def forget_not_revoked(self) -> None:
+        """Forget every remembered "not revoked" (the cache failed: revocations may be missing)."""
+        with self.lock:
+            self.generation += 1
+            self.known = {sid: hit for sid, hit in self.known.items() if hit[0]}
+
     def close(self) -> None:
         with self.lock:
             self._reset(_now(), retry=0.0)
