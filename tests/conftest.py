@@ -13,6 +13,7 @@ from django.dispatch import Signal
 from rest_framework.test import APIClient
 
 from django_dualauth.delivery import access_cookie_name, refresh_cookie_name
+from django_dualauth.services import revocation
 from django_dualauth.signals import session_revoked
 
 PASSWORD = "correct horse battery staple"
@@ -95,8 +96,12 @@ class AuthClient:
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
+    """Each test starts on an empty cache in normal operation: one that holds every recent
+    revocation (it has none), as the revocation check records after a republication."""
     for alias in ("default",):
         caches[alias].clear()
+        caches[alias].set(revocation.COMPLETE_KEY, 1, timeout=None)
+    revocation.forget_failures()
 
 
 @pytest.fixture

@@ -139,6 +139,7 @@ def test_changed_revocation_cache_is_the_one_asked(settings: Any) -> None:
         "revocations": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pp-other"},
     }
     sid = str(uuid.uuid4())
+    caches["default"].set(revocation.COMPLETE_KEY, 1, timeout=None)  # a cache in normal operation
     caches["revocations"].set(f"dualauth:revoked:{sid}", 1)
     assert revocation.is_revoked(sid) is False  # memo filled with "default"
     settings.DUALAUTH_REVOCATION_CACHE = "revocations"

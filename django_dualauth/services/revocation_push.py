@@ -16,8 +16,12 @@ Contract of :meth:`View.is_revoked`:
   - the answer is younger than ``MAX_AGE`` seconds (a bound for any failure not foreseen here);
 * messages already received are applied before every answer, so a revocation published before
   the request reached this process's socket is never missed;
-* otherwise the marker is read, exactly as without push; ``None`` (cache unavailable) is passed
-  through, and the caller falls back to the database.
+* otherwise the marker is read, exactly as without push; ``None`` (cache unavailable, or not
+  trusted to hold every recent revocation) is passed through, and the caller falls back to the
+  database;
+* a lost subscription (or one that cannot be opened) sends :data:`subscription_lost`: the cache may
+  have lost markers with it (a restart), so :mod:`.revocation` stops trusting its "not revoked"
+  until it has republished them from the database.
 
 No thread is started: the subscription is polled (one ``poll(2)`` call, under a microsecond)
 on each check, and the process's first check connects it. A forked child opens its own.
@@ -36,8 +40,9 @@ from typing import Any
 
 from django.core.cache import caches
 from django.core.signals import setting_changed
+from django.dispatch import Signal
 
-__all__ = ["CHANNEL", "View", "channel_name", "redis_client", "view_for"]
+__all__ = ["CHANNEL", "View", "channel_name", "redis_client", "subscription_lost", "view_for"]
 
 logger = logging.getLogger("django_dualauth")
 
@@ -48,6 +53,10 @@ RESET_AFTER = 5.0  # a PING unanswered this long: the connection is dropped and 
 RETRY_AFTER = 1.0  # after a failed (re)connection, checks read the marker this long
 MAX_AGE = 30.0  # a remembered "not revoked" is read again after this long, whatever happens
 MAX_ENTRIES = 100_000  # memory bound: past it the view starts again from empty
+
+#: Sent (``alias=``) when a subscription is lost or cannot be opened: messages, and perhaps the
+#: cache's markers with them (a restart), may be gone.
+subscription_lost = Signal()
 
 
 def redis_client(cache: Any) -> Any:
@@ -114,6 +123,12 @@ class View:
             for sid in sids:
                 self._remember(sid, True, until)
 
+    def forget_not_revoked(self) -> None:
+        """Forget every remembered "not revoked" (the cache failed: revocations may be missing)."""
+        with self.lock:
+            self.generation += 1
+            self.known = {sid: hit for sid, hit in self.known.items() if hit[0]}
+
     def close(self) -> None:
         with self.lock:
             self._reset(_now(), retry=0.0)
@@ -173,7 +188,7 @@ class View:
                 self._connect(now)
             except Exception:
                 logger.warning("dualauth: cannot subscribe to revocations; reading markers instead")
-                self._reset(now)
+                self._lost(now)
                 return
         try:
             if self._readable():
@@ -189,7 +204,11 @@ class View:
                 raise ConnectionError("the subscription stopped answering")
         except Exception:
             logger.warning("dualauth: revocation subscription lost; reading markers until it is back")
-            self._reset(now)
+            self._lost(now)
+
+    def _lost(self, now: float) -> None:
+        self._reset(now)
+        subscription_lost.send(sender=View, alias=self.alias)
 
     def _apply(self, message: dict[str, Any], now: float) -> None:
         kind = message.get("type")

@@ -9,18 +9,22 @@ missed), a silent one (no PONG), an answer past its age, and a forked child.
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from django.core.cache import caches
+from django.utils import timezone
 
+from django_dualauth.models import AuthSession
 from django_dualauth.services import revocation, revocation_push
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
@@ -68,6 +72,26 @@ def settle(v: revocation_push.View, timeout: float = 2.0) -> None:
         revocation.is_revoked(sid())
 
 
+def heard(v: revocation_push.View, s: str, timeout: float = 10.0) -> bool:
+    """Whether the subscription delivers the revocation of ``s`` within ``timeout`` seconds.
+
+    Redis has written the message to this process's socket when the other process's PUBLISH
+    returns, but the kernel may hand it over a moment later: a check made at once could find
+    the socket still empty and (correctly) read the marker instead. So this drains the
+    subscription, as every check does, until the message is applied, without reading a marker.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with v.lock:
+            v._drain(revocation_push._now())
+            hit = v.known.get(s)
+        if hit is not None and hit[0]:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+
+
 def revoke_in_another_process(*sids: str) -> None:
     """``mark_revoked`` run by a separate Python process with the same settings."""
     code = ("import django; django.setup(); from django.conf import settings; "
@@ -95,7 +119,7 @@ def test_a_revocation_in_another_process_reaches_this_one(push: None, reads: lis
 
     revoke_in_another_process(s)
 
-    # By the time the other process has exited, its message is in this process's socket.
+    assert heard(view(), s), "the other process's revocation never arrived on the subscription"
     assert revocation.is_revoked(s) is True
     assert revocation.is_revoked(other) is False
     assert reads == []  # learned from the message, not by reading the marker
@@ -107,9 +131,15 @@ def test_messages_that_arrive_together_are_all_applied(push: None) -> None:
     assert [revocation.is_revoked(s) for s in sids] == [False] * 3
     publisher = revocation_push.redis_client(caches["default"])
     channel = revocation_push.channel_name(caches["default"])
-    for s in sids:  # three messages, read by one recv: the client buffers what poll(2) cannot see
-        publisher.publish(channel, s)
-    time.sleep(0.05)
+    # Three messages sent in one pipeline, which Redis writes to the subscriber together: one
+    # recv reads them all, and the client buffers what poll(2) can no longer see.
+    with publisher.pipeline(transaction=False) as pipe:
+        for s in sids:
+            pipe.publish(channel, s)
+        pipe.execute()
+    v = view()
+    readable, _, _ = select.select([v.pubsub.connection._sock], [], [], 10.0)
+    assert readable, "the messages never arrived"
     assert [revocation.is_revoked(s) for s in sids] == [True] * 3
 
 
@@ -223,9 +253,60 @@ def test_a_reconnect_made_by_redis_py_itself_makes_the_view_start_over(push: Non
     first = v.pubsub
     v._on_connect(first.connection)  # what redis-py calls when it reconnects and resubscribes
     reads.clear()
-    assert revocation.is_revoked(s) is False
+    # Markers may have gone with the connection (a restart): the database answers until this
+    # process has republished the recent revocations, which this check does.
+    assert revocation.is_revoked(s) is None
     assert reads == [s]
     assert v.pubsub is not first
+    assert revocation.is_revoked(s) is False
+
+
+def cache_down(*args: Any, **kwargs: Any) -> None:
+    raise ConnectionError("the cache is down")
+
+
+def test_a_remembered_answer_is_not_trusted_after_a_cache_failure_until_republished(
+        push: None, reads: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    settle(view())
+    s, live = sid(), sid()
+    assert revocation.is_revoked(s) is False  # both remembered
+    assert revocation.is_revoked(live) is False
+    write_marker_only(s)  # revoked by a process whose message never came (the cache failing)
+    with monkeypatch.context() as mp:  # this process sees the cache fail too
+        mp.setattr(type(caches["default"]), "set_many", cache_down)
+        revocation.mark_revoked([sid()])
+    reads.clear()
+
+    assert revocation.is_revoked(s) is True  # forgotten, so the marker is read
+    assert revocation.is_revoked(live) is None  # "not revoked" untrusted: the database; republished
+    assert revocation.is_revoked(live) is False
+    assert reads == [s, live, live]
+
+
+def test_a_revocation_whose_message_was_lost_is_announced_by_the_republication(
+        push: None, user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    settle(view())
+    far = timezone.now() + timedelta(days=1)
+    session = AuthSession.objects.create(user=user, delivery="bearer", refresh_digest=uuid.uuid4().hex,
+                                         expires_at=far, absolute_expires_at=far)
+    AuthSession.objects.filter(pk=session.pk).update(revoked_at=timezone.now(), revoked_reason="logout")
+    listener = revocation_push.redis_client(caches["default"]).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(revocation_push.channel_name(caches["default"]))
+    try:
+        with monkeypatch.context() as mp:  # the marker is written, the connection dies before the PUBLISH
+            mp.setattr(revocation, "_publish", cache_down)
+            revocation.mark_revoked([session.pk])
+        assert caches["default"].get(f"dualauth:revoked:{session.pk}") == 1
+        assert revocation.is_revoked(sid()) is None  # this check republishes
+
+        deadline, heard_of = time.monotonic() + 10, set()
+        while str(session.pk) not in heard_of and time.monotonic() < deadline:
+            message = listener.get_message(timeout=0.5)
+            if message is not None:
+                heard_of.update(message["data"].decode().split())
+        assert str(session.pk) in heard_of  # another process that remembered it as live now knows
+    finally:
+        listener.close()
 
 
 class Clock:
@@ -310,6 +391,7 @@ def test_push_is_on_by_default_in_cache_mode_on_redis(settings: Any, reads: list
         assert [revocation.is_revoked(s) for _ in range(5)] == [False] * 5
         assert reads == [s]  # read once, then answered from memory
         revoke_in_another_process(s)
+        assert heard(view(), s), "the other process's revocation never arrived on the subscription"
         assert revocation.is_revoked(s) is True
         assert reads == [s]  # the revocation arrived as a message
     finally:
