@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["DEADLINE", "DEMO_EMAIL", "DEMO_PASSWORD", "Answer", "Client", "free_port", "live_server", "manage",
-           "server_env", "together"]
+           "server_env", "together", "wait_for_port"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_EMAIL, DEMO_PASSWORD = "demo@example.com", "demo-password-123"
@@ -79,17 +79,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_for(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path | None = None) -> None:
+    """Return once ``proc`` listens on ``port``; raise (with the tail of ``log``) if it exits
+    or does not listen within ``START_TIMEOUT``."""
+    def tail() -> str:
+        return log.read_text()[-3000:] if log is not None and log.exists() else ""
+
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"server on {port} exited with {proc.returncode}:\n{tail()}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not listen on {port} within {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(f"server did not listen on {port} within {START_TIMEOUT} s:\n{tail()}")
 
 
 @contextmanager
@@ -106,7 +111,7 @@ def live_server(tmp_path: Path, *, env: Mapping[str, str] | None = None, threads
              "--timeout", "120", "--graceful-timeout", "5", "--log-level", "warning"],
             env=server_env(tmp_path, env), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_for(port, proc, log)
+        wait_for_port(port, proc, log)
         yield f"http://127.0.0.1:{port}"
     finally:
         if proc.poll() is None:

@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,6 +25,8 @@ import psycopg
 import pytest
 import redis
 
+from tests.live_server import free_port, wait_for_port
+
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,25 +35,6 @@ DB_NAME = os.environ.get("DUALAUTH_TEST_MP_DB", "dualauth_multiprocess")
 DATABASE_URL = PG_ADMIN.rsplit("/", 1)[0] + "/" + DB_NAME
 REDIS_URL = os.environ.get("DUALAUTH_TEST_MP_REDIS_URL", "redis://127.0.0.1:6379/4")
 EMAIL, PASSWORD = "demo@example.com", "demo-password-123"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn on {port} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"gunicorn on {port} did not start")
 
 
 @pytest.fixture(scope="module", params=["cache", "cache+push"])
@@ -70,14 +51,14 @@ def servers(request: Any) -> Iterator[list[str]]:
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True)
     subprocess.run([*manage, "create_demo_user"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     procs = [subprocess.Popen([sys.executable, "-m", "gunicorn", "example_project.wsgi",
                                "--bind", f"127.0.0.1:{port}", "--workers", "1",
                                "--log-level", "warning"], env=env, cwd=ROOT)
              for port in ports]
     try:
         for port, proc in zip(ports, procs, strict=True):
-            _wait_for(port, proc)
+            wait_for_port(port, proc)
         yield [f"http://127.0.0.1:{port}" for port in ports]
     finally:
         for proc in procs:

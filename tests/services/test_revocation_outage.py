@@ -30,8 +30,9 @@ import psycopg
 import pytest
 import redis
 
+from tests.live_server import free_port, wait_for_port
 from tests.services.test_multiprocess import DB_NAME as MP_DB_NAME
-from tests.services.test_multiprocess import PG_ADMIN, ROOT, _free_port, _wait_for, call, login
+from tests.services.test_multiprocess import PG_ADMIN, ROOT, call, login
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -46,7 +47,7 @@ class OwnRedis:
     """A redis-server of this test's own, stopped and started by its pid (never the machine's)."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port, self.workdir = _free_port(), workdir
+        self.port, self.workdir = free_port(), workdir
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -92,13 +93,13 @@ class Deployment:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start_server(self) -> str:
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "example_project.wsgi",
                                  "--bind", f"127.0.0.1:{port}", "--workers", "1",
                                  "--log-level", "warning"], env=self.env, cwd=ROOT,
                                 stderr=subprocess.DEVNULL)
         self.procs.append(proc)
-        _wait_for(port, proc)
+        wait_for_port(port, proc)
         self.servers.append(f"http://127.0.0.1:{port}")
         return self.servers[-1]
 
