@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .common import ensure_database
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 SETTINGS = """from example_project.settings import *  # noqa: F403
@@ -126,17 +128,6 @@ def race(port: int, email: str, races: int, width: int) -> int:
     return survived
 
 
-def _ensure_database(url: str) -> None:
-    import dj_database_url
-    import psycopg
-
-    cfg = dj_database_url.parse(url)
-    with psycopg.connect(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"], dbname="postgres",
-                         autocommit=True) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (cfg["NAME"],)).fetchone():
-            admin.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=100, help="sessions with one dropped answer each")
@@ -148,7 +139,7 @@ def main() -> None:
     env = {**os.environ, "DJANGO_DEBUG": "0"}
     env.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dualauth_bench_dropped")
     env.setdefault("DJANGO_SECRET_KEY", "dropped-bench-" + "k" * 60)
-    _ensure_database(env["DATABASE_URL"])
+    ensure_database(env["DATABASE_URL"])
     email = "dropped-bench@example.com"
     for grace in (float(g) for g in args.graces.split(",")):
         with Server(grace, env) as server:

@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from .common import ensure_database
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dualauth_bench_purge")
 
@@ -63,15 +65,9 @@ CROSS JOIN LATERAL generate_series(1, CASE WHEN s.expires_at > now() AND s.absol
 
 
 def setup_database(expired: int, live: int, live_spent: int = 1) -> None:
-    import dj_database_url
     import psycopg
 
-    cfg = dj_database_url.parse(os.environ["DATABASE_URL"])
-    admin = psycopg.connect(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"],
-                            dbname="postgres", autocommit=True)
-    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (cfg["NAME"],)).fetchone():
-        admin.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
-    admin.close()
+    cfg = ensure_database(os.environ["DATABASE_URL"])
     subprocess.check_call([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT)  # noqa: S603
     with psycopg.connect(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"],
                          dbname=cfg["NAME"], autocommit=True) as conn:
@@ -137,7 +133,7 @@ def timed_load(seconds: float, during: list[str] | None) -> tuple[list[float], f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--expired", type=int, default=40_000, help="purgeable sessions (3 spent tokens each)")
-    parser.add_argument("--live", type=int, default=60_000, help="live sessions (1 spent token each)")
+    parser.add_argument("--live", type=int, default=60_000, help="live sessions")
     parser.add_argument("--live-spent", type=int, default=1, help="spent tokens per live session")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the baseline load")
     parser.add_argument("--load", type=float, help=argparse.SUPPRESS)

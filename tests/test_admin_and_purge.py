@@ -487,8 +487,13 @@ def test_purge_keeps_a_session_that_stopped_being_purgeable(population, monkeypa
     assert saved in remaining()
 
 
-def test_purge_progress_per_batch_with_verbosity_2(population):
+def test_purge_progress_per_batch_with_verbosity_2(population, monkeypatch):
+    from django_dualauth.management.commands import dualauth_purge
+
+    pauses: list[float] = []
+    monkeypatch.setattr(dualauth_purge.time, "sleep", pauses.append)
     output = purge("--batch-size", "4", "-v", "2")
+    assert pauses == [dualauth_purge.DEFAULT_PAUSE] * 2 and dualauth_purge.DEFAULT_PAUSE > 0  # by default
     lines = [line.strip() for line in output.splitlines()]
     batches = [line for line in lines if line.startswith("sessions: batch")]
     assert batches[0].startswith("sessions: batch 1: examined 4, deleted ")
