@@ -382,7 +382,8 @@ def population(alice: Any) -> dict[str, list[Any]]:
             session, raw = issue(alice)
             rotate_refresh_token(raw, presented_via="bearer", client=IPHONE)
             groups[name].append(session.pk)
-    AuthSession.objects.filter(pk__in=groups["expired"]).update(expires_at=now - timedelta(seconds=1))
+    AuthSession.objects.filter(pk__in=groups["expired"]).update(expires_at=now - timedelta(seconds=1),
+                                                                last_used_at=now - timedelta(days=7))
     AuthSession.objects.filter(pk__in=groups["capped"]).update(absolute_expires_at=now - timedelta(seconds=1))
     AuthSession.objects.filter(pk__in=groups["recent"]).update(revoked_at=now - timedelta(days=6),
                                                                revoked_reason="logout")
@@ -450,7 +451,7 @@ def test_purge_reads_a_bounded_number_of_rows_per_statement(population, alice):
     per-row signal: one page, spent-token deletes, one session DELETE."""
     for _ in range(20):
         session, raw = issue(alice)
-        AuthSession.objects.filter(pk=session.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+        AuthSession.objects.filter(pk=session.pk).update(absolute_expires_at=timezone.now() - timedelta(seconds=1))
     deleted: list[Any] = []
 
     def receiver(sender: Any, **kwargs: Any) -> None:
@@ -552,31 +553,19 @@ def test_reuse_detection_survives_a_purge(population, alice):
     assert AuthSession.objects.get(pk=session.pk).revoked_reason == "reuse_detected"
 
 
-def test_purged_session_whose_access_token_still_verifies_is_marked_revoked(auth_client, user, settings):
+def test_purge_waits_for_the_last_access_token_of_an_unrevoked_session(auth_client, user, settings):
     """An idle lifetime shorter than the access lifetime leaves a live access token on an
-    expired session: the purge marks it revoked, so the cache mode refuses it as the database
-    mode does once the row is gone."""
+    expired session. The purge keeps that session until the token is dead: deleting it would
+    send no revocation marker, and cache mode would go on accepting the token."""
     settings.DUALAUTH_REVOCATION_CHECK = "cache"
     settings.DUALAUTH_REFRESH_TOKEN_IDLE_LIFETIME = timedelta(minutes=1)
     settings.DUALAUTH_ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
     with freeze_time("2030-01-01 12:00:00") as clock:
         assert auth_client.login().status_code == 200
         clock.tick(timedelta(minutes=2))  # the session is idle-expired, its access token is not
-        assert auth_client.get("/api/whoami").status_code == 200
-        assert "1 session(s) deleted" in purge()
+        assert "0 session(s) deleted" in purge()
+        assert auth_client.get("/api/whoami").status_code == 200  # as before the purge
+        clock.tick(timedelta(minutes=14))
         assert auth_client.get("/api/whoami").status_code == 401
-
-
-def test_purge_writes_no_marker_for_sessions_without_a_live_access_token(alice, monkeypatch):
-    """The common case: sessions that expired by their idle lifetime (days after their last
-    access token expired) cost the purge no cache write."""
-    from django_dualauth.services import revocation
-
-    marked: list[Any] = []
-    monkeypatch.setattr(revocation, "mark_revoked", lambda ids: marked.extend(ids))
-    with freeze_time("2030-01-01 12:00:00") as clock:
-        for _ in range(3):
-            issue(alice)
-        clock.tick(dualauth_settings.REFRESH_TOKEN_IDLE_LIFETIME + timedelta(seconds=1))
-        assert "3 session(s) deleted" in purge()
-    assert marked == []
+        assert "1 session(s) deleted" in purge()
+    assert remaining() == set()

@@ -3,17 +3,16 @@
 Sessions are walked by primary key (keyset pagination: each batch starts after the last key of
 the previous one), so every batch reads at most ``--batch-size`` sessions through the primary
 key's index, whatever the table holds, and the whole purge reads the table once. No index on an
-expiry is needed: an index on ``expires_at`` would take a new entry on every rotation (the hot
-path), and the purge's OR of expiries could not use it anyway. Each statement is short and
-commits on its own; the spent tokens of a batch go first, ``--batch-size`` rows per DELETE,
-through their ``session_id`` index.
+expiry: it would take a new entry on every rotation (the hot path) to serve a daily job. Each
+statement is short and commits on its own; the spent tokens of a batch go first,
+``--batch-size`` rows per DELETE, through their ``session_id`` index.
 
 Purged rows are deleted without model signals, so without the per-row ``post_delete`` receiver
-(a cache write per session): a revoked session got its revocation marker when it was revoked,
-and an expired one, in the common case, issued its last access token long before it expired.
-The few whose last access token may still verify (an idle lifetime shorter than the access
-lifetime, a purge right at the absolute expiry) are marked revoked in one cache call per batch,
-as the receiver would have done.
+(a cache write per session). Nothing needs it: a revoked session got its revocation marker when
+it was revoked, and an unrevoked expired session is purged only once no access token of it can
+still verify (in the common case, long before: an idle lifetime shorter than the access
+lifetime, or a JWT leeway past the absolute expiry, postpone it to a later run). Until then it
+stays, refused for refresh, exactly as it was.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ from django.utils import timezone
 
 from ...conf import dualauth_settings
 from ...models import AccountToken, AuthSession, LoginChallenge, MagicLink, RotatedRefreshToken
-from ...services import revocation
 
 # Between batches: measured on PostgreSQL beside a client refreshing in a loop, 0.05 s kept its
 # median latency within about 10% of an idle database's, where no pause doubled it in some runs
@@ -111,9 +109,8 @@ class Command(BaseCommand):
         return done
 
     def _purge_sessions(self, now: datetime, revoked_before: datetime) -> tuple[int, int, int, int]:
-        settings = dualauth_settings
-        issued_for = settings.REFRESH_REUSE_GRACE + settings.ACCESS_TOKEN_LIFETIME
-        leeway = settings.JWT_LEEWAY
+        issued_for = dualauth_settings.REFRESH_REUSE_GRACE + dualauth_settings.ACCESS_TOKEN_LIFETIME
+        leeway = dualauth_settings.JWT_LEEWAY
         sessions = spent = examined = batches = 0
         after: Any = None
         while True:
@@ -129,15 +126,13 @@ class Command(BaseCommand):
             after = page[-1][0]
             batches += 1
             examined += len(page)
-            doomed = [row for row in page
-                      if row[1] <= now or row[2] <= now or (row[3] is not None and row[3] <= revoked_before)]
-            ids = [row[0] for row in doomed]
-            # An access token lives at most until min(last issued + lifetime, absolute expiry) +
-            # leeway; the last one is issued at the last use or, by a grace retry, up to the
-            # grace later.
-            live_access = [pk for pk, _, absolute, revoked, used in doomed
-                           if revoked is None and min(used + issued_for, absolute) + leeway > now]
-            revocation.mark_revoked(live_access)  # before the rows go: no moment without either
+            ids = [pk for pk, expires, absolute, revoked, used in page
+                   if (revoked is not None and revoked <= revoked_before)
+                   or ((expires <= now or absolute <= now)
+                       # Unrevoked: only once its last access token is dead. That one was issued
+                       # at the last use or, by a grace retry, up to the grace later, and lives
+                       # until min(issued + lifetime, absolute expiry) + leeway.
+                       and (revoked is not None or min(used + issued_for, absolute) + leeway <= now))]
             batch_spent = self._delete_spent(ids) if ids else 0
             # Re-checked in the DELETE: only a purgeable row is ever deleted.
             batch_sessions = _delete_sessions(ids, now, revoked_before) if ids else 0
