@@ -105,3 +105,16 @@ def write_json(name: str, data: Any) -> Path:
 
 def log(*args: Any) -> None:
     print(*args, file=sys.stderr, flush=True)
+
+
+def ensure_database(url: str) -> dict[str, Any]:
+    """Create the PostgreSQL database of ``url`` if it does not exist; returns its parsed settings."""
+    import dj_database_url
+    import psycopg
+
+    cfg = dj_database_url.parse(url)
+    with psycopg.connect(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"], dbname="postgres",
+                         autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (cfg["NAME"],)).fetchone():
+            admin.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
+    return dict(cfg)

@@ -95,7 +95,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     if s.REFRESH_REUSE_GRACE.total_seconds() > 60:
         errors.append(checks.Warning(
             "DUALAUTH_REFRESH_REUSE_GRACE over 60 seconds widens the replay window.",
-            hint="Keep it at 0 (strict) or at most a few seconds.", id="dualauth.W003"))
+            hint="Keep the default (10 seconds), 0 (strict) or a few tens of seconds at most.", id="dualauth.W003"))
     return errors
 
 

@@ -204,8 +204,12 @@ class DualAuthSettings:
 
     @property
     def REFRESH_REUSE_GRACE(self) -> timedelta:
-        """Window in which a retry of the immediate parent gets the same successor (0 = strict)."""
-        return _duration(self._get("REFRESH_REUSE_GRACE", timedelta(0)))
+        """Window after a rotation in which a retry of the immediate parent gets the same
+        successor instead of revoking the family (0 = strict). 10 s by default: a refresh whose
+        answer was lost (a dropped connection, a killed worker, two tabs) is retried inside it;
+        a stolen parent buys only the successor its owner holds too, so the next rotation by
+        either side after the window is reuse (docs/security.md)."""
+        return _duration(self._get("REFRESH_REUSE_GRACE", timedelta(seconds=10)))
 
     # --- access-token format --------------------------------------------------------------
     @property

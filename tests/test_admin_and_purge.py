@@ -17,13 +17,15 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Permission
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import path
 from django.utils import timezone
+from freezegun import freeze_time
 
 from django_dualauth.admin import AuthSessionAdmin, RevokeSessionsUserAdminMixin
+from django_dualauth.conf import dualauth_settings
 from django_dualauth.exceptions import SessionRevoked
 from django_dualauth.models import AuthSession, RotatedRefreshToken
 from django_dualauth.services import issue_session, revoke_session, rotate_refresh_token
@@ -380,7 +382,8 @@ def population(alice: Any) -> dict[str, list[Any]]:
             session, raw = issue(alice)
             rotate_refresh_token(raw, presented_via="bearer", client=IPHONE)
             groups[name].append(session.pk)
-    AuthSession.objects.filter(pk__in=groups["expired"]).update(expires_at=now - timedelta(seconds=1))
+    AuthSession.objects.filter(pk__in=groups["expired"]).update(expires_at=now - timedelta(seconds=1),
+                                                                last_used_at=now - timedelta(days=7))
     AuthSession.objects.filter(pk__in=groups["capped"]).update(absolute_expires_at=now - timedelta(seconds=1))
     AuthSession.objects.filter(pk__in=groups["recent"]).update(revoked_at=now - timedelta(days=6),
                                                                revoked_reason="logout")
@@ -418,19 +421,119 @@ def test_purge_dry_run_deletes_nothing(population):
     assert RotatedRefreshToken.objects.count() == 9
 
 
+def _session_pages(queries: list[dict[str, Any]]) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].startswith('SELECT "dualauth_authsession"."id"')]
+
+
 def test_purge_works_in_batches(population, monkeypatch):
+    """Keyset pages by primary key, each at most --batch-size sessions: no OFFSET, no page
+    that reads the whole table, a pause between batches."""
     from django_dualauth.management.commands import dualauth_purge
 
     pauses: list[float] = []
     monkeypatch.setattr(dualauth_purge.time, "sleep", pauses.append)
     with CaptureQueriesContext(connection) as ctx:
         output = purge("--batch-size", "2", "--sleep", "0.01")
-    deletes = [q["sql"] for q in ctx.captured_queries
-               if q["sql"].startswith('DELETE FROM "dualauth_authsession"')]
-    assert len(deletes) == 3  # 2 + 2 + 1
-    assert "5 session(s) deleted" in output
-    assert pauses == [0.01] * 3
+    pages = _session_pages(ctx.captured_queries)
+    assert len(pages) == 5  # 9 sessions: 2 + 2 + 2 + 2 + 1
+    assert all("LIMIT 2" in sql and "OFFSET" not in sql for sql in pages), pages
+    assert all('"dualauth_authsession"."id" >' in sql for sql in pages[1:]), pages  # after the last key
+    deletes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('DELETE FROM "dualauth_authsession"')]
+    assert 1 <= len(deletes) <= 5
+    assert all(len(sql.split(" IN (", 1)[1].split(")", 1)[0].split(",")) <= 2 for sql in deletes), deletes
+    assert "5 session(s) deleted" in output and "5 spent refresh token(s) deleted" in output
+    assert pauses == [0.01] * 4  # between batches, not after the last
     assert remaining() == set(population["live"]) | set(population["recent"])
+
+
+def test_purge_reads_a_bounded_number_of_rows_per_statement(population, alice):
+    """However many sessions a batch deletes, it loads none of them as models and sends no
+    per-row signal: one page, spent-token deletes, one session DELETE."""
+    for _ in range(20):
+        session, raw = issue(alice)
+        AuthSession.objects.filter(pk=session.pk).update(absolute_expires_at=timezone.now() - timedelta(seconds=1))
+    deleted: list[Any] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        deleted.append(kwargs["instance"].pk)
+
+    from django.db.models.signals import post_delete
+    post_delete.connect(receiver, sender=AuthSession)
+    try:
+        with CaptureQueriesContext(connection) as ctx:
+            output = purge()
+    finally:
+        post_delete.disconnect(receiver, sender=AuthSession)
+    assert "25 session(s) deleted" in output
+    assert deleted == []  # no model instance was loaded to be deleted
+    session_statements = [q["sql"] for q in ctx.captured_queries if "dualauth_authsession" in q["sql"]]
+    assert len(session_statements) == 2, session_statements  # one page, one DELETE
+    assert remaining() == set(population["live"]) | set(population["recent"])
+
+
+def test_purge_keeps_a_session_that_stopped_being_purgeable(population, monkeypatch):
+    """The DELETE re-checks the expiries: a row is deleted only if it is purgeable then."""
+    from django_dualauth.management.commands import dualauth_purge
+
+    real = dualauth_purge.Command._delete_spent
+    saved = population["expired"][0]
+
+    def extend_then_delete(self: Any, ids: list[Any]) -> int:
+        AuthSession.objects.filter(pk=saved).update(expires_at=timezone.now() + timedelta(days=1))
+        return real(self, [pk for pk in ids if pk != saved])
+
+    monkeypatch.setattr(dualauth_purge.Command, "_delete_spent", extend_then_delete)
+    output = purge()
+    assert "4 session(s) deleted" in output
+    assert saved in remaining()
+
+
+def test_purge_progress_per_batch_with_verbosity_2(population, monkeypatch):
+    from django_dualauth.management.commands import dualauth_purge
+
+    pauses: list[float] = []
+    monkeypatch.setattr(dualauth_purge.time, "sleep", pauses.append)
+    output = purge("--batch-size", "4", "-v", "2")
+    assert pauses == [dualauth_purge.DEFAULT_PAUSE] * 2 and dualauth_purge.DEFAULT_PAUSE > 0  # by default
+    lines = [line.strip() for line in output.splitlines()]
+    batches = [line for line in lines if line.startswith("sessions: batch")]
+    assert batches[0].startswith("sessions: batch 1: examined 4, deleted ")
+    assert [line.split(":")[1].strip() for line in batches] == ["batch 1", "batch 2", "batch 3"]
+    deleted = sum(int(line.split("deleted ")[1].split(" ")[0]) for line in batches)
+    assert deleted == 5
+    assert "9 session(s) examined in 3 batch(es); done in " in output
+    assert output.rstrip().endswith(" s")
+
+
+def test_purge_prints_totals_and_duration_but_no_batches_by_default(population):
+    output = purge()
+    assert "sessions: batch" not in output
+    assert "5 session(s) deleted" in output and "5 spent refresh token(s) deleted" in output
+    assert "9 session(s) examined in 1 batch(es); done in " in output
+
+
+def test_purge_is_silent_with_verbosity_0(population):
+    assert purge("-v", "0") == ""
+    assert remaining() == set(population["live"]) | set(population["recent"])
+
+
+def test_purge_help_describes_every_option():
+    from django_dualauth.management.commands.dualauth_purge import Command
+
+    text = " ".join(Command().create_parser("manage.py", "dualauth_purge").format_help().split())
+    for option, words in (("--revoked-days DAYS", "keep revoked sessions this many days"),
+                          ("--batch-size N", "sessions examined per batch"),
+                          ("--sleep SECONDS", "pause between batches"),
+                          ("--dry-run", "print how many rows of each kind would be deleted")):
+        assert f"{option} {words}" in text, option
+    assert "-v 2 also prints every batch" in text
+
+
+@pytest.mark.parametrize("args", [("--batch-size", "0"), ("--revoked-days", "-1"), ("--sleep", "-1")])
+def test_purge_refuses_nonsense_options(population, args):
+    with pytest.raises(CommandError):
+        purge(*args)
+    assert len(remaining()) == 9
 
 
 def test_purge_with_nothing_to_do(alice):
@@ -444,6 +547,25 @@ def test_reuse_detection_survives_a_purge(population, alice):
     session, raw = issue(alice)
     rotate_refresh_token(raw, presented_via="bearer", client=IPHONE)
     purge("--revoked-days", "0")
-    with pytest.raises(SessionRevoked):
-        rotate_refresh_token(raw, presented_via="bearer", client=IPHONE)
+    with freeze_time(timezone.now() + dualauth_settings.REFRESH_REUSE_GRACE + timedelta(seconds=1)):
+        with pytest.raises(SessionRevoked):
+            rotate_refresh_token(raw, presented_via="bearer", client=IPHONE)
     assert AuthSession.objects.get(pk=session.pk).revoked_reason == "reuse_detected"
+
+
+def test_purge_waits_for_the_last_access_token_of_an_unrevoked_session(auth_client, user, settings):
+    """An idle lifetime shorter than the access lifetime leaves a live access token on an
+    expired session. The purge keeps that session until the token is dead: deleting it would
+    send no revocation marker, and cache mode would go on accepting the token."""
+    settings.DUALAUTH_REVOCATION_CHECK = "cache"
+    settings.DUALAUTH_REFRESH_TOKEN_IDLE_LIFETIME = timedelta(minutes=1)
+    settings.DUALAUTH_ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
+    with freeze_time("2030-01-01 12:00:00") as clock:
+        assert auth_client.login().status_code == 200
+        clock.tick(timedelta(minutes=2))  # the session is idle-expired, its access token is not
+        assert "0 session(s) deleted" in purge()
+        assert auth_client.get("/api/whoami").status_code == 200  # as before the purge
+        clock.tick(timedelta(minutes=14))
+        assert auth_client.get("/api/whoami").status_code == 401
+        assert "1 session(s) deleted" in purge()
+    assert remaining() == set()

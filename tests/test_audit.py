@@ -5,10 +5,13 @@ e-mail address, and client-controlled values cannot forge log lines."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from freezegun import freeze_time
 
+from django_dualauth.conf import dualauth_settings
 from tests.conftest import PASSWORD, AuthClient
 
 pytestmark = pytest.mark.django_db
@@ -35,14 +38,16 @@ def test_login_events(auth_client: AuthClient, user: Any, events: Any) -> None:
 
 
 def test_reuse_and_revocation_events(auth_client: AuthClient, user: Any, events: Any) -> None:
-    auth_client.login()
-    old = auth_client.refresh_token
-    auth_client.refresh()
-    if auth_client.is_cookie:
-        auth_client.client.cookies["__Host-refreshToken"] = old
+    with freeze_time("2030-01-01 12:00:00") as clock:
+        auth_client.login()
+        old = auth_client.refresh_token
         auth_client.refresh()
-    else:
-        auth_client.post("/auth/refresh", {"refreshToken": old})
+        clock.tick(dualauth_settings.REFRESH_REUSE_GRACE + timedelta(seconds=1))  # not a retry
+        if auth_client.is_cookie:
+            auth_client.client.cookies["__Host-refreshToken"] = old
+            auth_client.refresh()
+        else:
+            auth_client.post("/auth/refresh", {"refreshToken": old})
     [reuse] = events("auth.refresh.reuse_detected")
     assert reuse.levelno == logging.WARNING and reuse.fields["user"] == str(user.pk)
     [revoked] = events("auth.session.revoked")

@@ -27,9 +27,11 @@ from typing import Any
 import jwt
 import pytest
 from django.db import connection
+from django.utils import timezone
 from freezegun import freeze_time
 
 from django_dualauth.admin import AuthSessionAdmin
+from django_dualauth.conf import dualauth_settings
 from django_dualauth.crypto import digest, new_secret
 from django_dualauth.delivery import access_cookie_name, refresh_cookie_name
 from django_dualauth.models import AuthSession, RotatedRefreshToken
@@ -222,7 +224,9 @@ def test_reuse_of_a_spent_token_revokes_the_whole_family(auth_client, user, user
     family = AuthSession.objects.get(delivery=auth_client.delivery, revoked_at__isnull=True,
                                      generation=1)
 
-    replay = present(auth_client, r0, HTTP_USER_AGENT="thief/1.0")
+    # The thief comes back after the grace window: not a retry.
+    with freeze_time(timezone.now() + dualauth_settings.REFRESH_REUSE_GRACE + timedelta(seconds=1)):
+        replay = present(auth_client, r0, HTTP_USER_AGENT="thief/1.0")
     assert_error(replay, 401, "SESSION_REVOKED")
 
     family.refresh_from_db()
@@ -242,8 +246,9 @@ def test_reuse_of_a_spent_token_revokes_the_whole_family(auth_client, user, user
     assert other_device.refresh().status_code == 200
 
 
-def test_second_use_of_the_same_token_is_reuse_by_default(auth_client, user):
-    """Strict mode (grace 0, the default): a duplicate refresh is reuse (RT-03, sequential)."""
+def test_second_use_of_the_same_token_is_reuse_in_strict_mode(auth_client, user, settings):
+    """Strict mode (grace 0, opt-in): a duplicate refresh is reuse (RT-03, sequential)."""
+    settings.DUALAUTH_REFRESH_REUSE_GRACE = timedelta(0)
     login = auth_client.login()
     r0 = issued_refresh(auth_client, login)
     assert auth_client.refresh().status_code == 200

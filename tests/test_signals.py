@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import user_logged_in, user_logged_out, user_login_failed
+from freezegun import freeze_time
 
+from django_dualauth.conf import dualauth_settings
 from django_dualauth.delivery import refresh_cookie_name
 from django_dualauth.models import AuthSession
 from django_dualauth.signals import (
@@ -180,28 +182,30 @@ def test_logout_all_sends_session_revoked_for_each_session(auth_client, client_f
 
 
 def test_reuse_sends_refresh_token_reused_and_session_revoked(auth_client, user, recorder):
-    auth_client.login()
-    old = auth_client.refresh_token
-    assert auth_client.refresh().status_code == 200
-    session_pk = AuthSession.objects.get().pk
-    recorder.clear()
-    response = replay(auth_client, old, HTTP_USER_AGENT="Replayer/1.0")
-    assert response.status_code == 401
-    assert recorder.names() == ["session_revoked", "refresh_token_reused"]
-    [revoked] = recorder.of("session_revoked")
-    assert revoked["reason"] == "reuse_detected" and revoked["revoked_by"] is None
-    assert revoked["session"].pk == session_pk
-    [reused] = recorder.of("refresh_token_reused")
-    assert_documented("refresh_token_reused", reused)
-    assert reused["session"].pk == session_pk
-    assert reused["user"] == user
-    assert reused["ip_address"] == "127.0.0.1"
-    assert reused["user_agent"] == "Replayer/1.0"
-    assert reused["row"]["revoked_reason"] == "reuse_detected"
-    # Replaying again after the family is revoked is not announced twice.
-    recorder.clear()
-    replay(auth_client, old)
-    assert recorder.names() == []
+    with freeze_time("2030-01-01 12:00:00") as clock:
+        auth_client.login()
+        old = auth_client.refresh_token
+        assert auth_client.refresh().status_code == 200
+        session_pk = AuthSession.objects.get().pk
+        recorder.clear()
+        clock.tick(dualauth_settings.REFRESH_REUSE_GRACE + timedelta(seconds=1))  # not a retry
+        response = replay(auth_client, old, HTTP_USER_AGENT="Replayer/1.0")
+        assert response.status_code == 401
+        assert recorder.names() == ["session_revoked", "refresh_token_reused"]
+        [revoked] = recorder.of("session_revoked")
+        assert revoked["reason"] == "reuse_detected" and revoked["revoked_by"] is None
+        assert revoked["session"].pk == session_pk
+        [reused] = recorder.of("refresh_token_reused")
+        assert_documented("refresh_token_reused", reused)
+        assert reused["session"].pk == session_pk
+        assert reused["user"] == user
+        assert reused["ip_address"] == "127.0.0.1"
+        assert reused["user_agent"] == "Replayer/1.0"
+        assert reused["row"]["revoked_reason"] == "reuse_detected"
+        # Replaying again after the family is revoked is not announced twice.
+        recorder.clear()
+        replay(auth_client, old)
+        assert recorder.names() == []
 
 
 def test_grace_retry_is_not_a_new_rotation(auth_client, user, recorder, settings):

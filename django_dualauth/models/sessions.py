@@ -75,7 +75,7 @@ class AuthSession(models.Model):
         # Every rotation writes a new row version into every index (the digest changes, so no
         # update is HOT): three indexes, each one a look-up needs. Uniqueness is a constraint,
         # not unique=True, which on PostgreSQL adds a second, LIKE-only index on the digest.
-        # The purge's OR of three expiries cannot use an index on one of them: it scans.
+        # No index on an expiry: dualauth_purge walks the primary key in keyset pages instead.
         indexes = [
             models.Index(fields=["user", "revoked_at"], name="dualauth_session_user_idx"),
         ]

@@ -96,8 +96,11 @@ def test_session_from_one_process_is_used_rotated_and_revoked_in_the_other(serve
     status, rotated, _ = call(b, "POST", "/auth/refresh", {"refreshToken": tokens["refreshToken"]})
     assert status == 200, rotated
     assert call(a, "GET", "/api/hello", token=rotated["accessToken"])[0] == 200
+    status, rotated, _ = call(a, "POST", "/auth/refresh", {"refreshToken": rotated["refreshToken"]})
+    assert status == 200, rotated
 
-    # Reuse of the spent token on process A revokes the family; B refuses its access token at once.
+    # Reuse of a spent token on process A (the grandparent: no grace window covers it) revokes
+    # the family; B refuses its access token at once.
     status, body, _ = call(a, "POST", "/auth/refresh", {"refreshToken": tokens["refreshToken"]})
     assert (status, body["code"]) == (401, "SESSION_REVOKED")
     status, body, headers = call(b, "GET", "/api/hello", token=rotated["accessToken"])
