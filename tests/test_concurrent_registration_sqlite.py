@@ -1,7 +1,7 @@
 """Item 10 of issue 15 on SQLite, through a real server: case variants of one address
 registered at the same moment make exactly one account (one 201, the rest 409 EMAIL_TAKEN),
 and an e-mail change confirmed while the address is being registered does not make a second
-account. The PostgreSQL half is tests/services/test_concurrent_registration.py.
+account. The PostgreSQL half is tests/real_servers/test_concurrent_registration.py.
 
 The example project serves under gunicorn with 8 threads on a temp SQLite file, with its own
 SQLite options (IMMEDIATE, timeout 10, WAL) and with Django's default DEFERRED transactions,
@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.live_server import live_server
-from tests.services.test_concurrent_registration import race
+from tests.real_servers.test_concurrent_registration import race
 
 ORIGIN = "http://localhost:3000"  # in the example project's CSRF_TRUSTED_ORIGINS
 PASSWORD = "a long and unusual passphrase 42"

@@ -7,7 +7,7 @@ connection, or a database file it cannot open), raised for every statement throu
 public ``connection.execute_wrapper`` and Django's own error wrapping, so the code under test
 sees exactly what a locked or vanished database gives it. The real outages are in
 ``tests/test_sqlite_concurrency.py`` (gunicorn threads on a file) and
-``tests/services/test_postgres_outage.py`` (a PostgreSQL server stopped and restarted).
+``tests/real_servers/test_postgres_outage.py`` (a PostgreSQL server stopped and restarted).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Magic links (catalogue group G: ML-01..ML-07, and ENUM-02 for the request endpoint),
 for login and as a second factor, under both deliveries. ML-01's parallel half runs on
-PostgreSQL in tests/services/test_concurrent_passwordless.py."""
+PostgreSQL in tests/real_servers/test_concurrent_passwordless.py."""
 
 from __future__ import annotations
 

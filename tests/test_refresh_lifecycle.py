@@ -11,7 +11,7 @@ cookie together) and RT-08 (the answer goes through the family's delivery, whate
 request headers say; ``Cache-Control: no-store``).
 
 RT-03 (N concurrent refreshes, exactly one wins) needs PostgreSQL row locks and lives in
-``tests/services/test_concurrent_refresh.py``; its sequential half (strict mode: a second use
+``tests/real_servers/test_concurrent_refresh.py``; its sequential half (strict mode: a second use
 of the same token is reuse) is here. Deviations from the catalogue's **[I]** suggestions,
 as documented in docs/endpoints.md: a token through the other delivery's channel is 401
 ``INVALID_REFRESH_TOKEN`` (catalogue suggests 400), and a token in the query string is

@@ -4,7 +4,7 @@ keys, the database answers until the revocations are republished from it. Under 
 deliveries; the SQL each step costs is asserted (the outage's price, and the fast path after).
 
 The same cases across real processes and a Redis that is stopped and started again are in
-tests/services/test_revocation_outage.py.
+tests/real_servers/test_revocation_outage.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 @pytest.fixture
 def cache_mode(settings: Any) -> None:
     settings.DUALAUTH_REVOCATION_CHECK = "cache"
-    settings.DUALAUTH_REVOCATION_PUSH = False  # push has its own tests (tests/services)
+    settings.DUALAUTH_REVOCATION_PUSH = False  # push has its own tests (tests/real_servers)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 Catalogue MFA-05 (SMS OTP: CSPRNG 6 digits, 5 minutes, single use, attempt cap, resend
 voids the old code, send limits, stored hashed, verified numbers only) and ENUM-02 (the
 request endpoint). Endpoint tests run under both deliveries. The single-use race runs on
-PostgreSQL in tests/services/test_concurrent_passwordless.py.
+PostgreSQL in tests/real_servers/test_concurrent_passwordless.py.
 """
 
 from __future__ import annotations

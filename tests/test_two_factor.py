@@ -3,7 +3,7 @@
 Catalogue group F: MFA-01 (replay), MFA-03 (window), MFA-04 (brute force), MFA-06 (temp
 token is not an access or refresh token), MFA-07 (temp token lifecycle), MFA-08 (no
 bypass), MFA-09 (new family at login), MFA-10 (changing factors needs a fresh proof).
-MFA-02 (the replay race) runs on PostgreSQL in tests/services/test_concurrent_two_factor.py.
+MFA-02 (the replay race) runs on PostgreSQL in tests/real_servers/test_concurrent_two_factor.py.
 Every endpoint test runs under both deliveries.
 """
 

@@ -26,7 +26,7 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
         return
     skip = pytest.mark.skip(reason="needs tests.settings_services (PostgreSQL + Redis)")
     for item in items:
-        if "tests/services/" in str(item.fspath).replace(os.sep, "/"):
+        if "tests/real_servers/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(skip)
 
 

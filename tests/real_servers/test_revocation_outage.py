@@ -31,8 +31,8 @@ import pytest
 import redis
 
 from tests.live_server import free_port, wait_for_port
-from tests.services.test_multiprocess import DB_NAME as MP_DB_NAME
-from tests.services.test_multiprocess import PG_ADMIN, ROOT, call, login
+from tests.real_servers.test_multiprocess import DB_NAME as MP_DB_NAME
+from tests.real_servers.test_multiprocess import PG_ADMIN, ROOT, call, login
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

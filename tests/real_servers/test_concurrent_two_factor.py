@@ -13,7 +13,7 @@ from django_dualauth.exceptions import DualAuthError
 from django_dualauth.models import AuthSession
 from django_dualauth.services import proofs, twofactor
 from django_dualauth.types import ClientInfo
-from tests.services.test_concurrent_refresh import N, _race
+from tests.real_servers.test_concurrent_refresh import N, _race
 from tests.test_two_factor import code_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

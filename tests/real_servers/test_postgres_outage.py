@@ -9,7 +9,7 @@ project under gunicorn threads (``tests/live_server.py``), as in production.
 
 Run as a script to measure the issue's figure (answers by kind during an outage under load,
 and the time from the restart to the first 200):
-``python -m tests.services.test_postgres_outage --seconds 20``.
+``python -m tests.real_servers.test_postgres_outage --seconds 20``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from django_dualauth.exceptions import DualAuthError
 from django_dualauth.models import AuthSession
 from django_dualauth.services import magic_links
 from django_dualauth.types import ClientInfo, IssuedTokens
-from tests.services.test_concurrent_refresh import N, _race
+from tests.real_servers.test_concurrent_refresh import N, _race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
