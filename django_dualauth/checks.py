@@ -185,7 +185,8 @@ def check_rate_limit_cache(app_configs: Any = None, **kwargs: Any) -> list[check
     if dualauth_settings.DEBUG:
         return []
     alias = dualauth_settings.RATELIMIT_USE_CACHE
-    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    cache: dict[str, Any] = settings.CACHES.get(alias) or {}
+    backend = cache.get("BACKEND", "")
     if backend in _NON_SHARED_CACHES:
         return [checks.Warning(
             f"Rate-limit counters live in {backend!r}, which app processes do not share "
@@ -208,7 +209,8 @@ def check_sqlite_transaction_mode(app_configs: Any = None, **kwargs: Any) -> lis
     whatever the timeout. Concurrent requests then get 503s instead of queueing.
     """
     warnings: list[checks.CheckMessage] = []
-    for alias, database in settings.DATABASES.items():
+    databases: dict[str, dict[str, Any]] = settings.DATABASES  # a project's settings, not the stubs' sample
+    for alias, database in databases.items():
         if database.get("ENGINE") != "django.db.backends.sqlite3" or _in_memory(database):
             continue
         mode = str((database.get("OPTIONS") or {}).get("transaction_mode") or "DEFERRED").upper()

@@ -81,7 +81,7 @@ def _stamp(user: Any) -> str:
     return state_stamp(user, STAMP_PURPOSE)
 
 
-def _issue(user: Any, purpose: str, email: str, client: ClientInfo) -> EmailMultiAlternatives:
+def _issue(user: Any, purpose: AccountTokenPurpose, email: str, client: ClientInfo) -> EmailMultiAlternatives:
     now = timezone.now()
     raw = new_secret()
     lifetime = _LIFETIMES[purpose]()
