@@ -99,7 +99,6 @@ def _consume(raw: object, purpose: str) -> AccountToken:
     """Lock, check and consume a token (call inside ``atomic``). One answer for every failure."""
     if not looks_like_secret(raw):
         raise AccountTokenInvalid()
-    assert isinstance(raw, str)
     now = timezone.now()
     token = (AccountToken.objects.select_related("user").select_for_update(of=("self",))
              .filter(token_digest__in=digests(raw, TOKEN_PURPOSE)).order_by().first())
