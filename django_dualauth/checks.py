@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps
@@ -18,10 +19,16 @@ _NON_SHARED_CACHES = {
     "django.core.cache.backends.db.DatabaseCache",
 }
 _HMAC = {"HS256": 32, "HS384": 48, "HS512": 64}
+_ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 
 @checks.register(checks.Tags.security, deploy=False)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The ``DUALAUTH_*`` settings, one concern at a time (``_SETTINGS_CHECKS``), in that order."""
+    return [message for check in _SETTINGS_CHECKS for message in check()]
+
+
+def _check_choices() -> list[checks.CheckMessage]:
     s = dualauth_settings
     errors: list[checks.CheckMessage] = []
     if s.DELIVERY_POLICY not in DELIVERY_POLICIES:
@@ -35,42 +42,63 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             f"DUALAUTH_COOKIE_SAMESITE must be one of {SAMESITE_VALUES}.", id="dualauth.E003"))
     elif s.COOKIE_SAMESITE == "None" and not s.COOKIE_SECURE:
         errors.append(checks.Error("SameSite=None cookies must be Secure.", id="dualauth.E003"))
-    errors.extend(_check_keys())
-    cookie_possible = s.DELIVERY_POLICY != "bearer"
-    if cookie_possible and not s.DEBUG and not s.COOKIE_SECURE:
+    return errors
+
+
+def _check_cookie_delivery() -> list[checks.CheckMessage]:
+    s = dualauth_settings
+    if s.DELIVERY_POLICY == "bearer":  # no token cookie is ever set
+        return []
+    errors: list[checks.CheckMessage] = []
+    if not s.DEBUG and not s.COOKIE_SECURE:
         errors.append(checks.Error(
             "Token cookies are not Secure while DEBUG is False.",
             hint="Remove DUALAUTH_COOKIE_SECURE = False outside development.", id="dualauth.E005"))
-    if cookie_possible and "django.middleware.csrf.CsrfViewMiddleware" not in settings.MIDDLEWARE:
+    if "django.middleware.csrf.CsrfViewMiddleware" not in settings.MIDDLEWARE:
         errors.append(checks.Error(
             "Cookie delivery needs django.middleware.csrf.CsrfViewMiddleware in MIDDLEWARE "
             "(it sets the CSRF cookie web clients echo back).",
             hint='Add it, or set DUALAUTH_DELIVERY_POLICY = "bearer".', id="dualauth.E006"))
-    backend = s.revocation_cache_backend
-    if s.REVOCATION_CHECK == "cache" and not s.DEBUG:
-        if backend in _NON_SHARED_CACHES or not backend:
-            errors.append(checks.Error(
-                f"DUALAUTH_REVOCATION_CHECK = 'cache' with the non-shared cache {backend!r}: "
-                "a revocation in one process would not reach the others.",
-                hint="Use Redis (django-redis) for DUALAUTH_REVOCATION_CACHE.", id="dualauth.E007"))
-    if s.REVOCATION_PUSH:
-        if s.REVOCATION_CHECK != "cache":
-            errors.append(checks.Warning(
-                "DUALAUTH_REVOCATION_PUSH has no effect unless DUALAUTH_REVOCATION_CHECK = 'cache'.",
-                id="dualauth.W006"))
-        elif backend not in REDIS_CACHES:
-            errors.append(checks.Error(
-                f"DUALAUTH_REVOCATION_PUSH needs Redis pub/sub; the cache {s.REVOCATION_CACHE!r} "
-                f"is {backend!r}.",
-                hint="Use django_redis.cache.RedisCache or django.core.cache.backends.redis.RedisCache.",
-                id="dualauth.E012"))
+    return errors
 
-    missing = [a for a in ("django_otp", "django_otp.plugins.otp_totp") if not apps.is_installed(a)]
-    if missing:
+
+def _check_revocation() -> list[checks.CheckMessage]:
+    s = dualauth_settings
+    errors: list[checks.CheckMessage] = []
+    backend = s.revocation_cache_backend
+    if s.REVOCATION_CHECK == "cache" and not s.DEBUG and (backend in _NON_SHARED_CACHES or not backend):
         errors.append(checks.Error(
-            f"django-dualauth's second factor needs {', '.join(missing)} in INSTALLED_APPS.",
-            hint="Add django_otp and django_otp.plugins.otp_totp before django_dualauth.",
-            id="dualauth.E008"))
+            f"DUALAUTH_REVOCATION_CHECK = 'cache' with the non-shared cache {backend!r}: "
+            "a revocation in one process would not reach the others.",
+            hint="Use Redis (django-redis) for DUALAUTH_REVOCATION_CACHE.", id="dualauth.E007"))
+    if not s.REVOCATION_PUSH:
+        return errors
+    if s.REVOCATION_CHECK != "cache":
+        errors.append(checks.Warning(
+            "DUALAUTH_REVOCATION_PUSH has no effect unless DUALAUTH_REVOCATION_CHECK = 'cache'.",
+            id="dualauth.W006"))
+    elif backend not in REDIS_CACHES:
+        errors.append(checks.Error(
+            f"DUALAUTH_REVOCATION_PUSH needs Redis pub/sub; the cache {s.REVOCATION_CACHE!r} "
+            f"is {backend!r}.",
+            hint="Use django_redis.cache.RedisCache or django.core.cache.backends.redis.RedisCache.",
+            id="dualauth.E012"))
+    return errors
+
+
+def _check_two_factor_apps() -> list[checks.CheckMessage]:
+    missing = [a for a in ("django_otp", "django_otp.plugins.otp_totp") if not apps.is_installed(a)]
+    if not missing:
+        return []
+    return [checks.Error(
+        f"django-dualauth's second factor needs {', '.join(missing)} in INSTALLED_APPS.",
+        hint="Add django_otp and django_otp.plugins.otp_totp before django_dualauth.",
+        id="dualauth.E008")]
+
+
+def _check_mail_links() -> list[checks.CheckMessage]:
+    s = dualauth_settings
+    errors: list[checks.CheckMessage] = []
     if s.MAGIC_LINK_ENABLED and "{token}" not in s.MAGIC_LINK_URL:
         errors.append(checks.Error(
             "DUALAUTH_MAGIC_LINK_ENABLED needs DUALAUTH_MAGIC_LINK_URL with a {token} placeholder.",
@@ -87,53 +115,74 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         errors.append(checks.Error(
             "DUALAUTH_EMAIL_VERIFICATION requires DUALAUTH_VERIFY_EMAIL_URL: users could never verify.",
             id="dualauth.E011"))
-    if s.SMS_ENABLED and not s.DEBUG and s.SMS_GATEWAY.__name__ in ("ConsoleGateway", "OutboxGateway"):
-        errors.append(checks.Warning(
-            f"DUALAUTH_SMS_GATEWAY is the development {s.SMS_GATEWAY.__name__} while DEBUG is False: "
-            "codes are not delivered to phones.",
-            hint="Use django_dualauth.gateways.TwilioGateway or your own gateway.", id="dualauth.W005"))
-    if s.REFRESH_REUSE_GRACE.total_seconds() > 60:
-        errors.append(checks.Warning(
-            "DUALAUTH_REFRESH_REUSE_GRACE over 60 seconds widens the replay window.",
-            hint="Keep the default (10 seconds), 0 (strict) or a few tens of seconds at most.", id="dualauth.W003"))
     return errors
 
 
-def _check_keys() -> list[checks.CheckMessage]:
+def _check_sms_gateway() -> list[checks.CheckMessage]:
     s = dualauth_settings
-    errors: list[checks.CheckMessage] = []
-    keys = s.JWT_KEYS
+    if not s.SMS_ENABLED or s.DEBUG:  # the gateway is not loaded then
+        return []
+    gateway = s.SMS_GATEWAY.__name__
+    if gateway not in ("ConsoleGateway", "OutboxGateway"):
+        return []
+    return [checks.Warning(
+        f"DUALAUTH_SMS_GATEWAY is the development {gateway} while DEBUG is False: "
+        "codes are not delivered to phones.",
+        hint="Use django_dualauth.gateways.TwilioGateway or your own gateway.", id="dualauth.W005")]
+
+
+def _check_refresh_grace() -> list[checks.CheckMessage]:
+    if dualauth_settings.REFRESH_REUSE_GRACE.total_seconds() > 60:
+        return [checks.Warning(
+            "DUALAUTH_REFRESH_REUSE_GRACE over 60 seconds widens the replay window.",
+            hint="Keep the default (10 seconds), 0 (strict) or a few tens of seconds at most.", id="dualauth.W003")]
+    return []
+
+
+def _check_keys() -> list[checks.CheckMessage]:
+    keys = dualauth_settings.JWT_KEYS
     if not keys:
-        secret = s.SECRET_KEYS[0] or ""
-        if not s.DEBUG and (len(secret) < 50 or secret.startswith("django-insecure-")
-                            or len(set(secret)) < 5):
-            errors.append(checks.Error(
-                "Access tokens are signed with a key derived from a weak SECRET_KEY.",
-                hint="Set a long random SECRET_KEY or configure DUALAUTH_JWT_KEYS.",
-                id="dualauth.E004"))
-        return errors
+        return _check_derived_key()
+    errors: list[checks.CheckMessage] = []
     if not any(k.get("secret") or k.get("private_key") for k in keys):
         errors.append(checks.Error("DUALAUTH_JWT_KEYS has no signing key.", id="dualauth.E004"))
     for entry in keys:
-        alg, kid = entry.get("algorithm"), entry.get("kid")
-        if not isinstance(kid, str) or not kid:
-            errors.append(checks.Error("Every DUALAUTH_JWT_KEYS entry needs a string 'kid'.",
-                                       id="dualauth.E004"))
-        if alg in _HMAC:
-            if len(str(entry.get("secret", "")).encode()) < _HMAC[alg]:
-                errors.append(checks.Error(
-                    f"JWT key {kid!r}: an {alg} secret needs at least {_HMAC[alg]} bytes.",
-                    id="dualauth.E004"))
-            elif str(entry.get("secret")) in s.SECRET_KEYS:
-                errors.append(checks.Error(
-                    f"JWT key {kid!r}: SECRET_KEY must not be reused as a JWT secret.",
-                    id="dualauth.E004"))
-        elif alg not in {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
-                         "ES384", "ES512", "EdDSA"}:
-            errors.append(checks.Error(f"JWT key {kid!r}: unsupported algorithm {alg!r}.",
-                                       id="dualauth.E004"))
-        else:
-            errors.extend(_check_asymmetric_key(entry, alg, kid))
+        errors.extend(_check_key_entry(entry))
+    return errors
+
+
+def _check_derived_key() -> list[checks.CheckMessage]:
+    # Without DUALAUTH_JWT_KEYS access tokens are signed with a key derived from SECRET_KEY.
+    s = dualauth_settings
+    secret = s.SECRET_KEYS[0] or ""
+    if not s.DEBUG and (len(secret) < 50 or secret.startswith("django-insecure-") or len(set(secret)) < 5):
+        return [checks.Error(
+            "Access tokens are signed with a key derived from a weak SECRET_KEY.",
+            hint="Set a long random SECRET_KEY or configure DUALAUTH_JWT_KEYS.",
+            id="dualauth.E004")]
+    return []
+
+
+def _check_key_entry(entry: dict[str, Any]) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    alg, kid = entry.get("algorithm"), entry.get("kid")
+    if not isinstance(kid, str) or not kid:
+        errors.append(checks.Error("Every DUALAUTH_JWT_KEYS entry needs a string 'kid'.",
+                                   id="dualauth.E004"))
+    if alg in _HMAC:
+        if len(str(entry.get("secret", "")).encode()) < _HMAC[alg]:
+            errors.append(checks.Error(
+                f"JWT key {kid!r}: an {alg} secret needs at least {_HMAC[alg]} bytes.",
+                id="dualauth.E004"))
+        elif str(entry.get("secret")) in dualauth_settings.SECRET_KEYS:
+            errors.append(checks.Error(
+                f"JWT key {kid!r}: SECRET_KEY must not be reused as a JWT secret.",
+                id="dualauth.E004"))
+    elif alg not in _ASYMMETRIC:
+        errors.append(checks.Error(f"JWT key {kid!r}: unsupported algorithm {alg!r}.",
+                                   id="dualauth.E004"))
+    else:
+        errors.extend(_check_asymmetric_key(entry, alg, kid))
     return errors
 
 
@@ -150,6 +199,13 @@ def _check_asymmetric_key(entry: dict[str, Any], alg: str, kid: Any) -> list[che
     if alg[:2] in {"RS", "PS"} and key.key_size < 2048:
         return [checks.Error(f"JWT key {kid!r}: RSA keys need at least 2048 bits.", id="dualauth.E004")]
     return []
+
+
+#: The concerns of :func:`check_settings`, in the order their messages are listed.
+_SETTINGS_CHECKS: tuple[Callable[[], list[checks.CheckMessage]], ...] = (
+    _check_choices, _check_keys, _check_cookie_delivery, _check_revocation, _check_two_factor_apps,
+    _check_mail_links, _check_sms_gateway, _check_refresh_grace,
+)
 
 
 @checks.register(checks.Tags.security)
