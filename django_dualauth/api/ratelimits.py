@@ -51,8 +51,9 @@ def _usage(request: Any, scope: str, value: str, *, increment: bool) -> dict[str
         return None
     http = getattr(request, "_request", request)
     try:
-        return get_usage(http, group=f"dualauth.{scope}", key=lambda group, req: value, rate=rate,
-                         increment=increment)
+        usage: dict[str, Any] | None = get_usage(http, group=f"dualauth.{scope}", key=lambda group, req: value,
+                                                 rate=rate, increment=increment)
+        return usage
     except Exception:  # the cache client's connection errors vary by backend
         _cache_unavailable(scope)
         return None
