@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
 
-from django.apps import apps
+from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core import checks
 from jwt.algorithms import get_default_algorithms
@@ -18,12 +18,15 @@ _NON_SHARED_CACHES = {
     "django.core.cache.backends.filebased.FileBasedCache",
     "django.core.cache.backends.db.DatabaseCache",
 }
+#: What Django passes a check function: the apps to check, or None for all of them.
+_AppConfigs: TypeAlias = Sequence[AppConfig] | None
+
 _HMAC = {"HS256": 32, "HS384": 48, "HS512": 64}
 _ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 
 @checks.register(checks.Tags.security, deploy=False)
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_settings(app_configs: _AppConfigs = None, **kwargs: object) -> list[checks.CheckMessage]:
     """The ``DUALAUTH_*`` settings, one concern at a time (``_SETTINGS_CHECKS``), in that order."""
     return [message for check in _SETTINGS_CHECKS for message in check()]
 
@@ -186,7 +189,7 @@ def _check_key_entry(entry: dict[str, Any]) -> list[checks.CheckMessage]:
     return errors
 
 
-def _check_asymmetric_key(entry: dict[str, Any], alg: str, kid: Any) -> list[checks.CheckMessage]:
+def _check_asymmetric_key(entry: dict[str, Any], alg: str, kid: object) -> list[checks.CheckMessage]:
     # An entry without usable material would fail every request; RSA needs 2048 bits (RFC 7518 §3.3).
     pem = entry.get("private_key") or entry.get("public_key")
     if not pem:
@@ -209,7 +212,7 @@ _SETTINGS_CHECKS: tuple[Callable[[], list[checks.CheckMessage]], ...] = (
 
 
 @checks.register(checks.Tags.security)
-def check_password_hashers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_password_hashers(app_configs: _AppConfigs = None, **kwargs: object) -> list[checks.CheckMessage]:
     hashers = getattr(settings, "PASSWORD_HASHERS", None) or [
         "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     if hashers[0] != "django.contrib.auth.hashers.Argon2PasswordHasher":
@@ -221,7 +224,7 @@ def check_password_hashers(app_configs: Any = None, **kwargs: Any) -> list[check
 
 
 @checks.register(checks.Tags.security)
-def check_backends(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_backends(app_configs: _AppConfigs = None, **kwargs: object) -> list[checks.CheckMessage]:
     from django.contrib.auth import get_user_model
 
     backends = getattr(settings, "AUTHENTICATION_BACKENDS", [])
@@ -237,7 +240,7 @@ def check_backends(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 
 
 @checks.register(checks.Tags.caches)
-def check_rate_limit_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_rate_limit_cache(app_configs: _AppConfigs = None, **kwargs: object) -> list[checks.CheckMessage]:
     if dualauth_settings.DEBUG:
         return []
     alias = dualauth_settings.RATELIMIT_USE_CACHE
@@ -256,7 +259,7 @@ _SQLITE_LOCKING_MODES = {"IMMEDIATE", "EXCLUSIVE"}
 
 
 @checks.register(checks.Tags.security)
-def check_sqlite_transaction_mode(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_sqlite_transaction_mode(app_configs: _AppConfigs = None, **kwargs: object) -> list[checks.CheckMessage]:
     """A file-backed SQLite database whose transactions begin DEFERRED.
 
     A refresh (like most writes) reads before it writes. In a deferred transaction the read
