@@ -20,11 +20,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check django_dualauth tests example_project
+	$(PY) -m mypy
 	$(PY) manage.py makemigrations dualauth --check --dry-run --settings=tests.settings
 	$(PY) -m tests.run_all
 
 lint: $(STAMP)
 	$(PY) -m ruff check django_dualauth tests example_project
+	$(PY) -m mypy
 
 # The benchmark of issue 3 (bench/README.md). Needs PostgreSQL on 127.0.0.1:5432 (user postgres,
 # trust) and Redis on 127.0.0.1:6379. BENCH_ARGS="--quick" for a smoke run, "--parts 1,2".

@@ -16,9 +16,12 @@ Events: ``auth.login.succeeded``, ``auth.login.failed``, ``auth.ratelimit.exceed
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.dispatch import receiver
+
+if TYPE_CHECKING:
+    from .models import AuthSession
 
 from .signals import (
     refresh_token_reused,
@@ -34,7 +37,7 @@ __all__ = ["logger", "record", "record_outage"]
 logger = logging.getLogger("django_dualauth.audit")
 
 
-def record(event: str, *, level: int = logging.INFO, **fields: Any) -> None:
+def record(event: str, *, level: int = logging.INFO, **fields: object) -> None:
     """Log one security event. ``fields`` must not hold secrets (see the module docstring)."""
     if not logger.isEnabledFor(level):
         return
@@ -49,38 +52,39 @@ def record_outage(reason: str, path: str) -> None:
     record("auth.database.unavailable", level=logging.WARNING, error=reason, path=repr(path[:200]))
 
 
-def _pk(obj: Any) -> str | None:
+def _pk(obj: object) -> str | None:
     return None if obj is None else str(getattr(obj, "pk", obj))
 
 
 @receiver(session_issued, dispatch_uid="dualauth_audit_issued")
-def _issued(sender: Any, session: Any, user: Any, **kwargs: Any) -> None:
+def _issued(sender: object, session: AuthSession, user: object, **kwargs: object) -> None:
     record("auth.session.issued", user=_pk(user), session=_pk(session), delivery=session.delivery,
            amr=",".join(session.auth_methods or []), ip=session.ip_address)
 
 
 @receiver(session_revoked, dispatch_uid="dualauth_audit_revoked")
-def _revoked(sender: Any, session: Any, user: Any, reason: str, revoked_by: Any = None, **kwargs: Any) -> None:
+def _revoked(sender: object, session: object, user: object, reason: str, revoked_by: object = None,
+             **kwargs: object) -> None:
     record("auth.session.revoked", user=_pk(user), session=_pk(session), reason=reason, by=_pk(revoked_by))
 
 
 @receiver(refresh_token_reused, dispatch_uid="dualauth_audit_reuse")
-def _reused(sender: Any, session: Any, user: Any, ip_address: str | None = None, user_agent: str = "",
-            **kwargs: Any) -> None:
+def _reused(sender: object, session: object, user: object, ip_address: str | None = None, user_agent: str = "",
+            **kwargs: object) -> None:
     record("auth.refresh.reuse_detected", level=logging.WARNING, user=_pk(user), family=_pk(session),
            ip=ip_address, ua=repr(user_agent[:120]))
 
 
 @receiver(two_factor_failed, dispatch_uid="dualauth_audit_mfa_failed")
-def _mfa_failed(sender: Any, user: Any, method: str, ip_address: str | None = None, **kwargs: Any) -> None:
+def _mfa_failed(sender: object, user: object, method: str, ip_address: str | None = None, **kwargs: object) -> None:
     record("auth.mfa.failed", level=logging.WARNING, user=_pk(user), method=method, ip=ip_address)
 
 
 @receiver(two_factor_enabled, dispatch_uid="dualauth_audit_mfa_enabled")
-def _mfa_enabled(sender: Any, user: Any, **kwargs: Any) -> None:
+def _mfa_enabled(sender: object, user: object, **kwargs: object) -> None:
     record("auth.mfa.enabled", user=_pk(user))
 
 
 @receiver(two_factor_disabled, dispatch_uid="dualauth_audit_mfa_disabled")
-def _mfa_disabled(sender: Any, user: Any, reason: str, revoked_by: Any = None, **kwargs: Any) -> None:
+def _mfa_disabled(sender: object, user: object, reason: str, revoked_by: object = None, **kwargs: object) -> None:
     record("auth.mfa.disabled", user=_pk(user), reason=reason, by=_pk(revoked_by))

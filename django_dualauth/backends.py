@@ -45,8 +45,9 @@ class EmailBackend(ModelBackend):
     username login) pass through untouched to the next backend.
     """
 
-    def authenticate(self, request: Any, email: str | None = None, password: str | None = None,
-                     **kwargs: Any) -> Any:
+    # Keyword ``email`` where ModelBackend has ``username``: Django passes credentials by keyword.
+    def authenticate(self, request: Any, email: str | None = None,  # type: ignore[override]
+                     password: str | None = None, **kwargs: Any) -> Any:
         if email is None or password is None:
             return None
         model = get_user_model()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
 
-from django.apps import apps
+from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core import checks
 from jwt.algorithms import get_default_algorithms
@@ -17,11 +18,20 @@ _NON_SHARED_CACHES = {
     "django.core.cache.backends.filebased.FileBasedCache",
     "django.core.cache.backends.db.DatabaseCache",
 }
+#: What Django passes a check function: the apps to check, or None for all of them.
+_AppConfigs: TypeAlias = Sequence[AppConfig] | None
+
 _HMAC = {"HS256": 32, "HS384": 48, "HS512": 64}
+_ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 
 @checks.register(checks.Tags.security, deploy=False)
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_settings(app_configs: _AppConfigs = None, **kwargs: object) -> list[checks.CheckMessage]:
+    """The ``DUALAUTH_*`` settings, one concern at a time (``_SETTINGS_CHECKS``), in that order."""
+    return [message for check in _SETTINGS_CHECKS for message in check()]
+
+
+def _check_choices() -> list[checks.CheckMessage]:
     s = dualauth_settings
     errors: list[checks.CheckMessage] = []
     if s.DELIVERY_POLICY not in DELIVERY_POLICIES:
@@ -35,42 +45,63 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             f"DUALAUTH_COOKIE_SAMESITE must be one of {SAMESITE_VALUES}.", id="dualauth.E003"))
     elif s.COOKIE_SAMESITE == "None" and not s.COOKIE_SECURE:
         errors.append(checks.Error("SameSite=None cookies must be Secure.", id="dualauth.E003"))
-    errors.extend(_check_keys())
-    cookie_possible = s.DELIVERY_POLICY != "bearer"
-    if cookie_possible and not s.DEBUG and not s.COOKIE_SECURE:
+    return errors
+
+
+def _check_cookie_delivery() -> list[checks.CheckMessage]:
+    s = dualauth_settings
+    if s.DELIVERY_POLICY == "bearer":  # no token cookie is ever set
+        return []
+    errors: list[checks.CheckMessage] = []
+    if not s.DEBUG and not s.COOKIE_SECURE:
         errors.append(checks.Error(
             "Token cookies are not Secure while DEBUG is False.",
             hint="Remove DUALAUTH_COOKIE_SECURE = False outside development.", id="dualauth.E005"))
-    if cookie_possible and "django.middleware.csrf.CsrfViewMiddleware" not in settings.MIDDLEWARE:
+    if "django.middleware.csrf.CsrfViewMiddleware" not in settings.MIDDLEWARE:
         errors.append(checks.Error(
             "Cookie delivery needs django.middleware.csrf.CsrfViewMiddleware in MIDDLEWARE "
             "(it sets the CSRF cookie web clients echo back).",
             hint='Add it, or set DUALAUTH_DELIVERY_POLICY = "bearer".', id="dualauth.E006"))
-    backend = s.revocation_cache_backend
-    if s.REVOCATION_CHECK == "cache" and not s.DEBUG:
-        if backend in _NON_SHARED_CACHES or not backend:
-            errors.append(checks.Error(
-                f"DUALAUTH_REVOCATION_CHECK = 'cache' with the non-shared cache {backend!r}: "
-                "a revocation in one process would not reach the others.",
-                hint="Use Redis (django-redis) for DUALAUTH_REVOCATION_CACHE.", id="dualauth.E007"))
-    if s.REVOCATION_PUSH:
-        if s.REVOCATION_CHECK != "cache":
-            errors.append(checks.Warning(
-                "DUALAUTH_REVOCATION_PUSH has no effect unless DUALAUTH_REVOCATION_CHECK = 'cache'.",
-                id="dualauth.W006"))
-        elif backend not in REDIS_CACHES:
-            errors.append(checks.Error(
-                f"DUALAUTH_REVOCATION_PUSH needs Redis pub/sub; the cache {s.REVOCATION_CACHE!r} "
-                f"is {backend!r}.",
-                hint="Use django_redis.cache.RedisCache or django.core.cache.backends.redis.RedisCache.",
-                id="dualauth.E012"))
+    return errors
 
-    missing = [a for a in ("django_otp", "django_otp.plugins.otp_totp") if not apps.is_installed(a)]
-    if missing:
+
+def _check_revocation() -> list[checks.CheckMessage]:
+    s = dualauth_settings
+    errors: list[checks.CheckMessage] = []
+    backend = s.revocation_cache_backend
+    if s.REVOCATION_CHECK == "cache" and not s.DEBUG and (backend in _NON_SHARED_CACHES or not backend):
         errors.append(checks.Error(
-            f"django-dualauth's second factor needs {', '.join(missing)} in INSTALLED_APPS.",
-            hint="Add django_otp and django_otp.plugins.otp_totp before django_dualauth.",
-            id="dualauth.E008"))
+            f"DUALAUTH_REVOCATION_CHECK = 'cache' with the non-shared cache {backend!r}: "
+            "a revocation in one process would not reach the others.",
+            hint="Use Redis (django-redis) for DUALAUTH_REVOCATION_CACHE.", id="dualauth.E007"))
+    if not s.REVOCATION_PUSH:
+        return errors
+    if s.REVOCATION_CHECK != "cache":
+        errors.append(checks.Warning(
+            "DUALAUTH_REVOCATION_PUSH has no effect unless DUALAUTH_REVOCATION_CHECK = 'cache'.",
+            id="dualauth.W006"))
+    elif backend not in REDIS_CACHES:
+        errors.append(checks.Error(
+            f"DUALAUTH_REVOCATION_PUSH needs Redis pub/sub; the cache {s.REVOCATION_CACHE!r} "
+            f"is {backend!r}.",
+            hint="Use django_redis.cache.RedisCache or django.core.cache.backends.redis.RedisCache.",
+            id="dualauth.E012"))
+    return errors
+
+
+def _check_two_factor_apps() -> list[checks.CheckMessage]:
+    missing = [a for a in ("django_otp", "django_otp.plugins.otp_totp") if not apps.is_installed(a)]
+    if not missing:
+        return []
+    return [checks.Error(
+        f"django-dualauth's second factor needs {', '.join(missing)} in INSTALLED_APPS.",
+        hint="Add django_otp and django_otp.plugins.otp_totp before django_dualauth.",
+        id="dualauth.E008")]
+
+
+def _check_mail_links() -> list[checks.CheckMessage]:
+    s = dualauth_settings
+    errors: list[checks.CheckMessage] = []
     if s.MAGIC_LINK_ENABLED and "{token}" not in s.MAGIC_LINK_URL:
         errors.append(checks.Error(
             "DUALAUTH_MAGIC_LINK_ENABLED needs DUALAUTH_MAGIC_LINK_URL with a {token} placeholder.",
@@ -87,57 +118,78 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         errors.append(checks.Error(
             "DUALAUTH_EMAIL_VERIFICATION requires DUALAUTH_VERIFY_EMAIL_URL: users could never verify.",
             id="dualauth.E011"))
-    if s.SMS_ENABLED and not s.DEBUG and s.SMS_GATEWAY.__name__ in ("ConsoleGateway", "OutboxGateway"):
-        errors.append(checks.Warning(
-            f"DUALAUTH_SMS_GATEWAY is the development {s.SMS_GATEWAY.__name__} while DEBUG is False: "
-            "codes are not delivered to phones.",
-            hint="Use django_dualauth.gateways.TwilioGateway or your own gateway.", id="dualauth.W005"))
-    if s.REFRESH_REUSE_GRACE.total_seconds() > 60:
-        errors.append(checks.Warning(
-            "DUALAUTH_REFRESH_REUSE_GRACE over 60 seconds widens the replay window.",
-            hint="Keep the default (10 seconds), 0 (strict) or a few tens of seconds at most.", id="dualauth.W003"))
     return errors
+
+
+def _check_sms_gateway() -> list[checks.CheckMessage]:
+    s = dualauth_settings
+    if not s.SMS_ENABLED or s.DEBUG:  # the gateway is not loaded then
+        return []
+    gateway = s.SMS_GATEWAY.__name__
+    if gateway not in ("ConsoleGateway", "OutboxGateway"):
+        return []
+    return [checks.Warning(
+        f"DUALAUTH_SMS_GATEWAY is the development {gateway} while DEBUG is False: "
+        "codes are not delivered to phones.",
+        hint="Use django_dualauth.gateways.TwilioGateway or your own gateway.", id="dualauth.W005")]
+
+
+def _check_refresh_grace() -> list[checks.CheckMessage]:
+    if dualauth_settings.REFRESH_REUSE_GRACE.total_seconds() > 60:
+        return [checks.Warning(
+            "DUALAUTH_REFRESH_REUSE_GRACE over 60 seconds widens the replay window.",
+            hint="Keep the default (10 seconds), 0 (strict) or a few tens of seconds at most.", id="dualauth.W003")]
+    return []
 
 
 def _check_keys() -> list[checks.CheckMessage]:
-    s = dualauth_settings
-    errors: list[checks.CheckMessage] = []
-    keys = s.JWT_KEYS
+    keys = dualauth_settings.JWT_KEYS
     if not keys:
-        secret = s.SECRET_KEYS[0] or ""
-        if not s.DEBUG and (len(secret) < 50 or secret.startswith("django-insecure-")
-                            or len(set(secret)) < 5):
-            errors.append(checks.Error(
-                "Access tokens are signed with a key derived from a weak SECRET_KEY.",
-                hint="Set a long random SECRET_KEY or configure DUALAUTH_JWT_KEYS.",
-                id="dualauth.E004"))
-        return errors
+        return _check_derived_key()
+    errors: list[checks.CheckMessage] = []
     if not any(k.get("secret") or k.get("private_key") for k in keys):
         errors.append(checks.Error("DUALAUTH_JWT_KEYS has no signing key.", id="dualauth.E004"))
     for entry in keys:
-        alg, kid = entry.get("algorithm"), entry.get("kid")
-        if not isinstance(kid, str) or not kid:
-            errors.append(checks.Error("Every DUALAUTH_JWT_KEYS entry needs a string 'kid'.",
-                                       id="dualauth.E004"))
-        if alg in _HMAC:
-            if len(str(entry.get("secret", "")).encode()) < _HMAC[alg]:
-                errors.append(checks.Error(
-                    f"JWT key {kid!r}: an {alg} secret needs at least {_HMAC[alg]} bytes.",
-                    id="dualauth.E004"))
-            elif str(entry.get("secret")) in s.SECRET_KEYS:
-                errors.append(checks.Error(
-                    f"JWT key {kid!r}: SECRET_KEY must not be reused as a JWT secret.",
-                    id="dualauth.E004"))
-        elif alg not in {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
-                         "ES384", "ES512", "EdDSA"}:
-            errors.append(checks.Error(f"JWT key {kid!r}: unsupported algorithm {alg!r}.",
-                                       id="dualauth.E004"))
-        else:
-            errors.extend(_check_asymmetric_key(entry, alg, kid))
+        errors.extend(_check_key_entry(entry))
     return errors
 
 
-def _check_asymmetric_key(entry: dict[str, Any], alg: str, kid: Any) -> list[checks.CheckMessage]:
+def _check_derived_key() -> list[checks.CheckMessage]:
+    # Without DUALAUTH_JWT_KEYS access tokens are signed with a key derived from SECRET_KEY.
+    s = dualauth_settings
+    secret = s.SECRET_KEYS[0] or ""
+    if not s.DEBUG and (len(secret) < 50 or secret.startswith("django-insecure-") or len(set(secret)) < 5):
+        return [checks.Error(
+            "Access tokens are signed with a key derived from a weak SECRET_KEY.",
+            hint="Set a long random SECRET_KEY or configure DUALAUTH_JWT_KEYS.",
+            id="dualauth.E004")]
+    return []
+
+
+def _check_key_entry(entry: dict[str, Any]) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    alg, kid = entry.get("algorithm"), entry.get("kid")
+    if not isinstance(kid, str) or not kid:
+        errors.append(checks.Error("Every DUALAUTH_JWT_KEYS entry needs a string 'kid'.",
+                                   id="dualauth.E004"))
+    if alg in _HMAC:
+        if len(str(entry.get("secret", "")).encode()) < _HMAC[alg]:
+            errors.append(checks.Error(
+                f"JWT key {kid!r}: an {alg} secret needs at least {_HMAC[alg]} bytes.",
+                id="dualauth.E004"))
+        elif str(entry.get("secret")) in dualauth_settings.SECRET_KEYS:
+            errors.append(checks.Error(
+                f"JWT key {kid!r}: SECRET_KEY must not be reused as a JWT secret.",
+                id="dualauth.E004"))
+    elif alg not in _ASYMMETRIC:
+        errors.append(checks.Error(f"JWT key {kid!r}: unsupported algorithm {alg!r}.",
+                                   id="dualauth.E004"))
+    else:
+        errors.extend(_check_asymmetric_key(entry, alg, kid))
+    return errors
+
+
+def _check_asymmetric_key(entry: dict[str, Any], alg: str, kid: object) -> list[checks.CheckMessage]:
     # An entry without usable material would fail every request; RSA needs 2048 bits (RFC 7518 §3.3).
     pem = entry.get("private_key") or entry.get("public_key")
     if not pem:
@@ -152,8 +204,15 @@ def _check_asymmetric_key(entry: dict[str, Any], alg: str, kid: Any) -> list[che
     return []
 
 
+#: The concerns of :func:`check_settings`, in the order their messages are listed.
+_SETTINGS_CHECKS: tuple[Callable[[], list[checks.CheckMessage]], ...] = (
+    _check_choices, _check_keys, _check_cookie_delivery, _check_revocation, _check_two_factor_apps,
+    _check_mail_links, _check_sms_gateway, _check_refresh_grace,
+)
+
+
 @checks.register(checks.Tags.security)
-def check_password_hashers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_password_hashers(app_configs: _AppConfigs = None, **kwargs: object) -> list[checks.CheckMessage]:
     hashers = getattr(settings, "PASSWORD_HASHERS", None) or [
         "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     if hashers[0] != "django.contrib.auth.hashers.Argon2PasswordHasher":
@@ -165,7 +224,7 @@ def check_password_hashers(app_configs: Any = None, **kwargs: Any) -> list[check
 
 
 @checks.register(checks.Tags.security)
-def check_backends(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_backends(app_configs: _AppConfigs = None, **kwargs: object) -> list[checks.CheckMessage]:
     from django.contrib.auth import get_user_model
 
     backends = getattr(settings, "AUTHENTICATION_BACKENDS", [])
@@ -181,11 +240,12 @@ def check_backends(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 
 
 @checks.register(checks.Tags.caches)
-def check_rate_limit_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_rate_limit_cache(app_configs: _AppConfigs = None, **kwargs: object) -> list[checks.CheckMessage]:
     if dualauth_settings.DEBUG:
         return []
     alias = dualauth_settings.RATELIMIT_USE_CACHE
-    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    cache: dict[str, Any] = settings.CACHES.get(alias) or {}
+    backend = cache.get("BACKEND", "")
     if backend in _NON_SHARED_CACHES:
         return [checks.Warning(
             f"Rate-limit counters live in {backend!r}, which app processes do not share "
@@ -199,7 +259,7 @@ _SQLITE_LOCKING_MODES = {"IMMEDIATE", "EXCLUSIVE"}
 
 
 @checks.register(checks.Tags.security)
-def check_sqlite_transaction_mode(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_sqlite_transaction_mode(app_configs: _AppConfigs = None, **kwargs: object) -> list[checks.CheckMessage]:
     """A file-backed SQLite database whose transactions begin DEFERRED.
 
     A refresh (like most writes) reads before it writes. In a deferred transaction the read
@@ -208,7 +268,8 @@ def check_sqlite_transaction_mode(app_configs: Any = None, **kwargs: Any) -> lis
     whatever the timeout. Concurrent requests then get 503s instead of queueing.
     """
     warnings: list[checks.CheckMessage] = []
-    for alias, database in settings.DATABASES.items():
+    databases: dict[str, dict[str, Any]] = settings.DATABASES  # a project's settings, not the stubs' sample
+    for alias, database in databases.items():
         if database.get("ENGINE") != "django.db.backends.sqlite3" or _in_memory(database):
             continue
         mode = str((database.get("OPTIONS") or {}).get("transaction_mode") or "DEFERRED").upper()

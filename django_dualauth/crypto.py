@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from typing import TypeGuard
 
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -25,8 +26,9 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def looks_like_secret(raw: object) -> bool:
-    """Cheap shape check run before any digest or query."""
+def looks_like_secret(raw: object) -> TypeGuard[str]:
+    """Cheap shape check run before any digest or query: true only for a ``str`` of 32 to 128
+    URL-safe base64 characters, so a caller's ``raw`` is a ``str`` past it (a type guard)."""
     return isinstance(raw, str) and bool(_SECRET_RE.match(raw))
 
 
@@ -57,4 +59,5 @@ def derive_secret(parent: str, purpose: str) -> str:
 
 
 def equal(a: str, b: str) -> bool:
+    """Constant-time comparison of two digests."""
     return constant_time_compare(a, b)

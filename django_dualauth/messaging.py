@@ -17,7 +17,7 @@ import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import ParamSpec, Protocol
 
 from django.db import close_old_connections
 
@@ -29,18 +29,18 @@ logger = logging.getLogger("django_dualauth")
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dualauth-messages")
 
 
-def _run(send: Callable[[], Any]) -> None:
+def _run(send: Callable[[], object]) -> None:
     try:
         send()
     except Exception:  # a failed delivery must not surface as a 500 or reveal the account
         logger.exception("dualauth: message delivery failed")
 
 
-def dispatch_now(send: Callable[[], Any]) -> None:
+def dispatch_now(send: Callable[[], object]) -> None:
     _run(send)
 
 
-def _run_in_thread(send: Callable[[], Any]) -> None:
+def _run_in_thread(send: Callable[[], object]) -> None:
     # A job may use the database (dispatch_built): treat it like a request, which opens the
     # thread's connection when needed and closes it when CONN_MAX_AGE says so or it broke.
     close_old_connections()
@@ -50,25 +50,29 @@ def _run_in_thread(send: Callable[[], Any]) -> None:
         close_old_connections()
 
 
-def dispatch_in_thread(send: Callable[[], Any]) -> None:
+def dispatch_in_thread(send: Callable[[], object]) -> None:
     _pool.submit(_run_in_thread, send)
 
 
-def dispatch(send: Callable[[], Any]) -> None:
+def dispatch(send: Callable[[], object]) -> None:
     dualauth_settings.MESSAGE_DISPATCHER(send)
 
 
 class _Sendable(Protocol):
-    def send(self) -> Any: ...
+    def send(self) -> object: ...
 
 
-def _build_and_send(build: Callable[..., _Sendable | None], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+_P = ParamSpec("_P")
+
+
+def _build_and_send(build: Callable[..., _Sendable | None], args: tuple[object, ...],
+                    kwargs: dict[str, object]) -> None:
     message = build(*args, **kwargs)
     if message is not None:
         message.send()
 
 
-def dispatch_built(build: Callable[..., _Sendable | None], *args: Any, **kwargs: Any) -> None:
+def dispatch_built(build: Callable[_P, _Sendable | None], *args: _P.args, **kwargs: _P.kwargs) -> None:
     """Dispatch ``build(*args, **kwargs)`` and the sending of the message it returns (if any).
 
     ``build`` runs off the request path, with the dispatcher: pass a module-level function and

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
@@ -13,16 +13,20 @@ from .models.sessions import RevocationReason
 from .services import revocation
 from .services.sessions import revoke_all_sessions
 
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="dualauth_user_deactivated")
-def revoke_sessions_of_inactive_user(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+def revoke_sessions_of_inactive_user(sender: type[AbstractBaseUser], instance: AbstractBaseUser, created: bool,
+                                     **kwargs: object) -> None:
     """Deactivating a user ends all of their sessions at once, in every revocation mode."""
     if not created and getattr(instance, "is_active", True) is False:
         revoke_all_sessions(instance, reason=RevocationReason.USER_INACTIVE)
 
 
 @receiver(post_delete, sender=AuthSession, dispatch_uid="dualauth_session_deleted")
-def publish_deleted_session(sender: Any, instance: AuthSession, **kwargs: Any) -> None:
+def publish_deleted_session(sender: type[AuthSession], instance: AuthSession, **kwargs: object) -> None:
     """A deleted session (user deleted, admin delete) is revoked for the cache mode too."""
     if instance.revoked_at is None:
         revocation.mark_revoked([instance.pk])

@@ -161,3 +161,62 @@ def test_the_proof_check_detector_detects() -> None:
     assert unguarded_checks("def f(u, p):\n    ok = u.check_password(p)\n    proofs.attempt(u.pk)\n") == ["f"]
     assert unguarded_checks("def f(u, p):\n    proofs.attempt(u.pk)\n    return u.check_password(p)\n") == []
     assert unguarded_checks("def f(raw):\n    return digests(raw, TEMP_TOKEN_PURPOSE)\n") == []
+
+
+# Types (issue 16, item 5): the mypy configuration in pyproject.toml stays true to the package.
+
+PYPROJECT = PACKAGE.parent / "pyproject.toml"
+_UNTYPED_IGNORE = re.compile(r"#\s*type:\s*ignore(?!\[)")
+
+
+def _mypy_overrides() -> list[dict[str, object]]:
+    import tomllib
+
+    overrides = tomllib.loads(PYPROJECT.read_text())["tool"]["mypy"]["overrides"]
+    return [o for o in overrides if isinstance(o, dict)]
+
+
+def _override_modules(flag: str) -> list[str]:
+    return [name for o in _mypy_overrides() if o.get(flag) is True
+            for name in (o["module"] if isinstance(o["module"], list) else [o["module"]])
+            if isinstance(name, str) and name.startswith("django_dualauth")]
+
+
+def missing_modules(names: list[str]) -> list[str]:
+    """The ``django_dualauth...`` module names (``pkg.*`` for a package) with no source file."""
+    missing = []
+    for name in names:
+        parts = name.removesuffix(".*").split(".")[1:]
+        base = PACKAGE.joinpath(*parts)
+        exists = (base / "__init__.py").is_file() if name.endswith(".*") else (
+            base.with_suffix(".py").is_file() or (base / "__init__.py").is_file())
+        if not exists:
+            missing.append(name)
+    return missing
+
+
+def test_mypy_overrides_name_modules_that_exist() -> None:
+    # A module renamed or moved leaves its line behind silently: it would then be checked
+    # non-strictly (strict list) or its successor unexpectedly (ignore list).
+    strict = _override_modules("disallow_untyped_defs")
+    unchecked = _override_modules("ignore_errors")
+    assert strict, "the strict list of [tool.mypy] is gone"
+    assert missing_modules(strict + unchecked) == []
+
+
+def test_no_module_is_both_strict_and_unchecked() -> None:
+    strict, unchecked = set(_override_modules("disallow_untyped_defs")), set(_override_modules("ignore_errors"))
+    assert strict.isdisjoint(unchecked)
+
+
+def test_the_module_list_detector_detects() -> None:
+    assert missing_modules(["django_dualauth.crypto", "django_dualauth.models.*", "django_dualauth.api"]) == []
+    assert missing_modules(["django_dualauth.nowhere", "django_dualauth.crypto.*"]) == [
+        "django_dualauth.nowhere", "django_dualauth.crypto.*"]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_rel)
+def test_every_type_ignore_names_its_error_code(path: Path) -> None:
+    # A bare ignore silences every error on its line, including the next one nobody meant to hide.
+    bare = [n for n, line in enumerate(path.read_text().splitlines(), 1) if _UNTYPED_IGNORE.search(line)]
+    assert not bare, f"{_rel(path)}: bare '# type: ignore' on lines {bare}; name the code, e.g. [override]"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.parsers import BaseParser
@@ -27,7 +28,7 @@ class StrictJSONParser(BaseParser):
     media_type = "application/json"
 
     def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: dict[str, Any] | None = None) -> dict[str, Any]:
+              parser_context: Mapping[str, Any] | None = None) -> dict[str, Any]:
         limit = dualauth_settings.MAX_BODY_SIZE
         request = (parser_context or {}).get("request")
         if request is not None:

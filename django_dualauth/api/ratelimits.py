@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import unicodedata
-from typing import Any
+from typing import Any, Literal
 
 from django.core.cache import caches
 from django_ratelimit import core as ratelimit_core
@@ -51,10 +51,12 @@ def _usage(request: Any, scope: str, value: str, *, increment: bool) -> dict[str
         return None
     http = getattr(request, "_request", request)
     try:
-        return get_usage(http, group=f"dualauth.{scope}", key=lambda group, req: value, rate=rate,
-                         increment=increment)
+        usage: dict[str, Any] | None = get_usage(http, group=f"dualauth.{scope}", key=lambda group, req: value,
+                                                 rate=rate, increment=increment)
+        return usage
     except Exception:  # the cache client's connection errors vary by backend
-        return _cache_unavailable(scope)
+        _cache_unavailable(scope)
+        return None
 
 
 def _cache_unavailable(scope: str) -> None:
@@ -161,7 +163,7 @@ class FailureBudget:
     def __enter__(self) -> FailureBudget:
         return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         if self._refused or exc is None or not isinstance(exc, (*self.failures, RateLimited)):
             return False
         usage = record(self.request, self.scope, self.value)
@@ -230,7 +232,7 @@ class guarded_check:  # noqa: N801 - used as a ``with`` statement, like a functi
         self._guard.__enter__()
         return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         self._guard.__exit__()
         if self._refused or not isinstance(exc, FAILED_PROOFS):
             return False

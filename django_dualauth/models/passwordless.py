@@ -41,7 +41,7 @@ class MagicLink(models.Model):
         return f"{self.purpose} link for {self.user_id}"
 
 
-class SMSDevice(ThrottlingMixin, Device):
+class SMSDevice(ThrottlingMixin, Device):  # type: ignore[misc]  # django-otp ships no types
     """A phone number able to receive one-time codes: a django-otp device.
 
     ``confirmed`` becomes true only after the user typed a code sent to it, so an unverified
@@ -59,7 +59,7 @@ class SMSDevice(ThrottlingMixin, Device):
     #: service layer sets it from ``DUALAUTH_SMS_THROTTLE_FACTOR`` (models read no settings).
     throttle_factor = 1
 
-    class Meta(Device.Meta):
+    class Meta(Device.Meta):  # type: ignore[misc]
         verbose_name = "SMS device"
 
     def get_throttle_factor(self) -> int:

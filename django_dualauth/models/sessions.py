@@ -8,11 +8,15 @@ recognised as reuse. No raw token is ever stored.
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 
 class Delivery(models.TextChoices):
@@ -40,8 +44,9 @@ class AuthSessionQuerySet(models.QuerySet["AuthSession"]):
         return self.filter(revoked_at__isnull=True, expires_at__gt=now,
                            absolute_expires_at__gt=now)
 
-    def for_user(self, user: object) -> AuthSessionQuerySet:
-        return self.filter(user=user)
+    def for_user(self, user: AbstractBaseUser | int) -> AuthSessionQuerySet:
+        # The stubs type `user` as the settings' model; any AUTH_USER_MODEL instance or its pk fits.
+        return self.filter(user=user)  # type: ignore[misc]
 
     def purgeable(self, *, revoked_before: object) -> AuthSessionQuerySet:
         now = timezone.now()

@@ -81,7 +81,7 @@ def _stamp(user: Any) -> str:
     return state_stamp(user, STAMP_PURPOSE)
 
 
-def _issue(user: Any, purpose: str, email: str, client: ClientInfo) -> EmailMultiAlternatives:
+def _issue(user: Any, purpose: AccountTokenPurpose, email: str, client: ClientInfo) -> EmailMultiAlternatives:
     now = timezone.now()
     raw = new_secret()
     lifetime = _LIFETIMES[purpose]()
@@ -99,7 +99,6 @@ def _consume(raw: object, purpose: str) -> AccountToken:
     """Lock, check and consume a token (call inside ``atomic``). One answer for every failure."""
     if not looks_like_secret(raw):
         raise AccountTokenInvalid()
-    assert isinstance(raw, str)
     now = timezone.now()
     token = (AccountToken.objects.select_related("user").select_for_update(of=("self",))
              .filter(token_digest__in=digests(raw, TOKEN_PURPOSE)).order_by().first())

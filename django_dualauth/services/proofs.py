@@ -13,7 +13,7 @@ checks that every password or code check in the package calls :func:`attempt`.
 from __future__ import annotations
 
 from contextvars import ContextVar, Token
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from django.contrib import auth
 
@@ -45,7 +45,7 @@ class guarded_by:  # noqa: N801 - used as a ``with`` statement, like a function
         self._token = _current.set(self.budget)
         return self.budget
 
-    def __exit__(self, *exc_info: object) -> bool:
+    def __exit__(self, *exc_info: object) -> Literal[False]:
         assert self._token is not None
         _current.reset(self._token)
         return False

@@ -126,7 +126,6 @@ def rotate_refresh_token(raw: object, *, presented_via: str, client: ClientInfo,
     """
     if not looks_like_secret(raw):
         raise RefreshTokenInvalid()
-    assert isinstance(raw, str)
     now = timezone.now()
     token = _presented(raw)
     outcome = _rotate_in_one_statement(token, presented_via, client, now)
@@ -317,7 +316,6 @@ def revoke_session_by_refresh_token(raw: object, *, reason: str) -> bool:
     """Revoke the session a (current or spent) refresh token belongs to. Unknown tokens: False."""
     if not looks_like_secret(raw):
         return False
-    assert isinstance(raw, str)
     candidates = digests(raw, REFRESH_PURPOSE)
     session = AuthSession.objects.select_related("user").filter(
         refresh_digest__in=candidates).first()

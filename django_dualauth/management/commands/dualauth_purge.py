@@ -163,11 +163,16 @@ def _delete_sessions(ids: list[Any], now: datetime, revoked_before: datetime) ->
     connection = connections[router.db_for_write(AuthSession)]
     qn = connection.ops.quote_name
 
+    fields = {field.name: field for field in meta.concrete_fields}
+
     def col(name: str) -> str:
-        return qn(meta.get_field(name).column)
+        column = fields[name].column
+        if column is None:  # a concrete field always has one once its model class is built
+            raise LookupError(name)
+        return qn(column)
 
     def prep(name: str, value: Any) -> Any:
-        return meta.get_field(name).get_db_prep_value(value, connection=connection)
+        return fields[name].get_db_prep_value(value, connection=connection)
 
     marks = ", ".join(["%s"] * len(ids))
     sql = (f"DELETE FROM {qn(meta.db_table)} WHERE {col('id')} IN ({marks}) "  # noqa: S608 - identifiers only
