@@ -1,4 +1,4 @@
-# The two commands of the README: `make demo` and `make test`. Each sets up its own .venv.
+# The two commands of the README: `make demo` (PORT=8000 by default) and `make test`. Each sets up its own .venv.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,11 +12,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e . --group test --group demo
 	touch $(STAMP)
 
+# `make demo PORT=8001` when 8000 is taken. The browser flow's Origin is the demo's own address,
+# so the same-origin check passes on any port.
+PORT ?= 8000
+
 demo: $(STAMP)
+	@case "$(PORT)" in ''|*[!0-9]*) echo "PORT must be a number, got '$(PORT)'" >&2; exit 2;; esac
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py create_demo_user
-	@$(PY) -c "import example_project.demo.howto as h; h.main()"
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@$(PY) -m example_project.demo.howto $(PORT)
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(STAMP)
 	$(PY) -m ruff check django_dualauth tests example_project

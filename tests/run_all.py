@@ -56,7 +56,7 @@ def main() -> int:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings_services",
            "DUALAUTH_REQUIRE_SERVICES": "1" if required else os.environ.get(
                "DUALAUTH_REQUIRE_SERVICES", "0")}
-    code = subprocess.call([*pytest, "-m", "postgres or redis or both_backends", "-p", "no:randomly"], env=env)
+    code = subprocess.call([*pytest, "-m", "postgres or redis or both_backends"], env=env)
     if code == NO_TESTS:
         print("no postgres/redis tests collected", flush=True)
         return 1 if required else 0

@@ -1,4 +1,6 @@
-"""Printed by `make demo`: how to try both flows with curl."""
+"""Printed by `make demo`: how to try both flows with curl, against the port it serves on."""
+
+import sys
 
 HOWTO = r"""
 django-dualauth demo on http://127.0.0.1:8000  (demo user: demo@example.com / demo-password-123,
@@ -49,5 +51,16 @@ Forgot password -- the mail, with the reset link, is printed on the server conso
 """
 
 
-def main() -> None:
-    print(HOWTO)
+def howto(port: int = 8000) -> str:
+    """The examples for a demo served on 127.0.0.1:``port``."""
+    return HOWTO.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m example_project.demo.howto [PORT]``."""
+    args = sys.argv[1:] if argv is None else argv
+    print(howto(int(args[0]) if args else 8000))
+
+
+if __name__ == "__main__":
+    main()
