@@ -14,17 +14,19 @@ from ..exceptions import (
     RefreshTokenMissing,
     ValidationFailed,
 )
+from ..types import Delivery
 from .cookies import DuplicateCookie, access_cookie_name, read_cookie, refresh_cookie_name
-from .selection import BEARER, COOKIE
+
+BEARER, COOKIE = Delivery.BEARER, Delivery.COOKIE  # module globals: read on every request
 
 __all__ = ["Credential", "OTHER_SCHEME", "existing_refresh_cookie", "read_access_credential",
-           "read_logout_credentials", "read_refresh_credential"]
+           "logout_credential", "read_logout_credentials", "read_refresh_credential"]
 
 
 @dataclass(frozen=True)
 class Credential:
     raw: str
-    via: str  # "bearer" (header or body) or "cookie"
+    via: str  # a Delivery (the channel it came in), or "other" for OTHER_SCHEME
 
     def __repr__(self) -> str:  # never print the secret
         return f"Credential(via={self.via!r})"
@@ -113,3 +115,21 @@ def read_logout_credentials(request: Any, data: Any) -> tuple[Credential | None,
             ValidationFailed):
         refresh = None
     return access, refresh
+
+
+def logout_credential(request: Any, data: Any) -> tuple[str, Credential] | None:
+    """The one credential that names the session to end at logout, as ``("access" or
+    "refresh", credential)``, or None.
+
+    A bearer credential wins over cookies (a native app never holds ours), an access token in
+    the header over a refresh token in the body; among cookies the refresh one, which proves
+    the session even once the access token has expired.
+    """
+    access, refresh = read_logout_credentials(request, data)
+    if access is not None and access.via == BEARER:
+        return "access", access
+    if refresh is not None:
+        return "refresh", refresh
+    if access is not None:
+        return "access", access
+    return None
