@@ -17,6 +17,7 @@ from .credentials import (
     existing_refresh_cookie,
     logout_credential,
     read_access_credential,
+    read_header_credential,
     read_logout_credentials,
     read_refresh_credential,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "protect_cookie_request",
     "read_access_credential",
     "read_cookie",
+    "read_header_credential",
     "read_logout_credentials",
     "read_refresh_credential",
     "refresh_cookie_name",

@@ -20,7 +20,7 @@ from .cookies import DuplicateCookie, access_cookie_name, read_cookie, refresh_c
 BEARER, COOKIE = Delivery.BEARER, Delivery.COOKIE  # module globals: read on every request
 
 __all__ = ["Credential", "OTHER_SCHEME", "existing_refresh_cookie", "read_access_credential",
-           "logout_credential", "read_logout_credentials", "read_refresh_credential"]
+           "logout_credential", "read_header_credential", "read_logout_credentials", "read_refresh_credential"]
 
 
 @dataclass(frozen=True)
@@ -36,21 +36,31 @@ class Credential:
 OTHER_SCHEME = Credential(raw="", via="other")
 
 
+def read_header_credential(request: Any) -> Credential | None:
+    """The ``Authorization`` header's credential: a Bearer token, :data:`OTHER_SCHEME` for
+    another scheme, None when there is no header. A garbage Bearer value raises
+    :class:`AccessTokenInvalid`."""
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return OTHER_SCHEME
+    value = value.strip()
+    if not value or " " in value:
+        raise AccessTokenInvalid()
+    return Credential(value, BEARER)
+
+
 def read_access_credential(request: Any) -> Credential | None:
     """The access token from ``Authorization: Bearer`` or, failing that, the access cookie.
 
     A present but unusable header never falls back to the cookie: a garbage Bearer value
     raises :class:`AccessTokenInvalid`, another scheme returns :data:`OTHER_SCHEME`.
     """
-    header = request.META.get("HTTP_AUTHORIZATION")
+    header = read_header_credential(request)
     if header is not None:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer":
-            return OTHER_SCHEME
-        value = value.strip()
-        if not value or " " in value:
-            raise AccessTokenInvalid()
-        return Credential(value, BEARER)
+        return header
     if dualauth_settings.DELIVERY_POLICY == BEARER:
         return None
     try:
