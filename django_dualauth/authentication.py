@@ -9,36 +9,14 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
 from . import audit
-from .delivery import BEARER, COOKIE, OTHER_SCHEME, protect_cookie_request, read_access_credential
-from .exceptions import DualAuthError, ServiceUnavailable, TempTokenInvalid, database_outage
+from .api.errors import INVALID_TOKEN_CHALLENGE, REALM, as_drf_exception
+from .delivery import OTHER_SCHEME, Credential, for_credential, read_access_credential, read_header_credential
+from .exceptions import AccessTokenInvalid, DualAuthError, TempTokenInvalid, database_outage
 from .services import authenticate_access_token
 from .services.twofactor import find_setup_challenge
 from .types import AccessClaims
 
 __all__ = ["DualAuthentication", "SetupTokenAuthentication", "as_drf_exception"]
-
-REALM = 'Bearer realm="api"'
-
-
-class _DualAuthFailed(exceptions.AuthenticationFailed):
-    pass
-
-
-class _DualAuthRefused(exceptions.APIException):
-    pass
-
-
-def as_drf_exception(error: DualAuthError) -> exceptions.APIException:
-    """A DRF exception whose body is ``{"error", "code"}`` under any exception handler.
-
-    A 503 carries ``wait``, which DRF's default handler sends as ``Retry-After``.
-    """
-    cls = _DualAuthFailed if error.status == 401 else _DualAuthRefused
-    exc = cls(detail=error.as_dict())
-    exc.status_code = error.status
-    if isinstance(error, ServiceUnavailable):
-        exc.wait = error.retry_after  # type: ignore[attr-defined]
-    return exc
 
 
 class DualAuthentication(BaseAuthentication):
@@ -55,19 +33,24 @@ class DualAuthentication(BaseAuthentication):
       ``DatabaseError`` on as an HTML 500).
 
     ``request.auth`` is the verified :class:`~django_dualauth.types.AccessClaims`.
+
+    Override points, called in this order (as simplejwt's ``JWTAuthentication`` offers):
+    :meth:`get_credential`, :meth:`enforce_csrf`, :meth:`authenticate_token`,
+    :meth:`validate_claims`, :meth:`get_user`. Any of them refuses by raising a
+    :class:`~django_dualauth.exceptions.DualAuthError`, answered as the package answers it.
     """
 
     def authenticate(self, request: Any) -> tuple[Any, AccessClaims] | None:
         try:
-            credential = read_access_credential(request)
-            if credential is None or credential is OTHER_SCHEME:
+            credential = self.get_credential(request)
+            if credential is None:
                 return None
-            if credential.via == COOKIE:
-                protect_cookie_request(request)
-            return authenticate_access_token(credential.raw)
+            self.enforce_csrf(request, credential)
+            user, claims = self.authenticate_token(credential.raw)
+            self.validate_claims(claims)
+            return self.get_user(user, claims), claims
         except DualAuthError as error:
             if error.status == 401:
-                request._dualauth_invalid_token = True
                 audit.record("auth.token.invalid", code=error.code, path=repr(request.path[:200]))
             raise as_drf_exception(error) from None
         except DatabaseError as error:
@@ -77,10 +60,48 @@ class DualAuthentication(BaseAuthentication):
             audit.record_outage(outage.reason, request.path)
             raise as_drf_exception(outage) from error
 
+    def get_credential(self, request: Any) -> Credential | None:
+        """The raw access token and the channel it came in, or None when the request carries
+        none of ours (no header and no cookie, or a header of another scheme)."""
+        credential = read_access_credential(request)
+        return None if credential is OTHER_SCHEME else credential
+
+    def enforce_csrf(self, request: Any, credential: Credential) -> None:
+        """Refuse a forgeable request: a cookie credential on an unsafe method must pass the
+        CSRF and Origin checks; a bearer one needs none."""
+        for_credential(credential).guard(request)
+
+    def authenticate_token(self, raw: str) -> tuple[Any, AccessClaims]:
+        """``(user, claims)`` for a token whose signature, expiry and session are valid.
+
+        In the cache revocation mode ``user`` is a lazy ``TokenUser``.
+        """
+        return authenticate_access_token(raw)
+
+    def validate_claims(self, claims: AccessClaims) -> None:
+        """Further checks of verified claims (none by default): raise
+        :class:`~django_dualauth.exceptions.AccessTokenInvalid` to refuse the token."""
+
+    def get_user(self, user: Any, claims: AccessClaims) -> Any:
+        """The user that becomes ``request.user`` (``user`` by default)."""
+        return user
+
     def authenticate_header(self, request: Any) -> str:
-        if getattr(request, "_dualauth_invalid_token", False):
-            return f'{REALM}, error="invalid_token"'
-        return REALM
+        # Called by DRF for a 401 answer. Naming the invalid token needs no state kept on the
+        # request: it is the case where a credential of ours came in and did not authenticate.
+        return INVALID_TOKEN_CHALLENGE if _refused_credential(self, request) else REALM
+
+
+def _refused_credential(authenticator: DualAuthentication, request: Any) -> bool:
+    try:
+        if authenticator.get_credential(request) is None:
+            return False
+    except DualAuthError:
+        return True  # a garbage Authorization: Bearer value
+    try:
+        return request.successful_authenticator is None
+    except exceptions.APIException:  # authentication had not run yet, and refuses now
+        return True
 
 
 class SetupTokenAuthentication(BaseAuthentication):
@@ -98,10 +119,10 @@ class SetupTokenAuthentication(BaseAuthentication):
         raw = data.get("tempToken")
         if raw is None:
             try:
-                credential = read_access_credential(request)
-            except DualAuthError:
+                credential = read_header_credential(request)
+            except AccessTokenInvalid:
                 return None  # DualAuthentication reports the bad header
-            if credential is None or credential.via != BEARER or credential.raw.count(".") == 2:
+            if credential is None or credential is OTHER_SCHEME or credential.raw.count(".") == 2:
                 return None
             raw = credential.raw
         challenge = find_setup_challenge(raw)

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-__all__ = ["ClientInfo", "IssuedTokens", "AccessClaims"]
+__all__ = ["ClientInfo", "Delivery", "IssuedTokens", "AccessClaims"]
+
+
+class Delivery(StrEnum):
+    """How a session's tokens travel: the one definition of the delivery names.
+
+    The values are what ``AuthSession.delivery`` stores and what the services accept; being
+    ``str``, a member equals its stored value.
+    """
+
+    COOKIE = "cookie"
+    BEARER = "bearer"
 
 
 @dataclass(frozen=True)

@@ -220,3 +220,44 @@ def test_every_type_ignore_names_its_error_code(path: Path) -> None:
     # A bare ignore silences every error on its line, including the next one nobody meant to hide.
     bare = [n for n, line in enumerate(path.read_text().splitlines(), 1) if _UNTYPED_IGNORE.search(line)]
     assert not bare, f"{_rel(path)}: bare '# type: ignore' on lines {bare}; name the code, e.g. [override]"
+
+
+# --- no view compares delivery names (issue 16 item 2) ---------------------------------------------
+
+#: What a view would compare to pick a behaviour by delivery, and the delivery layer's own
+#: decisions (which delivery guards, which one clears cookies) a view would otherwise restate.
+DELIVERY_NAMES = frozenset({"COOKIE", "BEARER", "cookie", "bearer"})
+DELIVERY_DECISIONS = frozenset({"protect_cookie_request", "has_token_cookie", "asks_for_bearer",
+                                "existing_refresh_cookie"})
+
+
+def delivery_name_comparisons(source: str) -> list[int]:
+    """Lines that compare something with a delivery name, or call a delivery decision, in ``source``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            if any(_name(o) in DELIVERY_NAMES
+                   or (isinstance(o, ast.Constant) and o.value in DELIVERY_NAMES) for o in operands):
+                found.append(node.lineno)
+        elif isinstance(node, ast.Call) and _name(node.func) in DELIVERY_DECISIONS:
+            found.append(node.lineno)
+    return found
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "api").glob("*.py")) + [PACKAGE / "authentication.py"],
+                         ids=_rel)
+def test_no_view_compares_delivery_names(path: Path) -> None:
+    lines = delivery_name_comparisons(path.read_text())
+    assert not lines, (f"{_rel(path)}:{lines} picks a behaviour by delivery name; ask the delivery "
+                       "object (delivery.for_request/for_session/for_credential) instead")
+
+
+def test_the_delivery_comparison_detector_detects() -> None:
+    assert delivery_name_comparisons("if mode == delivery.COOKIE:\n    pass\n") == [1]
+    assert delivery_name_comparisons("x = c.via != BEARER\n") == [1]
+    assert delivery_name_comparisons("x = 'cookie' == challenge.delivery\n") == [1]
+    assert delivery_name_comparisons("delivery.protect_cookie_request(request)\n") == [1]
+    assert delivery_name_comparisons("m = COOKIE if delivery.has_token_cookie(r) else BEARER\n") == [1]
+    assert delivery_name_comparisons("delivery.for_request(request).guard(request)\n") == []
+    assert delivery_name_comparisons("if kind == 'refresh':\n    pass\n") == []

@@ -41,8 +41,7 @@ class _DeleteAccountInput(serializers.Serializer):
 
 def _ended_response(request: Any, data: dict[str, Any]) -> Response:
     """The caller's own session ended: clear the token cookies if the caller used them."""
-    mode = delivery.COOKIE if delivery.has_token_cookie(request) else delivery.BEARER
-    return delivery.get_delivery(mode).logout_response(request, data)
+    return delivery.for_ended_session(request).logout_response(request, data)
 
 
 def _reauthentication_counted(request: Any, user: Any) -> Any:

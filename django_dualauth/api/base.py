@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from rest_framework import serializers
@@ -10,13 +11,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from ..delivery import client_info, no_store
+from ..delivery import TokenDelivery, client_info, for_request, no_store
 from ..exceptions import EndpointDisabled, ValidationFailed
 from ..services import TokenUser
 from .errors import exception_handler
 from .parsers import StrictJSONParser
 
-__all__ = ["DualAuthAPIView", "FeatureView", "client_ip_key", "request_user", "session_id", "validated"]
+__all__ = ["DualAuthAPIView", "FeatureView", "TokenIssuingView", "client_ip_key", "request_user", "session_id",
+           "validated"]
 
 
 class _AlwaysJSON(BaseContentNegotiation):
@@ -69,6 +71,18 @@ def validated(serializer_class: type[serializers.Serializer], data: Any,
                   for k, v in serializer.errors.items()}
         raise ValidationFailed(fields=fields)
     return dict(serializer.validated_data)
+
+
+class TokenIssuingView(DualAuthAPIView):
+    """A view that hands a new session to the client through the delivery the request asks for."""
+
+    @cached_property
+    def token_delivery(self) -> TokenDelivery:
+        """This request's delivery, chosen once (a view instance serves one request).
+
+        Raises :class:`DeliveryNotAllowed` when the policy forbids the one asked for.
+        """
+        return for_request(self.request)
 
 
 class FeatureView(DualAuthAPIView):

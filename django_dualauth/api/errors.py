@@ -1,4 +1,6 @@
-"""Every error of our endpoints becomes JSON ``{"error": message, "code": CODE}``."""
+"""The one place that maps errors to HTTP: every error of our endpoints, and every refusal of
+our authentication classes, becomes JSON ``{"error": message, "code": CODE}`` with its status
+and headers (``WWW-Authenticate`` on a 401, ``Retry-After`` on a 429 or 503)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,45 @@ from .. import audit
 from ..delivery import no_store
 from ..exceptions import DualAuthError, RateLimited, ServiceUnavailable, database_outage
 
-__all__ = ["exception_handler"]
+__all__ = ["REALM", "INVALID_TOKEN_CHALLENGE", "as_drf_exception", "error_answer", "exception_handler"]
+
+#: The ``WWW-Authenticate`` challenge of every 401 (RFC 6750 §3).
+REALM = 'Bearer realm="api"'
+#: The challenge when the request carried an access token that was refused (RFC 6750 §3.1).
+INVALID_TOKEN_CHALLENGE = f'{REALM}, error="invalid_token"'
+
+
+def error_answer(error: DualAuthError) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """``(status, body, headers)`` of a domain error."""
+    headers: dict[str, str] = {}
+    if isinstance(error, RateLimited | ServiceUnavailable):
+        headers["Retry-After"] = str(error.retry_after)
+    if error.status == 401:
+        headers["WWW-Authenticate"] = REALM
+    return error.status, error.as_dict(), headers
+
+
+class _DualAuthFailed(exceptions.AuthenticationFailed):
+    pass
+
+
+class _DualAuthRefused(exceptions.APIException):
+    pass
+
+
+def as_drf_exception(error: DualAuthError) -> exceptions.APIException:
+    """A DRF exception for an authentication class to raise: it answers as
+    :func:`error_answer` under any exception handler, DRF's default one included.
+
+    A 401 is an ``AuthenticationFailed`` (DRF then asks the view's first authentication class
+    for the challenge); ``wait`` is what DRF's default handler sends as ``Retry-After``.
+    """
+    status, body, headers = error_answer(error)
+    exc: exceptions.APIException = (_DualAuthFailed if status == 401 else _DualAuthRefused)(detail=body)
+    exc.status_code = status
+    if "Retry-After" in headers:
+        exc.wait = int(headers["Retry-After"])  # type: ignore[attr-defined]  # read by DRF's handler
+    return exc
 
 _DRF_CODES: list[tuple[type[exceptions.APIException], str, str]] = [
     (exceptions.NotAuthenticated, "NOT_AUTHENTICATED", "Authentication required"),
@@ -59,9 +99,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     if isinstance(exc, DualAuthError):
-        status, body = exc.status, exc.as_dict()
-        if isinstance(exc, RateLimited | ServiceUnavailable):
-            headers["Retry-After"] = str(exc.retry_after)
+        status, body, headers = error_answer(exc)
     elif isinstance(exc, exceptions.ValidationError):
         status = 400
         body = {"error": "Invalid input", "code": "VALIDATION_ERROR", "fields": _fields(exc.detail)}
@@ -80,5 +118,5 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         return None
     if status == 401 and "WWW-Authenticate" not in headers:
-        headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        headers["WWW-Authenticate"] = REALM
     return no_store(Response(body, status=status, headers=headers))

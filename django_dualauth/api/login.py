@@ -26,19 +26,17 @@ from ..services import (
 )
 from ..types import IssuedTokens
 from . import ratelimits
-from .base import DualAuthAPIView, validated
+from .base import DualAuthAPIView, TokenIssuingView, validated
 from .inputs import CredentialsInput
 
 __all__ = ["LoginView", "RegisterView", "challenge_response", "session_response"]
 
 
-class LoginView(DualAuthAPIView):
+class LoginView(TokenIssuingView):
     """Password login. Every failure is the same 401; the hasher runs exactly once per attempt."""
 
     def post(self, request: Any) -> Response:
-        mode = delivery.requested_delivery(request)
-        if mode == delivery.COOKIE:
-            delivery.protect_cookie_request(request)  # login CSRF
+        self.token_delivery.guard(request)  # login CSRF
         data = validated(CredentialsInput, request.data)
         client = delivery.client_info(request)
         # Per IP and per address, counted alike for unknown addresses; a success never resets
@@ -50,11 +48,12 @@ class LoginView(DualAuthAPIView):
                 raise InvalidCredentials()
         audit.record("auth.login.succeeded", user=str(user.pk), ip=client.ip_address)
 
+        mode = self.token_delivery.name
         step = twofactor.begin_login(user, delivery=mode, client=client, first_factors=["pwd"])
         if step is not None:
             return challenge_response(step)
         tokens = issue_session(user, delivery=mode, client=client, methods=["pwd"])
-        return session_response(request, mode, tokens)
+        return session_response(request, tokens)
 
 
 def challenge_response(step: twofactor.LoginChallengeIssued) -> Response:
@@ -65,16 +64,17 @@ def challenge_response(step: twofactor.LoginChallengeIssued) -> Response:
                      "available2faMethods": step.methods})
 
 
-def session_response(request: Any, mode: str, tokens: IssuedTokens,
+def session_response(request: Any, tokens: IssuedTokens,
                      extra: dict[str, Any] | None = None) -> Response:
-    """Hand a new login's session to the client; shared by every login path (password, 2FA)."""
-    if mode == delivery.COOKIE:
-        # A new login never upgrades a family the browser already held (planted or stale).
-        old = delivery.existing_refresh_cookie(request)
-        if old:
-            revoke_session_by_refresh_token(old, reason=RevocationReason.SUPERSEDED)
+    """Hand a new login's session to the client through the session's own delivery; shared by
+    every login path (password, magic link, SMS, 2FA)."""
+    chosen = delivery.for_session(tokens)
+    # A new login never upgrades a family the browser already held (planted or stale).
+    old = chosen.held_refresh_token(request)
+    if old:
+        revoke_session_by_refresh_token(old, reason=RevocationReason.SUPERSEDED)
     user_logged_in.send(sender=tokens.user.__class__, request=request._request, user=tokens.user)
-    return delivery.get_delivery(mode).token_response(request, tokens, new_login=True, extra=extra)
+    return chosen.token_response(request, tokens, new_login=True, extra=extra)
 
 
 class RegisterView(DualAuthAPIView):
@@ -84,8 +84,7 @@ class RegisterView(DualAuthAPIView):
     def post(self, request: Any) -> Response:
         if not dualauth_settings.REGISTRATION_ENABLED:
             raise EndpointDisabled()
-        if not delivery.asks_for_bearer(request):
-            delivery.protect_cookie_request(request)
+        delivery.for_headers(request).guard(request)
         client = delivery.client_info(request)
         ratelimits.hit(request, "register_ip", client.ip_address or "unknown")
         data = validated(CredentialsInput, request.data)

@@ -12,7 +12,7 @@ from ..conf import dualauth_settings
 from ..services import magic_links
 from ..services.twofactor import LoginChallengeIssued
 from . import ratelimits
-from .base import FeatureView, client_ip_key, validated
+from .base import FeatureView, TokenIssuingView, client_ip_key, validated
 from .inputs import EmailInput, ModeInput, StrictCharField, TempTokenInput
 from .login import challenge_response, session_response
 
@@ -59,7 +59,7 @@ class MagicLinkSendView(_MagicLinkView):
         return Response(_SENT, status=202)
 
 
-class MagicLinkVerifyView(_MagicLinkView):
+class MagicLinkVerifyView(TokenIssuingView, _MagicLinkView):
     """Consume a link (POST only: a GET by a mail scanner never reaches this view's logic).
 
     ``{token}`` → the session through this request's delivery, or the 2FA challenge;
@@ -67,17 +67,16 @@ class MagicLinkVerifyView(_MagicLinkView):
     """
 
     def post(self, request: Any) -> Response:
-        mode = delivery.requested_delivery(request)
-        if mode == delivery.COOKIE:
-            delivery.protect_cookie_request(request)
+        self.token_delivery.guard(request)
+        mode = self.token_delivery.name
         client = delivery.client_info(request)
         if validated(ModeInput, request.data)["mode"] == "2fa":
             data = validated(_VerifySecondFactor, request.data)
             tokens = magic_links.verify_second_factor_link(data["token"], data["tempToken"],
                                                            delivery=mode, client=client)
-            return session_response(request, mode, tokens)
+            return session_response(request, tokens)
         data = validated(_VerifyLogin, request.data)
         outcome = magic_links.verify_login_link(data["token"], delivery=mode, client=client)
         if isinstance(outcome, LoginChallengeIssued):
             return challenge_response(outcome)
-        return session_response(request, mode, outcome)
+        return session_response(request, outcome)

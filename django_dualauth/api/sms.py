@@ -16,7 +16,7 @@ from ..exceptions import RateLimited
 from ..services import sms
 from ..services.twofactor import LoginChallengeIssued
 from . import ratelimits
-from .base import FeatureView, client_ip_key, request_user, session_id, validated
+from .base import FeatureView, TokenIssuingView, client_ip_key, request_user, session_id, validated
 from .inputs import EmailInput, ModeInput, PasswordField, StrictCharField, TempTokenInput
 from .login import challenge_response, session_response
 
@@ -115,25 +115,24 @@ class SMSSendView(_SMSView):
         return Response(_SENT, status=202)
 
 
-class SMSVerifyView(_SMSView):
+class SMSVerifyView(TokenIssuingView, _SMSView):
     """``{email, code}`` → the session through this request's delivery (or the 2FA challenge);
     ``{mode: "2fa", tempToken, code}`` → the session of the pending 2FA login."""
 
     def post(self, request: Any) -> Response:
-        mode = delivery.requested_delivery(request)
-        if mode == delivery.COOKIE:
-            delivery.protect_cookie_request(request)
+        self.token_delivery.guard(request)
+        mode = self.token_delivery.name
         client = delivery.client_info(request)
         code = validated(_CodeInput, request.data)["code"]
         if validated(ModeInput, request.data)["mode"] == "2fa":
             temp = validated(TempTokenInput, request.data)["tempToken"]
             with ratelimits.guarded_check(request, "sms_code"):  # the account: the temp token's user
                 tokens = sms.verify_second_factor_code(temp, code, delivery=mode, client=client)
-            return session_response(request, mode, tokens)
+            return session_response(request, tokens)
         email = validated(EmailInput, request.data)["email"]
         # Per address, counted alike for unknown addresses.
         with ratelimits.guarded_check(request, "sms_login", ratelimits.normalize_identifier(email)):
             outcome = sms.verify_login_code(email, code, delivery=mode, client=client)
         if isinstance(outcome, LoginChallengeIssued):
             return challenge_response(outcome)
-        return session_response(request, mode, outcome)
+        return session_response(request, outcome)

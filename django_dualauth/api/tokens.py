@@ -40,11 +40,10 @@ class RefreshView(DualAuthAPIView):
         with ratelimits.FailureBudget(request, "refresh_ip", client.ip_address or "unknown",
                                       DualAuthError) as budget:
             credential = delivery.read_refresh_credential(request, request.data)
-            if credential.via == delivery.COOKIE:
-                delivery.protect_cookie_request(request)
+            delivery.for_credential(credential).guard(request)
             tokens = rotate_refresh_token(credential.raw, presented_via=credential.via, client=client,
                                           admit=budget.admit)
-        return delivery.get_delivery(tokens.delivery).token_response(request, tokens)
+        return delivery.for_session(tokens).token_response(request, tokens)
 
 
 class LogoutView(DualAuthAPIView):
@@ -57,25 +56,17 @@ class LogoutView(DualAuthAPIView):
         temp = request.data.get("tempToken") if hasattr(request.data, "get") else None
         if temp is not None:
             twofactor.cancel_challenge(temp)  # a half-finished 2FA login ends with the logout
-        access, refresh = delivery.read_logout_credentials(request, request.data)
-        used_cookies = False
-        if access is not None and access.via == delivery.BEARER:
-            _revoke_by_access_token(access.raw)
-        elif refresh is not None and refresh.via == delivery.BEARER:
-            revoke_session_by_refresh_token(refresh.raw, reason=RevocationReason.LOGOUT)
-        elif refresh is not None or access is not None:
-            delivery.protect_cookie_request(request)
-            used_cookies = True
-            if refresh is not None:
-                revoke_session_by_refresh_token(refresh.raw, reason=RevocationReason.LOGOUT)
-            elif access is not None:
-                _revoke_by_access_token(access.raw)
+        found = delivery.logout_credential(request, request.data)
+        if found is not None:
+            kind, credential = found
+            delivery.for_credential(credential).guard(request)
+            if kind == "refresh":
+                revoke_session_by_refresh_token(credential.raw, reason=RevocationReason.LOGOUT)
+            else:
+                _revoke_by_access_token(credential.raw)
         user_logged_out.send(sender=self.__class__, request=request._request, user=None)
-        if used_cookies or delivery.has_token_cookie(request):
-            mode = delivery.COOKIE
-        else:
-            mode = delivery.BEARER
-        return delivery.get_delivery(mode).logout_response(request, {"success": True})
+        # A cookie credential implies token cookies on the request: their holder gets them cleared.
+        return delivery.for_ended_session(request).logout_response(request, {"success": True})
 
 
 def _revoke_by_access_token(raw: str) -> None:
@@ -95,6 +86,5 @@ class LogoutAllView(DualAuthAPIView):
 
     def post(self, request: Any) -> Response:
         count = revoke_all_sessions(request.user, reason=RevocationReason.LOGOUT_ALL)
-        mode = delivery.COOKIE if delivery.has_token_cookie(request) else delivery.BEARER
-        return delivery.get_delivery(mode).logout_response(
+        return delivery.for_ended_session(request).logout_response(
             request, {"success": True, "revokedSessions": count})

@@ -14,7 +14,7 @@ from ..authentication import DualAuthentication, SetupTokenAuthentication
 from ..models import LoginChallenge
 from ..services import twofactor
 from . import ratelimits
-from .base import DualAuthAPIView, request_user, session_id, validated
+from .base import DualAuthAPIView, TokenIssuingView, request_user, session_id, validated
 from .inputs import PasswordField, StrictCharField
 from .login import session_response
 
@@ -60,8 +60,8 @@ def _failures_counted(request: Any, user: Any = None) -> Any:
 def _guard_setup_challenge(request: Any) -> LoginChallenge | None:
     """The setup challenge authenticating this request, CSRF-checked when it ends in cookies."""
     challenge = request.auth if isinstance(request.auth, LoginChallenge) else None
-    if challenge is not None and challenge.delivery == delivery.COOKIE:
-        delivery.protect_cookie_request(request)  # it will set session cookies: login CSRF
+    if challenge is not None:
+        delivery.for_session(challenge).guard(request)  # it may set session cookies: login CSRF
     return challenge
 
 
@@ -104,23 +104,22 @@ class TwoFactorVerifySetupView(DualAuthAPIView):
         with _failures_counted(request):
             tokens, codes = twofactor.complete_setup_challenge(
                 raw, code, delivery=challenge.delivery, client=delivery.client_info(request))
-        return session_response(request, challenge.delivery, tokens, extra={"recoveryCodes": codes})
+        return session_response(request, tokens, extra={"recoveryCodes": codes})
 
 
-class TwoFactorVerifyView(DualAuthAPIView):
+class TwoFactorVerifyView(TokenIssuingView):
     """Second step of a login: ``{tempToken, totpCode}`` or ``{tempToken, recoveryCode}``."""
 
     def post(self, request: Any) -> Response:
-        mode = delivery.requested_delivery(request)
-        if mode == delivery.COOKIE:
-            delivery.protect_cookie_request(request)
+        self.token_delivery.guard(request)
+        mode = self.token_delivery.name
         data = validated(_VerifyInput, request.data)
         client = delivery.client_info(request)
         with _failures_counted(request):
             tokens = twofactor.complete_challenge(
                 data["tempToken"], delivery=mode, client=client,
                 totp_code=data.get("totpCode"), recovery_code=data.get("recoveryCode"))
-        return session_response(request, mode, tokens)
+        return session_response(request, tokens)
 
 
 class TwoFactorDisableView(DualAuthAPIView):

@@ -1,7 +1,9 @@
 """The delivery layer: the only code that reads or writes cookies and the Authorization header.
 
-Views and the authentication class call these functions; nothing else in the package
-touches ``request.COOKIES``, ``set_cookie`` or ``HTTP_AUTHORIZATION``.
+Views and the authentication class get a :class:`TokenDelivery` from :func:`for_request`,
+:func:`for_session`, :func:`for_credential`, :func:`for_headers` or :func:`for_ended_session`
+and call it; nothing else in the package touches ``request.COOKIES``, ``set_cookie`` or
+``HTTP_AUTHORIZATION``, and no view compares delivery names.
 """
 
 from __future__ import annotations
@@ -13,12 +15,24 @@ from .credentials import (
     OTHER_SCHEME,
     Credential,
     existing_refresh_cookie,
+    logout_credential,
     read_access_credential,
+    read_header_credential,
     read_logout_credentials,
     read_refresh_credential,
 )
 from .csrf import SAFE_METHODS, protect_cookie_request
-from .selection import BEARER, COOKIE, asks_for_bearer, requested_delivery
+from .selection import (
+    BEARER,
+    COOKIE,
+    asks_for_bearer,
+    for_credential,
+    for_ended_session,
+    for_headers,
+    for_request,
+    for_session,
+    requested_delivery,
+)
 
 __all__ = [
     "BEARER",
@@ -34,12 +48,19 @@ __all__ = [
     "client_info",
     "client_ip",
     "existing_refresh_cookie",
+    "for_credential",
+    "for_ended_session",
+    "for_headers",
+    "for_request",
+    "for_session",
     "get_delivery",
     "has_token_cookie",
+    "logout_credential",
     "no_store",
     "protect_cookie_request",
     "read_access_credential",
     "read_cookie",
+    "read_header_credential",
     "read_logout_credentials",
     "read_refresh_credential",
     "refresh_cookie_name",

@@ -1,4 +1,9 @@
-"""How issued tokens reach the client: :class:`TokenDelivery` and its two implementations."""
+"""A delivery as a strategy object: :class:`TokenDelivery` and its two implementations.
+
+A delivery guards the requests whose credential is (or will be) its own, tells which refresh
+token the client already holds, and writes token and ended-session responses. Adding a
+delivery is one subclass and one entry in ``_DELIVERIES``.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,10 @@ from django.utils import timezone
 from rest_framework.response import Response
 
 from ..conf import dualauth_settings, per_process
-from ..types import IssuedTokens
+from ..types import Delivery, IssuedTokens
 from .cookies import access_cookie_name, clear_token_cookies, refresh_cookie_name, set_token_cookie
-from .selection import BEARER, COOKIE
+from .credentials import existing_refresh_cookie
+from .csrf import protect_cookie_request
 
 __all__ = ["TokenDelivery", "CookieDelivery", "BearerDelivery", "get_delivery", "no_store"]
 
@@ -41,7 +47,17 @@ def _expires_in(tokens: IssuedTokens) -> int:
 
 
 class TokenDelivery(ABC):
-    name: str
+    name: Delivery
+
+    @abstractmethod
+    def guard(self, request: Any) -> None:
+        """Refuse a request that could be forged cross-site, when its credential is (or the
+        session it starts will be) this delivery's. Raises a :class:`DualAuthError`."""
+
+    @abstractmethod
+    def held_refresh_token(self, request: Any) -> str | None:
+        """The refresh token the client already holds through this delivery at login, if the
+        server can see it (a browser's cookie), else None."""
 
     @abstractmethod
     def token_response(self, request: Any, tokens: IssuedTokens, *, status: int = 200,
@@ -52,13 +68,21 @@ class TokenDelivery(ABC):
         """
 
     def logout_response(self, request: Any, data: dict[str, Any], *, status: int = 200) -> Response:
+        """The answer when the caller's session ended (logout, account deleted)."""
         return no_store(Response(data, status=status))
 
 
 class BearerDelivery(TokenDelivery):
     """Tokens in the JSON body; no cookie is ever set."""
 
-    name = BEARER
+    name = Delivery.BEARER
+
+    def guard(self, request: Any) -> None:
+        # A browser never attaches a bearer token by itself: nothing to forge.
+        return None
+
+    def held_refresh_token(self, request: Any) -> str | None:
+        return None
 
     def token_response(self, request: Any, tokens: IssuedTokens, *, status: int = 200,
                        new_login: bool = False, extra: dict[str, Any] | None = None) -> Response:
@@ -78,7 +102,13 @@ class CookieDelivery(TokenDelivery):
     clients that keep it in memory) and only the refresh token is a cookie.
     """
 
-    name = COOKIE
+    name = Delivery.COOKIE
+
+    def guard(self, request: Any) -> None:
+        protect_cookie_request(request)
+
+    def held_refresh_token(self, request: Any) -> str | None:
+        return existing_refresh_cookie(request)
 
     def token_response(self, request: Any, tokens: IssuedTokens, *, status: int = 200,
                        new_login: bool = False, extra: dict[str, Any] | None = None) -> Response:
@@ -106,8 +136,9 @@ class CookieDelivery(TokenDelivery):
         return response
 
 
-_DELIVERIES: dict[str, TokenDelivery] = {BEARER: BearerDelivery(), COOKIE: CookieDelivery()}
+_DELIVERIES: dict[str, TokenDelivery] = {d.name: d for d in (BearerDelivery(), CookieDelivery())}
 
 
 def get_delivery(name: str) -> TokenDelivery:
+    """The delivery of that name (a :class:`~django_dualauth.types.Delivery` or its value)."""
     return _DELIVERIES[name]

@@ -14,17 +14,19 @@ from ..exceptions import (
     RefreshTokenMissing,
     ValidationFailed,
 )
+from ..types import Delivery
 from .cookies import DuplicateCookie, access_cookie_name, read_cookie, refresh_cookie_name
-from .selection import BEARER, COOKIE
+
+BEARER, COOKIE = Delivery.BEARER, Delivery.COOKIE  # module globals: read on every request
 
 __all__ = ["Credential", "OTHER_SCHEME", "existing_refresh_cookie", "read_access_credential",
-           "read_logout_credentials", "read_refresh_credential"]
+           "logout_credential", "read_header_credential", "read_logout_credentials", "read_refresh_credential"]
 
 
 @dataclass(frozen=True)
 class Credential:
     raw: str
-    via: str  # "bearer" (header or body) or "cookie"
+    via: str  # a Delivery (the channel it came in), or "other" for OTHER_SCHEME
 
     def __repr__(self) -> str:  # never print the secret
         return f"Credential(via={self.via!r})"
@@ -34,21 +36,31 @@ class Credential:
 OTHER_SCHEME = Credential(raw="", via="other")
 
 
+def read_header_credential(request: Any) -> Credential | None:
+    """The ``Authorization`` header's credential: a Bearer token, :data:`OTHER_SCHEME` for
+    another scheme, None when there is no header. A garbage Bearer value raises
+    :class:`AccessTokenInvalid`."""
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return OTHER_SCHEME
+    value = value.strip()
+    if not value or " " in value:
+        raise AccessTokenInvalid()
+    return Credential(value, BEARER)
+
+
 def read_access_credential(request: Any) -> Credential | None:
     """The access token from ``Authorization: Bearer`` or, failing that, the access cookie.
 
     A present but unusable header never falls back to the cookie: a garbage Bearer value
     raises :class:`AccessTokenInvalid`, another scheme returns :data:`OTHER_SCHEME`.
     """
-    header = request.META.get("HTTP_AUTHORIZATION")
+    header = read_header_credential(request)
     if header is not None:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer":
-            return OTHER_SCHEME
-        value = value.strip()
-        if not value or " " in value:
-            raise AccessTokenInvalid()
-        return Credential(value, BEARER)
+        return header
     if dualauth_settings.DELIVERY_POLICY == BEARER:
         return None
     try:
@@ -113,3 +125,21 @@ def read_logout_credentials(request: Any, data: Any) -> tuple[Credential | None,
             ValidationFailed):
         refresh = None
     return access, refresh
+
+
+def logout_credential(request: Any, data: Any) -> tuple[str, Credential] | None:
+    """The one credential that names the session to end at logout, as ``("access" or
+    "refresh", credential)``, or None.
+
+    A bearer credential wins over cookies (a native app never holds ours), an access token in
+    the header over a refresh token in the body; among cookies the refresh one, which proves
+    the session even once the access token has expired.
+    """
+    access, refresh = read_logout_credentials(request, data)
+    if access is not None and access.via == BEARER:
+        return "access", access
+    if refresh is not None:
+        return "refresh", refresh
+    if access is not None:
+        return "access", access
+    return None

@@ -1,4 +1,9 @@
-"""Which delivery a request asks for, bounded by ``DUALAUTH_DELIVERY_POLICY``."""
+"""Which delivery serves a request: the one a token-issuing request asks for (bounded by
+``DUALAUTH_DELIVERY_POLICY``), the one a session was created with, the one a credential came in.
+
+Views get a :class:`~.base.TokenDelivery` from these functions and call it; they never compare
+delivery names.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,16 @@ from typing import Any
 
 from ..conf import dualauth_settings
 from ..exceptions import DeliveryNotAllowed
+from ..types import Delivery
+from .base import TokenDelivery, get_delivery
+from .cookies import has_token_cookie
+from .credentials import Credential
 
-__all__ = ["COOKIE", "BEARER", "asks_for_bearer", "requested_delivery"]
+__all__ = ["COOKIE", "BEARER", "asks_for_bearer", "requested_delivery", "for_request",
+           "for_session", "for_credential", "for_headers", "for_ended_session"]
 
-COOKIE = "cookie"
-BEARER = "bearer"
+COOKIE = Delivery.COOKIE
+BEARER = Delivery.BEARER
 
 
 def _meta_key(header: str) -> str:
@@ -27,7 +37,7 @@ def asks_for_bearer(request: Any) -> bool:
                for name, values in dualauth_settings.BEARER_HEADERS.items())
 
 
-def requested_delivery(request: Any) -> str:
+def requested_delivery(request: Any) -> Delivery:
     """``"bearer"`` or ``"cookie"`` for a token-issuing request.
 
     Raises :class:`DeliveryNotAllowed` when the client asks for bearer under a cookie-only policy.
@@ -41,3 +51,32 @@ def requested_delivery(request: Any) -> str:
             raise DeliveryNotAllowed("Bearer delivery is disabled on this server")
         return COOKIE
     return BEARER if wants_bearer else COOKIE
+
+
+def for_request(request: Any) -> TokenDelivery:
+    """The delivery a token-issuing request asks for; :class:`DeliveryNotAllowed` as
+    :func:`requested_delivery`."""
+    return get_delivery(requested_delivery(request))
+
+
+def for_session(session: Any) -> TokenDelivery:
+    """The delivery ``session`` was created with (anything with a ``delivery`` name: a session,
+    a pending login challenge, :class:`~django_dualauth.types.IssuedTokens`)."""
+    return get_delivery(session.delivery)
+
+
+def for_credential(credential: Credential) -> TokenDelivery:
+    """The delivery whose channel ``credential`` was read from (never :data:`OTHER_SCHEME`)."""
+    return get_delivery(credential.via)
+
+
+def for_headers(request: Any) -> TokenDelivery:
+    """The delivery the request's headers declare, whatever the policy allows: for requests
+    that issue no token but must be guarded like a browser's unless they say they are not."""
+    return get_delivery(BEARER if asks_for_bearer(request) else COOKIE)
+
+
+def for_ended_session(request: Any) -> TokenDelivery:
+    """The delivery that answers the end of the caller's session: the cookie one when the
+    request carries token cookies (they must be cleared), else bearer."""
+    return get_delivery(COOKIE if has_token_cookie(request) else BEARER)

@@ -15,13 +15,14 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from ..types import Delivery
+
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
 
 
-class Delivery(models.TextChoices):
-    COOKIE = "cookie", "Web (cookies)"
-    BEARER = "bearer", "Native app (bearer)"
+#: The admin's labels of :class:`~django_dualauth.types.Delivery`, the one list of names.
+DELIVERY_CHOICES = [(Delivery.COOKIE.value, "Web (cookies)"), (Delivery.BEARER.value, "Native app (bearer)")]
 
 
 class RevocationReason(models.TextChoices):
@@ -59,7 +60,7 @@ class AuthSession(models.Model):
     # Indexed by dualauth_session_user_idx, whose first column it is.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="dualauth_sessions", db_index=False)
-    delivery = models.CharField(max_length=8, choices=Delivery.choices)
+    delivery = models.CharField(max_length=8, choices=DELIVERY_CHOICES)
     auth_methods = models.JSONField(default=list, help_text="Authentication methods (RFC 8176 amr).")
     refresh_digest = models.CharField(max_length=64, editable=False)  # unique: see Meta
     generation = models.PositiveIntegerField(default=0, editable=False)
