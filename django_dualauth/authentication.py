@@ -12,7 +12,7 @@ from . import audit
 from .delivery import BEARER, COOKIE, OTHER_SCHEME, protect_cookie_request, read_access_credential
 from .exceptions import DualAuthError, ServiceUnavailable, TempTokenInvalid, database_outage
 from .services import authenticate_access_token
-from .services.twofactor import find_setup_challenge
+from .services.login import find_setup_challenge
 from .types import AccessClaims
 
 __all__ = ["DualAuthentication", "SetupTokenAuthentication", "as_drf_exception"]

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from .. import delivery, messaging
 from ..conf import dualauth_settings
 from ..services import magic_links
-from ..services.twofactor import LoginChallengeIssued
+from ..services.login import LoginChallengeIssued
 from . import ratelimits
 from .base import FeatureView, client_ip_key, validated
 from .inputs import EmailInput, ModeInput, StrictCharField, TempTokenInput

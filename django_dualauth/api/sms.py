@@ -14,7 +14,7 @@ from ..authentication import DualAuthentication
 from ..conf import dualauth_settings
 from ..exceptions import RateLimited
 from ..services import sms
-from ..services.twofactor import LoginChallengeIssued
+from ..services.login import LoginChallengeIssued
 from . import ratelimits
 from .base import FeatureView, client_ip_key, request_user, session_id, validated
 from .inputs import EmailInput, ModeInput, PasswordField, StrictCharField, TempTokenInput
