@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import user_logged_in
 from rest_framework.response import Response
 
 from .. import delivery, messaging
 from ..conf import dualauth_settings
-from ..exceptions import EndpointDisabled, TwoFactorSetupRequired
-from ..models.sessions import RevocationReason
-from ..services import login, registration, revoke_session_by_refresh_token
-from ..types import IssuedTokens
+from ..exceptions import EndpointDisabled
+from ..services import login, registration
 from . import ratelimits
 from .base import DualAuthAPIView, validated
 from .inputs import CredentialsInput
+from .responses import login_response
 
-__all__ = ["LoginView", "RegisterView", "challenge_response", "session_response"]
+__all__ = ["LoginView", "RegisterView"]
 
 
 class LoginView(DualAuthAPIView):
@@ -35,29 +33,7 @@ class LoginView(DualAuthAPIView):
             user = login.authenticate_password(request._request, email=data["email"], password=data["password"],
                                                client=client)
         outcome = login.sign_in(user, first_factor=login.AMR_PASSWORD, delivery=mode, client=client)
-        if isinstance(outcome, login.LoginChallengeIssued):
-            return challenge_response(outcome)
-        return session_response(request, mode, outcome)
-
-
-def challenge_response(step: login.LoginChallengeIssued) -> Response:
-    """node-auth's answers for a pending second step: no session, no cookie, a temp token."""
-    if step.setup_required:
-        raise TwoFactorSetupRequired(step.temp_token)
-    return Response({"requiresTwoFactor": True, "tempToken": step.temp_token,
-                     "available2faMethods": step.methods})
-
-
-def session_response(request: Any, mode: str, tokens: IssuedTokens,
-                     extra: dict[str, Any] | None = None) -> Response:
-    """Hand a new login's session to the client; shared by every login path (password, 2FA)."""
-    if mode == delivery.COOKIE:
-        # A new login never upgrades a family the browser already held (planted or stale).
-        old = delivery.existing_refresh_cookie(request)
-        if old:
-            revoke_session_by_refresh_token(old, reason=RevocationReason.SUPERSEDED)
-    user_logged_in.send(sender=tokens.user.__class__, request=request._request, user=tokens.user)
-    return delivery.get_delivery(mode).token_response(request, tokens, new_login=True, extra=extra)
+        return login_response(request, mode, outcome)
 
 
 class RegisterView(DualAuthAPIView):

@@ -10,11 +10,10 @@ from rest_framework.response import Response
 from .. import delivery, messaging
 from ..conf import dualauth_settings
 from ..services import magic_links
-from ..services.login import LoginChallengeIssued
 from . import ratelimits
 from .base import FeatureView, client_ip_key, validated
 from .inputs import EmailInput, ModeInput, StrictCharField, TempTokenInput
-from .login import challenge_response, session_response
+from .responses import login_response, session_response
 
 __all__ = ["MagicLinkSendView", "MagicLinkVerifyView"]
 
@@ -78,6 +77,4 @@ class MagicLinkVerifyView(_MagicLinkView):
             return session_response(request, mode, tokens)
         data = validated(_VerifyLogin, request.data)
         outcome = magic_links.verify_login_link(data["token"], delivery=mode, client=client)
-        if isinstance(outcome, LoginChallengeIssued):
-            return challenge_response(outcome)
-        return session_response(request, mode, outcome)
+        return login_response(request, mode, outcome)
