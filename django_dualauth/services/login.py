@@ -49,6 +49,7 @@ __all__ = [
     "finish_challenge",
     "is_two_factor_required",
     "lock_challenge",
+    "lock_offering",
     "offered_methods",
     "register_second_factor",
     "sign_in",
@@ -189,6 +190,16 @@ def lock_challenge(raw: object, purpose: str, delivery: str | None,
             or challenge.failed_attempts >= dualauth_settings.TWO_FACTOR_MAX_ATTEMPTS
             or (delivery is not None and challenge.delivery != delivery)):
         return TempTokenInvalid()
+    return challenge
+
+
+def lock_offering(raw: object, method: str, *, delivery: str, now: datetime) -> LoginChallenge:
+    """The pending login challenge of a temp token that offers ``method``, its row locked; call
+    inside ``atomic``. Raises :class:`TempTokenInvalid` as :func:`lock_challenge` refuses, and
+    for a challenge that did not offer ``method``."""
+    challenge = lock_challenge(raw, ChallengePurpose.LOGIN, delivery, now)
+    if isinstance(challenge, DualAuthError) or method not in challenge.methods:
+        raise TempTokenInvalid()
     return challenge
 
 

@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from ..conf import dualauth_settings
 from ..crypto import digest, digests, equal, looks_like_secret, new_secret
-from ..exceptions import DualAuthError, MagicLinkInvalid, TempTokenInvalid, TokenMismatch
-from ..models import ChallengePurpose, MagicLink, MagicLinkPurpose
+from ..exceptions import DualAuthError, MagicLinkInvalid, TokenMismatch
+from ..models import MagicLink, MagicLinkPurpose
 from ..types import ClientInfo, IssuedTokens
 from .claims import update_account_state
 from .first_proof import PROOF_MAGIC_LINK, reset_before_first_proof
@@ -32,7 +32,7 @@ from .login import (
     LoginChallengeIssued,
     SecondFactor,
     finish_challenge,
-    lock_challenge,
+    lock_offering,
     register_second_factor,
     sign_in,
 )
@@ -107,9 +107,7 @@ def request_second_factor_link(temp_token: object, *, delivery: str,
     this challenge.
     """
     with transaction.atomic():
-        challenge = lock_challenge(temp_token, ChallengePurpose.LOGIN, delivery, timezone.now())
-        if isinstance(challenge, DualAuthError) or MAGIC_LINK not in challenge.methods:
-            raise TempTokenInvalid()
+        challenge = lock_offering(temp_token, MAGIC_LINK, delivery=delivery, now=timezone.now())
         raw = _create(challenge.user, MagicLinkPurpose.TWO_FACTOR, client, challenge=challenge)
     return _message(challenge.user, raw, second_factor=True)
 

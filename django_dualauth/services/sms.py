@@ -39,7 +39,7 @@ from ..exceptions import (
     TooManyAttempts,
     ValidationFailed,
 )
-from ..models import ChallengePurpose, SMSDevice
+from ..models import SMSDevice
 from ..models.sessions import RevocationReason
 from ..types import ClientInfo, IssuedTokens
 from . import proofs
@@ -48,7 +48,7 @@ from .login import (
     LoginChallengeIssued,
     SecondFactor,
     finish_challenge,
-    lock_challenge,
+    lock_offering,
     register_second_factor,
     sign_in,
 )
@@ -255,9 +255,7 @@ def request_second_factor_code(temp_token: object, *, delivery: str) -> Outgoing
     """
     now = timezone.now()
     with transaction.atomic():
-        challenge = lock_challenge(temp_token, ChallengePurpose.LOGIN, delivery, now)
-        if isinstance(challenge, DualAuthError) or SMS not in challenge.methods:
-            raise TempTokenInvalid()
+        challenge = lock_offering(temp_token, SMS, delivery=delivery, now=now)
         device = _locked_device(challenge.user, confirmed=True)
         if device is None:
             raise PhoneNotVerified()
