@@ -182,7 +182,6 @@ def lock_challenge(raw: object, purpose: str, delivery: str | None,
     """
     if not looks_like_secret(raw):
         return TempTokenInvalid()
-    assert isinstance(raw, str)
     challenge = (LoginChallenge.objects.select_related("user").select_for_update(of=("self",))
                  .filter(token_digest__in=digests(raw, TEMP_TOKEN_PURPOSE)).order_by().first())
     if (challenge is None or challenge.purpose != purpose or challenge.consumed_at is not None
@@ -220,7 +219,6 @@ def cancel_challenge(raw: object) -> bool:
     """End a pending challenge now (the user logged out or gave up). Returns whether one ended."""
     if not looks_like_secret(raw):
         return False
-    assert isinstance(raw, str)
     return bool(LoginChallenge.objects.filter(token_digest__in=digests(raw, TEMP_TOKEN_PURPOSE),
                                               consumed_at__isnull=True)
                 .update(consumed_at=timezone.now()))
@@ -230,7 +228,6 @@ def find_setup_challenge(raw: object) -> LoginChallenge | None:
     """The live setup challenge for a temp token, or ``None``. Read-only (no lock)."""
     if not looks_like_secret(raw):
         return None
-    assert isinstance(raw, str)
     challenge = (LoginChallenge.objects.select_related("user")
                  .filter(token_digest__in=digests(raw, TEMP_TOKEN_PURPOSE),
                          purpose=ChallengePurpose.SETUP, consumed_at__isnull=True,

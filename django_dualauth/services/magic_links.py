@@ -115,7 +115,6 @@ def request_second_factor_link(temp_token: object, *, delivery: str,
 def _lock_link(raw: object, purpose: str, now: datetime) -> MagicLink | MagicLinkInvalid:
     if not looks_like_secret(raw):
         return MagicLinkInvalid()
-    assert isinstance(raw, str)
     link = (MagicLink.objects.select_related("user").select_for_update(of=("self",))
             .filter(token_digest__in=digests(raw, TOKEN_PURPOSE)).order_by().first())
     if (link is None or link.purpose != purpose or link.consumed_at is not None or link.expires_at <= now
