@@ -12,3 +12,6 @@ class DualAuthConfig(AppConfig):
     def ready(self) -> None:
         # Checks and receivers are wired once, here, never at import time of the package.
         from . import audit, checks, receivers  # noqa: F401
+
+        # Second factors register with services.login from the modules that own them.
+        from .services import magic_links, sms, totp  # noqa: F401

@@ -13,7 +13,7 @@ from .api.errors import INVALID_TOKEN_CHALLENGE, REALM, as_drf_exception
 from .delivery import OTHER_SCHEME, Credential, for_credential, read_access_credential, read_header_credential
 from .exceptions import AccessTokenInvalid, DualAuthError, TempTokenInvalid, database_outage
 from .services import authenticate_access_token
-from .services.twofactor import find_setup_challenge
+from .services.login import find_setup_challenge
 from .types import AccessClaims
 
 __all__ = ["DualAuthentication", "SetupTokenAuthentication", "as_drf_exception"]

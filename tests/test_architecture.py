@@ -261,3 +261,98 @@ def test_the_delivery_comparison_detector_detects() -> None:
     assert delivery_name_comparisons("m = COOKIE if delivery.has_token_cookie(r) else BEARER\n") == [1]
     assert delivery_name_comparisons("delivery.for_request(request).guard(request)\n") == []
     assert delivery_name_comparisons("if kind == 'refresh':\n    pass\n") == []
+
+
+def _module_name(path: Path) -> str:
+    parts = ["django_dualauth", *path.relative_to(PACKAGE).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(sources: dict[str, tuple[str, bool]]) -> dict[str, set[str]]:
+    """Module -> the package modules it imports, at any level (a function-level import too).
+
+    ``sources`` maps a dotted module name to its source and whether it is a package
+    (``__init__``). ``from x import y`` is an edge to ``x.y`` when that is a module, else to ``x``.
+    """
+    graph: dict[str, set[str]] = {}
+    for name, (source, is_package) in sources.items():
+        package = name if is_package else name.rpartition(".")[0]
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                edges.update(alias.name for alias in node.names if alias.name in sources)
+            elif isinstance(node, ast.ImportFrom):
+                base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
+                target = ".".join([*base, node.module] if node.module else base)
+                for alias in node.names:
+                    if f"{target}.{alias.name}" in sources:
+                        edges.add(f"{target}.{alias.name}")
+                    elif target in sources:
+                        edges.add(target)
+        edges.discard(name)
+        graph[name] = edges
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan, iterative: bounded)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    cycles.append(sorted(group))
+    return cycles
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    sources = {_module_name(p): (p.read_text(), p.name == "__init__.py") for p in SOURCES}
+    cycles = import_cycles(import_graph(sources))
+    assert not cycles, f"modules that import each other (a function-level import counts too): {cycles}"
+
+
+def test_the_import_cycle_detector_detects() -> None:
+    sources = {
+        "pkg": ("", True),
+        "pkg.services": ("", True),
+        "pkg.services.a": ("from .b import f\n", False),
+        "pkg.services.b": ("def f():\n    from . import a\n", False),  # escaped by a late import
+        "pkg.api": ("from .services import a\nfrom .services.b import f\n", False),
+        "pkg.c": ("import pkg.d\n", False),
+        "pkg.d": ("from pkg import c\n", False),
+    }
+    graph = import_graph(sources)
+    assert graph["pkg.api"] == {"pkg.services.a", "pkg.services.b"}
+    assert sorted(import_cycles(graph)) == [["pkg.c", "pkg.d"], ["pkg.services.a", "pkg.services.b"]]
+    assert import_cycles({"x": {"y"}, "y": set()}) == []

@@ -21,8 +21,9 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from freezegun import freeze_time
 
+from django_dualauth.crypto import digest
 from django_dualauth.models import AccountState, AuthSession, LoginChallenge, RecoveryCode
-from django_dualauth.services import twofactor
+from django_dualauth.services import login, twofactor
 from django_dualauth.signals import two_factor_disabled, two_factor_enabled, two_factor_failed
 from tests.conftest import PASSWORD, AuthClient
 from tests.test_admin_and_purge import mixin_site
@@ -592,7 +593,7 @@ def test_purge_deletes_expired_challenges(enrolled: tuple[Any, list[str]], clien
 
     live = challenge(client_factory("bearer"))
     challenge(client_factory("bearer"))
-    LoginChallenge.objects.exclude(token_digest=twofactor.digest(live, twofactor.TEMP_TOKEN_PURPOSE)).update(
+    LoginChallenge.objects.exclude(token_digest=digest(live, login.TEMP_TOKEN_PURPOSE)).update(
         expires_at=timezone.now() - timedelta(seconds=1))
     out = StringIO()
     call_command("dualauth_purge", stdout=out)

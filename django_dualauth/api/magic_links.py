@@ -10,11 +10,10 @@ from rest_framework.response import Response
 from .. import delivery, messaging
 from ..conf import dualauth_settings
 from ..services import magic_links
-from ..services.twofactor import LoginChallengeIssued
 from . import ratelimits
 from .base import FeatureView, TokenIssuingView, client_ip_key, validated
 from .inputs import EmailInput, ModeInput, StrictCharField, TempTokenInput
-from .login import challenge_response, session_response
+from .responses import login_response, session_response
 
 __all__ = ["MagicLinkSendView", "MagicLinkVerifyView"]
 
@@ -77,6 +76,4 @@ class MagicLinkVerifyView(TokenIssuingView, _MagicLinkView):
             return session_response(request, tokens)
         data = validated(_VerifyLogin, request.data)
         outcome = magic_links.verify_login_link(data["token"], delivery=mode, client=client)
-        if isinstance(outcome, LoginChallengeIssued):
-            return challenge_response(outcome)
-        return session_response(request, outcome)
+        return login_response(request, outcome)

@@ -14,11 +14,10 @@ from ..authentication import DualAuthentication
 from ..conf import dualauth_settings
 from ..exceptions import RateLimited
 from ..services import sms
-from ..services.twofactor import LoginChallengeIssued
 from . import ratelimits
 from .base import FeatureView, TokenIssuingView, client_ip_key, request_user, session_id, validated
 from .inputs import EmailInput, ModeInput, PasswordField, StrictCharField, TempTokenInput
-from .login import challenge_response, session_response
+from .responses import login_response, session_response
 
 __all__ = ["SMSPhoneView", "SMSPhoneVerifyView", "SMSSendView", "SMSVerifyView"]
 
@@ -133,6 +132,4 @@ class SMSVerifyView(TokenIssuingView, _SMSView):
         # Per address, counted alike for unknown addresses.
         with ratelimits.guarded_check(request, "sms_login", ratelimits.normalize_identifier(email)):
             outcome = sms.verify_login_code(email, code, delivery=mode, client=client)
-        if isinstance(outcome, LoginChallengeIssued):
-            return challenge_response(outcome)
-        return session_response(request, outcome)
+        return login_response(request, outcome)

@@ -16,7 +16,7 @@ from ..services import twofactor
 from . import ratelimits
 from .base import DualAuthAPIView, TokenIssuingView, request_user, session_id, validated
 from .inputs import PasswordField, StrictCharField
-from .login import session_response
+from .responses import session_response
 
 __all__ = ["TwoFactorSetupView", "TwoFactorVerifySetupView", "TwoFactorVerifyView",
            "TwoFactorDisableView", "RecoveryCodesView"]

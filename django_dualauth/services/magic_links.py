@@ -22,13 +22,20 @@ from django.utils import timezone
 
 from ..conf import dualauth_settings
 from ..crypto import digest, digests, equal, looks_like_secret, new_secret
-from ..exceptions import DualAuthError, MagicLinkInvalid, TempTokenInvalid, TokenMismatch
-from ..models import ChallengePurpose, MagicLink, MagicLinkPurpose
+from ..exceptions import DualAuthError, MagicLinkInvalid, TokenMismatch
+from ..models import MagicLink, MagicLinkPurpose
 from ..types import ClientInfo, IssuedTokens
 from .claims import update_account_state
 from .first_proof import PROOF_MAGIC_LINK, reset_before_first_proof
-from .sessions import issue_session
-from .twofactor import MAGIC_LINK, LoginChallengeIssued, begin_login, finish_challenge, lock_challenge
+from .login import (
+    MAGIC_LINK,
+    LoginChallengeIssued,
+    SecondFactor,
+    finish_challenge,
+    lock_offering,
+    register_second_factor,
+    sign_in,
+)
 from .users import active_user_by_email, email_of, render_mail, state_stamp
 
 __all__ = ["request_login_link", "request_second_factor_link", "verify_login_link",
@@ -38,6 +45,13 @@ TOKEN_PURPOSE = "magic_link"
 STAMP_PURPOSE = "magic_link.stamp"
 #: The amr value of a session whose (first or second) factor was an e-mailed link.
 AMR_EMAIL = "email"
+
+# An e-mailed link may finish a login but never meets a 2FA policy alone (NIST 800-63B
+# §5.1.3.1), and is never offered after a magic-link login.
+register_second_factor(SecondFactor(
+    name=MAGIC_LINK, rank=30, satisfies_policy=False, channel=AMR_EMAIL,
+    available=lambda user: bool(dualauth_settings.MAGIC_LINK_ENABLED and dualauth_settings.MAGIC_LINK_SECOND_FACTOR
+                                and getattr(user, user.get_email_field_name(), ""))))
 
 
 def _stamp(user: Any) -> str:
@@ -93,9 +107,7 @@ def request_second_factor_link(temp_token: object, *, delivery: str,
     this challenge.
     """
     with transaction.atomic():
-        challenge = lock_challenge(temp_token, ChallengePurpose.LOGIN, delivery, timezone.now())
-        if isinstance(challenge, DualAuthError) or MAGIC_LINK not in challenge.methods:
-            raise TempTokenInvalid()
+        challenge = lock_offering(temp_token, MAGIC_LINK, delivery=delivery, now=timezone.now())
         raw = _create(challenge.user, MagicLinkPurpose.TWO_FACTOR, client, challenge=challenge)
     return _message(challenge.user, raw, second_factor=True)
 
@@ -131,11 +143,8 @@ def verify_login_link(raw: object, *, delivery: str, client: ClientInfo) -> Issu
         # set up before it (by whoever registered the address) survives it.
         reset_before_first_proof(user, proof=PROOF_MAGIC_LINK)
         update_account_state(user, email_verified=True)
-        if not dualauth_settings.MAGIC_LINK_FULL_LOGIN:
-            step = begin_login(user, delivery=delivery, client=client, first_factors=[AMR_EMAIL])
-            if step is not None:
-                return step
-        return issue_session(user, delivery=delivery, client=client, methods=[AMR_EMAIL])
+        return sign_in(user, first_factor=AMR_EMAIL, delivery=delivery, client=client,
+                       second_step=not dualauth_settings.MAGIC_LINK_FULL_LOGIN)
 
 
 def verify_second_factor_link(raw: object, temp_token: object, *, delivery: str,

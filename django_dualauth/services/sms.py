@@ -39,12 +39,20 @@ from ..exceptions import (
     TooManyAttempts,
     ValidationFailed,
 )
-from ..models import ChallengePurpose, SMSDevice
+from ..models import SMSDevice
 from ..models.sessions import RevocationReason
 from ..types import ClientInfo, IssuedTokens
 from . import proofs
-from .sessions import issue_session, revoke_all_sessions
-from .twofactor import SMS, LoginChallengeIssued, begin_login, finish_challenge, lock_challenge
+from .login import (
+    SMS,
+    LoginChallengeIssued,
+    SecondFactor,
+    finish_challenge,
+    lock_offering,
+    register_second_factor,
+    sign_in,
+)
+from .sessions import revoke_all_sessions
 from .users import active_user_by_email
 
 __all__ = ["OutgoingSMS", "add_phone", "confirm_phone", "remove_phone", "has_verified_phone", "normalize_phone",
@@ -85,6 +93,12 @@ def normalize_phone(raw: object) -> str:
 
 def has_verified_phone(user: Any) -> bool:
     return SMSDevice.objects.filter(user_id=user.pk, confirmed=True).exists()
+
+
+# A verified phone is a second factor when the feature is on (one query), never after an SMS login.
+register_second_factor(SecondFactor(
+    name=SMS, rank=20, channel=AMR_SMS,
+    available=lambda user: dualauth_settings.SMS_ENABLED and has_verified_phone(user)))
 
 
 def _code_digest(device: SMSDevice, code: str) -> str:
@@ -241,9 +255,7 @@ def request_second_factor_code(temp_token: object, *, delivery: str) -> Outgoing
     """
     now = timezone.now()
     with transaction.atomic():
-        challenge = lock_challenge(temp_token, ChallengePurpose.LOGIN, delivery, now)
-        if isinstance(challenge, DualAuthError) or SMS not in challenge.methods:
-            raise TempTokenInvalid()
+        challenge = lock_offering(temp_token, SMS, delivery=delivery, now=now)
         device = _locked_device(challenge.user, confirmed=True)
         if device is None:
             raise PhoneNotVerified()
@@ -277,10 +289,7 @@ def _verify_login_locked(user: Any, code: object, delivery: str, client: ClientI
     error = _check_code(device, code, now, throttle=False)
     if error is not None:
         return error
-    step = begin_login(user, delivery=delivery, client=client, first_factors=[AMR_SMS])
-    if step is not None:
-        return step
-    return issue_session(user, delivery=delivery, client=client, methods=[AMR_SMS])
+    return sign_in(user, first_factor=AMR_SMS, delivery=delivery, client=client)
 
 
 def verify_second_factor_code(temp_token: object, code: object, *, delivery: str,
