@@ -33,21 +33,21 @@ from typing import Any
 from .common import fmt_x, log, table, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
-FEW, MANY = 20, 120
+FEW, MANY, WARM = 20, 120, 20  # --few/--many/--warm change them (a quicker, coarser count)
 DEFAULT_CONTENDERS = ["simplejwt", "dualauth-cookie", "dualauth-bearer", "dualauth-cache"]
 
 
 GAP = 3.5  # seconds: the realistic arm's idle gap between two requests of a session (> TRUST_WINDOW)
 
 
-def child(contender: str, kind: str, n: int, arm: str = "today") -> None:
+def child(contender: str, kind: str, n: int, arm: str = "today", many: int = MANY, warm: int = WARM) -> None:
     """Set up, log in, warm up, then make ``n`` requests (run under callgrind by the parent).
 
     ``today``: one session, one token, ``api/me`` (reads ``user.pk`` only), back to back.
     ``realistic``: one session per request (every request presents a token never seen
     before, of another user), ``api/profile`` (reads ``user.email`` too), and push mode's clock
     moved ``GAP`` seconds forward before each request, as after an idle gap (no sleeping under
-    callgrind). Both runs log in the same ``20 + MANY`` sessions, so the set-up cancels out.
+    callgrind). Both runs log in the same ``warm + many`` sessions, so the set-up cancels out.
     """
     from django.conf import settings
 
@@ -56,7 +56,7 @@ def child(contender: str, kind: str, n: int, arm: str = "today") -> None:
     # The login is not what is counted: a fast hasher keeps the set-up short under valgrind.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     realistic = arm == "realistic"
-    setup_db.N_USERS = 20 + MANY if realistic else 5
+    setup_db.N_USERS = warm + many if realistic else 5
     setup_db.prepare(fresh=True)  # configures Django too
     from .contenders import BY_NAME
     from .inprocess import Driver
@@ -68,17 +68,17 @@ def child(contender: str, kind: str, n: int, arm: str = "today") -> None:
     step = d.refresh if kind == "refresh" else d.get
     if not realistic:
         st = d.login(c, 2) if c.can_login else c.new_state(d.t.host)
-        for _ in range(20 + n):
+        for _ in range(warm + n):
             step(c, st)
         return
     from django_dualauth.services import revocation_push
 
-    states = [d.login(c, i) if c.can_login else c.new_state(d.t.host, i) for i in range(20 + MANY)]
+    states = [d.login(c, i) if c.can_login else c.new_state(d.t.host, i) for i in range(warm + many)]
     clock, offset = revocation_push._now, [0.0]
     revocation_push._now = lambda: clock() + offset[0]  # the module's own hook for moving its clock
     profile = c.get_request
     c.get_request = lambda st: _profile(profile(st))  # type: ignore[method-assign]
-    for st in states[:20 + n]:
+    for st in states[:warm + n]:
         offset[0] += GAP
         step(c, st)
 
@@ -88,7 +88,7 @@ def _profile(req: Any) -> Any:
     return req
 
 
-def _count(contender: str, kind: str, n: int, db: str, slot: str, arm: str) -> int:
+def _count(contender: str, kind: str, n: int, db: str, slot: str, arm: str) -> int:  # noqa: PLR0913
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "BENCH_DB": db,
            "PYTHONHASHSEED": "0"}
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +96,8 @@ def _count(contender: str, kind: str, n: int, db: str, slot: str, arm: str) -> i
         # two counts run side by side; BENCH_PG_PREFIX keeps two checkouts' databases apart
         env["BENCH_PG_NAME"] = f"{os.environ.get('BENCH_PG_PREFIX', 'dualauth_bench_cg')}{slot}"
         cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-               sys.executable, "-m", "bench.instructions", "--child", contender, kind, str(n), arm]
+               sys.executable, "-m", "bench.instructions", "--child", contender, kind, str(n), arm,
+               str(MANY), str(WARM)]
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)  # noqa: S603
     found = re.search(r"Collected : (\d+)", proc.stderr)
     if proc.returncode != 0 or not found:
@@ -129,8 +130,8 @@ def render(res: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    if len(sys.argv) == 6 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    if len(sys.argv) == 8 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]), int(sys.argv[7]))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--kinds", default="refresh", help="refresh, get or both (comma-separated)")
@@ -139,7 +140,12 @@ def main() -> None:
     ap.add_argument("--arm", choices=["today", "realistic"], default="today",
                     help="realistic: a new token of another user per request, a view that reads "
                     "user.email, push mode after idle gaps of 3.5 s (see child())")
+    ap.add_argument("--few", type=int, default=FEW)
+    ap.add_argument("--many", type=int, default=MANY)
+    ap.add_argument("--warm", type=int, default=WARM, help="requests after the set-up, not counted")
     args = ap.parse_args()
+    global FEW, MANY, WARM  # noqa: PLW0603 - read by _count and render
+    FEW, MANY, WARM = args.few, args.many, args.warm
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
     from .contenders import contenders_for
@@ -151,7 +157,8 @@ def main() -> None:
     names = [n for n in args.contenders.split(",") if n]
     if unknown := [n for n in names if n not in served]:
         raise SystemExit(f"not served on {args.db}: {', '.join(unknown)} (push needs --db postgres)")
-    res: dict[str, Any] = {"db": args.db, "arm": args.arm, "kinds": kinds, "contenders": names, "counts": {}}
+    res: dict[str, Any] = {"db": args.db, "arm": args.arm, "few": FEW, "many": MANY, "warm": WARM,
+                           "kinds": kinds, "contenders": names, "counts": {}}
     for kind in kinds:
         res["counts"][kind] = {}
         for name in names:
