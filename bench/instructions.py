@@ -130,6 +130,7 @@ def render(res: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    global FEW, MANY, WARM  # noqa: PLW0603 - --few/--many/--warm, read by _count and render
     if len(sys.argv) == 8 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]), int(sys.argv[7]))
         return
@@ -144,7 +145,6 @@ def main() -> None:
     ap.add_argument("--many", type=int, default=MANY)
     ap.add_argument("--warm", type=int, default=WARM, help="requests after the set-up, not counted")
     args = ap.parse_args()
-    global FEW, MANY, WARM  # noqa: PLW0603 - read by _count and render
     FEW, MANY, WARM = args.few, args.many, args.warm
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
