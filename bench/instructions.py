@@ -1,6 +1,7 @@
 """Instructions per request, counted by valgrind's callgrind: a cost that the VM's drift does not move.
 
-``python -m bench.instructions [--kinds refresh,get] [--contenders a,b] [--db sqlite|postgres]``
+``python -m bench.instructions [--kinds refresh,get] [--contenders a,b] [--db sqlite|postgres]
+[--arm today|realistic]``
 
 On a shared two-core VM the timed parts drift by ±30% from one round to the next, which hides
 a change of a few percent. Callgrind counts the instructions a process executes, whatever the
@@ -32,19 +33,30 @@ from typing import Any
 from .common import fmt_x, log, table, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
-FEW, MANY = 20, 120
+FEW, MANY, WARM = 20, 120, 20  # --few/--many/--warm change them (a quicker, coarser count)
 DEFAULT_CONTENDERS = ["simplejwt", "dualauth-cookie", "dualauth-bearer", "dualauth-cache"]
 
 
-def child(contender: str, kind: str, n: int) -> None:
-    """Set up, log in, warm up, then make ``n`` requests (run under callgrind by the parent)."""
+GAP = 3.5  # seconds: the realistic arm's idle gap between two requests of a session (> TRUST_WINDOW)
+
+
+def child(contender: str, kind: str, n: int, arm: str = "today", many: int = MANY, warm: int = WARM) -> None:
+    """Set up, log in, warm up, then make ``n`` requests (run under callgrind by the parent).
+
+    ``today``: one session, one token, ``api/me`` (reads ``user.pk`` only), back to back.
+    ``realistic``: one session per request (every request presents a token never seen
+    before, of another user), ``api/profile`` (reads ``user.email`` too), and push mode's clock
+    moved ``GAP`` seconds forward before each request, as after an idle gap (no sleeping under
+    callgrind). Both runs log in the same ``warm + many`` sessions, so the set-up cancels out.
+    """
     from django.conf import settings
 
     from . import setup_db
 
     # The login is not what is counted: a fast hasher keeps the set-up short under valgrind.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    setup_db.N_USERS = 5
+    realistic = arm == "realistic"
+    setup_db.N_USERS = warm + many if realistic else 5
     setup_db.prepare(fresh=True)  # configures Django too
     from .contenders import BY_NAME
     from .inprocess import Driver
@@ -53,20 +65,39 @@ def child(contender: str, kind: str, n: int) -> None:
     install()
     d = Driver()
     c = BY_NAME[contender]
-    st = d.login(c, 2) if c.can_login else c.new_state(d.t.host)
     step = d.refresh if kind == "refresh" else d.get
-    for _ in range(20 + n):
+    if not realistic:
+        st = d.login(c, 2) if c.can_login else c.new_state(d.t.host)
+        for _ in range(warm + n):
+            step(c, st)
+        return
+    from django_dualauth.services import revocation_push
+
+    states = [d.login(c, i) if c.can_login else c.new_state(d.t.host, i) for i in range(warm + many)]
+    clock, offset = revocation_push._now, [0.0]
+    revocation_push._now = lambda: clock() + offset[0]  # the module's own hook for moving its clock
+    profile = c.get_request
+    c.get_request = lambda st: _profile(profile(st))  # type: ignore[method-assign]
+    for st in states[:warm + n]:
+        offset[0] += GAP
         step(c, st)
 
 
-def _count(contender: str, kind: str, n: int, db: str, slot: str) -> int:
+def _profile(req: Any) -> Any:
+    req.path = req.path.replace("/api/me", "/api/profile")
+    return req
+
+
+def _count(contender: str, kind: str, n: int, db: str, slot: str, arm: str) -> int:  # noqa: PLR0913
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "BENCH_DB": db,
            "PYTHONHASHSEED": "0"}
     with tempfile.TemporaryDirectory() as tmp:
         env["BENCH_SQLITE_PATH"] = os.path.join(tmp, "bench.sqlite3")
-        env["BENCH_PG_NAME"] = f"dualauth_bench_cg{slot}"  # two counts run side by side
+        # two counts run side by side; BENCH_PG_PREFIX keeps two checkouts' databases apart
+        env["BENCH_PG_NAME"] = f"{os.environ.get('BENCH_PG_PREFIX', 'dualauth_bench_cg')}{slot}"
         cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-               sys.executable, "-m", "bench.instructions", "--child", contender, kind, str(n)]
+               sys.executable, "-m", "bench.instructions", "--child", contender, kind, str(n), arm,
+               str(MANY), str(WARM)]
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)  # noqa: S603
     found = re.search(r"Collected : (\d+)", proc.stderr)
     if proc.returncode != 0 or not found:
@@ -74,10 +105,10 @@ def _count(contender: str, kind: str, n: int, db: str, slot: str) -> int:
     return int(found.group(1))
 
 
-def per_request(contender: str, kind: str, db: str) -> int:
+def per_request(contender: str, kind: str, db: str, arm: str = "today") -> int:
     with ThreadPoolExecutor(2) as pool:
-        few = pool.submit(_count, contender, kind, FEW, db, "a")
-        many = pool.submit(_count, contender, kind, MANY, db, "b")
+        few = pool.submit(_count, contender, kind, FEW, db, "a", arm)
+        many = pool.submit(_count, contender, kind, MANY, db, "b", arm)
         return (many.result() - few.result()) // (MANY - FEW)
 
 
@@ -92,20 +123,29 @@ def render(res: dict[str, Any]) -> str:
             ref = res["counts"][k].get("simplejwt")
             row += [f"{n:,}" if n else "n/a", fmt_x(n / ref) if n and ref else "n/a"]
         body.append(row)
-    return (f"### Instructions per request (callgrind, in-process, {res['db']})\n\n" + table(headers, body)
+    arm = " realistic arm" if res.get("arm") == "realistic" else ""
+    return (f"### Instructions per request (callgrind, in-process, {res['db']}{arm})\n\n" + table(headers, body)
             + f"\n\nThe difference between {MANY} and {FEW} requests after the same set-up, over "
             f"{MANY - FEW}. Lower is better; ×simplejwt is this count over simplejwt's.")
 
 
 def main() -> None:
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    global FEW, MANY, WARM  # noqa: PLW0603 - --few/--many/--warm, read by _count and render
+    if len(sys.argv) == 8 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]), int(sys.argv[7]))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--kinds", default="refresh", help="refresh, get or both (comma-separated)")
     ap.add_argument("--contenders", default=",".join(DEFAULT_CONTENDERS))
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--arm", choices=["today", "realistic"], default="today",
+                    help="realistic: a new token of another user per request, a view that reads "
+                    "user.email, push mode after idle gaps of 3.5 s (see child())")
+    ap.add_argument("--few", type=int, default=FEW)
+    ap.add_argument("--many", type=int, default=MANY)
+    ap.add_argument("--warm", type=int, default=WARM, help="requests after the set-up, not counted")
     args = ap.parse_args()
+    FEW, MANY, WARM = args.few, args.many, args.warm
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
     from .contenders import contenders_for
@@ -117,15 +157,16 @@ def main() -> None:
     names = [n for n in args.contenders.split(",") if n]
     if unknown := [n for n in names if n not in served]:
         raise SystemExit(f"not served on {args.db}: {', '.join(unknown)} (push needs --db postgres)")
-    res: dict[str, Any] = {"db": args.db, "kinds": kinds, "contenders": names, "counts": {}}
+    res: dict[str, Any] = {"db": args.db, "arm": args.arm, "few": FEW, "many": MANY, "warm": WARM,
+                           "kinds": kinds, "contenders": names, "counts": {}}
     for kind in kinds:
         res["counts"][kind] = {}
         for name in names:
             if kind == "refresh" and not served[name].can_refresh:
                 continue
             log(f"[instructions] {kind} {name}")
-            res["counts"][kind][name] = per_request(name, kind, args.db)
-    path = write_json(f"instructions-{args.db}.json", res)
+            res["counts"][kind][name] = per_request(name, kind, args.db, args.arm)
+    path = write_json(f"instructions-{args.db}{'-realistic' if args.arm == 'realistic' else ''}.json", res)
     print(render(res))
     log(f"wrote {path}")
 

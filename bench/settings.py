@@ -68,7 +68,7 @@ if BENCH_DB == "postgres":
     }}
     CACHES = {"default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": "redis://127.0.0.1:6379/5",
+        "LOCATION": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5"),  # flushed
     }}
 else:
     # On tmpfs when there is one, in WAL mode: part 1 measures CPU cost, not this disk's fsync.

@@ -13,6 +13,9 @@ prefix             contender
 /dualauth-cache/   django-dualauth, bearer delivery, cache revocation check, push off (bench middleware)
 /dualauth-push/    the same with DUALAUTH_REVOCATION_PUSH (Redis pub/sub; PostgreSQL settings only)
 =================  ========================================================================
+
+Each protected resource is served twice: ``api/me`` reads ``user.pk`` only, ``api/profile``
+(the realistic arm of ``bench.instructions``) reads ``user.email`` too.
 """
 
 from dj_rest_auth.jwt_auth import JWTCookieAuthentication, get_refresh_view
@@ -37,6 +40,7 @@ def _dualauth(prefix: str) -> list:
     return [
         path(f"{prefix}/auth/", include(("django_dualauth.urls", "dualauth"), namespace=prefix)),
         path(f"{prefix}/api/me", protected_view(DualAuthentication)),
+        path(f"{prefix}/api/profile", protected_view(DualAuthentication, profile=True)),
     ]
 
 
@@ -44,14 +48,18 @@ urlpatterns = [
     path("bare/api/me", BareView.as_view()),
     path("session/login", SessionLoginView.as_view()),
     path("session/api/me", protected_view(SessionAuthentication)),
+    path("session/api/profile", protected_view(SessionAuthentication, profile=True)),
     path("simplejwt/login", TokenObtainPairView.as_view()),
     path("simplejwt/refresh", TokenRefreshView.as_view()),
     path("simplejwt/api/me", protected_view(JWTAuthentication)),
+    path("simplejwt/api/profile", protected_view(JWTAuthentication, profile=True)),
     path("knox/login", KnoxLogin.as_view()),
     path("knox/api/me", protected_view(KnoxTokenAuthentication)),
+    path("knox/api/profile", protected_view(KnoxTokenAuthentication, profile=True)),
     path("djrestauth/login", RestAuthLoginView.as_view()),
     path("djrestauth/refresh", get_refresh_view().as_view()),
     path("djrestauth/api/me", protected_view(JWTCookieAuthentication)),
+    path("djrestauth/api/profile", protected_view(JWTCookieAuthentication, profile=True)),
     *_dualauth("dualauth-cookie"),
     *_dualauth("dualauth-bearer"),
     *_dualauth("dualauth-cache"),

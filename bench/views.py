@@ -20,17 +20,21 @@ class BareView(APIView):
         return Response({"id": None})
 
 
-def protected_view(auth_class: Any) -> Any:
-    """The same tiny authenticated resource behind ``auth_class``: it reads only ``user.pk``."""
+def protected_view(auth_class: Any, *, profile: bool = False) -> Any:
+    """The same tiny authenticated resource behind ``auth_class``: it reads only ``user.pk``,
+    or with ``profile`` (the realistic arm, ``/api/profile``) also ``user.email``, a field
+    that a user object known only by its token's claims does not hold."""
 
     class Protected(APIView):
         authentication_classes = [auth_class]
         permission_classes = [IsAuthenticated]
 
         def get(self, request: Any) -> Response:
+            if profile:
+                return Response({"id": request.user.pk, "email": request.user.email})
             return Response({"id": request.user.pk})
 
-    Protected.__name__ = f"Protected_{auth_class.__name__}"
+    Protected.__name__ = f"Protected{'Profile' if profile else ''}_{auth_class.__name__}"
     return Protected.as_view()
 
 

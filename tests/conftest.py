@@ -1,4 +1,5 @@
-"""Shared fixtures. ``auth_client`` is parametrized: every test using it runs as a web
+"""Shared fixtures. ``auth_client``, ``client_factory`` and ``delivery`` come from the app's own
+pytest plugin (``django_dualauth.pytest_plugin``): every test using ``auth_client`` runs as a web
 browser (cookies, CSRF token, Origin) and as a native app (X-Auth-Strategy: bearer)."""
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.cache import caches
 from django.dispatch import Signal
-from rest_framework.test import APIClient
 
-from django_dualauth.delivery import access_cookie_name, refresh_cookie_name
+from django_dualauth import testing
 from django_dualauth.services import revocation
 from django_dualauth.signals import session_revoked
 
@@ -21,77 +21,25 @@ EMAIL = "alice@example.com"
 ORIGIN = "https://app.example.com"
 CSRF_COOKIE = "csrf-token"
 
+pytest_plugins = ["django_dualauth.pytest_plugin"]
 
-class AuthClient:
-    """Drives the API the way each kind of client does.
 
-    ``cookie``: an ``APIClient(enforce_csrf_checks=True)`` that fetches a CSRF token first
-    and sends it with ``Origin`` on every unsafe request; tokens live in its cookie jar.
-    ``bearer``: sends ``X-Auth-Strategy: bearer``, keeps the tokens from the JSON body and
-    presents the access token as ``Authorization: Bearer``.
-    """
+class AuthClient(testing.AuthClient):
+    """The shipped client (``django_dualauth.testing``), as the suite's browser at ``ORIGIN`` and
+    logging in as the default account."""
 
-    def __init__(self, delivery: str) -> None:
-        self.delivery = delivery
-        self.client = APIClient(enforce_csrf_checks=True)
-        self.access_token: str | None = None
-        self.refresh_token: str | None = None
-        if delivery == "cookie":
-            self.client.get("/auth/csrf")
+    def __init__(self, delivery: testing.Delivery) -> None:
+        super().__init__(delivery, **CLIENT_OPTIONS)
 
-    @property
-    def is_cookie(self) -> bool:
-        return self.delivery == "cookie"
 
-    def csrf_token(self) -> str:
-        morsel = self.client.cookies.get(CSRF_COOKIE)
-        return morsel.value if morsel else ""
+CLIENT_OPTIONS: dict[str, Any] = {"origin": ORIGIN, "email": EMAIL, "password": PASSWORD}
 
-    def headers(self, *, auth: bool = True) -> dict[str, str]:
-        if self.is_cookie:
-            return {"HTTP_ORIGIN": ORIGIN, "HTTP_X_CSRF_TOKEN": self.csrf_token()}
-        headers = {"HTTP_X_AUTH_STRATEGY": "bearer"}
-        if auth and self.access_token:
-            headers["HTTP_AUTHORIZATION"] = f"Bearer {self.access_token}"
-        return headers
 
-    def cookie(self, name: str) -> str | None:
-        morsel = self.client.cookies.get(name)
-        return morsel.value if morsel and morsel.value else None
-
-    def _remember(self, response: Any) -> Any:
-        if response.status_code == 200 and not self.is_cookie:
-            body = response.json()
-            self.access_token = body.get("accessToken", self.access_token)
-            self.refresh_token = body.get("refreshToken", self.refresh_token)
-        if self.is_cookie:
-            self.access_token = self.cookie(access_cookie_name())
-            self.refresh_token = self.cookie(refresh_cookie_name())
-        return response
-
-    def post(self, path: str, data: Any = None, **extra: Any) -> Any:
-        return self.client.post(path, data if data is not None else {}, format="json",
-                                **{**self.headers(), **extra})
-
-    def get(self, path: str, **extra: Any) -> Any:
-        return self.client.get(path, **{**self.headers(), **extra})
-
-    def login(self, email: str = EMAIL, password: str = PASSWORD, **extra: Any) -> Any:
-        return self._remember(self.post("/auth/login", {"email": email, "password": password},
-                                        **extra))
-
-    def refresh(self, **extra: Any) -> Any:
-        data = {} if self.is_cookie else {"refreshToken": self.refresh_token}
-        return self._remember(self.post("/auth/refresh", data, **extra))
-
-    def logout(self, **extra: Any) -> Any:
-        return self._remember(self.post("/auth/logout", **extra))
-
-    def logout_all(self, **extra: Any) -> Any:
-        return self._remember(self.post("/auth/logout-all", **extra))
-
-    def me(self, **extra: Any) -> Any:
-        return self.get("/auth/me", **extra)
+@pytest.fixture
+def client_factory(db: None) -> type[AuthClient]:
+    """The plugin's ``auth_client`` is built by this, so every client of the suite is the one above
+    (and ``type(auth_client)("bearer")`` is another of its kind)."""
+    return AuthClient
 
 
 @pytest.fixture(autouse=True)
@@ -120,21 +68,6 @@ def user_factory(django_user_model: Any) -> Any:
 @pytest.fixture
 def user(user_factory: Any) -> Any:
     return user_factory()
-
-
-@pytest.fixture(params=["cookie", "bearer"])
-def delivery(request: Any) -> str:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def auth_client(delivery: str, db: Any) -> AuthClient:
-    return AuthClient(delivery)
-
-
-@pytest.fixture
-def client_factory(db: Any) -> Any:
-    return AuthClient
 
 
 def _on_redis() -> bool:

@@ -24,7 +24,6 @@ from django_dualauth.conf import dualauth_settings
 from django_dualauth.delivery import refresh_cookie_name
 from django_dualauth.models import AuthSession, RotatedRefreshToken
 from django_dualauth.models.sessions import RevocationReason
-from tests.test_refresh_lifecycle import issued_refresh, present
 
 pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
@@ -48,12 +47,12 @@ def dropped_refresh(ac: Any) -> str:
     ac.client.cookies = jar
     if ac.is_cookie:
         assert ac.cookie(refresh_cookie_name()) == held  # the jar never saw the successor
-    return issued_refresh(ac, response)
+    return ac.issued_refresh(response)
 
 
 def refreshed(ac: Any, response: Any) -> str:
     assert response.status_code == 200, response.content
-    return issued_refresh(ac, response)
+    return ac.issued_refresh(response)
 
 
 def assert_revoked(response: Any) -> None:
@@ -88,7 +87,7 @@ def test_retry_after_a_dropped_answer_gets_the_same_successor(auth_client, user)
         assert nxt not in (parent, successor)
         assert AuthSession.objects.get().generation == 2
         assert auth_client.get("/api/whoami").status_code == 200
-        assert_revoked(present(auth_client, parent))
+        assert_revoked(auth_client.present_refresh(parent))
 
 
 def test_every_retry_inside_the_window_gets_the_same_successor(auth_client, user):
@@ -109,7 +108,7 @@ def test_retry_after_the_window_revokes_the_family(auth_client, user):
         successor = dropped_refresh(auth_client)
         clock.tick(grace() + SECOND)
         assert_revoked(auth_client.refresh())
-        assert_revoked(present(auth_client, successor))  # the whole family is dead
+        assert_revoked(auth_client.present_refresh(successor))  # the whole family is dead
 
 
 def test_retry_of_a_grandparent_inside_the_window_revokes_the_family(auth_client, user):
@@ -120,8 +119,8 @@ def test_retry_of_a_grandparent_inside_the_window_revokes_the_family(auth_client
         clock.tick(SECOND)
         successor = dropped_refresh(auth_client)  # the parent's answer is lost
         clock.tick(SECOND)
-        assert_revoked(present(auth_client, grandparent))
-        assert_revoked(present(auth_client, successor))
+        assert_revoked(auth_client.present_refresh(grandparent))
+        assert_revoked(auth_client.present_refresh(successor))
 
 
 @pytest.mark.parametrize("who_rotates_next", ["owner", "thief"])
@@ -136,11 +135,11 @@ def test_a_thief_inside_the_window_is_caught_at_the_next_rotation(auth_client, u
         owners = refreshed(auth_client, auth_client.refresh())
         thief = client_factory(auth_client.delivery)
         clock.tick(SECOND)
-        assert refreshed(thief, present(thief, parent)) == owners  # the same successor, no branch
+        assert refreshed(thief, thief.present_refresh(parent)) == owners  # the same successor, no branch
 
         clock.tick(dualauth_settings.ACCESS_TOKEN_LIFETIME)  # the next refresh, minutes later
         first, second = (auth_client, thief) if who_rotates_next == "owner" else (thief, auth_client)
-        nxt = refreshed(first, present(first, owners))
+        nxt = refreshed(first, first.present_refresh(owners))
         clock.tick(grace() + SECOND)
-        assert_revoked(present(second, owners))
-        assert_revoked(present(first, nxt))  # the side that rotated loses the family too
+        assert_revoked(second.present_refresh(owners))
+        assert_revoked(first.present_refresh(nxt))  # the side that rotated loses the family too

@@ -42,40 +42,10 @@ pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
 REFRESH_PURPOSE = "refresh_token"
 T0 = "2030-01-01 12:00:00"
+WHOAMI = "/api/whoami"  # the protected project view of tests/urls.py
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-def issued_refresh(ac: Any, response: Any) -> str:
-    """The refresh token a 200 response handed out, through the client's delivery."""
-    if ac.is_cookie:
-        return str(response.cookies[refresh_cookie_name()].value)
-    return str(response.json()["refreshToken"])
-
-
-def issued_access(ac: Any, response: Any) -> str:
-    if ac.is_cookie:
-        return str(response.cookies[access_cookie_name()].value)
-    return str(response.json()["accessToken"])
-
-
-def present(ac: Any, raw: str, **extra: Any) -> Any:
-    """POST /auth/refresh with ``raw`` through the client's own channel (cookie or body)."""
-    if ac.is_cookie:
-        ac.client.cookies[refresh_cookie_name()] = raw
-    else:
-        ac.refresh_token = raw
-    return ac.refresh(**extra)
-
-
-def whoami(ac: Any, access: str) -> Any:
-    """GET the protected project view with ``access`` through the client's own channel."""
-    if ac.is_cookie:
-        ac.client.cookies[access_cookie_name()] = access
-    else:
-        ac.access_token = access
-    return ac.get("/api/whoami")
-
 
 def assert_error(response: Any, status: int, code: str) -> None:
     assert response.status_code == status, response.content
@@ -140,13 +110,13 @@ def test_refresh_tokens_are_256_bit_secrets_stored_only_as_digests(auth_client, 
     """RT-01: no raw refresh (or access) token in any column; look-up is by digest."""
     login = auth_client.login()
     assert login.status_code == 200, login.content
-    raws = [issued_refresh(auth_client, login)]
-    accesses = [issued_access(auth_client, login)]
+    raws = [auth_client.issued_refresh(login)]
+    accesses = [auth_client.issued_access(login)]
     for _ in range(2):
         r = auth_client.refresh()
         assert r.status_code == 200, r.content
-        raws.append(issued_refresh(auth_client, r))
-        accesses.append(issued_access(auth_client, r))
+        raws.append(auth_client.issued_refresh(r))
+        accesses.append(auth_client.issued_access(r))
     assert len(set(raws)) == 3
     for raw in raws:
         assert len(raw) >= 43  # 32 random bytes, URL-safe base64: 256 bits
@@ -171,7 +141,7 @@ def test_a_leaked_digest_is_not_itself_a_refresh_token(auth_client, user):
     """RT-01: a database dump gives digests, and a digest presented as a token is refused."""
     auth_client.login()
     stolen = the_session().refresh_digest
-    assert_error(present(auth_client, stolen), 401, "INVALID_REFRESH_TOKEN")
+    assert_error(auth_client.present_refresh(stolen), 401, "INVALID_REFRESH_TOKEN")
     session = the_session()
     assert session.generation == 0 and session.revoked_at is None
 
@@ -179,7 +149,7 @@ def test_a_leaked_digest_is_not_itself_a_refresh_token(auth_client, user):
 def test_two_logins_get_unrelated_tokens(auth_client, user):
     first = auth_client.login()
     second = auth_client.login()
-    assert issued_refresh(auth_client, first) != issued_refresh(auth_client, second)
+    assert auth_client.issued_refresh(first) != auth_client.issued_refresh(second)
 
 
 # --- rotation on every use --------------------------------------------------------------------
@@ -187,12 +157,12 @@ def test_two_logins_get_unrelated_tokens(auth_client, user):
 def test_every_refresh_rotates_the_token_within_one_family(auth_client, user, received):
     login = auth_client.login()
     session_id = the_session().pk
-    seen = [issued_refresh(auth_client, login)]
+    seen = [auth_client.issued_refresh(login)]
     for expected_generation in (1, 2, 3):
         r = auth_client.refresh()
         assert r.status_code == 200, r.content
         assert r["Cache-Control"] == "no-store" and r["Pragma"] == "no-cache"  # RT-08
-        seen.append(issued_refresh(auth_client, r))
+        seen.append(auth_client.issued_refresh(r))
         session = the_session()
         assert session.pk == session_id and session.generation == expected_generation
     assert len(set(seen)) == len(seen)
@@ -203,12 +173,12 @@ def test_every_refresh_rotates_the_token_within_one_family(auth_client, user, re
 
 def test_rotated_access_tokens_all_work_until_the_family_ends(auth_client, user):
     login = auth_client.login()
-    first_access = issued_access(auth_client, login)
+    first_access = auth_client.issued_access(login)
     r = auth_client.refresh()
-    second_access = issued_access(auth_client, r)
+    second_access = auth_client.issued_access(r)
     assert first_access != second_access
-    assert whoami(auth_client, first_access).status_code == 200
-    assert whoami(auth_client, second_access).status_code == 200
+    assert auth_client.get_with_access(WHOAMI, first_access).status_code == 200
+    assert auth_client.get_with_access(WHOAMI, second_access).status_code == 200
 
 
 # --- RT-02 / RT-03 (sequential): reuse revokes the family -------------------------------------
@@ -218,15 +188,15 @@ def test_reuse_of_a_spent_token_revokes_the_whole_family(auth_client, user, user
     other_device = client_factory("bearer")
     other_device.login()
     login = auth_client.login()
-    r0, a0 = issued_refresh(auth_client, login), issued_access(auth_client, login)
+    r0, a0 = auth_client.issued_refresh(login), auth_client.issued_access(login)
     rotated = auth_client.refresh()
-    r1, a1 = issued_refresh(auth_client, rotated), issued_access(auth_client, rotated)
+    r1, a1 = auth_client.issued_refresh(rotated), auth_client.issued_access(rotated)
     family = AuthSession.objects.get(delivery=auth_client.delivery, revoked_at__isnull=True,
                                      generation=1)
 
     # The thief comes back after the grace window: not a retry.
     with freeze_time(timezone.now() + dualauth_settings.REFRESH_REUSE_GRACE + timedelta(seconds=1)):
-        replay = present(auth_client, r0, HTTP_USER_AGENT="thief/1.0")
+        replay = auth_client.present_refresh(r0, HTTP_USER_AGENT="thief/1.0")
     assert_error(replay, 401, "SESSION_REVOKED")
 
     family.refresh_from_db()
@@ -238,9 +208,9 @@ def test_reuse_of_a_spent_token_revokes_the_whole_family(auth_client, user, user
     assert [e["reason"] for e in received["revoked"]] == [RevocationReason.REUSE]
 
     # The current token and every access token of the family are dead at once.
-    assert_error(present(auth_client, r1), 401, "SESSION_REVOKED")
+    assert_error(auth_client.present_refresh(r1), 401, "SESSION_REVOKED")
     for access in (a0, a1):
-        assert_error(whoami(auth_client, access), 401, "SESSION_REVOKED")
+        assert_error(auth_client.get_with_access(WHOAMI, access), 401, "SESSION_REVOKED")
     # Other families of the same user are untouched.
     assert other_device.get("/api/whoami").status_code == 200
     assert other_device.refresh().status_code == 200
@@ -250,9 +220,9 @@ def test_second_use_of_the_same_token_is_reuse_in_strict_mode(auth_client, user,
     """Strict mode (grace 0, opt-in): a duplicate refresh is reuse (RT-03, sequential)."""
     settings.DUALAUTH_REFRESH_REUSE_GRACE = timedelta(0)
     login = auth_client.login()
-    r0 = issued_refresh(auth_client, login)
+    r0 = auth_client.issued_refresh(login)
     assert auth_client.refresh().status_code == 200
-    assert_error(present(auth_client, r0), 401, "SESSION_REVOKED")
+    assert_error(auth_client.present_refresh(r0), 401, "SESSION_REVOKED")
     assert the_session().revoked_reason == RevocationReason.REUSE
 
 
@@ -260,10 +230,10 @@ def test_spent_token_replayed_through_the_other_channel_still_revokes(auth_clien
                                                                       client_factory, received):
     """A copy of a spent token is reuse wherever it is presented."""
     login = auth_client.login()
-    r0 = issued_refresh(auth_client, login)
+    r0 = auth_client.issued_refresh(login)
     assert auth_client.refresh().status_code == 200
     thief = client_factory("bearer" if auth_client.is_cookie else "cookie")
-    assert_error(present(thief, r0), 401, "SESSION_REVOKED")
+    assert_error(thief.present_refresh(r0), 401, "SESSION_REVOKED")
     assert the_session().revoked_reason == RevocationReason.REUSE
     assert len(received["reused"]) == 1
     assert_error(auth_client.refresh(), 401, "SESSION_REVOKED")
@@ -271,23 +241,23 @@ def test_spent_token_replayed_through_the_other_channel_still_revokes(auth_clien
 
 def test_grace_window_never_covers_the_grandparent(auth_client, user, grace, received):
     login = auth_client.login()
-    r0 = issued_refresh(auth_client, login)
+    r0 = auth_client.issued_refresh(login)
     assert auth_client.refresh().status_code == 200
     r2_response = auth_client.refresh()
-    r2 = issued_refresh(auth_client, r2_response)
-    assert_error(present(auth_client, r0), 401, "SESSION_REVOKED")
+    r2 = auth_client.issued_refresh(r2_response)
+    assert_error(auth_client.present_refresh(r0), 401, "SESSION_REVOKED")
     assert len(received["reused"]) == 1
-    assert_error(present(auth_client, r2), 401, "SESSION_REVOKED")
+    assert_error(auth_client.present_refresh(r2), 401, "SESSION_REVOKED")
 
 
 def test_immediate_parent_after_the_grace_window_is_reuse(auth_client, user, grace):
     with freeze_time(T0) as clock:
         login = auth_client.login()
-        r0 = issued_refresh(auth_client, login)
-        r1 = issued_refresh(auth_client, auth_client.refresh())
+        r0 = auth_client.issued_refresh(login)
+        r1 = auth_client.issued_refresh(auth_client.refresh())
         clock.tick(grace + timedelta(seconds=1))
-        assert_error(present(auth_client, r0), 401, "SESSION_REVOKED")
-        assert_error(present(auth_client, r1), 401, "SESSION_REVOKED")
+        assert_error(auth_client.present_refresh(r0), 401, "SESSION_REVOKED")
+        assert_error(auth_client.present_refresh(r1), 401, "SESSION_REVOKED")
     assert the_session().revoked_reason == RevocationReason.REUSE
 
 
@@ -297,35 +267,35 @@ def test_retry_of_the_immediate_parent_within_grace_gets_the_same_successor(auth
                                                                             received):
     with freeze_time(T0) as clock:
         login = auth_client.login()
-        r0 = issued_refresh(auth_client, login)
+        r0 = auth_client.issued_refresh(login)
         first = auth_client.refresh()
-        r1, a1 = issued_refresh(auth_client, first), issued_access(auth_client, first)
+        r1, a1 = auth_client.issued_refresh(first), auth_client.issued_access(first)
         clock.tick(timedelta(seconds=9))
 
-        retry = present(auth_client, r0)
+        retry = auth_client.present_refresh(r0)
         assert retry.status_code == 200, retry.content
-        assert issued_refresh(auth_client, retry) == r1
-        a1_again = issued_access(auth_client, retry)
+        assert auth_client.issued_refresh(retry) == r1
+        a1_again = auth_client.issued_access(retry)
         assert a1_again != a1
-        assert whoami(auth_client, a1_again).status_code == 200
+        assert auth_client.get_with_access(WHOAMI, a1_again).status_code == 200
         session = the_session()
         assert session.generation == 1 and session.revoked_at is None
         assert RotatedRefreshToken.objects.count() == 1  # no new branch
         assert len(received["rotated"]) == 1 and received["reused"] == []
 
         # The successor still rotates exactly once, and then r0 is a grandparent.
-        r2 = issued_refresh(auth_client, present(auth_client, r1))
+        r2 = auth_client.issued_refresh(auth_client.present_refresh(r1))
         assert r2 not in (r0, r1)
         assert the_session().generation == 2
-        assert_error(present(auth_client, r0), 401, "SESSION_REVOKED")
+        assert_error(auth_client.present_refresh(r0), 401, "SESSION_REVOKED")
 
 
 def test_grace_retry_answers_through_the_family_delivery(auth_client, user, grace):
     login = auth_client.login()
-    r0 = issued_refresh(auth_client, login)
+    r0 = auth_client.issued_refresh(login)
     assert auth_client.refresh().status_code == 200
     extra = {} if not auth_client.is_cookie else {"HTTP_X_AUTH_STRATEGY": "bearer"}
-    retry = present(auth_client, r0, **extra)
+    retry = auth_client.present_refresh(r0, **extra)
     assert retry.status_code == 200, retry.content
     if auth_client.is_cookie:
         assert "refreshToken" not in retry.json() and "accessToken" not in retry.json()
@@ -353,7 +323,7 @@ def test_absolute_lifetime_is_never_extended_by_rotation(auth_client, user, shor
             expected_expiry = min(now + timedelta(hours=1), absolute)
             assert session.absolute_expires_at == absolute
             assert session.expires_at == expected_expiry
-            access_exp = jwt.decode(issued_access(auth_client, r), options={"verify_signature": False})["exp"]
+            access_exp = jwt.decode(auth_client.issued_access(r), options={"verify_signature": False})["exp"]
             assert access_exp <= int(absolute.timestamp())
             if auth_client.is_cookie:
                 assert r.cookies[refresh_cookie_name()]["max-age"] == int(
@@ -388,11 +358,11 @@ def test_access_token_does_not_outlive_the_absolute_lifetime(auth_client, user, 
         clock.tick(timedelta(minutes=170))
         r = auth_client.refresh()
         assert r.status_code == 200, r.content
-        access = issued_access(auth_client, r)
+        access = auth_client.issued_access(r)
         exp = jwt.decode(access, options={"verify_signature": False})["exp"]
         assert exp == int(the_session().absolute_expires_at.timestamp())
         clock.tick(timedelta(minutes=10, seconds=1))
-        assert_error(whoami(auth_client, access), 401, "INVALID_ACCESS_TOKEN")
+        assert_error(auth_client.get_with_access(WHOAMI, access), 401, "INVALID_ACCESS_TOKEN")
 
 
 def test_refresh_token_expires_after_the_idle_lifetime(auth_client, user, settings):
@@ -421,7 +391,7 @@ def test_refresh_at_exactly_the_idle_expiry_is_refused(auth_client, user, settin
 
 def test_unknown_well_formed_token_is_refused(auth_client, user, received):
     auth_client.login()
-    assert_error(present(auth_client, new_secret()), 401, "INVALID_REFRESH_TOKEN")
+    assert_error(auth_client.present_refresh(new_secret()), 401, "INVALID_REFRESH_TOKEN")
     session = the_session()
     assert session.generation == 0 and session.revoked_at is None
     assert received["reused"] == [] and received["revoked"] == []
@@ -441,7 +411,7 @@ def test_unknown_well_formed_token_is_refused(auth_client, user, received):
 ])
 def test_garbage_refresh_tokens_are_401_never_500(auth_client, user, garbage):
     auth_client.login()
-    assert_error(present(auth_client, garbage), 401, "INVALID_REFRESH_TOKEN")
+    assert_error(auth_client.present_refresh(garbage), 401, "INVALID_REFRESH_TOKEN")
     assert the_session().generation == 0
 
 
@@ -462,9 +432,9 @@ def test_non_string_body_token_is_a_validation_error(auth_client, user, value):
 def test_token_through_the_other_delivery_channel_is_refused(auth_client, user, client_factory):
     """A cookie family's token in a body, or a bearer family's token as a cookie: 401, no rotation."""
     login = auth_client.login()
-    raw = issued_refresh(auth_client, login)
+    raw = auth_client.issued_refresh(login)
     other = client_factory("bearer" if auth_client.is_cookie else "cookie")
-    assert_error(present(other, raw), 401, "INVALID_REFRESH_TOKEN")
+    assert_error(other.present_refresh(raw), 401, "INVALID_REFRESH_TOKEN")
     session = the_session()
     assert session.generation == 0 and session.revoked_at is None
     assert RotatedRefreshToken.objects.count() == 0
@@ -475,7 +445,7 @@ def test_token_through_the_other_delivery_channel_is_refused(auth_client, user, 
 def test_bearer_family_cookie_only_is_refused_even_with_bearer_header(client_factory, user, delivery):
     """RT-07(e) and its mirror: the channel decides, not the X-Auth-Strategy header."""
     owner = client_factory(delivery)
-    raw = issued_refresh(owner, owner.login())
+    raw = owner.issued_refresh(owner.login())
     attacker = client_factory("cookie")
     attacker.client.cookies[refresh_cookie_name()] = raw
     extra = {"HTTP_X_AUTH_STRATEGY": "bearer"}
@@ -492,7 +462,7 @@ def test_bearer_family_cookie_only_is_refused_even_with_bearer_header(client_fac
 def test_body_token_and_refresh_cookie_together_conflict(auth_client, user):
     """RT-07(f): both channels at once is refused, whichever one is the right one."""
     login = auth_client.login()
-    raw = issued_refresh(auth_client, login)
+    raw = auth_client.issued_refresh(login)
     auth_client.client.cookies[refresh_cookie_name()] = raw
     response = auth_client.post("/auth/refresh", {"refreshToken": raw})
     assert_error(response, 400, "CREDENTIAL_CONFLICT")
@@ -536,7 +506,7 @@ def test_cookie_family_with_access_token_in_body_never_puts_the_refresh_token_in
 
 def test_refresh_token_as_authorization_bearer_is_refused(auth_client, user):
     """RT-07(a): a refresh token is not an access token."""
-    raw = issued_refresh(auth_client, auth_client.login())
+    raw = auth_client.issued_refresh(auth_client.login())
     response = auth_client.client.get("/api/whoami", HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert_error(response, 401, "INVALID_ACCESS_TOKEN")
 
@@ -544,7 +514,7 @@ def test_refresh_token_as_authorization_bearer_is_refused(auth_client, user):
 @pytest.mark.parametrize("param", ["refresh", "refreshToken", "refresh_token"])
 def test_refresh_token_in_the_query_string_is_not_processed(auth_client, user, param):
     """RT-07(b): a token in the URL is never read (no rotation, no success)."""
-    raw = issued_refresh(auth_client, auth_client.login())
+    raw = auth_client.issued_refresh(auth_client.login())
     if auth_client.is_cookie:
         auth_client.client.cookies.pop(refresh_cookie_name())
     response = auth_client.client.post(f"/auth/refresh?{param}={raw}", {}, format="json",

@@ -32,6 +32,8 @@ from django_dualauth.services import revoke_all_sessions, revoke_session, revoke
 
 pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
+WHOAMI = "/api/whoami"  # the protected project view of tests/urls.py
+
 T0 = "2030-01-01 12:00:00"
 OTHER_EMAIL = "bob@example.com"
 
@@ -49,18 +51,6 @@ def assert_success(response: Any) -> None:
     assert response.status_code == 200, response.content
     assert response.json() == {"success": True}
     assert response["Cache-Control"] == "no-store"
-
-
-def whoami(ac: Any) -> Any:
-    return ac.get("/api/whoami")
-
-
-def refresh_with(ac: Any, raw: str) -> Any:
-    if ac.is_cookie:
-        ac.client.cookies[refresh_cookie_name()] = raw
-    else:
-        ac.refresh_token = raw
-    return ac.refresh()
 
 
 def assert_cookies_cleared(response: Any) -> None:
@@ -84,8 +74,8 @@ def assert_session_dead(ac: Any, access: str, refresh: str) -> None:
         ac.client.cookies[access_cookie_name()] = access
     else:
         ac.access_token = access
-    assert_error(whoami(ac), 401, "SESSION_REVOKED")
-    assert_error(refresh_with(ac, refresh), 401, "SESSION_REVOKED")
+    assert_error(ac.get(WHOAMI), 401, "SESSION_REVOKED")
+    assert_error(ac.present_refresh(refresh), 401, "SESSION_REVOKED")
 
 
 @pytest.fixture
@@ -103,7 +93,7 @@ def test_logout_revokes_the_session_server_side(logged_in, revocation_check, ide
     """Bearer: Authorization header / body refreshToken. Cookie: access / refresh cookie."""
     ac = logged_in
     access, refresh = ac.access_token, ac.refresh_token
-    assert whoami(ac).status_code == 200
+    assert ac.get(WHOAMI).status_code == 200
     if ac.is_cookie:
         if identified_by == "access":
             ac.client.cookies.pop(refresh_cookie_name())
@@ -152,10 +142,10 @@ def test_logout_with_an_expired_access_token_still_ends_the_session(logged_in):
     if ac.is_cookie:
         ac.client.cookies.pop(refresh_cookie_name())
     with freeze_time(AuthSession.objects.get().created_at + timedelta(hours=1)):
-        assert_error(whoami(ac), 401, "INVALID_ACCESS_TOKEN")  # expired
+        assert_error(ac.get(WHOAMI), 401, "INVALID_ACCESS_TOKEN")  # expired
         assert_success(ac.post("/auth/logout"))
     assert AuthSession.objects.get().revoked_reason == RevocationReason.LOGOUT
-    assert_error(refresh_with(ac, refresh), 401, "SESSION_REVOKED")
+    assert_error(ac.present_refresh(refresh), 401, "SESSION_REVOKED")
 
 
 def test_bearer_access_token_wins_over_a_body_refresh_token(client_factory, user, user_factory):
@@ -171,7 +161,7 @@ def test_bearer_access_token_wins_over_a_body_refresh_token(client_factory, user
     assert_success(response)
     assert AuthSession.objects.get(user=user).revoked_at is not None
     assert AuthSession.objects.get(user__email=OTHER_EMAIL).revoked_at is None
-    assert whoami(other).status_code == 200
+    assert other.get(WHOAMI).status_code == 200
 
 
 def test_logout_is_idempotent(logged_in, revoked_events):
@@ -214,7 +204,7 @@ def test_logout_always_answers_200_success(auth_client, user, case):
     response = auth_client.post("/auth/logout", body, **extra)
     assert_success(response)
     assert AuthSession.objects.get().revoked_at is None
-    assert whoami(owner).status_code == 200
+    assert owner.get(WHOAMI).status_code == 200
 
 
 def test_cookie_logout_without_csrf_revokes_nothing(client_factory, user):
@@ -226,7 +216,7 @@ def test_cookie_logout_without_csrf_revokes_nothing(client_factory, user):
     assert_error(response, 403, "CSRF_INVALID")
     assert_no_token_cookies_touched(response)
     assert AuthSession.objects.get().revoked_at is None
-    assert whoami(browser).status_code == 200
+    assert browser.get(WHOAMI).status_code == 200
 
 
 # --- SES-02: logout-all ---------------------------------------------------------------------
@@ -257,7 +247,7 @@ def test_logout_all_revokes_every_session_of_the_user(logged_in, client_factory,
         assert_session_dead(device, access, refresh)
     # Another user is unaffected.
     assert AuthSession.objects.get(user__email=OTHER_EMAIL).revoked_at is None
-    assert whoami(bystander).status_code == 200
+    assert bystander.get(WHOAMI).status_code == 200
     assert bystander.refresh().status_code == 200
 
 
@@ -285,13 +275,13 @@ def test_admin_revocation_of_one_session_takes_effect_on_the_next_request(
     other_device = client_factory("bearer")
     other_device.login()
     staff = user_factory(email="admin@example.com", is_staff=True)
-    assert whoami(ac).status_code == 200
+    assert ac.get(WHOAMI).status_code == 200
 
     assert revoke_session(target, reason=RevocationReason.ADMIN, revoked_by=staff) is True
     assert revoke_session(target, reason=RevocationReason.ADMIN, revoked_by=staff) is False
     assert revoked_events[0]["revoked_by"] == staff and len(revoked_events) == 1
     assert_session_dead(ac, ac.access_token, ac.refresh_token)
-    assert whoami(other_device).status_code == 200
+    assert other_device.get(WHOAMI).status_code == 200
 
 
 def test_admin_revocation_of_all_sessions_of_a_user(logged_in, client_factory, user, revocation_check):
@@ -309,7 +299,7 @@ def test_revoke_session_by_id_is_scoped_to_its_owner(logged_in, user, user_facto
     stranger = user_factory(email=OTHER_EMAIL)
     assert revoke_session_by_id(str(session.pk), user_id=stranger.pk, reason="admin") is False
     assert revoke_session_by_id("not-a-uuid", user_id=user.pk, reason="admin") is False
-    assert whoami(ac).status_code == 200
+    assert ac.get(WHOAMI).status_code == 200
     assert revoke_session_by_id(str(session.pk), user_id=user.pk, reason="admin") is True
     assert_session_dead(ac, ac.access_token, ac.refresh_token)
 
@@ -337,7 +327,7 @@ def test_admin_action_revokes_and_non_staff_cannot(logged_in, user_factory, revo
     else:
         assert listing.status_code == 302 and response.status_code == 302  # to the admin login
         assert session.revoked_at is None
-        assert whoami(ac).status_code == 200
+        assert ac.get(WHOAMI).status_code == 200
 
 
 # --- SES-05 / SES-06: account state ---------------------------------------------------------
@@ -348,7 +338,7 @@ def test_deactivating_a_user_refuses_the_next_request_at_once(logged_in, client_
     phone = client_factory("bearer")
     phone.login()
     access, refresh = ac.access_token, ac.refresh_token
-    assert whoami(ac).status_code == 200
+    assert ac.get(WHOAMI).status_code == 200
 
     user.is_active = False
     user.save()
@@ -372,15 +362,15 @@ def test_user_deactivated_without_signals_is_refused(logged_in, user, settings):
     access, refresh = ac.access_token, ac.refresh_token
     type(user).objects.filter(pk=user.pk).update(is_active=False)
     assert AuthSession.objects.get().revoked_at is None
-    assert_error(whoami(ac), 401, "INVALID_ACCESS_TOKEN")
-    assert_error(refresh_with(ac, refresh), 401, "INVALID_REFRESH_TOKEN")
+    assert_error(ac.get(WHOAMI), 401, "INVALID_ACCESS_TOKEN")
+    assert_error(ac.present_refresh(refresh), 401, "INVALID_REFRESH_TOKEN")
     assert AuthSession.objects.get().revoked_reason == RevocationReason.USER_INACTIVE
     settings.DUALAUTH_REVOCATION_CHECK = "cache"
     if ac.is_cookie:
         ac.client.cookies[access_cookie_name()] = access
     else:
         ac.access_token = access
-    assert_error(whoami(ac), 401, "SESSION_REVOKED")
+    assert_error(ac.get(WHOAMI), 401, "SESSION_REVOKED")
 
 
 def test_deleted_user_gets_401_never_404_or_500(logged_in, user, revocation_check):
@@ -391,11 +381,11 @@ def test_deleted_user_gets_401_never_404_or_500(logged_in, user, revocation_chec
     access = ac.access_token
     user.delete()
     assert AuthSession.objects.count() == 0
-    for response in (whoami(ac), ac.me()):
+    for response in (ac.get(WHOAMI), ac.me()):
         assert_error(response, 401, ("INVALID_ACCESS_TOKEN", "SESSION_REVOKED"))
         assert "delete" not in response.content.decode().lower()
     for raw in (refresh, spent):
-        response = refresh_with(ac, raw)
+        response = ac.present_refresh(raw)
         assert_error(response, 401, "INVALID_REFRESH_TOKEN")
     if ac.is_cookie:
         ac.client.cookies[access_cookie_name()] = access
@@ -411,6 +401,6 @@ def test_expired_access_token_is_refused_whatever_the_client_keeps(logged_in):
     ac = logged_in
     created = AuthSession.objects.get().created_at
     with freeze_time(created + timedelta(minutes=14, seconds=59)):
-        assert whoami(ac).status_code == 200
+        assert ac.get(WHOAMI).status_code == 200
     with freeze_time(created + timedelta(minutes=15, seconds=1)):
-        assert_error(whoami(ac), 401, "INVALID_ACCESS_TOKEN")
+        assert_error(ac.get(WHOAMI), 401, "INVALID_ACCESS_TOKEN")
