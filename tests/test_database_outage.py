@@ -23,10 +23,10 @@ from unittest import mock
 import pytest
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection
 
+from django_dualauth._seam.compiled import CompiledSelect
 from django_dualauth.exceptions import database_outage
 from django_dualauth.models import AuthSession
 from django_dualauth.services import sessions as sessions_service
-from django_dualauth.services.compiled import CompiledSelect
 from tests.conftest import EMAIL, PASSWORD, AuthClient
 from tests.endpoints import NO_DATABASE, routes, valid_body
 
