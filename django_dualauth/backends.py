@@ -9,8 +9,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.db.models.manager import BaseManager
 
+from ._seam.compiled import CompiledSelect
 from .conf import per_process
-from .services.compiled import CompiledSelect
 from .services.users import normalize_address
 
 __all__ = ["EmailBackend"]

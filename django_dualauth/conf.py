@@ -19,7 +19,10 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-__all__ = ["dualauth_settings", "per_process", "resolve_import", "DEFAULT_RATE_LIMITS", "REDIS_CACHES"]
+from ._seam.settings_holder import settings_holder
+
+__all__ = ["dualauth_settings", "per_process", "private_speedups", "resolve_import", "DEFAULT_RATE_LIMITS",
+           "REDIS_CACHES"]
 
 T = TypeVar("T")
 
@@ -71,12 +74,12 @@ class _PerProcess:
 
     def __call__(self) -> Any:
         memo = self._memo
-        holder = settings._wrapped
+        holder = settings_holder()
         if memo is not None and memo[0] is holder:
             return memo[1]
         value = self._fn()
         # Read again: a first call may be what configured the settings (``holder`` was empty).
-        self._memo = (settings._wrapped, value)
+        self._memo = (settings_holder(), value)
         return value
 
     def cache_clear(self) -> None:
@@ -90,7 +93,7 @@ def per_process(fn: Callable[[], T]) -> Callable[[], T]:
     through ``LazySettings.__getattr__`` and an ``AttributeError``, and the values built from
     them (keys by ``kid``, cookie names, the cache alias, the user model's primary key) never
     change while the process runs. The memo is dropped on ``setting_changed``, and it is only
-    used while ``settings._wrapped`` is the holder it was computed under: ``override_settings``
+    used while the settings holder (``_seam.settings_holder``) is the one it was computed under: ``override_settings``
     and pytest-django's ``settings`` fixture install a new holder for every change, a removal
     (``del settings.X``, which sends no signal) included, so a changed setting takes effect at
     once. Assigning to ``django.conf.settings`` at run time (which Django does not support)
@@ -420,6 +423,14 @@ class DualAuthSettings:
         """``change-password`` revokes the user's other sessions and keeps the caller's."""
         return bool(self._get("PASSWORD_CHANGE_KEEPS_CURRENT_SESSION", True))
 
+    # --- the private seam ----------------------------------------------------------------
+    @property
+    def PRIVATE_SPEEDUPS(self) -> bool:
+        """Run the hot paths through the private seam (``django_dualauth/_seam/``: compiled ORM
+        statements, the one-statement rotation, the fast JWS segment check). False runs the plain
+        reference path of ``services/`` instead: the same behaviour, slower."""
+        return bool(self._get("PRIVATE_SPEEDUPS", True))
+
     # --- Django settings we depend on (read here too, so this stays the only reader) -----
     @property
     def SECRET_KEYS(self) -> list[str]:
@@ -453,3 +464,6 @@ class DualAuthSettings:
 
 
 dualauth_settings = DualAuthSettings()
+
+#: Whether the private seam runs (``DUALAUTH_PRIVATE_SPEEDUPS``), resolved once per settings holder.
+private_speedups = per_process(lambda: dualauth_settings.PRIVATE_SPEEDUPS)

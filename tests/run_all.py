@@ -1,6 +1,9 @@
 """`make test`: the whole suite in two stages.
 
-1. Everything on SQLite and the local-memory cache (``tests.settings``).
+1. Everything on SQLite and the local-memory cache (``tests.settings``), twice: through the
+   private seam (``django_dualauth/_seam/``, the default) and through the plain reference path
+   of ``services/`` (``DUALAUTH_TEST_REFERENCE_PATH=1`` sets ``DUALAUTH_PRIVATE_SPEEDUPS = False``).
+   ``tests/test_seam_equivalence.py`` compares the two paths directly, on PostgreSQL too.
 2. The tests marked ``postgres`` / ``redis`` against the real servers
    (``tests.settings_services``): concurrency under ``select_for_update`` and state shared
    between several app processes; and those marked ``both_backends`` once more, because
@@ -42,6 +45,12 @@ def main() -> int:
 
     _banner("Stage 1/2: full suite on SQLite + local-memory cache")
     code = subprocess.call([*pytest, "-m", "not postgres and not redis"])
+    if code != 0:
+        return code
+
+    _banner("Stage 1b/2: full suite on SQLite through the reference path (no private speed-ups)")
+    code = subprocess.call([*pytest, "-m", "not postgres and not redis"],
+                           env={**os.environ, "DUALAUTH_TEST_REFERENCE_PATH": "1"})
     if code != 0:
         return code
 

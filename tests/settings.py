@@ -65,6 +65,9 @@ CSRF_TRUSTED_ORIGINS = ["https://app.example.com"]
 
 DUALAUTH_REGISTRATION_ENABLED = True
 DUALAUTH_COOKIE_SECURE = True
+# `make test` runs the suite twice: through the private seam (the default) and, with
+# DUALAUTH_TEST_REFERENCE_PATH=1, through the plain reference path of services/.
+DUALAUTH_PRIVATE_SPEEDUPS = os.environ.get("DUALAUTH_TEST_REFERENCE_PATH") != "1"
 
 SILENCED_SYSTEM_CHECKS = ["dualauth.W001", "dualauth.W004"]
 

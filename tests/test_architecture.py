@@ -357,3 +357,73 @@ def test_the_import_cycle_detector_detects() -> None:
     assert graph["pkg.api"] == {"pkg.services.a", "pkg.services.b"}
     assert sorted(import_cycles(graph)) == [["pkg.c", "pkg.d"], ["pkg.services.a", "pkg.services.b"]]
     assert import_cycles({"x": {"y"}, "y": set()}) == []
+
+
+# --- only the private seam touches private attributes of Django, PyJWT or redis-py -------------
+
+SEAM = "_seam/"
+# Django's underscore names that its documentation makes public API (the Model _meta API, the
+# managers of "Using managers for related object access", Field.many_to_many ...).
+DOCUMENTED_UNDERSCORE = frozenset({"_meta", "_base_manager", "_default_manager", "_replace"})
+# Private names of libraries outside this rule (DRF, django-ratelimit), each where it is read.
+OUTSIDE_THE_RULE = {
+    "_request": "DRF's Request wraps the HttpRequest there; CSRF and cookies need the original",
+    "_split_rate": "django-ratelimit", "_get_window": "django-ratelimit", "_make_cache_key": "django-ratelimit",
+}
+
+
+def _defined_private_names(sources: list[Path]) -> set[str]:
+    """Every ``_name`` the package itself defines: functions, classes, assignments, attributes
+    it assigns (``self._x = ...``) and keywords of its own calls. Anything else with a leading
+    underscore belongs to another library."""
+    names: set[str] = set()
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, ast.alias):
+                names.add(node.asname or node.name.rsplit(".", 1)[-1])
+    return {n for n in names if n.startswith("_")}
+
+
+def foreign_private_uses(source: str, own: set[str]) -> list[str]:
+    """The private attributes of other libraries that ``source`` reads: ``x._name`` (and
+    ``getattr(x, "_name")``) for a ``_name`` the package does not define, and any ``__dict__``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        name = None
+        if isinstance(node, ast.Attribute):
+            name = node.attr
+            if name == "__dict__" and _name(node.value) == "self":
+                continue  # an object's own attributes
+        elif (isinstance(node, ast.Call) and _name(node.func) in ("getattr", "hasattr", "setattr")
+              and len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
+              and isinstance(node.args[1].value, str)):
+            name = node.args[1].value
+        if name is None:
+            continue
+        if name == "__dict__" or (name.startswith("_") and not name.startswith("__")
+                                  and name not in own and name not in DOCUMENTED_UNDERSCORE):
+            found.append(name)
+    return found
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if not _rel(p).startswith(SEAM)], ids=_rel)
+def test_only_the_private_seam_touches_private_attributes_of_other_libraries(path: Path) -> None:
+    own = _defined_private_names(SOURCES)
+    found = [n for n in foreign_private_uses(path.read_text(), own) if n not in OUTSIDE_THE_RULE]
+    assert not found, (f"{_rel(path)} reads private attributes of another library ({sorted(set(found))}): "
+                       "put that behind one narrow interface in django_dualauth/_seam/")
+
+
+def test_the_private_attribute_detector_detects() -> None:
+    own = {"_mine"}
+    assert foreign_private_uses("x = settings._wrapped\n", own) == ["_wrapped"]
+    assert foreign_private_uses("s = getattr(conn, '_sock', None)\n", own) == ["_sock"]
+    assert foreign_private_uses("m = connection.__dict__\n", own) == ["__dict__"]
+    assert foreign_private_uses("q = qs._known_related_objects\n", own) == ["_known_related_objects"]
+    assert foreign_private_uses("f = self._mine\nm = M._meta\nx.__class__\nd = self.__dict__\n", own) == []

@@ -1,4 +1,4 @@
-"""The hot-path statements compiled once (services/compiled.py) behave exactly like the ORM calls
+"""The hot-path statements compiled once (_seam/compiled.py) behave exactly like the ORM calls
 they replace (SES-01's one-query check, RT-03's rotation). Query counts: test_query_counts.py.
 
 * the session look-up returns the same session, user and account state as the queryset, with the
@@ -21,17 +21,23 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_dualauth import backends
+from django_dualauth._seam.compiled import CompiledSelect
 from django_dualauth.models import AccountState, AuthSession, RotatedRefreshToken
 from django_dualauth.services import issue_session, rotate_refresh_token, verification
 from django_dualauth.services import sessions as sessions_service
 from django_dualauth.services.claims import update_account_state
-from django_dualauth.services.compiled import CompiledSelect
 from django_dualauth.types import ClientInfo
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
 CLIENT = ClientInfo(ip_address="203.0.113.7", user_agent="pytest")
+
+
+@pytest.fixture(autouse=True)
+def _through_the_seam(settings: Any) -> None:
+    """These tests are of the accelerated path itself, also when the suite runs the reference."""
+    settings.DUALAUTH_PRIVATE_SPEEDUPS = True
 
 
 def _issued(user: Any, delivery: str = "bearer") -> Any:

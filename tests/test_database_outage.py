@@ -23,10 +23,10 @@ from unittest import mock
 import pytest
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection
 
+from django_dualauth._seam.compiled import CompiledSelect
 from django_dualauth.exceptions import database_outage
 from django_dualauth.models import AuthSession
 from django_dualauth.services import sessions as sessions_service
-from django_dualauth.services.compiled import CompiledSelect
 from tests.conftest import EMAIL, PASSWORD, AuthClient
 from tests.endpoints import NO_DATABASE, routes, valid_body
 
@@ -209,10 +209,11 @@ def test_under_atomic_requests_a_connection_lost_mid_request_is_still_a_503(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_outage_while_planning_is_raised_and_not_remembered(user: Any, tmp_path: Any) -> None:
+def test_an_outage_while_planning_is_raised_and_not_remembered(user: Any, tmp_path: Any, settings: Any) -> None:
     """Planning the refresh's FOR UPDATE look-up opens a transaction (BEGIN on SQLite): a
     database down at that moment must answer this request (503), not leave the process on
     the ORM path for good."""
+    settings.DUALAUTH_PRIVATE_SPEEDUPS = True  # a test of the seam's planning, on either run
     fresh = CompiledSelect(AuthSession, "refresh_digest", sessions_service._locked_by_digest, for_update=True)
 
     def begin_fails(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:

@@ -12,7 +12,7 @@
   ``debug_transaction``). Inside pytest-django's default per-test transaction the same atomic
   block is a SAVEPOINT / RELEASE SAVEPOINT pair instead, which is also captured; that variant
   is checked too. In both, the data statements (everything but transaction control) are <= 4.
-  On PostgreSQL the same rotation is 1 statement in all (services/rotation_statement.py).
+  On PostgreSQL the same rotation is 1 statement in all (_seam/rotation_statement.py).
 * ``POST /auth/login``: at most 5 queries beyond what ``django.contrib.auth.authenticate``
   costs for the same credentials, measured in the same test (measured: authenticate 1, the user
   with its account state joined; login 3: that look-up, the session INSERT and Django's

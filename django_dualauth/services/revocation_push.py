@@ -42,6 +42,8 @@ from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.dispatch import Signal
 
+from .._seam.redis_connection import redis_client, socket_of
+
 __all__ = ["CHANNEL", "View", "channel_name", "redis_client", "subscription_lost", "view_for"]
 
 logger = logging.getLogger("django_dualauth")
@@ -57,17 +59,6 @@ MAX_ENTRIES = 100_000  # memory bound: past it the view starts again from empty
 #: Sent (``alias=``) when a subscription is lost or cannot be opened: messages, and perhaps the
 #: cache's markers with them (a restart), may be gone.
 subscription_lost = Signal()
-
-
-def redis_client(cache: Any) -> Any:
-    """The redis-py client behind a django-redis or Django ``RedisCache``; None for other caches."""
-    client = getattr(cache, "client", None)  # django-redis
-    if client is not None and hasattr(client, "get_client"):
-        return client.get_client(write=True)
-    inner = getattr(cache, "_cache", None)  # django.core.cache.backends.redis.RedisCache
-    if inner is not None and hasattr(inner, "get_client"):
-        return inner.get_client(None, write=True)
-    return None
 
 
 def channel_name(cache: Any) -> str:
@@ -167,7 +158,7 @@ class View:
         # in between are lost, so a second connect must make the view start over.
         pubsub.connection.register_connect_callback(self._on_connect)
         self.pings.append(now)  # the SUBSCRIBE's confirmation answers like a PING
-        sock = getattr(pubsub.connection, "_sock", None)  # private in redis-py: can_read() otherwise
+        sock = socket_of(pubsub.connection)  # None: can_read() instead
         if sock is not None and hasattr(select, "poll"):  # no poll(2) on Windows
             self.poller = select.poll()
             self.poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)

@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 from django.db import transaction
 from django.utils import timezone
 
+from .._seam.compiled import CompiledInsert, CompiledSelect, CompiledUpdate
+from .._seam.rotation_statement import NOT_RUN, RotationStatement
 from ..conf import dualauth_settings
 from ..crypto import derive_secret, digest, digests, equal, looks_like_secret, new_secret
 from ..exceptions import DualAuthError, RefreshTokenInvalid, SessionRevoked
@@ -23,8 +25,7 @@ from ..signals import refresh_token_reused, session_issued, session_revoked, ses
 from ..types import ClientInfo, IssuedTokens
 from . import revocation
 from .access_tokens import encode_access_token
-from .compiled import CompiledInsert, CompiledSelect, CompiledUpdate
-from .rotation_statement import NOT_RUN, RotationStatement
+from .rotation_rules import INACTIVE_USER, REVOKED, ROTATION_RULES, broken_rule
 
 __all__ = [
     "issue_session",
@@ -59,7 +60,7 @@ _ROTATED_FIELDS = ("refresh_digest", "generation", "rotated_at", "last_used_at",
                    "ip_address", "user_agent")
 _UPDATE_ROTATED = CompiledUpdate(AuthSession, _ROTATED_FIELDS)
 # PostgreSQL: the same three statements as one, in one round trip, for the rotation that succeeds.
-_ROTATE_IN_ONE = RotationStatement(_LOCKED_BY_DIGEST)
+_ROTATE_IN_ONE = RotationStatement(_LOCKED_BY_DIGEST, ROTATION_RULES)
 
 
 def _idle_expiry(now: datetime, absolute: datetime) -> datetime:
@@ -101,8 +102,7 @@ def issue_session(user: Any, *, delivery: str, client: ClientInfo,
         ip_address=client.ip_address,
         user_agent=client.user_agent[:512],
     )
-    alias = _INSERT_SESSION.execute(*(getattr(session, name) for name in _SESSION_FIELDS))
-    session._state.adding, session._state.db = False, alias
+    _INSERT_SESSION.save(session)
     session_issued.send(sender=AuthSession, session=session, user=user)
     return _issued(session, user, raw, now)
 
@@ -224,16 +224,16 @@ def _advance(session: AuthSession, new_digest: str, client: ClientInfo, now: dat
 
 def _refusal(session: AuthSession, presented_via: str,
              now: datetime) -> DualAuthError | _InactiveUser | None:
-    if session.revoked_at is not None:
+    """What refusing a rotation of ``session`` returns, by the first rule it breaks
+    (:data:`.rotation_rules.ROTATION_RULES`); None when it may rotate."""
+    rule = broken_rule(session, presented_via, now)
+    if rule is None:
+        return None
+    if rule.refusal == REVOKED:
         return SessionRevoked()
-    if session.expires_at <= now or session.absolute_expires_at <= now:
-        return RefreshTokenInvalid()
-    if session.delivery != presented_via:
-        # A cookie family is refreshed only by cookie, a bearer family only by body.
-        return RefreshTokenInvalid()
-    if not session.user.is_active:
+    if rule.refusal == INACTIVE_USER:
         return _InactiveUser(session)
-    return None
+    return RefreshTokenInvalid()
 
 
 def _spent_or_unknown(token: _Presented, presented_via: str, now: datetime) -> _Outcome:

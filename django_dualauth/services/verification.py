@@ -13,13 +13,13 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
+from .._seam.compiled import CompiledSelect
 from ..conf import dualauth_settings, per_process
 from ..exceptions import AccessTokenInvalid, SessionRevoked
 from ..models import AuthSession
 from ..types import AccessClaims
 from . import revocation
 from .access_tokens import decode_access_token
-from .compiled import CompiledSelect
 
 __all__ = ["authenticate_access_token", "TokenUser"]
 

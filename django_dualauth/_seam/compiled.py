@@ -18,6 +18,9 @@ for one-row writes):
   ``Model.from_db`` and Django's ``select_related`` populators: what ``QuerySet.__iter__`` does.
 
 Nothing here holds a connection: the converters are built per connection and kept on it.
+
+With ``DUALAUTH_PRIVATE_SPEEDUPS`` off every statement runs as the ORM call it stands for (the
+reference path: the queryset, ``QuerySet.update()``, ``bulk_create()``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from django.db.models import Model, QuerySet, sql
 from django.db.models.query import get_related_populators
 from django.db.transaction import TransactionManagementError
 from django.utils.inspect import func_supports_parameter
+
+from ..conf import private_speedups
 
 logger = logging.getLogger("django_dualauth")
 
@@ -137,7 +142,10 @@ class CompiledSelect:
             yield cursor
 
     def plan(self, values: tuple[Any, ...]) -> tuple[str, Any, SelectPlan] | None:
-        """(alias, connection, plan) for these values, or None when only the queryset can run them."""
+        """(alias, connection, plan) for these values, or None when only the queryset can run them
+        (or must: ``DUALAUTH_PRIVATE_SPEEDUPS`` off runs the queryset, the reference)."""
+        if not private_speedups():
+            return None
         if any(v is None for v in values) or len(set(values)) != len(values):
             # NULL changes the SQL (IS NULL) and IN drops duplicates: not the shape compiled.
             return None
@@ -240,7 +248,8 @@ class CompiledUpdate:
         alias = router.db_for_write(self._model)
         connection = connections[alias]
         key = (alias, connection.vendor, tuple(v is None for v in values))
-        plan = _cached_plan(self._plans, key, self._model, lambda: self._compile(alias, connection, pk, values))
+        plan = (_cached_plan(self._plans, key, self._model, lambda: self._compile(alias, connection, pk, values))
+                if private_speedups() else None)
         if plan is None:
             return self._queryset(alias, pk).update(**dict(zip(self._names, values, strict=True)))
         params = [f.get_db_prep_save(v, connection=connection)
@@ -283,7 +292,8 @@ class CompiledInsert:
         alias = router.db_for_write(self._model)
         connection = connections[alias]
         key = (alias, connection.vendor)
-        plan = _cached_plan(self._plans, key, self._model, lambda: self._compile(alias, connection, values))
+        plan = (_cached_plan(self._plans, key, self._model, lambda: self._compile(alias, connection, values))
+                if private_speedups() else None)
         if plan is None:
             self._model._base_manager.using(alias).bulk_create([self._instance(values)])
             return str(alias)
@@ -291,6 +301,12 @@ class CompiledInsert:
         with transaction.mark_for_rollback_on_error(using=alias), connection.cursor() as cursor:
             cursor.execute(plan, params)
         return str(alias)
+
+    def save(self, instance: Model) -> None:
+        """INSERT the unsaved ``instance`` (its ``fields``), then mark it saved in that database,
+        as ``Model.save()`` would."""
+        alias = self.execute(*(getattr(instance, name) for name in self._names))
+        instance._state.adding, instance._state.db = False, alias
 
     def _instance(self, values: tuple[Any, ...]) -> Model:
         return self._model(**dict(zip(self._names, values, strict=True)))

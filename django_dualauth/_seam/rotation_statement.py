@@ -6,10 +6,11 @@ statement with data-modifying CTEs, so in autocommit it is one round trip and on
 
 * ``cur`` is the ORM's own locked look-up (:data:`sessions._LOCKED_BY_DIGEST`, the same SQL
   and ``FOR UPDATE OF`` the session row), its columns renamed by position;
-* ``upd`` advances that session only if the row, as locked, still holds the presented digest, is
-  unrevoked, unexpired (idle and absolute), of the delivery the token came through, and its
-  user ``is_active``: exactly the conditions under which ``sessions._refusal`` lets a rotation
-  through;
+* ``upd`` advances that session only if the row, as locked, still holds the presented digest and
+  keeps every rule of the table it is given (``services.rotation_rules.ROTATION_RULES``: unrevoked,
+  unexpired, idle and absolute, of the delivery the token came through, its user active), each
+  written from that table, the one the transaction checks too; a rule it cannot write, and it
+  does not run;
 * ``ins`` records the spent digest only when ``upd`` wrote;
 * the statement returns the locked row (values before the change) only when ``upd`` wrote.
 
@@ -30,9 +31,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import BooleanField
+from django.db.models import BooleanField, Field
 
+from ..conf import private_speedups
 from ..models import AuthSession, RotatedRefreshToken
+from ..services.rotation_rules import AFTER_NOW, IS_DELIVERY, IS_NULL, IS_TRUE, Rule
 from .compiled import CompiledSelect, SelectPlan
 
 __all__ = ["RotationStatement", "NOT_RUN"]
@@ -48,13 +51,14 @@ class RotationStatement:
     current one of a session that may rotate through this delivery); :data:`NOT_RUN` when it
     cannot run here. In both latter cases the transaction decides."""
 
-    def __init__(self, select: CompiledSelect) -> None:
+    def __init__(self, select: CompiledSelect, rules: tuple[Rule, ...]) -> None:
         self._select = select
-        self._sql: dict[tuple[str, str], str | None] = {}
+        self._rules = rules
+        self._sql: dict[tuple[str, str], tuple[str, list[str]] | None] = {}
 
     def run(self, candidates: list[str], *, new_digest: str, presented_via: str, now: datetime,
             idle_until: datetime, ip_address: str | None, user_agent: str) -> AuthSession | None | object:
-        planned = self._select.plan(tuple(candidates))
+        planned = self._select.plan(tuple(candidates)) if private_speedups() else None
         if planned is None:
             return NOT_RUN
         alias, connection, plan = planned
@@ -62,10 +66,11 @@ class RotationStatement:
             return NOT_RUN
         key = (alias, plan.sql)
         if key not in self._sql:
-            self._sql[key] = _statement(plan, connection.ops.quote_name)
-        sql = self._sql[key]
-        if sql is None:
+            self._sql[key] = _statement(plan, connection.ops.quote_name, self._rules)
+        built = self._sql[key]
+        if built is None:
             return NOT_RUN
+        sql, rule_params = built
         prep = _preparer(connection)
         # ``now`` fills five parameters: prepared once (a DateTimeField's preparation is most of
         # what building these parameters costs). The datetime fields prepare alike.
@@ -75,8 +80,8 @@ class RotationStatement:
             # SET
             prep("refresh_digest", new_digest), at_now, at_now,
             prep("expires_at", idle_until), prep("ip_address", ip_address), prep("user_agent", user_agent),
-            # WHERE
-            at_now, at_now, prep("delivery", presented_via),
+            # WHERE: the rules' parameters, in the order they were written
+            *(at_now if kind == AFTER_NOW else prep("delivery", presented_via) for kind in rule_params),
             # the spent token's rotated_at
             at_now,
         ]
@@ -94,19 +99,44 @@ def _preparer(connection: Any) -> Callable[[str, Any], Any]:
     return prep
 
 
-def _statement(plan: SelectPlan, qn: Callable[[str], str]) -> str | None:
-    """The statement for ``plan`` (the compiled locked look-up), or None if it cannot be built."""
+def _condition(rule: Rule, qn: Callable[[str], str], user_model: Any, table: str,
+               col: Callable[[str], str]) -> str | None:
+    """``rule`` as SQL on the session row (``table``), with one ``%s`` for AFTER_NOW (now) and
+    IS_DELIVERY (the delivery the token came through); None if it cannot be written."""
+    on_user = rule.field.startswith("user__")
+    try:
+        field = (user_model._meta.get_field(rule.field.removeprefix("user__")) if on_user
+                 else AuthSession._meta.get_field(rule.field))
+    except Exception:  # FieldDoesNotExist: e.g. is_active is a property or a class attribute
+        return None
+    if not isinstance(field, Field) or not field.concrete:
+        return None
+    users = qn(user_model._meta.db_table)
+    column = f"{users if on_user else table}.{qn(field.column)}"
+    if rule.holds == IS_NULL:
+        condition = f"{column} IS NULL"
+    elif rule.holds in (AFTER_NOW, IS_DELIVERY):
+        condition = f"{column} {'>' if rule.holds == AFTER_NOW else '='} %s"
+    elif rule.holds == IS_TRUE and isinstance(field, BooleanField):
+        condition = column
+    else:
+        return None
+    if not on_user:
+        return condition
+    return (f"EXISTS (SELECT 1 FROM {users} WHERE {users}.{qn(user_model._meta.pk.column)} = "  # noqa: S608
+            f"{table}.{col('user')} AND {condition})")
+
+
+def _statement(plan: SelectPlan, qn: Callable[[str], str],
+               rules: tuple[Rule, ...]) -> tuple[str, list[str]] | None:
+    """The statement for ``plan`` (the compiled locked look-up) and the kinds of its rules'
+    parameters (AFTER_NOW or IS_DELIVERY, in order), or None if it cannot be built."""
     if plan.model is not AuthSession or not plan.for_update:
         return None
     user_model = get_user_model()
-    try:
-        is_active = user_model._meta.get_field("is_active")
-    except Exception:  # FieldDoesNotExist: is_active is a property or a class attribute
-        return None
-    if not isinstance(is_active, BooleanField) or not is_active.concrete:
-        return None
     s = AuthSession._meta
     spent = RotatedRefreshToken._meta
+    table = qn(s.db_table)
 
     def col(name: str) -> str:
         return qn(s.get_field(name).column)
@@ -118,10 +148,17 @@ def _statement(plan: SelectPlan, qn: Callable[[str], str]) -> str | None:
         pk, old_digest, old_generation = position(s.pk.attname), position("refresh_digest"), position("generation")
     except ValueError:  # a deferred column: not the look-up this statement was written for
         return None
-    table, users = qn(s.db_table), qn(user_model._meta.db_table)
+    conditions, kinds = [], []
+    for rule in rules:
+        written = _condition(rule, qn, user_model, table, col)
+        if written is None:
+            return None  # a rule this statement cannot write: the transaction decides
+        conditions.append(f"AND {written} ")
+        if rule.holds in (AFTER_NOW, IS_DELIVERY):
+            kinds.append(rule.holds)
     names = ", ".join(qn(f"c{i}") for i in range(len(plan.columns)))
     # Only identifiers quoted by the backend and the ORM's own compiled SQL; values are parameters.
-    return (
+    sql = (
         f'WITH "cur" ({names}) AS MATERIALIZED ({plan.sql}), '  # noqa: S608
         f'"upd" AS (UPDATE {table} SET {col("refresh_digest")} = %s, '
         f'{col("generation")} = {table}.{col("generation")} + 1, '
@@ -132,15 +169,12 @@ def _statement(plan: SelectPlan, qn: Callable[[str], str]) -> str | None:
         # Re-checked on the row version the UPDATE writes: a second writer that got past the
         # lock (it should not) still finds the digest moved on and writes nothing.
         f'AND {table}.{col("refresh_digest")} = (SELECT {old_digest} FROM "cur") '
-        f'AND {table}.{col("revoked_at")} IS NULL '
-        f'AND {table}.{col("expires_at")} > %s AND {table}.{col("absolute_expires_at")} > %s '
-        f'AND {table}.{col("delivery")} = %s '
-        f'AND EXISTS (SELECT 1 FROM {users} WHERE {users}.{qn(user_model._meta.pk.column)} = '
-        f'{table}.{col("user")} AND {users}.{qn(is_active.column)}) '
-        f'RETURNING {table}.{qn(s.pk.column)}), '
+        + "".join(conditions) +
+        f'RETURNING {table}.{qn(s.pk.column)}), '  # noqa: S608
         f'"ins" AS (INSERT INTO {qn(spent.db_table)} '
         f'({qn(spent.get_field("session").column)}, {qn(spent.get_field("digest").column)}, '
         f'{qn(spent.get_field("generation").column)}, {qn(spent.get_field("rotated_at").column)}) '
         f'SELECT {pk}, {old_digest}, {old_generation}, %s FROM "cur" WHERE EXISTS (SELECT 1 FROM "upd")) '
         f'SELECT "cur".* FROM "cur" WHERE EXISTS (SELECT 1 FROM "upd")'
     )
+    return sql, kinds
