@@ -90,17 +90,24 @@ def refresh_many_users(base: str, tmp_path: Path, delivery: str, n: int = PARALL
     return together([lambda c=c: c.send("POST", "/auth/refresh", c.refresh_body()) for c in clients])
 
 
+def token_mailed_to_own_account(base: str, tmp_path: Path, delivery: str, prefix: str,
+                                request_path: str, link: str) -> str:
+    """Create ``<prefix>-<delivery>@example.com``, ask ``request_path`` to mail it, return the token
+    of the ``link`` in that mail."""
+    email = f"{prefix}-{delivery}@example.com"
+    ensure_users(tmp_path, [email])
+    log = tmp_path / "server.log"
+    before = mailed_tokens(log, link)
+    assert Client(base, delivery).call("POST", request_path, {"email": email}).status == 202
+    return next_mailed_token(log, link, before)
+
+
 def consume_magic_link(base: str, tmp_path: Path, delivery: str) -> list[Answer]:
     """One magic link verified by ``PARALLEL`` requests at once.
 
     Its own account: a magic link that is the first proof of an unverified address removes the
     password (pre-account hijacking), so on the demo user it would fail every later login."""
-    email = f"magic-{delivery}@example.com"
-    ensure_users(tmp_path, [email])
-    log = tmp_path / "server.log"
-    before = mailed_tokens(log, "magic-link")
-    assert Client(base, delivery).call("POST", "/auth/magic-link/send", {"email": email}).status == 202
-    token = next_mailed_token(log, "magic-link", before)
+    token = token_mailed_to_own_account(base, tmp_path, delivery, "magic", "/auth/magic-link/send", "magic-link")
     clients = [Client(base, delivery) for _ in range(PARALLEL)]
     return together([lambda c=c: c.send("POST", "/auth/magic-link/verify", {"token": token}) for c in clients])
 
@@ -109,12 +116,7 @@ def consume_reset_token(base: str, tmp_path: Path, delivery: str) -> list[Answer
     """One password-reset token used by ``PARALLEL`` requests at once (it sets the same password).
 
     Its own account, for the magic link's reason: the reset ends the account's sessions."""
-    email = f"reset-{delivery}@example.com"
-    ensure_users(tmp_path, [email])
-    log = tmp_path / "server.log"
-    before = mailed_tokens(log, "reset-password")
-    assert Client(base, delivery).call("POST", "/auth/forgot-password", {"email": email}).status == 202
-    token = next_mailed_token(log, "reset-password", before)
+    token = token_mailed_to_own_account(base, tmp_path, delivery, "reset", "/auth/forgot-password", "reset-password")
     clients = [Client(base, delivery) for _ in range(PARALLEL)]
     return together([lambda c=c: c.send("POST", "/auth/reset-password", {"token": token, "password": DEMO_PASSWORD})
                      for c in clients])
