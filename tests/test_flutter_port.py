@@ -184,3 +184,40 @@ def test_concurrent_unauthorized_calls_share_one_refresh() -> None:
     assert refreshing.is_set() and statuses == [200, 200]
     assert len(transport.calls("POST", "/auth/refresh")) == 1
     assert transport.calls("POST", "/auth/refresh")[0].body == '{"refreshToken":"R1"}'
+
+
+# --- the method list ------------------------------------------------------------------------
+
+#: The package's 40 client methods (``AuthClient`` plus ``BaseAuthClient.doRefresh``) and the
+#: port's names for them.
+PACKAGE_METHODS = {
+    "checkSession": "check_session", "getActiveSessions": "get_active_sessions", "revokeSession": "revoke_session",
+    "cleanupSessions": "cleanup_sessions", "login": "login", "register": "register", "logout": "logout",
+    "doRefresh": "do_refresh", "updateProfile": "update_profile", "forgotPassword": "forgot_password",
+    "resetPassword": "reset_password", "changePassword": "change_password", "setPassword": "set_password",
+    "sendMagicLink": "send_magic_link", "verifyMagicLink": "verify_magic_link",
+    "send2faMagicLink": "send_2fa_magic_link", "sendSmsLogin": "send_sms_login", "verifySmsLogin": "verify_sms_login",
+    "send2faSms": "send_2fa_sms", "validateSms": "validate_sms", "addPhone": "add_phone", "setup2fa": "setup_2fa",
+    "verify2faSetup": "verify_2fa_setup", "validate2fa": "validate_2fa", "disable2fa": "disable_2fa",
+    "resendVerificationEmail": "resend_verification_email", "verifyEmail": "verify_email",
+    "requestEmailChange": "request_email_change", "confirmEmailChange": "confirm_email_change",
+    "requestLinkingEmail": "request_linking_email", "verifyLinkingToken": "verify_linking_token",
+    "requestConflictLinkingEmail": "request_conflict_linking_email",
+    "verifyConflictLinkingToken": "verify_conflict_linking_token", "getLinkedAccounts": "get_linked_accounts",
+    "unlinkAccount": "unlink_account", "deleteAccount": "delete_account", "loadUiConfig": "load_ui_config",
+    "getOAuthUrl": "get_oauth_url", "handleOAuthCallback": "handle_oauth_callback",
+    "getToolsStream": "get_tools_stream",
+}
+
+
+def test_the_port_has_every_method_and_the_replay_a_test_for_each() -> None:
+    from tests import test_node_auth_flutter_client as replay
+    from tests.flutter_port import NativeAuthClient, WebAuthClient
+
+    assert len(PACKAGE_METHODS) == 40
+    for name in PACKAGE_METHODS.values():
+        assert callable(getattr(NativeAuthClient, name)) and callable(getattr(WebAuthClient, name)), name
+    tests = [t for t in dir(replay) if t.startswith("test_")]
+    untested = [n for n in PACKAGE_METHODS.values() if not any(t == f"test_{n}" or t.startswith(f"test_{n}_")
+                                                               for t in tests)]
+    assert untested == []
