@@ -108,25 +108,23 @@ def two_factor_disable_password(client: AuthClient, user: Any, settings: Any) ->
         lambda: not TOTPDevice.objects.filter(user=user).exists())
 
 
-def sms_phone_replace(client: AuthClient, user: Any, settings: Any) -> Scenario:
+def _phone_replace(client: AuthClient, path: str) -> Scenario:
     client.login()
     verify_phone(client)
     return Scenario(
-        lambda right, ip: client.post("/auth/sms/phone", {"phoneNumber": ATTACKER_PHONE,
-                                                          "password": PASSWORD if right else WRONG}, **ip),
+        lambda right, ip: client.post(path, {"phoneNumber": ATTACKER_PHONE,
+                                             "password": PASSWORD if right else WRONG}, **ip),
         lambda: SMSDevice.objects.filter(number=ATTACKER_PHONE).exists()
         or any(m.to == ATTACKER_PHONE for m in OutboxGateway.outbox))
+
+
+def sms_phone_replace(client: AuthClient, user: Any, settings: Any) -> Scenario:
+    return _phone_replace(client, "/auth/sms/phone")
 
 
 def add_phone_replace(client: AuthClient, user: Any, settings: Any) -> Scenario:
     """``add-phone``, node-auth's name for ``POST sms/phone``: the same budget."""
-    client.login()
-    verify_phone(client)
-    return Scenario(
-        lambda right, ip: client.post("/auth/add-phone", {"phoneNumber": ATTACKER_PHONE,
-                                                          "password": PASSWORD if right else WRONG}, **ip),
-        lambda: SMSDevice.objects.filter(number=ATTACKER_PHONE).exists()
-        or any(m.to == ATTACKER_PHONE for m in OutboxGateway.outbox))
+    return _phone_replace(client, "/auth/add-phone")
 
 
 def sms_phone_remove(client: AuthClient, user: Any, settings: Any) -> Scenario:
