@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any, TypeAlias
 
 from django.apps import AppConfig, apps
@@ -205,9 +206,30 @@ def _check_asymmetric_key(entry: dict[str, Any], alg: str, kid: object) -> list[
 
 
 #: The concerns of :func:`check_settings`, in the order their messages are listed.
+#: Past this a "fresh" sign-in is no longer fresh: a stolen session could still set a password.
+_FRESH_SIGN_IN_LIMIT = timedelta(hours=1)
+
+
+def _check_fresh_sign_in_window() -> list[checks.CheckMessage]:
+    try:
+        window = dualauth_settings.FRESH_SIGN_IN_WINDOW
+    except (TypeError, ValueError):
+        return [checks.Error("DUALAUTH_FRESH_SIGN_IN_WINDOW must be a timedelta (or seconds).",
+                             id="dualauth.E013")]
+    if window < timedelta(0):
+        return [checks.Error("DUALAUTH_FRESH_SIGN_IN_WINDOW must not be negative.",
+                             hint="Keep the default (5 minutes); 0 turns setting a first password off.",
+                             id="dualauth.E013")]
+    if window > _FRESH_SIGN_IN_LIMIT:
+        return [checks.Warning(
+            "DUALAUTH_FRESH_SIGN_IN_WINDOW over an hour: a session that old is no proof of a fresh sign-in.",
+            hint="Keep the default (5 minutes) or a few minutes at most.", id="dualauth.W008")]
+    return []
+
+
 _SETTINGS_CHECKS: tuple[Callable[[], list[checks.CheckMessage]], ...] = (
     _check_choices, _check_keys, _check_cookie_delivery, _check_revocation, _check_two_factor_apps,
-    _check_mail_links, _check_sms_gateway, _check_refresh_grace,
+    _check_mail_links, _check_sms_gateway, _check_refresh_grace, _check_fresh_sign_in_window,
 )
 
 

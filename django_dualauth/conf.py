@@ -419,6 +419,18 @@ class DualAuthSettings:
         return str(self._get("EMAIL_CHANGE_URL", ""))
 
     @property
+    def FRESH_SIGN_IN_WINDOW(self) -> timedelta:
+        """How long after a session's sign-in (not its last refresh) a change that asks for no
+        proof in the body is allowed: setting a first password (``change-password`` with an
+        empty ``currentPassword``)."""
+        return _duration(self._get("FRESH_SIGN_IN_WINDOW", timedelta(minutes=5)))
+
+    @property
+    def SITE_NAME(self) -> str:
+        """The name ``ui/config`` shows (``ui.siteName``); empty: the TOTP issuer name."""
+        return str(self._get("SITE_NAME", "") or self.TOTP_ISSUER)
+
+    @property
     def PASSWORD_CHANGE_KEEPS_CURRENT_SESSION(self) -> bool:
         """``change-password`` revokes the user's other sessions and keeps the caller's."""
         return bool(self._get("PASSWORD_CHANGE_KEEPS_CURRENT_SESSION", True))
@@ -454,6 +466,14 @@ class DualAuthSettings:
     @property
     def CSRF_TRUSTED_ORIGINS(self) -> list[str]:
         return list(getattr(settings, "CSRF_TRUSTED_ORIGINS", []))
+
+    @property
+    def CSRF_COOKIE_NAME(self) -> str:
+        return str(settings.CSRF_COOKIE_NAME)
+
+    @property
+    def CSRF_USE_SESSIONS(self) -> bool:
+        return bool(settings.CSRF_USE_SESSIONS)
 
     @property
     def CSRF_COOKIE_LIFETIME(self) -> timedelta | None:

@@ -37,6 +37,9 @@ __all__ = [
     "TwoFactorNotEnabled",
     "TwoFactorSetupNotStarted",
     "ReauthenticationFailed",
+    "ReauthenticationRequired",
+    "EmailRequired",
+    "EmailVerificationRequiresPost",
     "ServiceUnavailable",
     "DatabaseUnavailable",
     "database_outage",
@@ -193,6 +196,35 @@ class ReauthenticationFailed(DualAuthError):
     """
 
     status, code, message = 403, "REAUTHENTICATION_FAILED", "Password or code is incorrect"
+
+
+class ReauthenticationRequired(DualAuthError):
+    """A sensitive change came without the proof it needs (or, setting a first password, after
+    the fresh sign-in window). ``accepted`` names the body fields that carry an accepted proof
+    (empty: none does, sign in again). 403, never 401: a refresh cannot help, and a 401 would
+    send node-auth's clients into a refresh loop."""
+
+    status, code, message = 403, "REAUTHENTICATION_REQUIRED", "This change needs a fresh proof of identity"
+
+    def __init__(self, accepted: tuple[str, ...] | list[str], message: str | None = None) -> None:
+        super().__init__(message, accepted=list(accepted))
+
+
+class EmailRequired(DualAuthError):
+    """An SMS sign-in named the account by ``userId`` (node-auth's form): ids are enumerable, the
+    address is what the user types. 400: a missing identifier, not a re-authentication."""
+
+    status, code, message = 400, "EMAIL_REQUIRED", "Send the account's email, not its userId"
+
+    def __init__(self) -> None:
+        super().__init__(accepted=["email"])
+
+
+class EmailVerificationRequiresPost(DualAuthError):
+    """``GET verify-email``: a GET never changes state (mail scanners follow links); the page
+    POSTs the token. 405, not 401 or 403: clients must not refresh and retry."""
+
+    status, code, message = 405, "EMAIL_VERIFICATION_REQUIRES_POST", "Send the token with POST verify-email"
 
 
 class ServiceUnavailable(DualAuthError):

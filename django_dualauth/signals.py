@@ -19,6 +19,7 @@ __all__ = [
     "recovery_codes_regenerated",
     "account_deleted",
     "account_reclaimed",
+    "profile_updated",
 ]
 
 #: A login created a session (one refresh-token family). kwargs: ``session``, ``user``.
@@ -52,3 +53,7 @@ account_deleted = Signal()
 #: :class:`~django_dualauth.services.first_proof.Reclaimed`: ``proof``, ``sessions``,
 #: ``password``, ``totp``, ``recovery_codes``, ``phone``).
 account_reclaimed = Signal()
+
+#: ``PATCH profile`` saved the user's names. kwargs: ``user``, ``fields`` (the model fields
+#: written, e.g. ``["first_name"]``; never their values).
+profile_updated = Signal()

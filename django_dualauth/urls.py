@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .api.account import ChangePasswordView, DeleteAccountView, SessionDetailView, SessionListView
+from .api.account import (
+    ChangePasswordView,
+    DeleteAccountView,
+    SessionCleanupView,
+    SessionDetailView,
+    SessionListView,
+)
 from .api.email_flows import (
     ChangeEmailConfirmView,
     ChangeEmailRequestView,
@@ -15,8 +21,8 @@ from .api.email_flows import (
 )
 from .api.login import LoginView, RegisterView
 from .api.magic_links import MagicLinkSendView, MagicLinkVerifyView
-from .api.profile import CsrfView, MeView
-from .api.sms import SMSPhoneVerifyView, SMSPhoneView, SMSSendView, SMSVerifyView
+from .api.profile import CsrfView, MeView, ProfileView
+from .api.sms import AddPhoneView, SMSPhoneVerifyView, SMSPhoneView, SMSSendView, SMSVerifyView
 from .api.tokens import LogoutAllView, LogoutView, RefreshView
 from .api.twofactor import (
     RecoveryCodesView,
@@ -25,6 +31,7 @@ from .api.twofactor import (
     TwoFactorVerifySetupView,
     TwoFactorVerifyView,
 )
+from .api.ui_config import UiConfigView
 
 app_name = "dualauth"
 
@@ -34,6 +41,7 @@ urlpatterns = [
     path("logout", LogoutView.as_view(), name="logout"),
     path("logout-all", LogoutAllView.as_view(), name="logout-all"),
     path("me", MeView.as_view(), name="me"),
+    path("profile", ProfileView.as_view(), name="profile"),
     path("register", RegisterView.as_view(), name="register"),
     path("csrf", CsrfView.as_view(), name="csrf"),
     path("2fa/setup", TwoFactorSetupView.as_view(), name="2fa-setup"),
@@ -47,7 +55,10 @@ urlpatterns = [
     path("sms/phone/verify", SMSPhoneVerifyView.as_view(), name="sms-phone-verify"),
     path("sms/send", SMSSendView.as_view(), name="sms-send"),
     path("sms/verify", SMSVerifyView.as_view(), name="sms-verify"),
+    path("add-phone", AddPhoneView.as_view(), name="add-phone"),
     path("sessions", SessionListView.as_view(), name="sessions"),
+    # Before sessions/<handle>, which would take "cleanup" for a handle.
+    path("sessions/cleanup", SessionCleanupView.as_view(), name="sessions-cleanup"),
     path("sessions/<str:handle>", SessionDetailView.as_view(), name="session-detail"),
     path("change-password", ChangePasswordView.as_view(), name="change-password"),
     path("account", DeleteAccountView.as_view(), name="account"),
@@ -57,4 +68,5 @@ urlpatterns = [
     path("reset-password", ResetPasswordView.as_view(), name="reset-password"),
     path("change-email/request", ChangeEmailRequestView.as_view(), name="change-email-request"),
     path("change-email/confirm", ChangeEmailConfirmView.as_view(), name="change-email-confirm"),
+    path("ui/config", UiConfigView.as_view(), name="ui-config"),
 ]

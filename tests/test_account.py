@@ -133,8 +133,10 @@ def test_lists_the_callers_active_sessions_only(logged_in, client_factory, user,
     [theirs] = [s for s in listed if not s["current"]]
     assert mine["deliveryMode"] == logged_in.delivery and theirs["deliveryMode"] == "bearer"
     row = AuthSession.objects.get(pk=mine["sessionHandle"])
-    assert set(mine) == {"sessionHandle", "createdAt", "lastActiveAt", "expiresAt", "ipAddress", "userAgent",
-                         "deliveryMode", "current"}
+    assert set(mine) == {"sessionHandle", "handle", "createdAt", "lastActiveAt", "expiresAt", "ipAddress",
+                         "userAgent", "deliveryMode", "current", "isCurrent"}
+    # node-auth's Flutter package reads ``handle`` and ``isCurrent``: the same values.
+    assert all(s["handle"] == s["sessionHandle"] and s["isCurrent"] is s["current"] for s in listed)
     assert datetime.fromisoformat(mine["createdAt"].replace("Z", "+00:00")) == row.created_at
     assert datetime.fromisoformat(mine["lastActiveAt"].replace("Z", "+00:00")) == row.last_used_at
     assert datetime.fromisoformat(mine["expiresAt"].replace("Z", "+00:00")) == row.expires_at
@@ -553,9 +555,9 @@ def test_a_user_without_password_or_device_cannot_delete(logged_in, user):
 
 
 @pytest.mark.parametrize("body", [
-    {}, {"password": None}, {"password": 12345678}, {"password": [PASSWORD]}, {"password": ""},
+    {"password": None}, {"password": 12345678}, {"password": [PASSWORD]}, {"password": ""},
     {"password": "x" * 5000}, {"totpCode": 123456}, {"totpCode": "1" * 17},
-    {"password": PASSWORD, "totpCode": "123456"}, {"passwd": PASSWORD},
+    {"password": PASSWORD, "totpCode": "123456"},
 ])
 def test_bad_input_is_a_validation_error_and_deletes_nothing(logged_in, user, body):
     assert_error(remove(logged_in, body), 400, "VALIDATION_ERROR")

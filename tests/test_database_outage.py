@@ -226,3 +226,11 @@ def test_an_outage_while_planning_is_raised_and_not_remembered(user: Any, tmp_pa
             pytest.raises(OperationalError):
         fresh.plan(("a" * 64,))
     assert fresh.plan(("a" * 64,)) is not None
+
+
+def test_patch_profile_answers_503_while_the_database_is_down(logged_in: AuthClient, outage: Any) -> None:
+    """The one PATCH route, which the sweep above (GET, POST, DELETE) does not reach."""
+    with outage():
+        response = logged_in.client.patch("/auth/profile", {"firstName": "Alice"}, format="json",
+                                          **logged_in.headers())
+    assert_503(response)

@@ -108,14 +108,23 @@ def two_factor_disable_password(client: AuthClient, user: Any, settings: Any) ->
         lambda: not TOTPDevice.objects.filter(user=user).exists())
 
 
-def sms_phone_replace(client: AuthClient, user: Any, settings: Any) -> Scenario:
+def _phone_replace(client: AuthClient, path: str) -> Scenario:
     client.login()
     verify_phone(client)
     return Scenario(
-        lambda right, ip: client.post("/auth/sms/phone", {"phoneNumber": ATTACKER_PHONE,
-                                                          "password": PASSWORD if right else WRONG}, **ip),
+        lambda right, ip: client.post(path, {"phoneNumber": ATTACKER_PHONE,
+                                             "password": PASSWORD if right else WRONG}, **ip),
         lambda: SMSDevice.objects.filter(number=ATTACKER_PHONE).exists()
         or any(m.to == ATTACKER_PHONE for m in OutboxGateway.outbox))
+
+
+def sms_phone_replace(client: AuthClient, user: Any, settings: Any) -> Scenario:
+    return _phone_replace(client, "/auth/sms/phone")
+
+
+def add_phone_replace(client: AuthClient, user: Any, settings: Any) -> Scenario:
+    """``add-phone``, node-auth's name for ``POST sms/phone``: the same budget."""
+    return _phone_replace(client, "/auth/add-phone")
 
 
 def sms_phone_remove(client: AuthClient, user: Any, settings: Any) -> Scenario:
@@ -292,6 +301,7 @@ PROOF_ENDPOINTS: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "2fa/disable"): [two_factor_disable_password, two_factor_disable_code],
     ("POST", "2fa/recovery-codes"): [recovery_codes],
     ("POST", "sms/phone"): [sms_phone_replace],
+    ("POST", "add-phone"): [add_phone_replace],
     ("DELETE", "sms/phone"): [sms_phone_remove],
     ("POST", "sms/phone/verify"): [sms_phone_verify],
     ("POST", "sms/verify"): [sms_login, sms_second_factor],
@@ -320,6 +330,10 @@ NO_PROOF: dict[tuple[str, str], str] = {
     ("POST", "forgot-password"): "sends a link",
     ("POST", "reset-password"): "a mailed 256-bit token (account_ip); sets a password",
     ("POST", "change-email/confirm"): "a mailed 256-bit token (account_ip)",
+    ("GET", "verify-email"): "changes nothing: a redirect to the page, or 405",
+    ("PATCH", "profile"): "names only, nothing security-relevant",
+    ("POST", "sessions/cleanup"): "deletes the caller's own ended sessions",
+    ("GET", "ui/config"): "nothing to prove",
 }
 
 SCENARIOS = [pytest.param(prepare, id=f"{method} {route} ({prepare.__name__})")

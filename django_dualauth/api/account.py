@@ -1,4 +1,5 @@
-"""``GET sessions``, ``DELETE sessions/<handle>``, ``POST change-password``, ``DELETE account``.
+"""``GET sessions``, ``POST sessions/cleanup``, ``DELETE sessions/<handle>``, ``POST change-password``,
+``DELETE account``.
 
 Each acts on the authenticated caller only. Cookie-credentialed ``POST`` and ``DELETE``
 requests are CSRF-checked by :class:`DualAuthentication` (unsafe methods).
@@ -16,16 +17,17 @@ from rest_framework.response import Response
 from .. import delivery
 from ..authentication import DualAuthentication
 from ..conf import dualauth_settings
-from ..services import accounts
+from ..services import accounts, session_cleanup
 from . import ratelimits
 from .base import DualAuthAPIView, request_user, session_id, validated
 from .inputs import PasswordField, StrictCharField
+from .refusals import require_proof
 
-__all__ = ["SessionListView", "SessionDetailView", "ChangePasswordView", "DeleteAccountView"]
+__all__ = ["SessionListView", "SessionCleanupView", "SessionDetailView", "ChangePasswordView", "DeleteAccountView"]
 
 
 class _ChangePasswordInput(serializers.Serializer):
-    currentPassword = PasswordField()
+    currentPassword = PasswordField(allow_blank=True)  # "": setting a first password
     newPassword = PasswordField()
 
 
@@ -58,16 +60,37 @@ class SessionListView(DualAuthAPIView):
     def get(self, request: Any) -> Response:
         current = session_id(request)
         sessions = accounts.list_sessions(request.user)  # by pk: no user query in cache mode
-        return Response({"sessions": [{
-            "sessionHandle": str(s.pk),
-            "createdAt": s.created_at,
-            "lastActiveAt": s.last_used_at,
-            "expiresAt": s.expires_at,
-            "ipAddress": s.ip_address,
-            "userAgent": s.user_agent,
-            "deliveryMode": s.delivery,
-            "current": str(s.pk) == current,
-        } for s in sessions]})
+        return Response({"sessions": [_listed(s, str(s.pk) == current) for s in sessions]})
+
+
+def _listed(s: Any, current: bool) -> dict[str, Any]:
+    handle = str(s.pk)
+    return {
+        "sessionHandle": handle,
+        "handle": handle,  # node-auth's Flutter package reads these two names
+        "createdAt": s.created_at,
+        "lastActiveAt": s.last_used_at,
+        "expiresAt": s.expires_at,
+        "ipAddress": s.ip_address,
+        "userAgent": s.user_agent,
+        "deliveryMode": s.delivery,
+        "current": current,
+        "isCurrent": current,
+    }
+
+
+class SessionCleanupView(DualAuthAPIView):
+    """Delete the caller's own ended sessions (expired, or revoked by their own logout): never
+    the current one, never another user's, never a revocation kept as evidence
+    (:mod:`~django_dualauth.services.session_cleanup`). ``{"success": true, "deleted": n}``."""
+
+    authentication_classes = [DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Any) -> Response:
+        # By pk: no user query in cache mode.
+        deleted = session_cleanup.delete_ended_sessions(request.user.pk, current=session_id(request))
+        return Response({"success": True, "deleted": deleted})
 
 
 class SessionDetailView(DualAuthAPIView):
@@ -87,7 +110,9 @@ class SessionDetailView(DualAuthAPIView):
 
 class ChangePasswordView(DualAuthAPIView):
     """``{currentPassword, newPassword}``: the user's other sessions are revoked; the caller's is
-    kept (``DUALAUTH_PASSWORD_CHANGE_KEEPS_CURRENT_SESSION``), or revoked too and its cookies cleared."""
+    kept (``DUALAUTH_PASSWORD_CHANGE_KEEPS_CURRENT_SESSION``), or revoked too and its cookies cleared.
+    ``currentPassword: ""`` sets a first password on an account without one, only within
+    ``DUALAUTH_FRESH_SIGN_IN_WINDOW`` of the session's sign-in (else 403 ``REAUTHENTICATION_REQUIRED``)."""
 
     authentication_classes = [DualAuthentication]
     permission_classes = [IsAuthenticated]
@@ -97,8 +122,12 @@ class ChangePasswordView(DualAuthAPIView):
         user = request_user(request)
         keep = dualauth_settings.PASSWORD_CHANGE_KEEPS_CURRENT_SESSION
         with _reauthentication_counted(request, user):
-            accounts.change_password(user, data["currentPassword"], data["newPassword"],
-                                     keep_session=session_id(request) if keep else None)
+            if data["currentPassword"] == "":
+                accounts.set_first_password(user, data["newPassword"], session_id=session_id(request),
+                                            keep_session=session_id(request) if keep else None)
+            else:
+                accounts.change_password(user, data["currentPassword"], data["newPassword"],
+                                         keep_session=session_id(request) if keep else None)
         if keep:
             return Response({"success": True})
         return _ended_response(request, {"success": True})
@@ -112,6 +141,7 @@ class DeleteAccountView(DualAuthAPIView):
     permission_classes = [IsAuthenticated]
 
     def delete(self, request: Any) -> Response:
+        require_proof(request.data, ("password", "totpCode"))
         data = validated(_DeleteAccountInput, request.data)
         user = request_user(request)
         with _reauthentication_counted(request, user):

@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from ..delivery import TokenDelivery, client_info, for_request, no_store
+from ..delivery import TokenDelivery, client_info, for_request, no_store, plant_csrf_cookie
 from ..exceptions import EndpointDisabled, ValidationFailed
 from ..services import TokenUser
 from .errors import exception_handler
@@ -55,10 +55,15 @@ class DualAuthAPIView(APIView):
     #: Set to "no-referrer" on views whose requests carry a one-time token in a page URL.
     referrer_policy: str | None = None
 
+    #: Plant the CSRF cookie on answers to a browser that lacks it (``delivery.plant_csrf_cookie``).
+    plants_csrf_cookie = True
+
     def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = no_store(super().finalize_response(request, response, *args, **kwargs))
         if self.referrer_policy:
             response["Referrer-Policy"] = self.referrer_policy
+        if self.plants_csrf_cookie:
+            plant_csrf_cookie(request._request)
         return response
 
 

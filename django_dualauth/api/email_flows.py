@@ -13,6 +13,7 @@ the address has an account.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -21,10 +22,12 @@ from rest_framework.response import Response
 from .. import delivery, messaging
 from ..authentication import DualAuthentication
 from ..conf import dualauth_settings
+from ..exceptions import EmailVerificationRequiresPost
 from ..services import account_tokens, users
 from . import ratelimits
 from .base import FeatureView, client_ip_key, request_user, validated
 from .inputs import EmailInput, PasswordField, StrictCharField, StrictEmailField
+from .refusals import require_proof
 
 __all__ = ["SendVerificationEmailView", "VerifyEmailView", "ForgotPasswordView", "ResetPasswordView",
            "ChangeEmailRequestView", "ChangeEmailConfirmView"]
@@ -85,10 +88,54 @@ class SendVerificationEmailView(_Configured):
         return Response(_ACCEPTED, status=202)
 
 
+def _prefers_html(accept: str) -> bool:
+    """Whether ``Accept`` names an HTML type before JSON (a browser following a link), by
+    position: a browser lists ``text/html`` first; the API clients send ``application/json``."""
+    for media_range in accept.split(","):
+        kind, *params = (part.strip().lower() for part in media_range.split(";"))
+        if _refused(params):
+            continue
+        if kind in ("text/html", "application/xhtml+xml"):
+            return True
+        if kind in ("application/json", "*/*") or kind.endswith("+json"):
+            return False
+    return False
+
+
+def _refused(params: list[str]) -> bool:
+    """``q=0``: the client lists the type only to refuse it."""
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip() == "q":
+            try:
+                return float(value) == 0
+            except ValueError:
+                return False
+    return False
+
+
 class VerifyEmailView(_NoReferrer):
-    """Mark the address verified with the mailed token."""
+    """``POST {token}``: mark the address verified with the mailed token.
+
+    ``GET ?token=`` (node-auth's form) changes nothing, as mail scanners follow links: a browser
+    (``Accept`` with HTML before JSON) is sent on to the front-end page with the token (303),
+    and the page POSTs it; anything else gets 405 ``EMAIL_VERIFICATION_REQUIRES_POST``, also
+    while the flow is off (``DUALAUTH_VERIFY_EMAIL_URL`` empty).
+    """
 
     url_setting = "VERIFY_EMAIL_URL"
+
+    def enabled(self) -> bool:
+        # The GET answers are the same whether the flow is on: no 404 that says it is off.
+        return self.request.method in ("GET", "HEAD") or super().enabled()
+
+    def get(self, request: Any) -> Response:
+        page = dualauth_settings.VERIFY_EMAIL_URL
+        if page and _prefers_html(request.META.get("HTTP_ACCEPT", "")):
+            token = validated(_TokenInput, request.query_params)["token"]
+            return Response(status=303, headers={"Location": page.replace("{token}", quote(token, safe=""))})
+        self.headers["Allow"] = "POST"  # DRF's Allow would list GET too
+        raise EmailVerificationRequiresPost()
 
     def post(self, request: Any) -> Response:
         ratelimits.hit(request, "account_ip", client_ip_key(request))
@@ -131,6 +178,7 @@ class ChangeEmailRequestView(_Configured):
     url_setting = "EMAIL_CHANGE_URL"
 
     def post(self, request: Any) -> Response:
+        require_proof(request.data, ("password",))
         data = validated(_ChangeEmailInput, request.data)
         # The user model's limit, the same for every account: a clear 400 on the request path.
         users.user_fields_for_address(users.normalize_address(data["newEmail"]), field="newEmail", username=False)

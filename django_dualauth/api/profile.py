@@ -1,18 +1,34 @@
-"""``GET me`` and ``GET csrf``."""
+"""``GET me``, ``PATCH profile`` and ``GET csrf``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.middleware.csrf import get_token
+from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from ..authentication import DualAuthentication
-from ..services import profile
-from .base import DualAuthAPIView, request_user
+from ..services import profile, profile_names
+from .base import DualAuthAPIView, request_user, validated
+from .inputs import StrictCharField
 
-__all__ = ["MeView", "CsrfView"]
+__all__ = ["MeView", "ProfileView", "CsrfView"]
+
+#: A bound before the model's own limits are looked at: no field of a user model is this long.
+_NAME_CAP = 1024
+
+
+class _ProfileInput(serializers.Serializer):
+    # allow_blank: an empty string clears the name (Django's fields are blank=True).
+    firstName = StrictCharField(required=False, allow_blank=True, max_length=_NAME_CAP)
+    lastName = StrictCharField(required=False, allow_blank=True, max_length=_NAME_CAP)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("Send firstName, lastName or both.")
+        return attrs
 
 
 class MeView(DualAuthAPIView):
@@ -23,6 +39,19 @@ class MeView(DualAuthAPIView):
 
     def get(self, request: Any) -> Response:
         return Response(profile(request_user(request)))
+
+
+class ProfileView(DualAuthAPIView):
+    """``PATCH {firstName?, lastName?}`` (at least one): the caller's names, within the user
+    model's field lengths; ``GET me`` shows them. Other fields are ignored."""
+
+    authentication_classes = [DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def patch(self, request: Any) -> Response:
+        changes = validated(_ProfileInput, request.data)
+        profile_names.update_names(request_user(request), changes)
+        return Response({"success": True})
 
 
 class CsrfView(DualAuthAPIView):

@@ -1,5 +1,5 @@
-"""``POST sms/phone``, ``sms/phone/verify``, ``sms/send`` and ``sms/verify`` (off unless
-``DUALAUTH_SMS_ENABLED``)."""
+"""``POST sms/phone`` (and its node-auth name ``add-phone``), ``sms/phone/verify``, ``sms/send``
+and ``sms/verify`` (off unless ``DUALAUTH_SMS_ENABLED``)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from ..services import sms
 from . import ratelimits
 from .base import FeatureView, TokenIssuingView, client_ip_key, request_user, session_id, validated
 from .inputs import EmailInput, ModeInput, PasswordField, StrictCharField, TempTokenInput
+from .refusals import require_email
 from .responses import login_response, session_response
 
-__all__ = ["SMSPhoneView", "SMSPhoneVerifyView", "SMSSendView", "SMSVerifyView"]
+__all__ = ["AddPhoneView", "SMSPhoneView", "SMSPhoneVerifyView", "SMSSendView", "SMSVerifyView"]
 
 _SENT = {"success": True}
 
@@ -57,12 +58,25 @@ def _dispatch(request: Any, outgoing: sms.OutgoingSMS | None, *, silent: bool) -
     messaging.dispatch(outgoing.send)
 
 
-class SMSPhoneView(_SMSView):
+class _AddPhone(_SMSView):
     """``POST``: add (or replace) the caller's phone: a code is sent to it; 202. Replacing a
-    verified phone needs ``password``. ``DELETE``: remove it (``password`` too)."""
+    verified phone needs ``password``. The number is used only after ``sms/phone/verify``."""
 
     authentication_classes = [DualAuthentication]
     permission_classes = [IsAuthenticated]
+
+    def post(self, request: Any) -> Response:
+        data = validated(_PhoneInput, request.data)
+        ratelimits.hit(request, "sms_send_ip", client_ip_key(request))
+        user = request_user(request)
+        with ratelimits.guarded_check(request, "reauthentication", user.pk):  # replacing a verified phone
+            outgoing = sms.add_phone(user, data["phoneNumber"], password=data.get("password"))
+        _dispatch(request, outgoing, silent=False)
+        return Response(_SENT, status=202)
+
+
+class SMSPhoneView(_AddPhone):
+    """``POST`` as :class:`AddPhoneView`; ``DELETE``: remove the phone (``password`` too)."""
 
     def delete(self, request: Any) -> Response:
         """Remove the caller's phone (verified or pending); needs ``password`` for users with one."""
@@ -73,14 +87,9 @@ class SMSPhoneView(_SMSView):
         audit.record("auth.sms.phone_removed", user=str(user.pk), ip=client_ip_key(request))
         return Response({"success": True})
 
-    def post(self, request: Any) -> Response:
-        data = validated(_PhoneInput, request.data)
-        ratelimits.hit(request, "sms_send_ip", client_ip_key(request))
-        user = request_user(request)
-        with ratelimits.guarded_check(request, "reauthentication", user.pk):  # replacing a verified phone
-            outgoing = sms.add_phone(user, data["phoneNumber"], password=data.get("password"))
-        _dispatch(request, outgoing, silent=False)
-        return Response(_SENT, status=202)
+
+class AddPhoneView(_AddPhone):
+    """``POST add-phone``: node-auth's name for ``POST sms/phone`` (the same rules and limits)."""
 
 
 class SMSPhoneVerifyView(_SMSView):
@@ -109,6 +118,7 @@ class SMSSendView(_SMSView):
             outgoing = sms.request_second_factor_code(temp, delivery=delivery.requested_delivery(request))
             _dispatch(request, outgoing, silent=False)
         else:
+            require_email(request.data)
             email = validated(EmailInput, request.data)["email"]
             _dispatch(request, sms.request_login_code(email), silent=True)
         return Response(_SENT, status=202)
@@ -128,6 +138,7 @@ class SMSVerifyView(TokenIssuingView, _SMSView):
             with ratelimits.guarded_check(request, "sms_code"):  # the account: the temp token's user
                 tokens = sms.verify_second_factor_code(temp, code, delivery=mode, client=client)
             return session_response(request, tokens)
+        require_email(request.data)
         email = validated(EmailInput, request.data)["email"]
         # Per address, counted alike for unknown addresses.
         with ratelimits.guarded_check(request, "sms_login", ratelimits.normalize_identifier(email)):

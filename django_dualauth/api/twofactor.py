@@ -16,6 +16,7 @@ from ..services import twofactor
 from . import ratelimits
 from .base import DualAuthAPIView, TokenIssuingView, request_user, session_id, validated
 from .inputs import PasswordField, StrictCharField
+from .refusals import require_proof
 from .responses import session_response
 
 __all__ = ["TwoFactorSetupView", "TwoFactorVerifySetupView", "TwoFactorVerifyView",
@@ -130,6 +131,7 @@ class TwoFactorDisableView(DualAuthAPIView):
     permission_classes = [IsAuthenticated]
 
     def post(self, request: Any) -> Response:
+        require_proof(request.data, ("totpCode", "password"))
         data = validated(_DisableInput, request.data)
         user = request_user(request)
         with _failures_counted(request, user):

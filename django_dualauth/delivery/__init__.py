@@ -22,6 +22,7 @@ from .credentials import (
     read_refresh_credential,
 )
 from .csrf import SAFE_METHODS, protect_cookie_request
+from .csrf_cookie import plant_csrf_cookie
 from .selection import (
     BEARER,
     COOKIE,
@@ -57,6 +58,7 @@ __all__ = [
     "has_token_cookie",
     "logout_credential",
     "no_store",
+    "plant_csrf_cookie",
     "protect_cookie_request",
     "read_access_credential",
     "read_cookie",

@@ -17,14 +17,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
 from .. import audit
-from ..exceptions import ReauthenticationFailed, ValidationFailed
+from ..exceptions import ReauthenticationFailed, ReauthenticationRequired, ValidationFailed
 from ..models import AuthSession
 from ..models.sessions import RevocationReason
 from ..signals import account_deleted
-from . import proofs, twofactor
+from . import fresh_sign_in, proofs, twofactor
 from .sessions import revoke_all_sessions, revoke_session
 
-__all__ = ["list_sessions", "revoke_own_session", "change_password", "delete_account"]
+__all__ = ["list_sessions", "revoke_own_session", "change_password", "set_first_password", "delete_account"]
 
 #: The columns a session listing shows; the refresh digest and the rest are never read.
 _LISTED_FIELDS = ("id", "user_id", "delivery", "created_at", "last_used_at", "expires_at", "ip_address",
@@ -72,13 +72,42 @@ def change_password(user: Any, current_password: str, new_password: str, *,
         locked = _locked_user(user)
         if not proofs.password_matches(locked, current_password):
             raise ReauthenticationFailed()
-        try:
-            validate_password(new_password, user=locked)
-        except DjangoValidationError as exc:
-            raise ValidationFailed(fields={"newPassword": list(exc.messages)}) from None
-        locked.set_password(new_password)
-        locked.save(update_fields=["password"])
-        count = revoke_all_sessions(locked, reason=RevocationReason.PASSWORD_CHANGED, keep=keep_session)
+        count = _store_new_password(locked, new_password, keep_session)
+    return _password_changed(user, locked, count)
+
+
+def set_first_password(user: Any, new_password: str, *, session_id: object,
+                       keep_session: object | None = None) -> int:
+    """Set a password on an account that has no usable one (magic-link, SMS or social sign-in),
+    with no proof in the body: allowed only within ``DUALAUTH_FRESH_SIGN_IN_WINDOW`` after the
+    sign-in of ``session_id`` (the caller's session). Then as :func:`change_password`.
+
+    Raises :class:`ReauthenticationRequired`: naming ``currentPassword`` when the account has a
+    password; naming nothing (sign in again) when the session is not fresh.
+    """
+    with transaction.atomic():
+        locked = _locked_user(user)
+        if locked.has_usable_password():
+            raise ReauthenticationRequired(["currentPassword"], "Send the current password")
+        fresh_sign_in.require_fresh_sign_in(session_id, locked.pk)
+        count = _store_new_password(locked, new_password, keep_session)
+    return _password_changed(user, locked, count)
+
+
+def _store_new_password(locked: Any, new_password: str, keep_session: object | None) -> int:
+    """Validate and store the new password on the locked row; revoke every session but
+    ``keep_session``. Inside the caller's transaction."""
+    try:
+        validate_password(new_password, user=locked)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(fields={"newPassword": list(exc.messages)}) from None
+    locked.set_password(new_password)
+    locked.save(update_fields=["password"])
+    return revoke_all_sessions(locked, reason=RevocationReason.PASSWORD_CHANGED, keep=keep_session)
+
+
+def _password_changed(user: Any, locked: Any, count: int) -> int:
+    """After the commit: the caller's instance learns the new hash; the change is logged."""
     if user is not locked and hasattr(user, "password"):
         user.password = locked.password
     audit.record("auth.password.changed", user=str(locked.pk), revoked=count)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..conf import dualauth_settings
-from ..models import AccountState
+from ..models import AccountState, SMSDevice
 
-__all__ = ["RESERVED_CLAIMS", "account_state", "update_account_state", "user_claims", "profile"]
+__all__ = ["RESERVED_CLAIMS", "account_fields", "account_state", "update_account_state", "user_claims", "profile"]
 
 #: Claims the custom-claims hook may not override: they carry the token's security meaning.
 RESERVED_CLAIMS = frozenset(
@@ -56,5 +56,31 @@ def user_claims(user: Any) -> dict[str, Any]:
 
 
 def profile(user: Any) -> dict[str, Any]:
-    """The ``me`` document: ``sub`` plus :func:`user_claims`, rebuilt from the database."""
-    return {"sub": str(user.pk), **user_claims(user)}
+    """The ``me`` document: ``sub``, the account fields node-auth's clients read
+    (:func:`account_fields`) and :func:`user_claims` (custom claims win), rebuilt from the database."""
+    return {"sub": str(user.pk), **account_fields(user), **user_claims(user)}
+
+
+def account_fields(user: Any) -> dict[str, Any]:
+    """``id, firstName, lastName, name, phoneNumber, hasPassword, lastLogin, isAdmin``: what the
+    Flutter package's ``AuthUser`` reads, each of its type (strings, booleans, an ISO time) or
+    null. Not in access tokens: names and a phone number are personal data a token need not carry.
+    ``phoneNumber`` is the verified phone, looked up (one query) only while SMS is on."""
+    last_login = getattr(user, "last_login", None)
+    full_name = getattr(user, "get_full_name", None)
+    return {
+        "id": str(user.pk),
+        "firstName": getattr(user, "first_name", None),
+        "lastName": getattr(user, "last_name", None),
+        "name": full_name() if callable(full_name) else None,
+        "phoneNumber": _verified_phone(user) if dualauth_settings.SMS_ENABLED else None,
+        "hasPassword": bool(user.has_usable_password()),
+        "lastLogin": last_login.isoformat() if last_login is not None else None,
+        "isAdmin": bool(getattr(user, "is_superuser", False)),
+    }
+
+
+def _verified_phone(user: Any) -> str | None:
+    number: str | None = (SMSDevice.objects.filter(user_id=user.pk, confirmed=True)
+                          .values_list("number", flat=True).first())
+    return number
