@@ -60,6 +60,50 @@ def test_settings_read_detector_detects() -> None:
     assert not SETTINGS_READ.search("``DUALAUTH_X`` in a docstring")
 
 
+# --- every per-process value of the settings lives in conf.Snapshot (issue 16 item 1) ------------
+
+#: The ways to keep a settings-derived memo: the old per-module decorator, a snapshot of one's own,
+#: the holder that tells when the settings were replaced.
+SNAPSHOT_NAMES = frozenset({"per_process", "Snapshot", "settings_holder", "_drop_snapshot"})
+#: Modules that reset state of their own (not values of the settings) on ``setting_changed``.
+STATE_RESET_ON_SETTING_CHANGED = {
+    "services/revocation.py": "this process's record of cache failures",
+    "services/revocation_push.py": "the subscriptions to the revocation channel",
+}
+
+
+def snapshot_uses(source: str) -> list[str]:
+    """Names in ``source`` that keep or rebuild a per-process memo of the settings."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else (
+            node.name if isinstance(node, ast.alias) else None)
+        if name is not None and name.rsplit(".", 1)[-1] in SNAPSHOT_NAMES:
+            found.append(name)
+    return found
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if _rel(p) not in ("conf.py", "_seam/settings_holder.py")],
+                         ids=_rel)
+def test_per_process_values_of_the_settings_live_only_in_conf(path: Path) -> None:
+    source = path.read_text()
+    found = snapshot_uses(source)
+    assert not found, (f"{_rel(path)} keeps a memo of the settings ({sorted(set(found))}): add the value "
+                       "to conf.Snapshot and read it through conf.snapshot()")
+    if _rel(path) not in STATE_RESET_ON_SETTING_CHANGED:
+        names = {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
+        assert "setting_changed" not in names, (
+            f"{_rel(path)} listens for setting_changed: a value of the settings belongs on conf.Snapshot")
+
+
+def test_the_snapshot_detector_detects() -> None:
+    assert snapshot_uses("from ..conf import per_process\n@per_process\ndef f(): pass\n") == [
+        "per_process", "per_process"]
+    assert snapshot_uses("x = conf.Snapshot()\n") == ["Snapshot"]
+    assert snapshot_uses("from .._seam.settings_holder import settings_holder\n") == ["settings_holder"]
+    assert snapshot_uses("v = snapshot().cookie_policy\n") == []
+
+
 SERVICE_FORBIDDEN = ("rest_framework", "django.http", "..api", "..delivery", "..authentication")
 
 

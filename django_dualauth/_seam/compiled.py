@@ -32,16 +32,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DatabaseError, connections, router, transaction
-from django.db.models import Model, QuerySet, sql
+from django.db.models import Field, Model, QuerySet, sql
 from django.db.models.query import get_related_populators
 from django.db.transaction import TransactionManagementError
 from django.utils.inspect import func_supports_parameter
 
-from ..conf import private_speedups
+from ..conf import snapshot
 
 logger = logging.getLogger("django_dualauth")
 
-__all__ = ["CompiledSelect", "CompiledUpdate", "CompiledInsert", "SelectPlan"]
+__all__ = ["CompiledSelect", "CompiledUpdate", "CompiledInsert", "SelectPlan", "concrete_field", "column"]
+
+
+def concrete_field(model: type[Model], name: str) -> Field[Any, Any]:
+    """``model``'s field ``name`` (``"pk"``: its primary key), which must be a column of its table."""
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    if not isinstance(field, Field) or field.column is None:
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
+def column(model: type[Model], name: str) -> str:
+    """The column name of ``model``'s field ``name`` (unquoted)."""
+    return str(concrete_field(model, name).column)
 
 
 def _cached_plan(plans: dict[Hashable, Any], key: Hashable, model: type[Model], compile_plan: Callable[[], Any]) -> Any:
@@ -144,7 +157,7 @@ class CompiledSelect:
     def plan(self, values: tuple[Any, ...]) -> tuple[str, Any, SelectPlan] | None:
         """(alias, connection, plan) for these values, or None when only the queryset can run them
         (or must: ``DUALAUTH_PRIVATE_SPEEDUPS`` off runs the queryset, the reference)."""
-        if not private_speedups():
+        if not snapshot().private_speedups:
             return None
         if any(v is None for v in values) or len(set(values)) != len(values):
             # NULL changes the SQL (IS NULL) and IN drops duplicates: not the shape compiled.
@@ -195,7 +208,9 @@ class CompiledSelect:
 
     def _compile(self, alias: str, connection: Any, values: tuple[Any, ...]) -> SelectPlan | None:
         queryset = self._build(*values)
-        if (queryset.db != alias or queryset._known_related_objects or queryset._prefetch_related_lookups
+        if (queryset.db != alias
+                or queryset._known_related_objects  # type: ignore[attr-defined]  # private: not in the stubs
+                or queryset._prefetch_related_lookups  # type: ignore[attr-defined]  # private: not in the stubs
                 or bool(queryset.query.select_for_update) != self._for_update):
             return None
         compiler = queryset.query.get_compiler(using=alias)
@@ -240,7 +255,7 @@ class CompiledUpdate:
     def __init__(self, model: type[Model], fields: tuple[str, ...]) -> None:
         self._model = model
         self._names = fields
-        self._fields = [model._meta.get_field(name) for name in fields]
+        self._fields = [concrete_field(model, name) for name in fields]
         # A None value is written as an inline "= NULL", so the SQL depends on which values are None.
         self._plans: dict[Hashable, str | None] = {}
 
@@ -249,7 +264,7 @@ class CompiledUpdate:
         connection = connections[alias]
         key = (alias, connection.vendor, tuple(v is None for v in values))
         plan = (_cached_plan(self._plans, key, self._model, lambda: self._compile(alias, connection, pk, values))
-                if private_speedups() else None)
+                if snapshot().private_speedups else None)
         if plan is None:
             return self._queryset(alias, pk).update(**dict(zip(self._names, values, strict=True)))
         params = [f.get_db_prep_save(v, connection=connection)
@@ -264,14 +279,16 @@ class CompiledUpdate:
 
     def _compile(self, alias: str, connection: Any, pk: Any, values: tuple[Any, ...]) -> str | None:
         query = self._queryset(alias, pk).query.chain(sql.UpdateQuery)
+        assert isinstance(query, sql.UpdateQuery)  # what chain() was asked for; the stubs say Query
         query.add_update_values(dict(zip(self._names, values, strict=True)))
         sql_text, params = query.get_compiler(using=alias).as_sql()
         expected = [f.get_db_prep_save(v, connection=connection)
                     for f, v in zip(self._fields, values, strict=True) if v is not None]
         expected.append(self._model._meta.pk.get_db_prep_value(pk, connection, prepared=False))
-        if not sql_text or query.related_updates or not _same_params(params, expected):
+        related = query.related_updates  # type: ignore[attr-defined]  # not in the stubs
+        if not sql_text or related or not _same_params(params, expected):
             return None
-        return sql_text
+        return str(sql_text)
 
 
 class CompiledInsert:
@@ -284,7 +301,7 @@ class CompiledInsert:
     def __init__(self, model: type[Model], fields: tuple[str, ...]) -> None:
         self._model = model
         self._names = fields
-        self._fields = [model._meta.get_field(name) for name in fields]
+        self._fields = [concrete_field(model, name) for name in fields]
         self._plans: dict[Hashable, str | None] = {}
 
     def execute(self, *values: Any) -> str:
@@ -293,7 +310,7 @@ class CompiledInsert:
         connection = connections[alias]
         key = (alias, connection.vendor)
         plan = (_cached_plan(self._plans, key, self._model, lambda: self._compile(alias, connection, values))
-                if private_speedups() else None)
+                if snapshot().private_speedups else None)
         if plan is None:
             self._model._base_manager.using(alias).bulk_create([self._instance(values)])
             return str(alias)

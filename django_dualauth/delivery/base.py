@@ -14,7 +14,7 @@ from django.middleware.csrf import get_token, rotate_token
 from django.utils import timezone
 from rest_framework.response import Response
 
-from ..conf import dualauth_settings, per_process
+from ..conf import snapshot
 from ..types import Delivery, IssuedTokens
 from .cookies import access_cookie_name, clear_token_cookies, refresh_cookie_name, set_token_cookie
 from .credentials import existing_refresh_cookie
@@ -28,18 +28,6 @@ def no_store(response: Any) -> Any:
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"
     return response
-
-
-@per_process
-def _csrf_cookie_may_expire_first() -> bool:
-    """Whether the CSRF cookie set at login can expire before the session's absolute lifetime
-    ends. Only then does a refresh re-send it: re-sending costs a masked token and a cookie
-    (``get_token``), which is most of what the cookie delivery adds to a refresh."""
-    lifetime = dualauth_settings.CSRF_COOKIE_LIFETIME
-    return lifetime is not None and lifetime < dualauth_settings.REFRESH_TOKEN_ABSOLUTE_LIFETIME
-
-
-_access_token_in_body = per_process(lambda: dualauth_settings.COOKIE_ACCESS_TOKEN_IN_BODY)
 
 
 def _expires_in(tokens: IssuedTokens) -> int:
@@ -114,14 +102,17 @@ class CookieDelivery(TokenDelivery):
                        new_login: bool = False, extra: dict[str, Any] | None = None) -> Response:
         http = getattr(request, "_request", request)
         # A new login gets a new CSRF secret (as django.contrib.auth.login does); a refresh
-        # keeps the current one, and renews its cookie only if it could expire first.
+        # keeps the current one, and renews its cookie only if it could expire first:
+        # re-sending costs a masked token and a cookie (``get_token``), which is most of what
+        # the cookie delivery adds to a refresh.
+        snap = snapshot()
         if new_login:
             rotate_token(http)
-        elif _csrf_cookie_may_expire_first():
+        elif snap.csrf_cookie_may_expire_first:
             get_token(http)
         data: dict[str, Any] = {**(extra or {}), "success": True, "expiresIn": _expires_in(tokens)}
         response = no_store(Response(data, status=status))
-        if _access_token_in_body():
+        if snap.access_token_in_body:
             data["accessToken"] = tokens.access_token
         else:
             set_token_cookie(response, access_cookie_name(), tokens.access_token,

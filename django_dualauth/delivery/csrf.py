@@ -16,32 +16,15 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.http import is_same_domain
 
 from .. import audit
-from ..conf import dualauth_settings, per_process
+from ..conf import dualauth_settings, snapshot
 from ..exceptions import CSRFFailed, UnsupportedMediaType
 
 __all__ = ["protect_cookie_request", "SAFE_METHODS"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-
-
-class _CSRFCheck(CsrfViewMiddleware):
-    def _reject(self, request: Any, reason: str) -> str:  # type: ignore[override]
-        return reason
-
-
-def _no_view(request: Any) -> None:
-    return None
-
-
-@per_process
-def _django_check() -> _CSRFCheck:
-    """Django's middleware, built once per process: it keeps what it parses from
-    ``CSRF_TRUSTED_ORIGINS`` on the instance, and holds no per-request state."""
-    return _CSRFCheck(_no_view)  # type: ignore[arg-type]
 
 
 def _http_request(request: Any) -> Any:
@@ -118,8 +101,5 @@ def _refuse_forgery(http: Any) -> None:
             raise CSRFFailed("Origin header required")
     elif not _origin_trusted(origin, http):
         raise CSRFFailed("Untrusted origin")
-    check = _django_check()
-    check.process_request(http)
-    reason = check.process_view(http, _no_view, (), {})
-    if reason:
+    if snapshot().csrf_check.refusal(http) is not None:
         raise CSRFFailed()

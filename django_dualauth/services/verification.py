@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from .._seam.compiled import CompiledSelect
-from ..conf import dualauth_settings, per_process
+from ..conf import dualauth_settings, snapshot
 from ..exceptions import AccessTokenInvalid, SessionRevoked
 from ..models import AuthSession
 from ..types import AccessClaims
@@ -22,12 +22,6 @@ from . import revocation
 from .access_tokens import decode_access_token
 
 __all__ = ["authenticate_access_token", "TokenUser"]
-
-
-@per_process
-def _user_pk_to_python() -> Any:
-    """The user model's primary-key conversion (``AUTH_USER_MODEL`` resolved once, not per request)."""
-    return get_user_model()._meta.pk.to_python
 
 
 class TokenUser:
@@ -42,7 +36,7 @@ class TokenUser:
     is_active = True
 
     def __init__(self, claims: AccessClaims) -> None:
-        self.pk = self.id = _user_pk_to_python()(claims.sub)
+        self.pk = self.id = snapshot().user_pk_to_python(claims.sub)
         self.email = claims.claims.get("email", "")
         self.claims = claims.claims
 
