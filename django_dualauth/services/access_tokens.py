@@ -81,6 +81,9 @@ _DECODE_OPTIONS = {verify_exp: {"require": _REQUIRED, "verify_exp": verify_exp, 
                    for verify_exp in (True, False)}
 
 
+_DATE_CLAIMS = ("exp", "iat", "nbf")
+
+
 def _is_numeric_date(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -132,6 +135,17 @@ def decode_access_token(raw: object, *, verify_exp: bool = True) -> AccessClaims
     known = config.verified_tokens.get(raw) if verify_exp else None
     if known is not None and known.exp > time.time() - config.leeway:  # PyJWT: exp <= now - leeway fails
         return _own_copy(known)
+    claims = _access_claims(_verified_payload(raw, config, verify_exp))
+    if verify_exp:
+        if len(config.verified_tokens) >= _VERIFIED_TOKENS_MAX:
+            config.verified_tokens.clear()
+        config.verified_tokens[raw] = _own_copy(claims)
+    return claims
+
+
+def _verified_payload(raw: str, config: TokenVerification, verify_exp: bool) -> dict[str, Any]:
+    """The payload of ``raw`` once its shape, header, signature, issuer, audience and (with
+    ``verify_exp``) expiry are checked, by PyJWT with the key its header names."""
     if not _JWT_SHAPE.match(raw):
         raise AccessTokenInvalid()
     # The header checks depend on the header segment and the configuration alone. A segment that
@@ -143,7 +157,7 @@ def decode_access_token(raw: object, *, verify_exp: bool = True) -> AccessClaims
     if key is None:
         key = _key_for_header(raw, config)
     try:
-        payload = _DECODER.decode(
+        payload: dict[str, Any] = _DECODER.decode(
             raw,
             key.verifying_key,
             algorithms=[key.algorithm],
@@ -156,21 +170,21 @@ def decode_access_token(raw: object, *, verify_exp: bool = True) -> AccessClaims
         raise AccessTokenInvalid() from exc
     if header_segment not in config.verified_headers and len(config.verified_headers) < _VERIFIED_HEADERS_MAX:
         config.verified_headers[header_segment] = key
+    return payload
+
+
+def _access_claims(payload: dict[str, Any]) -> AccessClaims:
+    """The claims of a verified payload, once they are what this package signs: an access token
+    (``token_use``), string ``sub``/``jti``, a UUID ``sid``, JSON numbers as dates."""
     sub, sid, jti = payload.get("sub"), payload.get("sid"), payload.get("jti")
     if (payload.get("token_use") != TOKEN_USE or not isinstance(sub, str) or not isinstance(sid, str)
             or not isinstance(jti, str)):
         raise AccessTokenInvalid()
     # PyJWT coerces with int(): "9999999999" would pass as an expiry. NumericDate is a JSON number.
-    for claim in ("exp", "iat", "nbf"):
-        if claim in payload and not _is_numeric_date(payload[claim]):
-            raise AccessTokenInvalid()
+    if not all(_is_numeric_date(payload[claim]) for claim in _DATE_CLAIMS if claim in payload):
+        raise AccessTokenInvalid()
     try:
         uuid.UUID(sid)
     except ValueError as exc:
         raise AccessTokenInvalid() from exc
-    claims = AccessClaims(sub=sub, sid=sid, jti=jti, iat=payload["iat"], exp=payload["exp"], claims=payload)
-    if verify_exp:
-        if len(config.verified_tokens) >= _VERIFIED_TOKENS_MAX:
-            config.verified_tokens.clear()
-        config.verified_tokens[raw] = _own_copy(claims)
-    return claims
+    return AccessClaims(sub=sub, sid=sid, jti=jti, iat=payload["iat"], exp=payload["exp"], claims=payload)
