@@ -14,7 +14,7 @@ from .conf import snapshot
 from .services.users import normalize_address
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
+    from .types import User
 
 __all__ = ["EmailBackend"]
 
@@ -26,7 +26,7 @@ def _matching_users(model: Any, field: str, email: str) -> Any:
 
 
 @cache
-def _compiled_lookup(model: type[AbstractBaseUser]) -> CompiledSelect | None:
+def _compiled_lookup(model: type[User]) -> CompiledSelect[User] | None:
     """The look-up compiled once per database (building and compiling this queryset cost more
     than the database spends answering it), unless the user model's default manager builds its
     queryset itself: that queryset may differ from one call to the next.

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -27,13 +27,14 @@ from .jwt_keys import SigningKey, prepare_keys
 from .types import AccessClaims
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
+    from .types import User
 
 __all__ = ["dualauth_settings", "snapshot", "Snapshot", "resolve_import", "DEFAULT_RATE_LIMITS", "REDIS_CACHES"]
 
 DELIVERY_POLICIES = ("per-request", "cookie", "bearer")
 REVOCATION_CHECKS = ("database", "cache")
 SAMESITE_VALUES = ("Lax", "Strict", "None")
+SameSite = Literal["Lax", "Strict", "None"]
 
 #: django-ratelimit rates ("count/period"), merged key by key with DUALAUTH_RATE_LIMITS.
 DEFAULT_RATE_LIMITS: dict[str, str | None] = {
@@ -117,12 +118,14 @@ class DualAuthSettings:
         return (not settings.DEBUG) if value is None else bool(value)
 
     @property
-    def COOKIE_SAMESITE(self) -> str:
-        return str(self._get("COOKIE_SAMESITE", "Lax"))
+    def COOKIE_SAMESITE(self) -> SameSite:
+        # cast: system check E003 refuses any other value (and Django would refuse it in the cookie).
+        return cast(SameSite, str(self._get("COOKIE_SAMESITE", "Lax")))
 
     @property
     def COOKIE_DOMAIN(self) -> str | None:
-        return self._get("COOKIE_DOMAIN", None)
+        value = self._get("COOKIE_DOMAIN", None)
+        return None if value is None else str(value)
 
     @property
     def COOKIE_HOST_PREFIX(self) -> bool:
@@ -426,7 +429,7 @@ class CookiePolicy:
     refresh_name: str
     domain: str | None
     secure: bool
-    samesite: str
+    samesite: SameSite
 
 
 @dataclass(frozen=True)
@@ -539,7 +542,7 @@ class Snapshot:
         return int((dualauth_settings.ACCESS_TOKEN_LIFETIME + dualauth_settings.JWT_LEEWAY).total_seconds()) + 60
 
     @cached_property
-    def user_model(self) -> type[AbstractBaseUser]:
+    def user_model(self) -> type[User]:
         """``AUTH_USER_MODEL``, resolved (``get_user_model()`` looks it up in the app registry)."""
         from django.contrib.auth import get_user_model  # not at import: it needs the app registry
 

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -36,12 +37,17 @@ from django.db.models import BooleanField, Field
 from ..conf import snapshot
 from ..models import AuthSession, RotatedRefreshToken
 from ..services.rotation_rules import AFTER_NOW, IS_DELIVERY, IS_NULL, IS_TRUE, Rule
+from ..types import Delivery
 from .compiled import CompiledSelect, SelectPlan, column, concrete_field
 
-__all__ = ["RotationStatement", "NOT_RUN"]
+__all__ = ["RotationStatement", "NOT_RUN", "NotRun"]
 
 
-NOT_RUN = object()
+class NotRun(Enum):
+    NOT_RUN = "not run"
+
+
+NOT_RUN: Final = NotRun.NOT_RUN
 """What :meth:`RotationStatement.run` returns when the statement does not apply here."""
 
 
@@ -51,13 +57,13 @@ class RotationStatement:
     current one of a session that may rotate through this delivery); :data:`NOT_RUN` when it
     cannot run here. In both latter cases the transaction decides."""
 
-    def __init__(self, select: CompiledSelect, rules: tuple[Rule, ...]) -> None:
+    def __init__(self, select: CompiledSelect[AuthSession], rules: tuple[Rule, ...]) -> None:
         self._select = select
         self._rules = rules
         self._sql: dict[tuple[str, str], tuple[str, list[str]] | None] = {}
 
-    def run(self, candidates: list[str], *, new_digest: str, presented_via: str, now: datetime,
-            idle_until: datetime, ip_address: str | None, user_agent: str) -> AuthSession | None | object:
+    def run(self, candidates: list[str], *, new_digest: str, presented_via: Delivery, now: datetime,
+            idle_until: datetime, ip_address: str | None, user_agent: str) -> AuthSession | None | NotRun:
         planned = self._select.plan(tuple(candidates)) if snapshot().private_speedups else None
         if planned is None:
             return NOT_RUN

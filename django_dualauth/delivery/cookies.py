@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
 from ..conf import snapshot
@@ -25,7 +25,7 @@ def refresh_cookie_name() -> str:
     return snapshot().cookie_policy.refresh_name
 
 
-def read_cookie(request: Any, name: str) -> str | None:
+def read_cookie(request: HttpRequest, name: str) -> str | None:
     """The value of the cookie named exactly ``name``, or None.
 
     Look-alike names (other case, other prefix) are ignored. Django keeps only the last of
@@ -45,7 +45,7 @@ def read_cookie(request: Any, name: str) -> str | None:
     return values[0] if values else None
 
 
-def has_token_cookie(request: Any) -> bool:
+def has_token_cookie(request: HttpRequest) -> bool:
     header = request.META.get("HTTP_COOKIE", "")
     policy = snapshot().cookie_policy
     return policy.access_name in header or policy.refresh_name in header
@@ -55,7 +55,7 @@ def _max_age(expires_at: datetime) -> int:
     return max(0, int((expires_at - timezone.now()).total_seconds()))
 
 
-def set_token_cookie(response: Any, name: str, value: str, expires_at: datetime) -> None:
+def set_token_cookie(response: HttpResponseBase, name: str, value: str, expires_at: datetime) -> None:
     policy = snapshot().cookie_policy
     response.set_cookie(
         name,
@@ -69,7 +69,7 @@ def set_token_cookie(response: Any, name: str, value: str, expires_at: datetime)
     )
 
 
-def clear_token_cookies(response: Any) -> None:
+def clear_token_cookies(response: HttpResponseBase) -> None:
     # Deletion must repeat Secure/Path/SameSite, or browsers reject it for __Host- names.
     policy = snapshot().cookie_policy
     for name in (policy.access_name, policy.refresh_name):

@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.utils import timezone
@@ -24,6 +24,9 @@ from ..exceptions import AccessTokenInvalid
 from ..jwt_keys import SigningKey
 from ..types import AccessClaims
 from .claims import user_claims
+
+if TYPE_CHECKING:
+    from ..types import User
 
 __all__ = ["TOKEN_TYPE", "encode_access_token", "decode_access_token", "signing_keys", "SigningKey"]
 
@@ -42,7 +45,7 @@ def signing_keys() -> tuple[SigningKey, ...]:
     return snapshot().signing_keys
 
 
-def encode_access_token(session: Any, user: Any, *, now: datetime | None = None) -> tuple[str, datetime]:
+def encode_access_token(session: Any, user: User, *, now: datetime | None = None) -> tuple[str, datetime]:
     """Sign an access token for ``session``; returns ``(token, expires_at)``.
 
     The expiry never passes the session's absolute expiry.

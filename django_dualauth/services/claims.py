@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..conf import dualauth_settings
 from ..models import AccountState
+
+if TYPE_CHECKING:
+    from ..types import User
 
 __all__ = ["RESERVED_CLAIMS", "account_state", "update_account_state", "user_claims", "profile"]
 
@@ -15,22 +18,22 @@ RESERVED_CLAIMS = frozenset(
 )
 
 
-def account_state(user: Any) -> AccountState:
+def account_state(user: User) -> AccountState:
     """The user's :class:`AccountState`, or an unsaved default when none exists."""
     try:
-        return user.dualauth_state  # type: ignore[no-any-return]
+        return user.dualauth_state
     except AccountState.DoesNotExist:
         return AccountState(user_id=user.pk)
 
 
-def update_account_state(user: Any, **flags: bool) -> AccountState:
+def update_account_state(user: User, **flags: bool) -> AccountState:
     """Set flags on the user's :class:`AccountState` (creating it) and refresh the cached relation."""
     state, _ = AccountState.objects.update_or_create(user_id=user.pk, defaults=flags)
     user.dualauth_state = state
     return state
 
 
-def _role(user: Any) -> str:
+def _role(user: User) -> str:
     if getattr(user, "is_superuser", False):
         return "admin"
     if getattr(user, "is_staff", False):
@@ -38,7 +41,7 @@ def _role(user: Any) -> str:
     return "user"
 
 
-def user_claims(user: Any) -> dict[str, Any]:
+def user_claims(user: User) -> dict[str, Any]:
     """``email, role, loginProvider, isEmailVerified, isTotpEnabled`` plus custom claims."""
     state = account_state(user)
     claims: dict[str, Any] = {
@@ -55,6 +58,6 @@ def user_claims(user: Any) -> dict[str, Any]:
     return claims
 
 
-def profile(user: Any) -> dict[str, Any]:
+def profile(user: User) -> dict[str, Any]:
     """The ``me`` document: ``sub`` plus :func:`user_claims`, rebuilt from the database."""
     return {"sub": str(user.pk), **user_claims(user)}

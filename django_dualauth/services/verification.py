@@ -9,7 +9,7 @@ attribute the claims do not carry is read. If the cache cannot answer, the datab
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 
@@ -20,6 +20,11 @@ from ..models import AuthSession
 from ..types import AccessClaims
 from . import revocation
 from .access_tokens import decode_access_token
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from ..types import User
 
 __all__ = ["authenticate_access_token", "TokenUser"]
 
@@ -40,7 +45,7 @@ class TokenUser:
         self.email = claims.claims.get("email", "")
         self.claims = claims.claims
 
-    def resolve(self) -> Any:
+    def resolve(self) -> User:
         """The real user (one query, with its account state), loaded once."""
         user = self.__dict__.get("_user")
         if user is None:
@@ -64,7 +69,7 @@ _UNUSED_SESSION_FIELDS = ("delivery", "auth_methods", "refresh_digest", "generat
                           "ip_address", "user_agent", "revoked_reason")
 
 
-def _session_with_user(sid: str) -> Any:
+def _session_with_user(sid: str) -> QuerySet[AuthSession]:
     return (AuthSession.objects.select_related("user", "user__dualauth_state")
             .defer(*_UNUSED_SESSION_FIELDS).filter(pk=sid).order_by()[:1])
 
@@ -73,7 +78,7 @@ def _session_with_user(sid: str) -> Any:
 _SESSION_WITH_USER = CompiledSelect(AuthSession, "pk", _session_with_user)
 
 
-def authenticate_access_token(raw: object) -> tuple[Any, AccessClaims]:
+def authenticate_access_token(raw: object) -> tuple[User | TokenUser, AccessClaims]:
     """Verify ``raw`` and its session. Returns ``(user, claims)``.
 
     Raises :class:`AccessTokenInvalid` (bad token, unknown session, inactive or deleted
