@@ -3,7 +3,7 @@
 ``DUALAUTH_*`` settings are global. To serve the database, cache and cache + push revocation
 modes from one settings module, the bench replaces the ``REVOCATION_CHECK`` property of the
 settings object with one that first consults a context variable, and the per-process
-``revocation._push`` switch with one that reads another; this middleware sets both from the
+``revocation_push`` value of ``conf.Snapshot`` with a property that reads another; this middleware sets both from the
 URL prefix (``/dualauth-cache/``, ``/dualauth-push/``). A ContextVar is per thread, so the
 threaded server of the concurrency probe is safe too.
 """
@@ -18,8 +18,7 @@ _MODE: ContextVar[tuple[str, bool] | None] = ContextVar("bench_revocation_mode",
 
 
 def install() -> None:
-    from django_dualauth.conf import DualAuthSettings
-    from django_dualauth.services import revocation
+    from django_dualauth.conf import DualAuthSettings, Snapshot
 
     original = DualAuthSettings.REVOCATION_CHECK
     if getattr(original.fget, "_bench", False):
@@ -32,11 +31,11 @@ def install() -> None:
     revocation_check._bench = True  # type: ignore[attr-defined]
     DualAuthSettings.REVOCATION_CHECK = property(revocation_check)  # type: ignore[method-assign, assignment]
 
-    def push() -> bool:
+    def push(self: Any) -> bool:
         mode = _MODE.get()
         return mode is not None and mode[1]
 
-    revocation._push = push  # type: ignore[assignment]
+    Snapshot.revocation_push = property(push)  # type: ignore[assignment, method-assign]
 
 
 class BenchRevocationModeMiddleware:

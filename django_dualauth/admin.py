@@ -7,11 +7,12 @@ own user admin with :class:`RevokeSessionsUserAdminMixin` (no monkeypatching her
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -19,6 +20,17 @@ from .models import AccountState, AuthSession, MagicLink, SMSDevice
 from .models.sessions import RevocationReason
 from .services import revoke_all_sessions, revoke_session
 from .services.twofactor import reset_two_factor
+
+if TYPE_CHECKING:  # generic in django-stubs only: Django's admin classes take no type arguments at run time
+    _SessionAdmin = admin.ModelAdmin[AuthSession]
+    _SessionInline = admin.TabularInline[AuthSession, Any]
+    _StateInline = admin.StackedInline[AccountState, Any]
+    _StateAdmin = admin.ModelAdmin[AccountState]
+    _MagicLinkAdmin = admin.ModelAdmin[MagicLink]
+    _SMSDeviceAdmin = admin.ModelAdmin[SMSDevice]
+else:
+    _SessionAdmin = _StateAdmin = _MagicLinkAdmin = _SMSDeviceAdmin = admin.ModelAdmin
+    _SessionInline, _StateInline = admin.TabularInline, admin.StackedInline
 
 __all__ = ["AccountStateAdmin", "AccountStateInline", "AuthSessionAdmin", "AuthSessionInline",
            "RevokeSessionsUserAdminMixin"]
@@ -40,10 +52,10 @@ class StateFilter(admin.SimpleListFilter):
     title = _("state")
     parameter_name = "state"
 
-    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, Any]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, Any]]:
         return [("active", _("Active")), ("revoked", _("Revoked")), ("expired", _("Expired"))]
 
-    def queryset(self, request: Any, queryset: QuerySet[AuthSession]) -> QuerySet[AuthSession]:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AuthSession]) -> QuerySet[AuthSession]:
         now = timezone.now()
         if self.value() == "active":
             return queryset.filter(revoked_at__isnull=True, expires_at__gt=now,
@@ -57,14 +69,14 @@ class StateFilter(admin.SimpleListFilter):
 
 
 @admin.action(description=_("Revoke selected sessions"), permissions=["change"])
-def revoke_selected(modeladmin: Any, request: Any, queryset: QuerySet[AuthSession]) -> None:
+def revoke_selected(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[AuthSession]) -> None:
     count = sum(revoke_session(s, reason=RevocationReason.ADMIN, revoked_by=request.user)
                 for s in queryset.select_related("user"))
     modeladmin.message_user(request, _("%d session(s) revoked.") % count, messages.SUCCESS)
 
 
 @admin.register(AuthSession)
-class AuthSessionAdmin(admin.ModelAdmin):
+class AuthSessionAdmin(_SessionAdmin):
     list_display = ("user", "delivery", "state", "ip_address", "short_user_agent", "created_at",
                     "last_used_at", "expires_at")
     list_filter = (StateFilter, "delivery", "revoked_reason", "created_at")
@@ -76,7 +88,7 @@ class AuthSessionAdmin(admin.ModelAdmin):
     readonly_fields = _DISPLAY_FIELDS
     raw_id_fields = ("user",)
 
-    def get_search_fields(self, request: Any) -> tuple[str, ...]:
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
         return (*_user_search_fields("user__"), "ip_address", "user_agent", "=id")
 
     @admin.display(description=_("state"))
@@ -89,20 +101,20 @@ class AuthSessionAdmin(admin.ModelAdmin):
     def short_user_agent(self, obj: AuthSession) -> str:
         return obj.user_agent[:60]
 
-    def has_add_permission(self, request: Any) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def delete_model(self, request: Any, obj: AuthSession) -> None:
+    def delete_model(self, request: HttpRequest, obj: AuthSession) -> None:
         revoke_session(obj, reason=RevocationReason.ADMIN, revoked_by=request.user)
         super().delete_model(request, obj)
 
-    def delete_queryset(self, request: Any, queryset: QuerySet[AuthSession]) -> None:
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AuthSession]) -> None:
         for session in queryset.select_related("user"):
             revoke_session(session, reason=RevocationReason.ADMIN, revoked_by=request.user)
         super().delete_queryset(request, queryset)
 
 
-class AuthSessionInline(admin.TabularInline):
+class AuthSessionInline(_SessionInline):
     """Read-only list of a user's sessions, for the project's ``UserAdmin``."""
 
     model = AuthSession
@@ -115,19 +127,19 @@ class AuthSessionInline(admin.TabularInline):
     readonly_fields = fields
     ordering = ("-created_at",)
 
-    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 @admin.action(description=_("Revoke all sessions of selected users"), permissions=["change"])
-def revoke_all_user_sessions(modeladmin: Any, request: Any, queryset: QuerySet[Any]) -> None:
+def revoke_all_user_sessions(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any]) -> None:
     count = sum(revoke_all_sessions(u, reason=RevocationReason.ADMIN, revoked_by=request.user)
                 for u in queryset)
     modeladmin.message_user(request, _("%d session(s) revoked.") % count, messages.SUCCESS)
 
 
 @admin.action(description=_("Reset two-factor authentication of selected users"), permissions=["change"])
-def reset_user_two_factor(modeladmin: Any, request: Any, queryset: QuerySet[Any]) -> None:
+def reset_user_two_factor(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any]) -> None:
     """Remove TOTP devices and recovery codes and revoke every session (a lost phone)."""
     users = list(queryset)
     for user in users:
@@ -137,12 +149,13 @@ def reset_user_two_factor(modeladmin: Any, request: Any, queryset: QuerySet[Any]
 
 
 @admin.action(description=_("Reset two-factor authentication"), permissions=["change"])
-def reset_account_two_factor(modeladmin: Any, request: Any, queryset: QuerySet[AccountState]) -> None:
+def reset_account_two_factor(modeladmin: admin.ModelAdmin[Any], request: HttpRequest,
+                             queryset: QuerySet[AccountState]) -> None:
     reset_user_two_factor(modeladmin, request, get_user_model()._default_manager.filter(
         pk__in=queryset.values("user_id")))
 
 
-class AccountStateInline(admin.StackedInline):
+class AccountStateInline(_StateInline):
     """The user's verification and 2FA state; 2FA itself is reset with the action, not edited."""
 
     model = AccountState
@@ -155,7 +168,7 @@ class RevokeSessionsUserAdminMixin:
     """Mix into your ``UserAdmin``: adds the sessions and account-state inlines and the
     "Revoke all sessions" and "Reset two-factor authentication" actions."""
 
-    def get_actions(self, request: Any, action_location: Any = None) -> Any:
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> Any:
         # Django >= 6.1 passes action_location (change list or change form); older ones do not.
         extra = {} if action_location is None else {"action_location": action_location}
         actions = super().get_actions(request, **extra)  # type: ignore[misc]
@@ -167,25 +180,25 @@ class RevokeSessionsUserAdminMixin:
                                             action.short_description)  # type: ignore[attr-defined]
         return actions
 
-    def get_inlines(self, request: Any, obj: Any) -> Any:
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
         inlines = list(super().get_inlines(request, obj))  # type: ignore[misc]
         return [*inlines, AccountStateInline, AuthSessionInline] if obj is not None else inlines
 
 
 @admin.register(AccountState)
-class AccountStateAdmin(admin.ModelAdmin):
+class AccountStateAdmin(_StateAdmin):
     list_display = ("user", "email_verified", "two_factor_enabled", "two_factor_required")
     list_filter = ("email_verified", "two_factor_enabled", "two_factor_required")
     raw_id_fields = ("user",)
     readonly_fields = ("two_factor_enabled",)
     actions = [reset_account_two_factor]
 
-    def get_search_fields(self, request: Any) -> tuple[str, ...]:
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
         return _user_search_fields("user__")
 
 
 @admin.register(MagicLink)
-class MagicLinkAdmin(admin.ModelAdmin):
+class MagicLinkAdmin(_MagicLinkAdmin):
     """Sent links, for support and audit: who, when, used or not. Never the token or its digest."""
 
     list_display = ("user", "purpose", "created_at", "expires_at", "consumed_at", "ip_address")
@@ -195,18 +208,18 @@ class MagicLinkAdmin(admin.ModelAdmin):
     readonly_fields = fields
     ordering = ("-created_at",)
 
-    def get_search_fields(self, request: Any) -> tuple[str, ...]:
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
         return (*_user_search_fields("user__"), "ip_address")
 
-    def has_add_permission(self, request: Any) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 @admin.register(SMSDevice)
-class SMSDeviceAdmin(admin.ModelAdmin):
+class SMSDeviceAdmin(_SMSDeviceAdmin):
     """Phones: number, verified or not, throttling state. The code digest is never shown;
     deleting a device removes the factor (the user adds a phone again)."""
 
@@ -217,8 +230,8 @@ class SMSDeviceAdmin(admin.ModelAdmin):
               "throttling_failure_count", "throttling_failure_timestamp")
     readonly_fields = fields
 
-    def get_search_fields(self, request: Any) -> tuple[str, ...]:
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
         return (*_user_search_fields("user__"), "number")
 
-    def has_add_permission(self, request: Any) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

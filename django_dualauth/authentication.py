@@ -7,11 +7,13 @@ from typing import Any
 from django.db import DatabaseError
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
 
 from . import audit
 from .api.errors import INVALID_TOKEN_CHALLENGE, REALM, as_drf_exception
 from .delivery import OTHER_SCHEME, Credential, for_credential, read_access_credential, read_header_credential
 from .exceptions import AccessTokenInvalid, DualAuthError, TempTokenInvalid, database_outage
+from .models import LoginChallenge
 from .services import authenticate_access_token
 from .services.login import find_setup_challenge
 from .types import AccessClaims
@@ -40,7 +42,7 @@ class DualAuthentication(BaseAuthentication):
     :class:`~django_dualauth.exceptions.DualAuthError`, answered as the package answers it.
     """
 
-    def authenticate(self, request: Any) -> tuple[Any, AccessClaims] | None:
+    def authenticate(self, request: Request) -> tuple[Any, AccessClaims] | None:
         try:
             credential = self.get_credential(request)
             if credential is None:
@@ -60,13 +62,13 @@ class DualAuthentication(BaseAuthentication):
             audit.record_outage(outage.reason, request.path)
             raise as_drf_exception(outage) from error
 
-    def get_credential(self, request: Any) -> Credential | None:
+    def get_credential(self, request: Request) -> Credential | None:
         """The raw access token and the channel it came in, or None when the request carries
         none of ours (no header and no cookie, or a header of another scheme)."""
         credential = read_access_credential(request)
         return None if credential is OTHER_SCHEME else credential
 
-    def enforce_csrf(self, request: Any, credential: Credential) -> None:
+    def enforce_csrf(self, request: Request, credential: Credential) -> None:
         """Refuse a forgeable request: a cookie credential on an unsafe method must pass the
         CSRF and Origin checks; a bearer one needs none."""
         for_credential(credential).guard(request)
@@ -86,13 +88,13 @@ class DualAuthentication(BaseAuthentication):
         """The user that becomes ``request.user`` (``user`` by default)."""
         return user
 
-    def authenticate_header(self, request: Any) -> str:
+    def authenticate_header(self, request: Request) -> str:
         # Called by DRF for a 401 answer. Naming the invalid token needs no state kept on the
         # request: it is the case where a credential of ours came in and did not authenticate.
         return INVALID_TOKEN_CHALLENGE if _refused_credential(self, request) else REALM
 
 
-def _refused_credential(authenticator: DualAuthentication, request: Any) -> bool:
+def _refused_credential(authenticator: DualAuthentication, request: Request) -> bool:
     try:
         if authenticator.get_credential(request) is None:
             return False
@@ -114,7 +116,7 @@ class SetupTokenAuthentication(BaseAuthentication):
     A JWT-shaped Bearer value is left to :class:`DualAuthentication`.
     """
 
-    def authenticate(self, request: Any) -> tuple[Any, Any] | None:
+    def authenticate(self, request: Request) -> tuple[Any, LoginChallenge] | None:
         data = request.data if hasattr(request.data, "get") else {}
         raw = data.get("tempToken")
         if raw is None:
@@ -130,5 +132,5 @@ class SetupTokenAuthentication(BaseAuthentication):
             raise as_drf_exception(TempTokenInvalid())
         return challenge.user, challenge
 
-    def authenticate_header(self, request: Any) -> str:
+    def authenticate_header(self, request: Request) -> str:
         return REALM

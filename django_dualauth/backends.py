@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.db.models.manager import BaseManager
 
 from ._seam.compiled import CompiledSelect
-from .conf import per_process
+from .conf import snapshot
 from .services.users import normalize_address
+
+if TYPE_CHECKING:
+    from .types import User
 
 __all__ = ["EmailBackend"]
 
@@ -22,12 +25,14 @@ def _matching_users(model: Any, field: str, email: str) -> Any:
     return model._default_manager.select_related("dualauth_state").filter(**{f"{field}__iexact": email})[:2]
 
 
-@per_process
-def _compiled_lookup() -> CompiledSelect | None:
+@cache
+def _compiled_lookup(model: type[User]) -> CompiledSelect[User] | None:
     """The look-up compiled once per database (building and compiling this queryset cost more
     than the database spends answering it), unless the user model's default manager builds its
-    queryset itself: that queryset may differ from one call to the next."""
-    model = get_user_model()
+    queryset itself: that queryset may differ from one call to the next.
+
+    Memoised by the model it compiles for, not by the settings: it cannot go stale, and a
+    changed ``AUTH_USER_MODEL`` (``conf.Snapshot.user_model``) is another key."""
     if type(model._default_manager).get_queryset is not BaseManager.get_queryset:
         return None
     field = model.get_email_field_name()
@@ -50,9 +55,9 @@ class EmailBackend(ModelBackend):
                      password: str | None = None, **kwargs: Any) -> Any:
         if email is None or password is None:
             return None
-        model = get_user_model()
+        model = snapshot().user_model
         email = normalize_address(email)  # as registration stored it: SQLite's LIKE folds ASCII only
-        compiled = _compiled_lookup()
+        compiled = _compiled_lookup(model)
         users = (compiled.all(email) if compiled is not None
                  else list(_matching_users(model, model.get_email_field_name(), email)))
         if len(users) != 1:  # unknown or ambiguous

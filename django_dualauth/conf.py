@@ -3,32 +3,38 @@
 Settings are read from :mod:`django.conf.settings` on every access, so
 ``override_settings`` and the pytest-django ``settings`` fixture take effect at
 once. No other module of the package reads our keys. The few values the per-request
-path needs are resolved once per process through :func:`per_process`, whose memo is
-dropped on Django's ``setting_changed`` signal (which both of those send) and whenever they
-replace the settings holder (which both do for every change, a removal included).
+path needs are resolved once per process, in one place: :class:`Snapshot` (read through
+:func:`snapshot`), which is dropped on Django's ``setting_changed`` signal (which both of those
+send) and whenever they replace the settings holder (which both do for every change, a removal
+included).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cache, update_wrapper
-from typing import Any, TypeVar
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
+from ._seam.csrf_check import CsrfCheck
 from ._seam.settings_holder import settings_holder
+from .jwt_keys import SigningKey, prepare_keys
+from .types import AccessClaims, Delivery
 
-__all__ = ["dualauth_settings", "per_process", "private_speedups", "resolve_import", "DEFAULT_RATE_LIMITS",
-           "REDIS_CACHES"]
+if TYPE_CHECKING:
+    from .types import User
 
-T = TypeVar("T")
+__all__ = ["dualauth_settings", "snapshot", "Snapshot", "resolve_import", "DEFAULT_RATE_LIMITS", "REDIS_CACHES"]
 
 DELIVERY_POLICIES = ("per-request", "cookie", "bearer")
 REVOCATION_CHECKS = ("database", "cache")
 SAMESITE_VALUES = ("Lax", "Strict", "None")
+SameSite = Literal["Lax", "Strict", "None"]
 
 #: django-ratelimit rates ("count/period"), merged key by key with DUALAUTH_RATE_LIMITS.
 DEFAULT_RATE_LIMITS: dict[str, str | None] = {
@@ -60,66 +66,11 @@ def resolve_import(path: str) -> Any:
     return import_string(path)
 
 
-_PER_PROCESS: list[Any] = []
-
-
-class _PerProcess:
-    """The memo of :func:`per_process`: one value, valid while the settings holder that was
-    current when it was computed is still current, and until ``cache_clear()``."""
-
-    def __init__(self, fn: Callable[[], Any]) -> None:
-        self._fn = fn
-        self._memo: tuple[Any, Any] | None = None  # (settings holder, value): one atomic read
-        update_wrapper(self, fn)
-
-    def __call__(self) -> Any:
-        memo = self._memo
-        holder = settings_holder()
-        if memo is not None and memo[0] is holder:
-            return memo[1]
-        value = self._fn()
-        # Read again: a first call may be what configured the settings (``holder`` was empty).
-        self._memo = (settings_holder(), value)
-        return value
-
-    def cache_clear(self) -> None:
-        self._memo = None
-
-
-def per_process(fn: Callable[[], T]) -> Callable[[], T]:
-    """Memoise ``fn()``, a value derived from settings alone, until a setting changes.
-
-    For the per-request path: each read of a ``DUALAUTH_*`` name the project leaves unset goes
-    through ``LazySettings.__getattr__`` and an ``AttributeError``, and the values built from
-    them (keys by ``kid``, cookie names, the cache alias, the user model's primary key) never
-    change while the process runs. The memo is dropped on ``setting_changed``, and it is only
-    used while the settings holder (``_seam.settings_holder``) is the one it was computed under: ``override_settings``
-    and pytest-django's ``settings`` fixture install a new holder for every change, a removal
-    (``del settings.X``, which sends no signal) included, so a changed setting takes effect at
-    once. Assigning to ``django.conf.settings`` at run time (which Django does not support)
-    would not be seen.
-    """
-    memo = _PerProcess(fn)
-    _PER_PROCESS.append(memo)
-    return memo  # type: ignore[return-value]
-
-
 #: Cache backends with Redis pub/sub (what ``DUALAUTH_REVOCATION_PUSH`` needs).
 REDIS_CACHES = frozenset({"django_redis.cache.RedisCache", "django.core.cache.backends.redis.RedisCache"})
 
 _UNSET = object()
 _UNSET_NAMES: set[str] = set()  # DUALAUTH_* names seen unset since the last setting_changed
-
-
-def _drop_per_process(**kwargs: Any) -> None:
-    _UNSET_NAMES.clear()
-    for memo in _PER_PROCESS:
-        memo.cache_clear()
-
-
-# Any setting: the memos are few and cheap to rebuild, and a value may depend on Django's own
-# settings (SECRET_KEY for derived keys, AUTH_USER_MODEL, CACHES) as well as on ours.
-setting_changed.connect(_drop_per_process, dispatch_uid="dualauth_drop_per_process")
 
 
 class DualAuthSettings:
@@ -167,12 +118,14 @@ class DualAuthSettings:
         return (not settings.DEBUG) if value is None else bool(value)
 
     @property
-    def COOKIE_SAMESITE(self) -> str:
-        return str(self._get("COOKIE_SAMESITE", "Lax"))
+    def COOKIE_SAMESITE(self) -> SameSite:
+        # cast: system check E003 refuses any other value (and Django would refuse it in the cookie).
+        return cast(SameSite, str(self._get("COOKIE_SAMESITE", "Lax")))
 
     @property
     def COOKIE_DOMAIN(self) -> str | None:
-        return self._get("COOKIE_DOMAIN", None)
+        value = self._get("COOKIE_DOMAIN", None)
+        return None if value is None else str(value)
 
     @property
     def COOKIE_HOST_PREFIX(self) -> bool:
@@ -485,5 +438,182 @@ class DualAuthSettings:
 
 dualauth_settings = DualAuthSettings()
 
-#: Whether the private seam runs (``DUALAUTH_PRIVATE_SPEEDUPS``), resolved once per settings holder.
-private_speedups = per_process(lambda: dualauth_settings.PRIVATE_SPEEDUPS)
+
+# --- the per-process snapshot ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CookiePolicy:
+    """The token cookies' names (with their ``__Host-``/``__Secure-`` prefix) and attributes."""
+
+    access_name: str
+    refresh_name: str
+    domain: str | None
+    secure: bool
+    samesite: SameSite
+
+
+@dataclass(frozen=True)
+class TokenIssuance:
+    """What signing an access token needs from the settings."""
+
+    key: SigningKey
+    issuer: str
+    audience: str
+    lifetime: timedelta
+
+
+@dataclass(frozen=True)
+class TokenVerification:
+    """What verifying an access token needs from the settings, and the two memos of tokens that
+    verified under them (``services.access_tokens`` says what they hold and why they are safe):
+    a new snapshot starts them empty, so a changed key, issuer or audience is never excused."""
+
+    max_length: int
+    keys: dict[str, SigningKey]  # by kid; the first key of a kid wins, as a scan in order would
+    audience: str
+    issuer: str
+    leeway: float  # seconds
+    verified_headers: dict[str, SigningKey] = field(default_factory=dict)
+    verified_tokens: dict[str, AccessClaims] = field(default_factory=dict)
+
+
+class Snapshot:
+    """Every value the per-request path derives from settings alone, each resolved on its first
+    read (most requests need a few of them) and kept for the life of the snapshot.
+
+    Reading a ``DUALAUTH_*`` name the project leaves unset goes through ``LazySettings`` and an
+    ``AttributeError``, and what is built from the settings (keys by ``kid``, cookie names, Django's
+    CSRF check, the user model) never changes while the settings do not: rebuilding any of it per
+    request cost more than the work it serves. :func:`snapshot` returns the current one.
+    """
+
+    @cached_property
+    def private_speedups(self) -> bool:
+        """Whether the private seam runs (``DUALAUTH_PRIVATE_SPEEDUPS``): read by every seam call."""
+        return dualauth_settings.PRIVATE_SPEEDUPS
+
+    # --- delivery -------------------------------------------------------------------------
+    @cached_property
+    def cookie_policy(self) -> CookiePolicy:
+        """Seven settings: every cookie request reads the names, every token response sets two cookies."""
+        s = dualauth_settings
+        secure, domain = s.COOKIE_SECURE, s.COOKIE_DOMAIN
+        prefix = ""
+        if secure and s.COOKIE_HOST_PREFIX:
+            # __Host- demands Path=/ and no Domain; with a Domain only __Secure- is possible.
+            prefix = "__Secure-" if domain else "__Host-"
+        return CookiePolicy(access_name=prefix + s.ACCESS_COOKIE_NAME, refresh_name=prefix + s.REFRESH_COOKIE_NAME,
+                            domain=domain, secure=secure, samesite=s.COOKIE_SAMESITE)
+
+    @cached_property
+    def access_token_in_body(self) -> bool:
+        return dualauth_settings.COOKIE_ACCESS_TOKEN_IN_BODY
+
+    @cached_property
+    def csrf_cookie_may_expire_first(self) -> bool:
+        """Whether the CSRF cookie set at login can expire before the session's absolute lifetime
+        ends (then a cookie refresh re-sends it: see ``delivery.base.CookieDelivery``)."""
+        lifetime = dualauth_settings.CSRF_COOKIE_LIFETIME
+        return lifetime is not None and lifetime < dualauth_settings.REFRESH_TOKEN_ABSOLUTE_LIFETIME
+
+    @cached_property
+    def planted_csrf_cookie(self) -> str | None:
+        """The CSRF cookie's name that ``delivery.csrf_cookie`` plants, or ``None`` when nothing is
+        to be planted: the token lives in the session (``CSRF_USE_SESSIONS``), or no request can
+        ask for cookie delivery."""
+        s = dualauth_settings
+        if s.CSRF_USE_SESSIONS or s.DELIVERY_POLICY == Delivery.BEARER:
+            return None
+        return s.CSRF_COOKIE_NAME
+
+    @cached_property
+    def csrf_check(self) -> CsrfCheck:
+        """Django's CSRF middleware, which parses ``CSRF_TRUSTED_ORIGINS`` once per instance."""
+        return CsrfCheck()
+
+    # --- access tokens --------------------------------------------------------------------
+    @cached_property
+    def signing_keys(self) -> tuple[SigningKey, ...]:
+        """All access-token keys, signing key first (:mod:`django_dualauth.jwt_keys`)."""
+        return prepare_keys(dualauth_settings.JWT_KEYS, dualauth_settings.SECRET_KEYS)
+
+    @cached_property
+    def token_issuance(self) -> TokenIssuance:
+        key = next((k for k in self.signing_keys if k.signing_key is not None), None)
+        if key is None:
+            raise RuntimeError("DUALAUTH_JWT_KEYS has no key with private material")  # system check E004
+        s = dualauth_settings
+        return TokenIssuance(key=key, issuer=s.JWT_ISSUER, audience=s.JWT_AUDIENCE, lifetime=s.ACCESS_TOKEN_LIFETIME)
+
+    @cached_property
+    def token_verification(self) -> TokenVerification:
+        keys: dict[str, SigningKey] = {}
+        for key in self.signing_keys:
+            keys.setdefault(key.kid, key)
+        s = dualauth_settings
+        return TokenVerification(max_length=s.ACCESS_TOKEN_MAX_LENGTH, keys=keys, audience=s.JWT_AUDIENCE,
+                                 issuer=s.JWT_ISSUER, leeway=s.JWT_LEEWAY.total_seconds())
+
+    # --- revocation and the user ----------------------------------------------------------
+    @cached_property
+    def revocation_cache_alias(self) -> str:
+        """The alias only: the cache object is fetched from ``caches`` each time, which keeps
+        Django's one instance per thread (and per async context)."""
+        return dualauth_settings.REVOCATION_CACHE
+
+    @cached_property
+    def revocation_push(self) -> bool:
+        """Cache mode with push (``services.revocation_push``)."""
+        return dualauth_settings.REVOCATION_CHECK == "cache" and dualauth_settings.REVOCATION_PUSH
+
+    @cached_property
+    def revocation_ttl(self) -> int:
+        """Seconds a revocation marker lives: longer than any access token it refuses."""
+        return int((dualauth_settings.ACCESS_TOKEN_LIFETIME + dualauth_settings.JWT_LEEWAY).total_seconds()) + 60
+
+    @cached_property
+    def user_model(self) -> type[User]:
+        """``AUTH_USER_MODEL``, resolved (``get_user_model()`` looks it up in the app registry)."""
+        from django.contrib.auth import get_user_model  # not at import: it needs the app registry
+
+        return get_user_model()
+
+    @cached_property
+    def user_pk_to_python(self) -> Callable[[Any], Any]:
+        """The user model's primary-key conversion, for the claims' ``sub``."""
+        pk = self.user_model._meta.pk
+        assert pk is not None  # every concrete model has one
+        return pk.to_python
+
+
+_snapshot: tuple[object, Snapshot] | None = None  # (settings holder, snapshot): one atomic read
+
+
+def snapshot() -> Snapshot:
+    """The current :class:`Snapshot`, valid while the settings do not change.
+
+    It is dropped on ``setting_changed``, and used only while the settings holder
+    (``_seam.settings_holder``) is the one it was made under: ``override_settings`` and
+    pytest-django's ``settings`` fixture install a new holder for every change, a removal
+    (``del settings.X``, which sends no signal) included, so a changed setting takes effect at once.
+    Assigning to ``django.conf.settings`` at run time (which Django does not support) would not be seen.
+    """
+    global _snapshot
+    memo = _snapshot
+    holder = settings_holder()
+    if memo is not None and memo[0] is holder:
+        return memo[1]
+    fresh = Snapshot()
+    _snapshot = (holder, fresh)
+    return fresh
+
+
+def _drop_snapshot(**kwargs: Any) -> None:
+    global _snapshot
+    _snapshot = None
+    _UNSET_NAMES.clear()
+
+
+# Any setting: the values are few and cheap to rebuild, and some depend on Django's own
+# settings (SECRET_KEY for derived keys, AUTH_USER_MODEL, CACHES) as well as on ours.
+setting_changed.connect(_drop_snapshot, dispatch_uid="dualauth_drop_snapshot")

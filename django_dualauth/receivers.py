@@ -16,9 +16,11 @@ from .services.sessions import revoke_all_sessions
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
 
+    from .types import User
+
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="dualauth_user_deactivated")
-def revoke_sessions_of_inactive_user(sender: type[AbstractBaseUser], instance: AbstractBaseUser, created: bool,
+def revoke_sessions_of_inactive_user(sender: type[AbstractBaseUser], instance: User, created: bool,
                                      **kwargs: object) -> None:
     """Deactivating a user ends all of their sessions at once, in every revocation mode."""
     if not created and getattr(instance, "is_active", True) is False:

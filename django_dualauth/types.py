@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ClientInfo", "Delivery", "IssuedTokens", "AccessClaims"]
+if TYPE_CHECKING:
+    # The project's AUTH_USER_MODEL: django-stubs' plugin resolves this alias of its stubs to the
+    # configured model (typeddjango/django-stubs#2335); other checkers see AbstractBaseUser. It
+    # exists for the type checker only, so nothing of Django's is imported at run time.
+    from django.contrib.auth.models import _User as User
+
+__all__ = ["ClientInfo", "Delivery", "IssuedTokens", "AccessClaims", "User"]
 
 
 class Delivery(StrEnum):

@@ -30,7 +30,7 @@ from freezegun import freeze_time
 from jwt.algorithms import RSAAlgorithm
 from jwt.utils import base64url_decode, base64url_encode
 
-from django_dualauth.conf import dualauth_settings
+from django_dualauth.conf import dualauth_settings, snapshot
 from django_dualauth.delivery import access_cookie_name, refresh_cookie_name
 from django_dualauth.exceptions import AccessTokenInvalid
 from django_dualauth.models import AuthSession
@@ -791,7 +791,7 @@ def test_remembered_claims_are_a_copy_for_each_caller(logged_in: LoggedIn) -> No
 
 def test_remembered_tokens_are_bounded(logged_in: LoggedIn, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(access_tokens, "_VERIFIED_TOKENS_MAX", 2)
-    memo = access_tokens._verification().verified_tokens
+    memo = snapshot().token_verification.verified_tokens
     memo.clear()
     tokens = [logged_in.forge({"jti": str(uuid.uuid4())}) for _ in range(3)]
     for token in tokens:
@@ -800,7 +800,7 @@ def test_remembered_tokens_are_bounded(logged_in: LoggedIn, monkeypatch: pytest.
 
 
 def test_an_invalid_token_is_never_remembered(logged_in: LoggedIn) -> None:
-    memo = access_tokens._verification().verified_tokens
+    memo = snapshot().token_verification.verified_tokens
     forged = logged_in.forge({"exp": int(time.time()) - 5})
     with pytest.raises(AccessTokenInvalid):
         decode_access_token(forged)

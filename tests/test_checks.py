@@ -24,8 +24,7 @@ from django_dualauth.checks import (
     check_settings,
     check_sqlite_transaction_mode,
 )
-from django_dualauth.conf import dualauth_settings
-from django_dualauth.services import revocation
+from django_dualauth.conf import dualauth_settings, snapshot
 
 LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
 REDIS = "django_redis.cache.RedisCache"
@@ -329,7 +328,7 @@ def test_push_defaults_to_on_in_cache_mode_on_redis(settings, mode, backend, exp
     settings.DUALAUTH_REVOCATION_CHECK = mode
     settings.CACHES = {"default": {"BACKEND": backend, "LOCATION": "redis://127.0.0.1:1/0"}}
     assert dualauth_settings.REVOCATION_PUSH is expected
-    assert bool(revocation._push()) is expected  # the switch the request path reads
+    assert snapshot().revocation_push is expected  # the switch the request path reads
 
 
 def test_push_set_to_false_turns_the_default_off(settings):
@@ -337,7 +336,7 @@ def test_push_set_to_false_turns_the_default_off(settings):
     settings.DUALAUTH_REVOCATION_PUSH = False
     settings.CACHES = {"default": {"BACKEND": REDIS, "LOCATION": "redis://127.0.0.1:1/0"}}
     assert dualauth_settings.REVOCATION_PUSH is False
-    assert not revocation._push()
+    assert not snapshot().revocation_push
 
 
 @pytest.mark.parametrize(("mode", "backend"), [("cache", REDIS), ("cache", LOCMEM), ("database", REDIS)])

@@ -180,7 +180,7 @@ def test_login_lookup_is_compiled_and_matches_the_queryset(user_factory: Any) ->
     user = user_factory(email="Alice@Example.com")
     update_account_state(user, email_verified=True)
     assert _login("alice@example.COM") == user  # compiles if not yet
-    lookup = backends._compiled_lookup()
+    lookup = backends._compiled_lookup(type(user))
     assert lookup is not None and lookup.plan(("x@example.com",)) is not None  # not the ORM fallback
     with CaptureQueriesContext(connection) as orm:
         list(backends._matching_users(type(user), "email", "ALICE@example.com"))
@@ -217,7 +217,7 @@ def test_a_manager_that_builds_its_own_queryset_is_never_compiled(user: Any, mon
     monkeypatch.setattr(manager_class, "get_queryset", get_queryset, raising=False)
     backends._compiled_lookup.cache_clear()
     try:
-        assert backends._compiled_lookup() is None
+        assert backends._compiled_lookup(get_user_model()) is None
         assert _login(user.email) == user and calls  # the manager's own queryset answered
     finally:
         monkeypatch.undo()

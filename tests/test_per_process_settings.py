@@ -3,7 +3,7 @@
 JWT-04 (kid only from the configured map), JWT-05 (audience, issuer), JWT-07 (expiry, leeway),
 JWT-09 (tampered token), REV (cache-mode revocation reads the configured cache).
 
-The per-request path resolves its settings once per process (``conf.per_process``) and drops
+The per-request path resolves its settings once per process (``conf.snapshot``) and drops
 them on Django's ``setting_changed``. Each test here first fills the memo with the old value,
 then changes the setting and checks that the new value governs the next request: without the
 invalidation the old value would still be used and the assertion would fail.
@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import caches
+from django.core.signals import setting_changed
 from django.utils import timezone
 from jwt.utils import base64url_decode, base64url_encode
 
@@ -58,42 +59,28 @@ def _header(**extra: Any) -> dict[str, Any]:
     return {"typ": "at+jwt", "alg": key.algorithm, "kid": key.kid, **extra}
 
 
-# --- conf.per_process --------------------------------------------------------------------------
+# --- conf.snapshot ------------------------------------------------------------------------------
 
-def test_per_process_memo_is_dropped_when_a_setting_changes(settings: Any) -> None:
-    calls = []
-
-    @conf.per_process
-    def value() -> int:
-        calls.append(1)
-        return len(calls)
-
-    try:
-        assert value() == value() == 1
-        settings.DUALAUTH_JWT_ISSUER = "changed"
-        assert value() == 2
-    finally:
-        conf._PER_PROCESS.remove(value)
+def test_the_snapshot_is_dropped_when_a_setting_changes(settings: Any) -> None:
+    settings.DUALAUTH_JWT_ISSUER = "before"
+    first = conf.snapshot()
+    assert conf.snapshot() is first and first.token_issuance.issuer == "before"
+    settings.DUALAUTH_JWT_ISSUER = "after"
+    assert conf.snapshot() is not first
+    assert conf.snapshot().token_issuance.issuer == "after"
 
 
-def test_per_process_memo_follows_a_removal_which_sends_no_signal(settings: Any) -> None:
+def test_the_snapshot_follows_a_removal_which_sends_no_signal(settings: Any) -> None:
     settings.DUALAUTH_JWT_ISSUER = "set-for-this-test"
-
-    @conf.per_process
-    def issuer() -> str:
-        return conf.dualauth_settings.JWT_ISSUER
-
-    try:
-        assert issuer() == "set-for-this-test"
-        del settings.DUALAUTH_JWT_ISSUER  # pytest-django: a new settings holder, no setting_changed
-        assert issuer() == conf.dualauth_settings.JWT_ISSUER != "set-for-this-test"
-    finally:
-        conf._PER_PROCESS.remove(issuer)
+    assert conf.snapshot().token_verification.issuer == "set-for-this-test"
+    del settings.DUALAUTH_JWT_ISSUER  # pytest-django: a new settings holder, no setting_changed
+    assert conf.snapshot().token_verification.issuer == conf.dualauth_settings.JWT_ISSUER != "set-for-this-test"
 
 
-def test_every_request_path_memo_is_registered() -> None:
-    memos = {access_tokens._verification, revocation._cache_alias, verification._user_pk_to_python}
-    assert memos <= set(conf._PER_PROCESS)
+def test_a_setting_changed_signal_alone_drops_the_snapshot() -> None:
+    first = conf.snapshot()
+    setting_changed.send(sender=None, setting="DUALAUTH_JWT_ISSUER", value="x", enter=True)
+    assert conf.snapshot() is not first
 
 
 # --- the decoder's settings ----------------------------------------------------------------------
@@ -151,8 +138,9 @@ def test_changed_revocation_cache_is_the_one_asked(settings: Any) -> None:
 def test_token_user_pk_conversion_is_rebuilt_after_a_setting_change(settings: Any, user: Any) -> None:
     claims = decode_access_token(_issue(user))
     assert verification.TokenUser(claims).pk == user.pk
-    settings.DUALAUTH_JWT_ISSUER = "django-dualauth"  # any setting_changed drops the memo
-    assert verification._user_pk_to_python._memo is None  # type: ignore[attr-defined]
+    before = conf.snapshot()
+    settings.DUALAUTH_JWT_ISSUER = "django-dualauth"  # any setting_changed drops the snapshot
+    assert conf.snapshot() is not before and "user_pk_to_python" not in vars(conf.snapshot())
     assert verification.TokenUser(claims).pk == user.pk
 
 
@@ -163,7 +151,7 @@ def _decoded_header(token: str) -> bytes:
 
 
 def _remembered() -> dict[str, Any]:
-    return access_tokens._verification().verified_headers
+    return conf.snapshot().token_verification.verified_headers
 
 
 @pytest.fixture

@@ -15,10 +15,12 @@ against both: ``DUALAUTH_PRIVATE_SPEEDUPS = False`` selects the reference):
   ``_cache``; django-redis has a public way) and the socket of a connection, to poll it (private
   ``_sock``); the socket's reference is redis-py's ``can_read()``.
 * :mod:`.settings_holder`: the object that holds Django's settings now (``settings._wrapped``),
-  which tells ``conf.per_process`` that ``override_settings`` replaced them. No reference path:
+  which tells ``conf.snapshot()`` that ``override_settings`` replaced them. No reference path:
   without it a removed setting (which sends no ``setting_changed``) would go unseen.
+* :mod:`.csrf_check`: Django's CSRF check answering with its reason (``_reject`` overridden).
+  No reference path: the public way renders ``CSRF_FAILURE_VIEW`` and logs once more.
 
 Nothing outside this package may touch a private attribute of Django, PyJWT or redis-py
 (``tests/test_architecture.py``). This ``__init__`` imports nothing, so ``conf`` can use
-:mod:`.settings_holder` without loading the ORM.
+:mod:`.settings_holder` and :mod:`.csrf_check` without loading the ORM.
 """

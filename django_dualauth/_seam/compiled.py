@@ -29,19 +29,35 @@ import logging
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.db import DatabaseError, connections, router, transaction
-from django.db.models import Model, QuerySet, sql
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model, QuerySet, sql
 from django.db.models.query import get_related_populators
 from django.db.transaction import TransactionManagementError
 from django.utils.inspect import func_supports_parameter
 
-from ..conf import private_speedups
+from ..conf import snapshot
 
 logger = logging.getLogger("django_dualauth")
 
-__all__ = ["CompiledSelect", "CompiledUpdate", "CompiledInsert", "SelectPlan"]
+M = TypeVar("M", bound=Model)
+
+__all__ = ["CompiledSelect", "CompiledUpdate", "CompiledInsert", "SelectPlan", "concrete_field", "column"]
+
+
+def concrete_field(model: type[Model], name: str) -> Field[Any, Any]:
+    """``model``'s field ``name`` (``"pk"``: its primary key), which must be a column of its table."""
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    if not isinstance(field, Field) or field.column is None:
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
+def column(model: type[Model], name: str) -> str:
+    """The column name of ``model``'s field ``name`` (unquoted)."""
+    return str(concrete_field(model, name).column)
 
 
 def _cached_plan(plans: dict[Hashable, Any], key: Hashable, model: type[Model], compile_plan: Callable[[], Any]) -> Any:
@@ -81,7 +97,7 @@ def _attributes(value: Any) -> tuple[tuple[Any, ...], dict[str, Any] | None]:
 
 @dataclass(frozen=True)
 class SelectPlan:
-    query: Any  # the compiled sql.Query, to make a compiler bound to the caller's connection
+    query: sql.Query  # the compiled query, to make a compiler bound to the caller's connection
     sql: str
     columns: list[Any]  # the selected expressions, in row order (for the converters)
     model: type[Model]
@@ -93,7 +109,7 @@ class SelectPlan:
     from_db_kwargs: dict[str, Any]  # Django 6.1+: the queryset's fetch mode
 
 
-class CompiledSelect:
+class CompiledSelect(Generic[M]):
     """``first(*values)``: the first instance of ``build(*values)``, or None; ``all(*values)``:
     every instance of it.
 
@@ -103,7 +119,7 @@ class CompiledSelect:
     queryset.
     """
 
-    def __init__(self, model: type[Model], field: str, build: Callable[..., QuerySet[Any]], *,
+    def __init__(self, model: type[M], field: str, build: Callable[..., QuerySet[M]], *,
                  for_update: bool = False, lookup: str = "exact") -> None:
         if lookup not in ("exact", "in", "iexact"):
             raise ValueError(f"unsupported lookup: {lookup}")
@@ -114,7 +130,7 @@ class CompiledSelect:
         self._lookup = lookup
         self._plans: dict[Hashable, SelectPlan | None] = {}
 
-    def first(self, *values: Any) -> Any:
+    def first(self, *values: Any) -> M | None:
         planned = self.plan(values)
         if planned is None:
             return self._run_queryset(values)
@@ -123,7 +139,7 @@ class CompiledSelect:
             row = cursor.fetchone()
         return None if row is None else self.instance(alias, connection, plan, row)
 
-    def all(self, *values: Any) -> list[Any]:
+    def all(self, *values: Any) -> list[M]:
         planned = self.plan(values)
         if planned is None:
             return list(self._build(*values))
@@ -133,7 +149,8 @@ class CompiledSelect:
         return [self.instance(alias, connection, plan, row) for row in rows]
 
     @contextmanager
-    def _cursor(self, alias: str, connection: Any, plan: SelectPlan, values: tuple[Any, ...]) -> Iterator[Any]:
+    def _cursor(self, alias: str, connection: BaseDatabaseWrapper, plan: SelectPlan,
+                values: tuple[Any, ...]) -> Iterator[Any]:
         if plan.for_update and connection.get_autocommit() and connection.features.supports_transactions:
             # The ORM refuses this in as_sql(); keep the same guard now that as_sql() is skipped.
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
@@ -141,10 +158,10 @@ class CompiledSelect:
             cursor.execute(plan.sql, self.params(alias, connection, values))
             yield cursor
 
-    def plan(self, values: tuple[Any, ...]) -> tuple[str, Any, SelectPlan] | None:
+    def plan(self, values: tuple[Any, ...]) -> tuple[str, BaseDatabaseWrapper, SelectPlan] | None:
         """(alias, connection, plan) for these values, or None when only the queryset can run them
         (or must: ``DUALAUTH_PRIVATE_SPEEDUPS`` off runs the queryset, the reference)."""
-        if not private_speedups():
+        if not snapshot().private_speedups:
             return None
         if any(v is None for v in values) or len(set(values)) != len(values):
             # NULL changes the SQL (IS NULL) and IN drops duplicates: not the shape compiled.
@@ -156,7 +173,7 @@ class CompiledSelect:
         plan = _cached_plan(self._plans, key, self._model, lambda: self._compile(alias, connection, values))
         return None if plan is None else (alias, connection, plan)
 
-    def params(self, alias: str, connection: Any, values: tuple[Any, ...]) -> list[Any]:
+    def params(self, alias: str, connection: BaseDatabaseWrapper, values: tuple[Any, ...]) -> list[Any]:
         """The statement's parameters: ``values`` as the field prepares them, and as the lookup
         then prepares its right-hand side."""
         field = self._field(alias)
@@ -168,8 +185,9 @@ class CompiledSelect:
         return params
 
     @staticmethod
-    def instance(alias: str, connection: Any, plan: SelectPlan, row: tuple[Any, ...]) -> Any:
-        """The instance (with its ``select_related`` objects) of one row in the plan's column order."""
+    def instance(alias: str, connection: BaseDatabaseWrapper, plan: SelectPlan, row: tuple[Any, ...]) -> Any:
+        """The instance (with its ``select_related`` objects) of one row in the plan's column order:
+        of the plan's model, which is the model the statement was compiled for."""
         # The converters are bound to the connection's ``ops``, so they are kept on the connection
         # (per thread, gone with it); building them walks every selected column, which cost more
         # than the rest of this method together.
@@ -186,16 +204,17 @@ class CompiledSelect:
             populator.populate(row, obj)
         return obj
 
-    def _field(self, alias: str) -> Any:
-        meta = self._model._meta
-        return meta.pk if self._field_name == "pk" else meta.get_field(self._field_name)
+    def _field(self, alias: str) -> Field[Any, Any]:
+        return concrete_field(self._model, self._field_name)
 
-    def _run_queryset(self, values: tuple[Any, ...]) -> Any:
+    def _run_queryset(self, values: tuple[Any, ...]) -> M | None:
         return next(iter(self._build(*values)), None)
 
-    def _compile(self, alias: str, connection: Any, values: tuple[Any, ...]) -> SelectPlan | None:
+    def _compile(self, alias: str, connection: BaseDatabaseWrapper, values: tuple[Any, ...]) -> SelectPlan | None:
         queryset = self._build(*values)
-        if (queryset.db != alias or queryset._known_related_objects or queryset._prefetch_related_lookups
+        if (queryset.db != alias
+                or queryset._known_related_objects  # type: ignore[attr-defined]  # private: not in the stubs
+                or queryset._prefetch_related_lookups  # type: ignore[attr-defined]  # private: not in the stubs
                 or bool(queryset.query.select_for_update) != self._for_update):
             return None
         compiler = queryset.query.get_compiler(using=alias)
@@ -240,7 +259,7 @@ class CompiledUpdate:
     def __init__(self, model: type[Model], fields: tuple[str, ...]) -> None:
         self._model = model
         self._names = fields
-        self._fields = [model._meta.get_field(name) for name in fields]
+        self._fields = [concrete_field(model, name) for name in fields]
         # A None value is written as an inline "= NULL", so the SQL depends on which values are None.
         self._plans: dict[Hashable, str | None] = {}
 
@@ -249,7 +268,7 @@ class CompiledUpdate:
         connection = connections[alias]
         key = (alias, connection.vendor, tuple(v is None for v in values))
         plan = (_cached_plan(self._plans, key, self._model, lambda: self._compile(alias, connection, pk, values))
-                if private_speedups() else None)
+                if snapshot().private_speedups else None)
         if plan is None:
             return self._queryset(alias, pk).update(**dict(zip(self._names, values, strict=True)))
         params = [f.get_db_prep_save(v, connection=connection)
@@ -262,16 +281,18 @@ class CompiledUpdate:
     def _queryset(self, alias: str, pk: Any) -> QuerySet[Any]:
         return self._model._base_manager.using(alias).filter(pk=pk)
 
-    def _compile(self, alias: str, connection: Any, pk: Any, values: tuple[Any, ...]) -> str | None:
+    def _compile(self, alias: str, connection: BaseDatabaseWrapper, pk: Any, values: tuple[Any, ...]) -> str | None:
         query = self._queryset(alias, pk).query.chain(sql.UpdateQuery)
+        assert isinstance(query, sql.UpdateQuery)  # what chain() was asked for; the stubs say Query
         query.add_update_values(dict(zip(self._names, values, strict=True)))
         sql_text, params = query.get_compiler(using=alias).as_sql()
         expected = [f.get_db_prep_save(v, connection=connection)
                     for f, v in zip(self._fields, values, strict=True) if v is not None]
         expected.append(self._model._meta.pk.get_db_prep_value(pk, connection, prepared=False))
-        if not sql_text or query.related_updates or not _same_params(params, expected):
+        related = query.related_updates  # type: ignore[attr-defined]  # not in the stubs
+        if not sql_text or related or not _same_params(params, expected):
             return None
-        return sql_text
+        return str(sql_text)
 
 
 class CompiledInsert:
@@ -284,7 +305,7 @@ class CompiledInsert:
     def __init__(self, model: type[Model], fields: tuple[str, ...]) -> None:
         self._model = model
         self._names = fields
-        self._fields = [model._meta.get_field(name) for name in fields]
+        self._fields = [concrete_field(model, name) for name in fields]
         self._plans: dict[Hashable, str | None] = {}
 
     def execute(self, *values: Any) -> str:
@@ -293,7 +314,7 @@ class CompiledInsert:
         connection = connections[alias]
         key = (alias, connection.vendor)
         plan = (_cached_plan(self._plans, key, self._model, lambda: self._compile(alias, connection, values))
-                if private_speedups() else None)
+                if snapshot().private_speedups else None)
         if plan is None:
             self._model._base_manager.using(alias).bulk_create([self._instance(values)])
             return str(alias)
@@ -311,7 +332,7 @@ class CompiledInsert:
     def _instance(self, values: tuple[Any, ...]) -> Model:
         return self._model(**dict(zip(self._names, values, strict=True)))
 
-    def _compile(self, alias: str, connection: Any, values: tuple[Any, ...]) -> str | None:
+    def _compile(self, alias: str, connection: BaseDatabaseWrapper, values: tuple[Any, ...]) -> str | None:
         query = sql.InsertQuery(self._model)
         query.insert_values(self._fields, [self._instance(values)])
         statements = query.get_compiler(using=alias).as_sql()

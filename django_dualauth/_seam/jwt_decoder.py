@@ -14,7 +14,7 @@ from typing import Any
 import jwt
 from jwt.algorithms import HMACAlgorithm
 
-from ..conf import private_speedups
+from ..conf import snapshot
 
 __all__ = ["Decoder"]
 
@@ -89,11 +89,11 @@ class Decoder(_JWT):
         self._reference = jwt.PyJWT()
 
     def encode(self, *args: Any, **kwargs: Any) -> str:
-        if not private_speedups():
+        if not snapshot().private_speedups:
             return self._reference.encode(*args, **kwargs)
         return super().encode(*args, **kwargs)
 
     def decode(self, *args: Any, **kwargs: Any) -> Any:
-        if not private_speedups():
+        if not snapshot().private_speedups:
             return self._reference.decode(*args, **kwargs)
         return super().decode(*args, **kwargs)

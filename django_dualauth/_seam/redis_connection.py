@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from ..conf import private_speedups
+from ..conf import snapshot
 
 __all__ = ["redis_client", "socket_of"]
 
@@ -28,6 +28,6 @@ def socket_of(connection: Any) -> socket.socket | None:
     """The connected socket of ``connection`` (private ``_sock`` in redis-py), to wait on with
     poll(2); or None: then the caller asks ``connection.can_read()``, redis-py's public (slower)
     way to know the same. None too with ``DUALAUTH_PRIVATE_SPEEDUPS`` off (the reference path)."""
-    if not private_speedups():
+    if not snapshot().private_speedups:
         return None
     return getattr(connection, "_sock", None)

@@ -27,21 +27,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import BooleanField, Field
 
-from ..conf import private_speedups
+from ..conf import snapshot
 from ..models import AuthSession, RotatedRefreshToken
 from ..services.rotation_rules import AFTER_NOW, IS_DELIVERY, IS_NULL, IS_TRUE, Rule
-from .compiled import CompiledSelect, SelectPlan
+from ..types import Delivery
+from .compiled import CompiledSelect, SelectPlan, column, concrete_field
 
-__all__ = ["RotationStatement", "NOT_RUN"]
+__all__ = ["RotationStatement", "NOT_RUN", "NotRun"]
 
 
-NOT_RUN = object()
+class NotRun(Enum):
+    NOT_RUN = "not run"
+
+
+NOT_RUN: Final = NotRun.NOT_RUN
 """What :meth:`RotationStatement.run` returns when the statement does not apply here."""
 
 
@@ -51,14 +57,14 @@ class RotationStatement:
     current one of a session that may rotate through this delivery); :data:`NOT_RUN` when it
     cannot run here. In both latter cases the transaction decides."""
 
-    def __init__(self, select: CompiledSelect, rules: tuple[Rule, ...]) -> None:
+    def __init__(self, select: CompiledSelect[AuthSession], rules: tuple[Rule, ...]) -> None:
         self._select = select
         self._rules = rules
         self._sql: dict[tuple[str, str], tuple[str, list[str]] | None] = {}
 
-    def run(self, candidates: list[str], *, new_digest: str, presented_via: str, now: datetime,
-            idle_until: datetime, ip_address: str | None, user_agent: str) -> AuthSession | None | object:
-        planned = self._select.plan(tuple(candidates)) if private_speedups() else None
+    def run(self, candidates: list[str], *, new_digest: str, presented_via: Delivery, now: datetime,
+            idle_until: datetime, ip_address: str | None, user_agent: str) -> AuthSession | None | NotRun:
+        planned = self._select.plan(tuple(candidates)) if snapshot().private_speedups else None
         if planned is None:
             return NOT_RUN
         alias, connection, plan = planned
@@ -92,10 +98,8 @@ class RotationStatement:
 
 
 def _preparer(connection: Any) -> Callable[[str, Any], Any]:
-    meta = AuthSession._meta
-
     def prep(name: str, value: Any) -> Any:
-        return meta.get_field(name).get_db_prep_save(value, connection=connection)
+        return concrete_field(AuthSession, name).get_db_prep_save(value, connection=connection)
     return prep
 
 
@@ -109,21 +113,21 @@ def _condition(rule: Rule, qn: Callable[[str], str], user_model: Any, table: str
                  else AuthSession._meta.get_field(rule.field))
     except Exception:  # FieldDoesNotExist: e.g. is_active is a property or a class attribute
         return None
-    if not isinstance(field, Field) or not field.concrete:
+    if not isinstance(field, Field) or not field.concrete or field.column is None:
         return None
     users = qn(user_model._meta.db_table)
-    column = f"{users if on_user else table}.{qn(field.column)}"
+    target = f"{users if on_user else table}.{qn(field.column)}"
     if rule.holds == IS_NULL:
-        condition = f"{column} IS NULL"
+        condition = f"{target} IS NULL"
     elif rule.holds in (AFTER_NOW, IS_DELIVERY):
-        condition = f"{column} {'>' if rule.holds == AFTER_NOW else '='} %s"
+        condition = f"{target} {'>' if rule.holds == AFTER_NOW else '='} %s"
     elif rule.holds == IS_TRUE and isinstance(field, BooleanField):
-        condition = column
+        condition = target
     else:
         return None
     if not on_user:
         return condition
-    return (f"EXISTS (SELECT 1 FROM {users} WHERE {users}.{qn(user_model._meta.pk.column)} = "  # noqa: S608
+    return (f"EXISTS (SELECT 1 FROM {users} WHERE {users}.{qn(column(user_model, 'pk'))} = "  # noqa: S608
             f"{table}.{col('user')} AND {condition})")
 
 
@@ -134,18 +138,20 @@ def _statement(plan: SelectPlan, qn: Callable[[str], str],
     if plan.model is not AuthSession or not plan.for_update:
         return None
     user_model = get_user_model()
-    s = AuthSession._meta
-    spent = RotatedRefreshToken._meta
-    table = qn(s.db_table)
+    table = qn(AuthSession._meta.db_table)
+
+    def spent(name: str) -> str:
+        return qn(column(RotatedRefreshToken, name))
 
     def col(name: str) -> str:
-        return qn(s.get_field(name).column)
+        return qn(column(AuthSession, name))
 
     def position(attname: str) -> str:
         return qn(f"c{plan.start + plan.init_list.index(attname)}")
 
     try:
-        pk, old_digest, old_generation = position(s.pk.attname), position("refresh_digest"), position("generation")
+        pk, old_digest, old_generation = (position(concrete_field(AuthSession, "pk").attname),
+                                          position("refresh_digest"), position("generation"))
     except ValueError:  # a deferred column: not the look-up this statement was written for
         return None
     conditions, kinds = [], []
@@ -165,15 +171,14 @@ def _statement(plan: SelectPlan, qn: Callable[[str], str],
         f'{col("rotated_at")} = %s, {col("last_used_at")} = %s, '
         f'{col("expires_at")} = LEAST(%s, {table}.{col("absolute_expires_at")}), '
         f'{col("ip_address")} = %s, {col("user_agent")} = %s '
-        f'WHERE {table}.{qn(s.pk.column)} = (SELECT {pk} FROM "cur") '
+        f'WHERE {table}.{col("pk")} = (SELECT {pk} FROM "cur") '
         # Re-checked on the row version the UPDATE writes: a second writer that got past the
         # lock (it should not) still finds the digest moved on and writes nothing.
         f'AND {table}.{col("refresh_digest")} = (SELECT {old_digest} FROM "cur") '
         + "".join(conditions) +
-        f'RETURNING {table}.{qn(s.pk.column)}), '  # noqa: S608
-        f'"ins" AS (INSERT INTO {qn(spent.db_table)} '
-        f'({qn(spent.get_field("session").column)}, {qn(spent.get_field("digest").column)}, '
-        f'{qn(spent.get_field("generation").column)}, {qn(spent.get_field("rotated_at").column)}) '
+        f'RETURNING {table}.{col("pk")}), '  # noqa: S608
+        f'"ins" AS (INSERT INTO {qn(RotatedRefreshToken._meta.db_table)} '
+        f'({spent("session")}, {spent("digest")}, {spent("generation")}, {spent("rotated_at")}) '
         f'SELECT {pk}, {old_digest}, {old_generation}, %s FROM "cur" WHERE EXISTS (SELECT 1 FROM "upd")) '
         f'SELECT "cur".* FROM "cur" WHERE EXISTS (SELECT 1 FROM "upd")'
     )

@@ -12,4 +12,4 @@ def settings_holder() -> object:
     install a new holder for every change, a removal (which sends no signal) included, so a memo
     computed under another holder is stale. Empty (``django.utils.functional.empty``) before the
     settings are configured."""
-    return settings._wrapped
+    return settings._wrapped  # type: ignore[misc]  # LazyObject's private holder: not in the stubs

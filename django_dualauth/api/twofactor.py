@@ -7,12 +7,14 @@ from typing import Any
 import segno
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import delivery
 from ..authentication import DualAuthentication, SetupTokenAuthentication
 from ..models import LoginChallenge
 from ..services import twofactor
+from ..types import Delivery
 from . import ratelimits
 from .base import DualAuthAPIView, TokenIssuingView, request_user, session_id, validated
 from .inputs import PasswordField, StrictCharField
@@ -23,11 +25,11 @@ __all__ = ["TwoFactorSetupView", "TwoFactorVerifySetupView", "TwoFactorVerifyVie
            "TwoFactorDisableView", "RecoveryCodesView"]
 
 
-class _CodeInput(serializers.Serializer):
+class _CodeInput(serializers.Serializer[Any]):
     token = StrictCharField(max_length=16)
 
 
-class _VerifyInput(serializers.Serializer):
+class _VerifyInput(serializers.Serializer[Any]):
     tempToken = StrictCharField(max_length=256)
     totpCode = StrictCharField(max_length=16, required=False)
     recoveryCode = StrictCharField(max_length=64, required=False)
@@ -38,7 +40,7 @@ class _VerifyInput(serializers.Serializer):
         return attrs
 
 
-class _DisableInput(serializers.Serializer):
+class _DisableInput(serializers.Serializer[Any]):
     totpCode = StrictCharField(max_length=16, required=False)
     password = PasswordField(required=False)
 
@@ -48,7 +50,7 @@ class _DisableInput(serializers.Serializer):
         return attrs
 
 
-class _TotpInput(serializers.Serializer):
+class _TotpInput(serializers.Serializer[Any]):
     totpCode = StrictCharField(max_length=16)
 
 
@@ -58,7 +60,7 @@ def _failures_counted(request: Any, user: Any = None) -> Any:
     return ratelimits.guarded_check(request, "second_factor", None if user is None else user.pk)
 
 
-def _guard_setup_challenge(request: Any) -> LoginChallenge | None:
+def _guard_setup_challenge(request: Request) -> LoginChallenge | None:
     """The setup challenge authenticating this request, CSRF-checked when it ends in cookies."""
     challenge = request.auth if isinstance(request.auth, LoginChallenge) else None
     if challenge is not None:
@@ -76,7 +78,7 @@ class TwoFactorSetupView(DualAuthAPIView):
     authentication_classes = [SetupTokenAuthentication, DualAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         _guard_setup_challenge(request)
         setup = twofactor.start_totp_setup(request_user(request))
         qr = segno.make(setup.otpauth_url, error="m").png_data_uri(scale=5)
@@ -93,7 +95,7 @@ class TwoFactorVerifySetupView(DualAuthAPIView):
     authentication_classes = [SetupTokenAuthentication, DualAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         challenge = _guard_setup_challenge(request)
         code = validated(_CodeInput, request.data)["token"]  # a client-sent ``secret`` is ignored
         if challenge is None:
@@ -101,17 +103,20 @@ class TwoFactorVerifySetupView(DualAuthAPIView):
             with _failures_counted(request, user):
                 codes = twofactor.confirm_totp_setup(user, code, keep_session=session_id(request))
             return Response({"success": True, "recoveryCodes": codes})
-        raw = request.data.get("tempToken") or delivery.read_access_credential(request).raw
+        raw = request.data.get("tempToken") if isinstance(request.data, dict) else None  # a dict: validated above
+        if not raw:  # the setup token came as the access credential (SetupTokenAuthentication read it)
+            credential = delivery.read_access_credential(request)
+            raw = None if credential is None else credential.raw
         with _failures_counted(request):
             tokens, codes = twofactor.complete_setup_challenge(
-                raw, code, delivery=challenge.delivery, client=delivery.client_info(request))
+                raw, code, delivery=Delivery(challenge.delivery), client=delivery.client_info(request))
         return session_response(request, tokens, extra={"recoveryCodes": codes})
 
 
 class TwoFactorVerifyView(TokenIssuingView):
     """Second step of a login: ``{tempToken, totpCode}`` or ``{tempToken, recoveryCode}``."""
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         self.token_delivery.guard(request)
         mode = self.token_delivery.name
         data = validated(_VerifyInput, request.data)
@@ -130,7 +135,7 @@ class TwoFactorDisableView(DualAuthAPIView):
     authentication_classes = [DualAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         require_proof(request.data, ("totpCode", "password"))
         data = validated(_DisableInput, request.data)
         user = request_user(request)
@@ -146,7 +151,7 @@ class RecoveryCodesView(DualAuthAPIView):
     authentication_classes = [DualAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         data = validated(_TotpInput, request.data)
         user = request_user(request)
         with _failures_counted(request, user):

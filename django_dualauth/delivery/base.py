@@ -8,38 +8,29 @@ delivery is one subclass and one entry in ``_DELIVERIES``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, TypeVar
 
+from django.http import HttpRequest, HttpResponseBase
 from django.middleware.csrf import get_token, rotate_token
 from django.utils import timezone
 from rest_framework.response import Response
 
-from ..conf import dualauth_settings, per_process
+from ..conf import snapshot
 from ..types import Delivery, IssuedTokens
 from .cookies import access_cookie_name, clear_token_cookies, refresh_cookie_name, set_token_cookie
 from .credentials import existing_refresh_cookie
-from .csrf import protect_cookie_request
+from .csrf import http_request, protect_cookie_request
 
 __all__ = ["TokenDelivery", "CookieDelivery", "BearerDelivery", "get_delivery", "no_store"]
 
+R = TypeVar("R", bound=HttpResponseBase)
 
-def no_store(response: Any) -> Any:
+
+def no_store(response: R) -> R:
     """Token-bearing and auth responses must never be cached (RFC 6749 §5.1)."""
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"
     return response
-
-
-@per_process
-def _csrf_cookie_may_expire_first() -> bool:
-    """Whether the CSRF cookie set at login can expire before the session's absolute lifetime
-    ends. Only then does a refresh re-send it: re-sending costs a masked token and a cookie
-    (``get_token``), which is most of what the cookie delivery adds to a refresh."""
-    lifetime = dualauth_settings.CSRF_COOKIE_LIFETIME
-    return lifetime is not None and lifetime < dualauth_settings.REFRESH_TOKEN_ABSOLUTE_LIFETIME
-
-
-_access_token_in_body = per_process(lambda: dualauth_settings.COOKIE_ACCESS_TOKEN_IN_BODY)
 
 
 def _expires_in(tokens: IssuedTokens) -> int:
@@ -50,24 +41,24 @@ class TokenDelivery(ABC):
     name: Delivery
 
     @abstractmethod
-    def guard(self, request: Any) -> None:
+    def guard(self, request: HttpRequest) -> None:
         """Refuse a request that could be forged cross-site, when its credential is (or the
         session it starts will be) this delivery's. Raises a :class:`DualAuthError`."""
 
     @abstractmethod
-    def held_refresh_token(self, request: Any) -> str | None:
+    def held_refresh_token(self, request: HttpRequest) -> str | None:
         """The refresh token the client already holds through this delivery at login, if the
         server can see it (a browser's cookie), else None."""
 
     @abstractmethod
-    def token_response(self, request: Any, tokens: IssuedTokens, *, status: int = 200,
+    def token_response(self, request: HttpRequest, tokens: IssuedTokens, *, status: int = 200,
                        new_login: bool = False, extra: dict[str, Any] | None = None) -> Response:
         """A response that hands ``tokens`` to the client through this delivery.
 
         ``extra`` is merged into the JSON body (it must not hold session secrets).
         """
 
-    def logout_response(self, request: Any, data: dict[str, Any], *, status: int = 200) -> Response:
+    def logout_response(self, request: HttpRequest, data: dict[str, Any], *, status: int = 200) -> Response:
         """The answer when the caller's session ended (logout, account deleted)."""
         return no_store(Response(data, status=status))
 
@@ -77,14 +68,14 @@ class BearerDelivery(TokenDelivery):
 
     name = Delivery.BEARER
 
-    def guard(self, request: Any) -> None:
+    def guard(self, request: HttpRequest) -> None:
         # A browser never attaches a bearer token by itself: nothing to forge.
         return None
 
-    def held_refresh_token(self, request: Any) -> str | None:
+    def held_refresh_token(self, request: HttpRequest) -> str | None:
         return None
 
-    def token_response(self, request: Any, tokens: IssuedTokens, *, status: int = 200,
+    def token_response(self, request: HttpRequest, tokens: IssuedTokens, *, status: int = 200,
                        new_login: bool = False, extra: dict[str, Any] | None = None) -> Response:
         return no_store(Response({
             **(extra or {}),
@@ -104,24 +95,27 @@ class CookieDelivery(TokenDelivery):
 
     name = Delivery.COOKIE
 
-    def guard(self, request: Any) -> None:
+    def guard(self, request: HttpRequest) -> None:
         protect_cookie_request(request)
 
-    def held_refresh_token(self, request: Any) -> str | None:
+    def held_refresh_token(self, request: HttpRequest) -> str | None:
         return existing_refresh_cookie(request)
 
-    def token_response(self, request: Any, tokens: IssuedTokens, *, status: int = 200,
+    def token_response(self, request: HttpRequest, tokens: IssuedTokens, *, status: int = 200,
                        new_login: bool = False, extra: dict[str, Any] | None = None) -> Response:
-        http = getattr(request, "_request", request)
+        http = http_request(request)
         # A new login gets a new CSRF secret (as django.contrib.auth.login does); a refresh
-        # keeps the current one, and renews its cookie only if it could expire first.
+        # keeps the current one, and renews its cookie only if it could expire first:
+        # re-sending costs a masked token and a cookie (``get_token``), which is most of what
+        # the cookie delivery adds to a refresh.
+        snap = snapshot()
         if new_login:
             rotate_token(http)
-        elif _csrf_cookie_may_expire_first():
+        elif snap.csrf_cookie_may_expire_first:
             get_token(http)
         data: dict[str, Any] = {**(extra or {}), "success": True, "expiresIn": _expires_in(tokens)}
         response = no_store(Response(data, status=status))
-        if _access_token_in_body():
+        if snap.access_token_in_body:
             data["accessToken"] = tokens.access_token
         else:
             set_token_cookie(response, access_cookie_name(), tokens.access_token,
@@ -130,7 +124,7 @@ class CookieDelivery(TokenDelivery):
                          tokens.refresh_expires_at)
         return response
 
-    def logout_response(self, request: Any, data: dict[str, Any], *, status: int = 200) -> Response:
+    def logout_response(self, request: HttpRequest, data: dict[str, Any], *, status: int = 200) -> Response:
         response = super().logout_response(request, data, status=status)
         clear_token_cookies(response)
         return response

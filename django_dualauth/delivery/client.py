@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from typing import Any
+
+from django.http import HttpRequest
 
 from ..conf import dualauth_settings
 from ..types import ClientInfo
@@ -21,7 +22,7 @@ def _valid_ip(value: str) -> str | None:
         return None
 
 
-def client_ip(request: Any) -> str | None:
+def client_ip(request: HttpRequest) -> str | None:
     """``REMOTE_ADDR``, or with ``DUALAUTH_TRUSTED_PROXY_DEPTH = N`` the address the N-th
     trusted proxy saw, counted from the right of ``X-Forwarded-For``. Spoofed entries to
     the left of the trusted hops are never used."""
@@ -35,7 +36,7 @@ def client_ip(request: Any) -> str | None:
     return _valid_ip(request.META.get("REMOTE_ADDR", ""))
 
 
-def client_info(request: Any) -> ClientInfo:
+def client_info(request: HttpRequest) -> ClientInfo:
     agent = request.META.get("HTTP_USER_AGENT", "")
     if not agent.isprintable():  # rare: most agents are printable, checked at C speed
         agent = "".join(ch for ch in agent if ch.isprintable())

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
-from ..conf import dualauth_settings, per_process
+from ..conf import snapshot
 
 __all__ = ["access_cookie_name", "refresh_cookie_name", "read_cookie", "DuplicateCookie",
            "set_token_cookie", "clear_token_cookies", "has_token_cookie"]
@@ -18,38 +17,15 @@ class DuplicateCookie(Exception):
     """The same cookie name appeared more than once: a sign of cookie tossing."""
 
 
-@dataclass(frozen=True)
-class _CookiePolicy:
-    access_name: str
-    refresh_name: str
-    domain: str | None
-    secure: bool
-    samesite: str
-
-
-@per_process
-def _policy() -> _CookiePolicy:
-    """The token cookies' names and attributes: seven settings, read once per process (every
-    cookie request reads the names, every token response sets two cookies)."""
-    secure, domain = dualauth_settings.COOKIE_SECURE, dualauth_settings.COOKIE_DOMAIN
-    prefix = ""
-    if secure and dualauth_settings.COOKIE_HOST_PREFIX:
-        # __Host- demands Path=/ and no Domain; with a Domain only __Secure- is possible.
-        prefix = "__Secure-" if domain else "__Host-"
-    return _CookiePolicy(access_name=prefix + dualauth_settings.ACCESS_COOKIE_NAME,
-                         refresh_name=prefix + dualauth_settings.REFRESH_COOKIE_NAME,
-                         domain=domain, secure=secure, samesite=dualauth_settings.COOKIE_SAMESITE)
-
-
 def access_cookie_name() -> str:
-    return _policy().access_name
+    return snapshot().cookie_policy.access_name
 
 
 def refresh_cookie_name() -> str:
-    return _policy().refresh_name
+    return snapshot().cookie_policy.refresh_name
 
 
-def read_cookie(request: Any, name: str) -> str | None:
+def read_cookie(request: HttpRequest, name: str) -> str | None:
     """The value of the cookie named exactly ``name``, or None.
 
     Look-alike names (other case, other prefix) are ignored. Django keeps only the last of
@@ -69,9 +45,9 @@ def read_cookie(request: Any, name: str) -> str | None:
     return values[0] if values else None
 
 
-def has_token_cookie(request: Any) -> bool:
+def has_token_cookie(request: HttpRequest) -> bool:
     header = request.META.get("HTTP_COOKIE", "")
-    policy = _policy()
+    policy = snapshot().cookie_policy
     return policy.access_name in header or policy.refresh_name in header
 
 
@@ -79,8 +55,8 @@ def _max_age(expires_at: datetime) -> int:
     return max(0, int((expires_at - timezone.now()).total_seconds()))
 
 
-def set_token_cookie(response: Any, name: str, value: str, expires_at: datetime) -> None:
-    policy = _policy()
+def set_token_cookie(response: HttpResponseBase, name: str, value: str, expires_at: datetime) -> None:
+    policy = snapshot().cookie_policy
     response.set_cookie(
         name,
         value,
@@ -93,9 +69,9 @@ def set_token_cookie(response: Any, name: str, value: str, expires_at: datetime)
     )
 
 
-def clear_token_cookies(response: Any) -> None:
+def clear_token_cookies(response: HttpResponseBase) -> None:
     # Deletion must repeat Secure/Path/SameSite, or browsers reject it for __Host- names.
-    policy = _policy()
+    policy = snapshot().cookie_policy
     for name in (policy.access_name, policy.refresh_name):
         response.set_cookie(
             name,

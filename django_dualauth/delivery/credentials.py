@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.http import HttpRequest
+
 from ..conf import dualauth_settings
 from ..exceptions import (
     AccessTokenInvalid,
@@ -26,17 +28,18 @@ __all__ = ["Credential", "OTHER_SCHEME", "existing_refresh_cookie", "read_access
 @dataclass(frozen=True)
 class Credential:
     raw: str
-    via: str  # a Delivery (the channel it came in), or "other" for OTHER_SCHEME
+    via: Delivery  # the channel it came in
 
     def __repr__(self) -> str:  # never print the secret
-        return f"Credential(via={self.via!r})"
+        return "Credential(other scheme)" if self is OTHER_SCHEME else f"Credential(via={str(self.via)!r})"
 
 
 #: An Authorization header with a scheme other than Bearer: not ours, and no cookie fallback.
-OTHER_SCHEME = Credential(raw="", via="other")
+#: Told apart by identity (``is OTHER_SCHEME``); the header it came in is the bearer channel.
+OTHER_SCHEME = Credential(raw="", via=BEARER)
 
 
-def read_header_credential(request: Any) -> Credential | None:
+def read_header_credential(request: HttpRequest) -> Credential | None:
     """The ``Authorization`` header's credential: a Bearer token, :data:`OTHER_SCHEME` for
     another scheme, None when there is no header. A garbage Bearer value raises
     :class:`AccessTokenInvalid`."""
@@ -52,7 +55,7 @@ def read_header_credential(request: Any) -> Credential | None:
     return Credential(value, BEARER)
 
 
-def read_access_credential(request: Any) -> Credential | None:
+def read_access_credential(request: HttpRequest) -> Credential | None:
     """The access token from ``Authorization: Bearer`` or, failing that, the access cookie.
 
     A present but unusable header never falls back to the cookie: a garbage Bearer value
@@ -70,7 +73,7 @@ def read_access_credential(request: Any) -> Credential | None:
     return Credential(raw, COOKIE) if raw else None
 
 
-def read_refresh_credential(request: Any, data: Any) -> Credential:
+def read_refresh_credential(request: HttpRequest, data: Any) -> Credential:
     """The refresh token from the JSON body (``refreshToken``) or the refresh cookie.
 
     Raises :class:`RefreshTokenMissing` when there is none, :class:`CredentialConflict` when
@@ -98,7 +101,7 @@ def read_refresh_credential(request: Any, data: Any) -> Credential:
     raise RefreshTokenMissing()
 
 
-def existing_refresh_cookie(request: Any) -> str | None:
+def existing_refresh_cookie(request: HttpRequest) -> str | None:
     """The refresh cookie a browser already holds at login, or None (absent or duplicated)."""
     if dualauth_settings.DELIVERY_POLICY == BEARER:
         return None
@@ -108,7 +111,7 @@ def existing_refresh_cookie(request: Any) -> str | None:
         return None
 
 
-def read_logout_credentials(request: Any, data: Any) -> tuple[Credential | None, Credential | None]:
+def read_logout_credentials(request: HttpRequest, data: Any) -> tuple[Credential | None, Credential | None]:
     """``(access, refresh)`` for logout, each from whichever channel the caller used.
 
     Malformed values are treated as absent: logout never fails on a bad credential.
@@ -127,7 +130,7 @@ def read_logout_credentials(request: Any, data: Any) -> tuple[Credential | None,
     return access, refresh
 
 
-def logout_credential(request: Any, data: Any) -> tuple[str, Credential] | None:
+def logout_credential(request: HttpRequest, data: Any) -> tuple[str, Credential] | None:
     """The one credential that names the session to end at logout, as ``("access" or
     "refresh", credential)``, or None.
 

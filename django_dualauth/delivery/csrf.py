@@ -13,42 +13,27 @@ Layers, each with its own reason:
 from __future__ import annotations
 
 import logging
-from typing import Any
 from urllib.parse import urlsplit
 
-from django.middleware.csrf import CsrfViewMiddleware
+from django.http import HttpRequest
 from django.utils.http import is_same_domain
 
 from .. import audit
-from ..conf import dualauth_settings, per_process
+from ..conf import dualauth_settings, snapshot
 from ..exceptions import CSRFFailed, UnsupportedMediaType
 
-__all__ = ["protect_cookie_request", "SAFE_METHODS"]
+__all__ = ["protect_cookie_request", "SAFE_METHODS", "http_request"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
-class _CSRFCheck(CsrfViewMiddleware):
-    def _reject(self, request: Any, reason: str) -> str:  # type: ignore[override]
-        return reason
+def http_request(request: HttpRequest) -> HttpRequest:
+    """Django's own request under a DRF ``Request`` (CSRF and cookies need the original)."""
+    http: HttpRequest = getattr(request, "_request", request)
+    return http
 
 
-def _no_view(request: Any) -> None:
-    return None
-
-
-@per_process
-def _django_check() -> _CSRFCheck:
-    """Django's middleware, built once per process: it keeps what it parses from
-    ``CSRF_TRUSTED_ORIGINS`` on the instance, and holds no per-request state."""
-    return _CSRFCheck(_no_view)  # type: ignore[arg-type]
-
-
-def _http_request(request: Any) -> Any:
-    return getattr(request, "_request", request)
-
-
-def _require_json(http: Any) -> None:
+def _require_json(http: HttpRequest) -> None:
     # Only a body can smuggle data past the CORS preflight; an empty POST (whatever
     # Content-Type the server fills in, wsgiref says text/plain) still meets the CSRF check.
     try:
@@ -63,7 +48,7 @@ def _require_json(http: Any) -> None:
         raise UnsupportedMediaType()
 
 
-def _request_origin(http: Any) -> str | None:
+def _request_origin(http: HttpRequest) -> str | None:
     origin = http.META.get("HTTP_ORIGIN")
     if origin is not None:
         return str(origin)
@@ -75,7 +60,7 @@ def _request_origin(http: Any) -> str | None:
     return None
 
 
-def _origin_trusted(origin: str, http: Any) -> bool:
+def _origin_trusted(origin: str, http: HttpRequest) -> bool:
     if origin == "null":
         return False
     own = f"{'https' if http.is_secure() else 'http'}://{http.get_host()}"
@@ -91,12 +76,12 @@ def _origin_trusted(origin: str, http: Any) -> bool:
     return False
 
 
-def protect_cookie_request(request: Any) -> None:
+def protect_cookie_request(request: HttpRequest) -> None:
     """Refuse an unsafe cookie-mode request that could be forged cross-site.
 
     Safe methods pass. Raises :class:`UnsupportedMediaType` (415) or :class:`CSRFFailed` (403).
     """
-    http = _http_request(request)
+    http = http_request(request)
     if http.method in SAFE_METHODS:
         return
     try:
@@ -108,7 +93,7 @@ def protect_cookie_request(request: Any) -> None:
         raise
 
 
-def _refuse_forgery(http: Any) -> None:
+def _refuse_forgery(http: HttpRequest) -> None:
     _require_json(http)
     if http.META.get("HTTP_SEC_FETCH_SITE") == "cross-site":
         raise CSRFFailed("Cross-site request refused")
@@ -118,8 +103,5 @@ def _refuse_forgery(http: Any) -> None:
             raise CSRFFailed("Origin header required")
     elif not _origin_trusted(origin, http):
         raise CSRFFailed("Untrusted origin")
-    check = _django_check()
-    check.process_request(http)
-    reason = check.process_view(http, _no_view, (), {})
-    if reason:
+    if snapshot().csrf_check.refusal(http) is not None:
         raise CSRFFailed()

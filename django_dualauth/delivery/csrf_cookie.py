@@ -16,19 +16,10 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 
-from ..conf import dualauth_settings, per_process
-from .selection import BEARER, asks_for_bearer
+from ..conf import snapshot
+from .selection import asks_for_bearer
 
 __all__ = ["plant_csrf_cookie"]
-
-
-@per_process
-def _planted_cookie() -> str | None:
-    """The CSRF cookie's name, or ``None`` when nothing is to be planted: the token lives in the
-    session (``CSRF_USE_SESSIONS``), or no request can ask for cookie delivery."""
-    if dualauth_settings.CSRF_USE_SESSIONS or dualauth_settings.DELIVERY_POLICY == BEARER:
-        return None
-    return dualauth_settings.CSRF_COOKIE_NAME
 
 
 def plant_csrf_cookie(http: HttpRequest) -> None:
@@ -36,7 +27,7 @@ def plant_csrf_cookie(http: HttpRequest) -> None:
 
     Cheapest test first: a browser that has the cookie pays one dictionary look-up.
     """
-    name = _planted_cookie()
+    name = snapshot().planted_csrf_cookie
     if name is None or name in http.COOKIES:
         return
     if http.META.get("CSRF_COOKIE_NEEDS_UPDATE") or asks_for_bearer(http):

@@ -7,7 +7,9 @@ delivery names.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Protocol
+
+from django.http import HttpRequest
 
 from ..conf import dualauth_settings
 from ..exceptions import DeliveryNotAllowed
@@ -27,7 +29,7 @@ def _meta_key(header: str) -> str:
     return "HTTP_" + header.upper().replace("-", "_")
 
 
-def asks_for_bearer(request: Any) -> bool:
+def asks_for_bearer(request: HttpRequest) -> bool:
     """True when a configured header carries one of its accepted values exactly.
 
     Unknown values mean "not bearer" and are never echoed back.
@@ -37,7 +39,7 @@ def asks_for_bearer(request: Any) -> bool:
                for name, values in dualauth_settings.BEARER_HEADERS.items())
 
 
-def requested_delivery(request: Any) -> Delivery:
+def requested_delivery(request: HttpRequest) -> Delivery:
     """``"bearer"`` or ``"cookie"`` for a token-issuing request.
 
     Raises :class:`DeliveryNotAllowed` when the client asks for bearer under a cookie-only policy.
@@ -53,13 +55,18 @@ def requested_delivery(request: Any) -> Delivery:
     return BEARER if wants_bearer else COOKIE
 
 
-def for_request(request: Any) -> TokenDelivery:
+def for_request(request: HttpRequest) -> TokenDelivery:
     """The delivery a token-issuing request asks for; :class:`DeliveryNotAllowed` as
     :func:`requested_delivery`."""
     return get_delivery(requested_delivery(request))
 
 
-def for_session(session: Any) -> TokenDelivery:
+class _HasDelivery(Protocol):
+    @property
+    def delivery(self) -> str: ...
+
+
+def for_session(session: _HasDelivery) -> TokenDelivery:
     """The delivery ``session`` was created with (anything with a ``delivery`` name: a session,
     a pending login challenge, :class:`~django_dualauth.types.IssuedTokens`)."""
     return get_delivery(session.delivery)
@@ -70,13 +77,13 @@ def for_credential(credential: Credential) -> TokenDelivery:
     return get_delivery(credential.via)
 
 
-def for_headers(request: Any) -> TokenDelivery:
+def for_headers(request: HttpRequest) -> TokenDelivery:
     """The delivery the request's headers declare, whatever the policy allows: for requests
     that issue no token but must be guarded like a browser's unless they say they are not."""
     return get_delivery(BEARER if asks_for_bearer(request) else COOKIE)
 
 
-def for_ended_session(request: Any) -> TokenDelivery:
+def for_ended_session(request: HttpRequest) -> TokenDelivery:
     """The delivery that answers the end of the caller's session: the cookie one when the
     request carries token cookies (they must be cleared), else bearer."""
     return get_delivery(COOKIE if has_token_cookie(request) else BEARER)

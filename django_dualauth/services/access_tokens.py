@@ -7,120 +7,51 @@ would let a token name its own key (``jwk``, ``jku``, ``x5u``, ``x5c``) are refu
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
-from jwt.algorithms import get_default_algorithms
 from jwt.utils import base64url_decode
 
 from .._seam.jwt_decoder import Decoder
-from ..conf import dualauth_settings, per_process
+from ..conf import TokenVerification, snapshot
 from ..exceptions import AccessTokenInvalid
+from ..jwt_keys import SigningKey
 from ..types import AccessClaims
 from .claims import user_claims
 
-__all__ = ["TOKEN_TYPE", "encode_access_token", "decode_access_token", "signing_keys"]
+if TYPE_CHECKING:
+    from ..types import User
+
+__all__ = ["TOKEN_TYPE", "encode_access_token", "decode_access_token", "signing_keys", "SigningKey"]
 
 TOKEN_TYPE = "at+jwt"
 TOKEN_USE = "access"
 _REQUIRED = ["exp", "iat", "jti", "sub", "sid", "iss", "aud"]
 _FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256", "crit"})
 _JWT_SHAPE = re.compile(r"\A[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\Z")
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 # PyJWT with our configured-key HMAC and a faster segment check (the private seam); with
 # DUALAUTH_PRIVATE_SPEEDUPS off it decodes as plain ``jwt.PyJWT`` does.
 _DECODER = Decoder()
 
 
-@dataclass(frozen=True)
-class SigningKey:
-    kid: str
-    algorithm: str
-    signing_key: Any  # None for verify-only keys
-    verifying_key: Any
-
-
-@lru_cache(maxsize=16)
-def _derived_keys(secrets: tuple[str, ...]) -> tuple[SigningKey, ...]:
-    keys = []
-    for secret in secrets:
-        material = salted_hmac("django_dualauth.access_token", "HS256", secret=secret,
-                               algorithm="sha256").digest()
-        kid = "dk-" + hashlib.sha256(material).hexdigest()[:12]
-        keys.append(SigningKey(kid, "HS256", material, material))
-    # Only SECRET_KEY signs; fallbacks verify tokens issued before a key rotation.
-    return (keys[0], *(SigningKey(k.kid, k.algorithm, None, k.verifying_key) for k in keys[1:]))
-
-
-@lru_cache(maxsize=16)
-def _configured_keys(frozen: tuple[tuple[tuple[str, str], ...], ...]) -> tuple[SigningKey, ...]:
-    algorithms = get_default_algorithms()
-    keys = []
-    for items in frozen:
-        entry = dict(items)
-        alg = entry["algorithm"]
-        impl = algorithms[alg]
-        if alg in HMAC_ALGORITHMS:
-            secret = entry["secret"].encode()
-            keys.append(SigningKey(entry["kid"], alg, secret, secret))
-        else:
-            private = entry.get("private_key")
-            signing = impl.prepare_key(private) if private else None
-            public = entry.get("public_key")
-            verifying = impl.prepare_key(public) if public else signing.public_key()
-            keys.append(SigningKey(entry["kid"], alg, signing, verifying))
-    return tuple(keys)
-
-
 def signing_keys() -> tuple[SigningKey, ...]:
-    """All keys, signing key first. Prepared keys are memoised by their configuration."""
-    config = dualauth_settings.JWT_KEYS
-    if not config:
-        return _derived_keys(tuple(dualauth_settings.SECRET_KEYS))
-    frozen = tuple(tuple(sorted((k, str(v)) for k, v in e.items())) for e in config)
-    return _configured_keys(frozen)
+    """All keys, signing key first (``conf.Snapshot.signing_keys``)."""
+    return snapshot().signing_keys
 
 
-def _signing_key() -> SigningKey:
-    for key in signing_keys():
-        if key.signing_key is not None:
-            return key
-    raise RuntimeError("DUALAUTH_JWT_KEYS has no key with private material")  # system check E004
-
-
-@dataclass(frozen=True)
-class _Issuance:
-    key: SigningKey
-    issuer: str
-    audience: str
-    lifetime: timedelta
-
-
-@per_process
-def _issuance() -> _Issuance:
-    """What signing a token needs from the settings, resolved once per process (see
-    :func:`~django_dualauth.conf.per_process`), as :func:`_verification` is for verifying."""
-    return _Issuance(key=_signing_key(), issuer=dualauth_settings.JWT_ISSUER,
-                     audience=dualauth_settings.JWT_AUDIENCE, lifetime=dualauth_settings.ACCESS_TOKEN_LIFETIME)
-
-
-def encode_access_token(session: Any, user: Any, *, now: datetime | None = None) -> tuple[str, datetime]:
+def encode_access_token(session: Any, user: User, *, now: datetime | None = None) -> tuple[str, datetime]:
     """Sign an access token for ``session``; returns ``(token, expires_at)``.
 
     The expiry never passes the session's absolute expiry.
     """
     now = now or timezone.now()
-    issuance = _issuance()
+    issuance = snapshot().token_issuance
     expires_at = min(now + issuance.lifetime, session.absolute_expires_at)
     key = issuance.key
     payload = {
@@ -140,21 +71,6 @@ def encode_access_token(session: Any, user: Any, *, now: datetime | None = None)
     return token, expires_at
 
 
-@dataclass(frozen=True)
-class _Verification:
-    """What verifying a token needs from the settings, resolved once (see :func:`_verification`)."""
-
-    max_length: int
-    keys: dict[str, SigningKey]  # by kid; the first key of a kid wins, as a scan in order would
-    audience: str
-    issuer: str
-    leeway: float  # seconds
-    # Header segments of tokens that verified, and their key: see decode_access_token.
-    verified_headers: dict[str, SigningKey] = field(default_factory=dict)
-    # Whole tokens that verified, and their claims: see decode_access_token.
-    verified_tokens: dict[str, AccessClaims] = field(default_factory=dict)
-
-
 #: Header segments remembered per configuration: one per key in practice (encode writes the same
 #: header for every token of a key); the bound only caps memory.
 _VERIFIED_HEADERS_MAX = 16
@@ -163,25 +79,12 @@ _VERIFIED_HEADERS_MAX = 16
 _VERIFIED_TOKENS_MAX = 4096
 
 
-@per_process
-def _verification() -> _Verification:
-    """Resolved per process and dropped on ``setting_changed`` (:func:`~django_dualauth.conf.per_process`):
-    reading the six settings and building the key list on every request cost more than the HMAC."""
-    keys: dict[str, SigningKey] = {}
-    for key in signing_keys():
-        keys.setdefault(key.kid, key)
-    return _Verification(
-        max_length=dualauth_settings.ACCESS_TOKEN_MAX_LENGTH,
-        keys=keys,
-        audience=dualauth_settings.JWT_AUDIENCE,
-        issuer=dualauth_settings.JWT_ISSUER,
-        leeway=dualauth_settings.JWT_LEEWAY.total_seconds(),
-    )
-
-
 # PyJWT's options for decode, built once (PyJWT copies them before merging with its defaults).
 _DECODE_OPTIONS = {verify_exp: {"require": _REQUIRED, "verify_exp": verify_exp, "strict_aud": True}
                    for verify_exp in (True, False)}
+
+
+_DATE_CLAIMS = ("exp", "iat", "nbf")
 
 
 def _is_numeric_date(value: object) -> bool:
@@ -197,7 +100,7 @@ def _unverified_header(raw: str) -> Any:
     return json.loads(base64url_decode(segment))
 
 
-def _key_for_header(raw: str, config: _Verification) -> SigningKey:
+def _key_for_header(raw: str, config: TokenVerification) -> SigningKey:
     """The key a token's header names, after the header checks (RFC 8725: the key by ``kid``
     from our map only, its one algorithm, no key-bearing header parameters)."""
     try:
@@ -224,7 +127,7 @@ def decode_access_token(raw: object, *, verify_exp: bool = True) -> AccessClaims
     Raises :class:`AccessTokenInvalid` for anything but a well-formed, correctly signed,
     unexpired access token of this issuer and audience. Runs no query and no I/O.
     """
-    config = _verification()
+    config = snapshot().token_verification
     if not isinstance(raw, str) or len(raw) > config.max_length:
         raise AccessTokenInvalid()
     # The exact bytes of a token that verified under this configuration (same keys, issuer,
@@ -235,6 +138,17 @@ def decode_access_token(raw: object, *, verify_exp: bool = True) -> AccessClaims
     known = config.verified_tokens.get(raw) if verify_exp else None
     if known is not None and known.exp > time.time() - config.leeway:  # PyJWT: exp <= now - leeway fails
         return _own_copy(known)
+    claims = _access_claims(_verified_payload(raw, config, verify_exp))
+    if verify_exp:
+        if len(config.verified_tokens) >= _VERIFIED_TOKENS_MAX:
+            config.verified_tokens.clear()
+        config.verified_tokens[raw] = _own_copy(claims)
+    return claims
+
+
+def _verified_payload(raw: str, config: TokenVerification, verify_exp: bool) -> dict[str, Any]:
+    """The payload of ``raw`` once its shape, header, signature, issuer, audience and (with
+    ``verify_exp``) expiry are checked, by PyJWT with the key its header names."""
     if not _JWT_SHAPE.match(raw):
         raise AccessTokenInvalid()
     # The header checks depend on the header segment and the configuration alone. A segment that
@@ -246,7 +160,7 @@ def decode_access_token(raw: object, *, verify_exp: bool = True) -> AccessClaims
     if key is None:
         key = _key_for_header(raw, config)
     try:
-        payload = _DECODER.decode(
+        payload: dict[str, Any] = _DECODER.decode(
             raw,
             key.verifying_key,
             algorithms=[key.algorithm],
@@ -259,21 +173,21 @@ def decode_access_token(raw: object, *, verify_exp: bool = True) -> AccessClaims
         raise AccessTokenInvalid() from exc
     if header_segment not in config.verified_headers and len(config.verified_headers) < _VERIFIED_HEADERS_MAX:
         config.verified_headers[header_segment] = key
+    return payload
+
+
+def _access_claims(payload: dict[str, Any]) -> AccessClaims:
+    """The claims of a verified payload, once they are what this package signs: an access token
+    (``token_use``), string ``sub``/``jti``, a UUID ``sid``, JSON numbers as dates."""
     sub, sid, jti = payload.get("sub"), payload.get("sid"), payload.get("jti")
     if (payload.get("token_use") != TOKEN_USE or not isinstance(sub, str) or not isinstance(sid, str)
             or not isinstance(jti, str)):
         raise AccessTokenInvalid()
     # PyJWT coerces with int(): "9999999999" would pass as an expiry. NumericDate is a JSON number.
-    for claim in ("exp", "iat", "nbf"):
-        if claim in payload and not _is_numeric_date(payload[claim]):
-            raise AccessTokenInvalid()
+    if not all(_is_numeric_date(payload[claim]) for claim in _DATE_CLAIMS if claim in payload):
+        raise AccessTokenInvalid()
     try:
         uuid.UUID(sid)
     except ValueError as exc:
         raise AccessTokenInvalid() from exc
-    claims = AccessClaims(sub=sub, sid=sid, jti=jti, iat=payload["iat"], exp=payload["exp"], claims=payload)
-    if verify_exp:
-        if len(config.verified_tokens) >= _VERIFIED_TOKENS_MAX:
-            config.verified_tokens.clear()
-        config.verified_tokens[raw] = _own_copy(claims)
-    return claims
+    return AccessClaims(sub=sub, sid=sid, jti=jti, iat=payload["iat"], exp=payload["exp"], claims=payload)

@@ -11,7 +11,7 @@ send off the request path.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -49,6 +49,9 @@ from .users import (
     username_for_address,
 )
 
+if TYPE_CHECKING:
+    from ..types import User
+
 __all__ = [
     "check_email_policy",
     "check_reauthentication",
@@ -77,11 +80,11 @@ _URLS = {
 }
 
 
-def _stamp(user: Any) -> str:
+def _stamp(user: User) -> str:
     return state_stamp(user, STAMP_PURPOSE)
 
 
-def _issue(user: Any, purpose: AccountTokenPurpose, email: str, client: ClientInfo) -> EmailMultiAlternatives:
+def _issue(user: User, purpose: AccountTokenPurpose, email: str, client: ClientInfo) -> EmailMultiAlternatives:
     now = timezone.now()
     raw = new_secret()
     lifetime = _LIFETIMES[purpose]()
@@ -112,7 +115,7 @@ def _consume(raw: object, purpose: str) -> AccountToken:
 
 # --- policy -----------------------------------------------------------------------------------
 
-def check_email_policy(user: Any) -> None:
+def check_email_policy(user: User) -> None:
     """Refuse a log-in (any method) that ``DUALAUTH_EMAIL_VERIFICATION`` forbids."""
     policy = dualauth_settings.EMAIL_VERIFICATION
     if policy == "none" or account_state(user).email_verified:
@@ -126,7 +129,7 @@ def check_email_policy(user: Any) -> None:
 
 # --- e-mail verification -------------------------------------------------------------------------
 
-def send_verification_email(user: Any, *, client: ClientInfo) -> EmailMultiAlternatives | None:
+def send_verification_email(user: User, *, client: ClientInfo) -> EmailMultiAlternatives | None:
     """The verification mail for the user's current address; ``None`` if already verified."""
     if account_state(user).email_verified or not email_of(user):
         return None
@@ -141,7 +144,7 @@ def resend_verification_email(email: str, *, client: ClientInfo) -> EmailMultiAl
     return send_verification_email(user, client=client) if user is not None else None
 
 
-def verify_email(raw: object) -> Any:
+def verify_email(raw: object) -> User:
     """Mark the address verified. Returns the user. Raises :class:`AccountTokenInvalid`."""
     with transaction.atomic():
         token = _consume(raw, AccountTokenPurpose.VERIFY_EMAIL)
@@ -160,7 +163,7 @@ def request_password_reset(email: str, *, client: ClientInfo) -> EmailMultiAlter
     return _issue(user, AccountTokenPurpose.PASSWORD_RESET, email_of(user), client)
 
 
-def reset_password(raw: object, password: str) -> Any:
+def reset_password(raw: object, password: str) -> User:
     """Set a new password with a reset token; every session of the user is revoked.
 
     One transaction: a password refused by ``AUTH_PASSWORD_VALIDATORS`` (:class:`ValidationFailed`)
@@ -190,7 +193,7 @@ def reset_password(raw: object, password: str) -> Any:
 
 # --- e-mail change -------------------------------------------------------------------------------
 
-def request_email_change(user: Any, new_email: str, password: object, *,
+def request_email_change(user: User, new_email: str, password: object, *,
                          client: ClientInfo) -> EmailMultiAlternatives | None:
     """The confirmation mail to ``new_email``, after re-authentication with ``password``.
 
@@ -203,7 +206,7 @@ def request_email_change(user: Any, new_email: str, password: object, *,
     return email_change_mail(user.pk, new_email, client=client)
 
 
-def check_reauthentication(user: Any, password: object) -> None:
+def check_reauthentication(user: User, password: object) -> None:
     """Raise :class:`ReauthenticationFailed` unless ``password`` is the user's (inside a failure budget)."""
     if not proofs.password_matches(user, password):
         raise ReauthenticationFailed()
@@ -223,7 +226,7 @@ def email_change_mail(user_id: Any, new_email: str, *, client: ClientInfo) -> Em
     return _issue(user, AccountTokenPurpose.EMAIL_CHANGE, new_email, client)
 
 
-def confirm_email_change(raw: object) -> tuple[Any, EmailMultiAlternatives | None]:
+def confirm_email_change(raw: object) -> tuple[User, EmailMultiAlternatives | None]:
     """Switch the address to the confirmed one; returns the user and the notice for the old
     address. Raises :class:`AccountTokenInvalid` (also when the address was taken meanwhile)."""
     model = get_user_model()

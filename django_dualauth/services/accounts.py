@@ -9,7 +9,7 @@ wrong; callers count those failures (the ``account_user`` rate limit).
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -24,6 +24,9 @@ from ..signals import account_deleted
 from . import fresh_sign_in, proofs, twofactor
 from .sessions import revoke_all_sessions, revoke_session
 
+if TYPE_CHECKING:
+    from ..types import User
+
 __all__ = ["list_sessions", "revoke_own_session", "change_password", "set_first_password", "delete_account"]
 
 #: The columns a session listing shows; the refresh digest and the rest are never read.
@@ -31,13 +34,13 @@ _LISTED_FIELDS = ("id", "user_id", "delivery", "created_at", "last_used_at", "ex
                   "user_agent")
 
 
-def list_sessions(user: Any) -> list[AuthSession]:
+def list_sessions(user: User) -> list[AuthSession]:
     """The user's active sessions (not revoked, not expired), most recently used first. One query."""
     return list(AuthSession.objects.active().filter(user_id=user.pk).only(*_LISTED_FIELDS)
                 .order_by("-last_used_at", "-created_at"))
 
 
-def revoke_own_session(user: Any, handle: object) -> bool:
+def revoke_own_session(user: User, handle: object) -> bool:
     """Revoke the active session ``handle`` (its UUID) if it belongs to ``user`` (reason ``logout``).
 
     Returns ``False`` for a malformed handle, another user's session, or one already revoked or
@@ -54,12 +57,12 @@ def revoke_own_session(user: Any, handle: object) -> bool:
     return revoke_session(session, reason=RevocationReason.LOGOUT) if session else False
 
 
-def _locked_user(user: Any) -> Any:
+def _locked_user(user: User) -> User:
     return get_user_model()._default_manager.select_for_update().get(pk=user.pk)
 
 
-def change_password(user: Any, current_password: str, new_password: str, *,
-                    keep_session: object | None = None) -> int:
+def change_password(user: User, current_password: str, new_password: str, *,
+                    keep_session: str | None = None) -> int:
     """Set a new password, proven by the current one; revoke the user's sessions.
 
     Every session except ``keep_session`` (the caller's, or ``None`` to revoke them all) is
@@ -76,8 +79,8 @@ def change_password(user: Any, current_password: str, new_password: str, *,
     return _password_changed(user, locked, count)
 
 
-def set_first_password(user: Any, new_password: str, *, session_id: object,
-                       keep_session: object | None = None) -> int:
+def set_first_password(user: User, new_password: str, *, session_id: object,
+                       keep_session: str | uuid.UUID | None = None) -> int:
     """Set a password on an account that has no usable one (magic-link, SMS or social sign-in),
     with no proof in the body: allowed only within ``DUALAUTH_FRESH_SIGN_IN_WINDOW`` after the
     sign-in of ``session_id`` (the caller's session). Then as :func:`change_password`.
@@ -94,7 +97,7 @@ def set_first_password(user: Any, new_password: str, *, session_id: object,
     return _password_changed(user, locked, count)
 
 
-def _store_new_password(locked: Any, new_password: str, keep_session: object | None) -> int:
+def _store_new_password(locked: User, new_password: str, keep_session: str | uuid.UUID | None) -> int:
     """Validate and store the new password on the locked row; revoke every session but
     ``keep_session``. Inside the caller's transaction."""
     try:
@@ -106,7 +109,7 @@ def _store_new_password(locked: Any, new_password: str, keep_session: object | N
     return revoke_all_sessions(locked, reason=RevocationReason.PASSWORD_CHANGED, keep=keep_session)
 
 
-def _password_changed(user: Any, locked: Any, count: int) -> int:
+def _password_changed(user: User, locked: User, count: int) -> int:
     """After the commit: the caller's instance learns the new hash; the change is logged."""
     if user is not locked and hasattr(user, "password"):
         user.password = locked.password
@@ -114,7 +117,7 @@ def _password_changed(user: Any, locked: Any, count: int) -> int:
     return count
 
 
-def _verify_proof(user: Any, password: object, totp_code: object) -> None:
+def _verify_proof(user: User, password: object, totp_code: object) -> None:
     """The password for a user who has one; otherwise a current TOTP code."""
     if user.has_usable_password():
         if not proofs.password_matches(user, password):
@@ -125,7 +128,7 @@ def _verify_proof(user: Any, password: object, totp_code: object) -> None:
         raise ReauthenticationFailed()
 
 
-def delete_account(user: Any, *, password: object = None, totp_code: object = None) -> None:
+def delete_account(user: User, *, password: object = None, totp_code: object = None) -> None:
     """Delete the user, proven by the password (or a current TOTP code for a user without one).
 
     Every session is revoked through :func:`revoke_all_sessions` (``session_revoked`` and the

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..conf import dualauth_settings
 from ..models import AccountState, SMSDevice
+
+if TYPE_CHECKING:
+    from ..types import User
 
 __all__ = ["RESERVED_CLAIMS", "account_fields", "account_state", "update_account_state", "user_claims", "profile"]
 
@@ -15,22 +18,22 @@ RESERVED_CLAIMS = frozenset(
 )
 
 
-def account_state(user: Any) -> AccountState:
+def account_state(user: User) -> AccountState:
     """The user's :class:`AccountState`, or an unsaved default when none exists."""
     try:
-        return user.dualauth_state  # type: ignore[no-any-return]
+        return user.dualauth_state
     except AccountState.DoesNotExist:
         return AccountState(user_id=user.pk)
 
 
-def update_account_state(user: Any, **flags: bool) -> AccountState:
+def update_account_state(user: User, **flags: bool) -> AccountState:
     """Set flags on the user's :class:`AccountState` (creating it) and refresh the cached relation."""
     state, _ = AccountState.objects.update_or_create(user_id=user.pk, defaults=flags)
     user.dualauth_state = state
     return state
 
 
-def _role(user: Any) -> str:
+def _role(user: User) -> str:
     if getattr(user, "is_superuser", False):
         return "admin"
     if getattr(user, "is_staff", False):
@@ -38,7 +41,7 @@ def _role(user: Any) -> str:
     return "user"
 
 
-def user_claims(user: Any) -> dict[str, Any]:
+def user_claims(user: User) -> dict[str, Any]:
     """``email, role, loginProvider, isEmailVerified, isTotpEnabled`` plus custom claims."""
     state = account_state(user)
     claims: dict[str, Any] = {
@@ -55,13 +58,13 @@ def user_claims(user: Any) -> dict[str, Any]:
     return claims
 
 
-def profile(user: Any) -> dict[str, Any]:
+def profile(user: User) -> dict[str, Any]:
     """The ``me`` document: ``sub``, the account fields node-auth's clients read
     (:func:`account_fields`) and :func:`user_claims` (custom claims win), rebuilt from the database."""
     return {"sub": str(user.pk), **account_fields(user), **user_claims(user)}
 
 
-def account_fields(user: Any) -> dict[str, Any]:
+def account_fields(user: User) -> dict[str, Any]:
     """``id, firstName, lastName, name, phoneNumber, hasPassword, lastLogin, isAdmin``: what the
     Flutter package's ``AuthUser`` reads, each of its type (strings, booleans, an ISO time) or
     null. Not in access tokens: names and a phone number are personal data a token need not carry.
@@ -80,7 +83,7 @@ def account_fields(user: Any) -> dict[str, Any]:
     }
 
 
-def _verified_phone(user: Any) -> str | None:
+def _verified_phone(user: User) -> str | None:
     number: str | None = (SMSDevice.objects.filter(user_id=user.pk, confirmed=True)
                           .values_list("number", flat=True).first())
     return number

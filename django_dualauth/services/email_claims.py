@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -23,6 +23,9 @@ from django.utils import timezone
 from ..exceptions import EmailTaken
 from ..models import EmailClaim
 from .users import email_of
+
+if TYPE_CHECKING:
+    from ..types import User
 
 __all__ = ["address_key", "bind_claim", "claim_address", "release_other_claims"]
 
@@ -37,7 +40,7 @@ def address_key(email: str) -> str:
     return hashlib.sha256(folded.encode()).hexdigest()
 
 
-def claim_address(email: str, user: Any = None) -> str:
+def claim_address(email: str, user: User | None = None) -> str:
     """Claim ``email`` for ``user`` (``None`` while registering). Call inside ``atomic``, before
     the existence check; returns the key. Raises :class:`EmailTaken` when another account holds
     the address or another transaction claimed it first and committed.
@@ -66,11 +69,11 @@ def claim_address(email: str, user: Any = None) -> str:
     return key
 
 
-def bind_claim(key: str, user: Any) -> None:
+def bind_claim(key: str, user: User) -> None:
     """Give the claim inserted by :func:`claim_address` (without a user) to the user just created."""
     EmailClaim.objects.filter(key=key).update(user=user)
 
 
-def release_other_claims(user: Any, key: str) -> None:
+def release_other_claims(user: User, key: str) -> None:
     """Drop the user's claims on addresses other than ``key`` (after a change of address)."""
     EmailClaim.objects.filter(user_id=user.pk).exclude(key=key).delete()

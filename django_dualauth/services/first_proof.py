@@ -20,7 +20,7 @@ anything else and keeps the password and the factors.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -34,6 +34,9 @@ from ..signals import account_reclaimed, two_factor_disabled
 from .claims import account_state, update_account_state
 from .sessions import revoke_all_sessions
 from .users import email_of, render_mail
+
+if TYPE_CHECKING:
+    from ..types import User
 
 __all__ = ["PROOF_MAGIC_LINK", "PROOF_PASSWORD_RESET", "Reclaimed", "reset_before_first_proof"]
 
@@ -57,7 +60,7 @@ class Reclaimed:
         return bool(self.sessions or self.password or self.totp or self.recovery_codes or self.phone)
 
 
-def reset_before_first_proof(user: Any, *, proof: str) -> Reclaimed | None:
+def reset_before_first_proof(user: User, *, proof: str) -> Reclaimed | None:
     """Reset what was set up on ``user`` before this first proof of their address.
 
     Call inside the transaction that consumes the proof, before marking the address verified.
@@ -94,7 +97,7 @@ def reset_before_first_proof(user: Any, *, proof: str) -> Reclaimed | None:
     return reclaimed
 
 
-def _announce(user: Any, reclaimed: Reclaimed) -> None:
+def _announce(user: User, reclaimed: Reclaimed) -> None:
     audit.record("auth.account.reclaimed", user=str(user.pk), proof=reclaimed.proof, sessions=reclaimed.sessions,
                  password=reclaimed.password, totp=reclaimed.totp, recovery_codes=reclaimed.recovery_codes,
                  phone=reclaimed.phone)

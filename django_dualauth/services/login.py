@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -29,11 +29,14 @@ from ..crypto import digest, digests, looks_like_secret, new_secret
 from ..exceptions import DualAuthError, InvalidCredentials, TempTokenInvalid, TooManyAttempts
 from ..models import ChallengePurpose, LoginChallenge
 from ..signals import two_factor_failed
-from ..types import ClientInfo, IssuedTokens
+from ..types import ClientInfo, Delivery, IssuedTokens
 from . import proofs
 from .account_tokens import check_email_policy
 from .claims import account_state
 from .sessions import issue_session
+
+if TYPE_CHECKING:
+    from ..types import User
 
 __all__ = [
     "AMR_MFA",
@@ -99,7 +102,7 @@ def register_second_factor(method: SecondFactor) -> None:
 
 # --- first factors -------------------------------------------------------------------------
 
-def authenticate_password(request: Any, *, email: str, password: str, client: ClientInfo) -> Any:
+def authenticate_password(request: Any, *, email: str, password: str, client: ClientInfo) -> User:
     """The user with this address and password, through Django's ``authenticate()`` (so the
     configured backends and ``user_login_failed`` apply) within the failure budget; the hasher
     runs exactly once. Raises :class:`InvalidCredentials`, the same for an unknown address, a
@@ -114,18 +117,18 @@ def authenticate_password(request: Any, *, email: str, password: str, client: Cl
 
 # --- begin ---------------------------------------------------------------------------------
 
-def is_two_factor_required(user: Any) -> bool:
+def is_two_factor_required(user: User) -> bool:
     return dualauth_settings.REQUIRE_2FA or account_state(user).two_factor_required
 
 
-def offered_methods(user: Any, first_factors: Sequence[str] = (AMR_PASSWORD,)) -> list[str]:
+def offered_methods(user: User, first_factors: Sequence[str] = (AMR_PASSWORD,)) -> list[str]:
     """The second factors a challenge offers ``user``, minus the channel a first factor used."""
     used = set(first_factors)
     available = [m for m in sorted(_SECOND_FACTORS.values(), key=lambda m: m.rank) if m.available(user)]
     return [m.name for m in available if m.channel is None or m.channel not in used]
 
 
-def begin_login(user: Any, *, delivery: str, client: ClientInfo,
+def begin_login(user: User, *, delivery: Delivery, client: ClientInfo,
                 first_factors: Sequence[str] = (AMR_PASSWORD,)) -> LoginChallengeIssued | None:
     """Decide what a verified first factor gets: ``None`` (issue a session now) or a challenge.
 
@@ -146,7 +149,7 @@ def begin_login(user: Any, *, delivery: str, client: ClientInfo,
     return LoginChallengeIssued(temp_token=raw, methods=[TOTP], setup_required=True)
 
 
-def sign_in(user: Any, *, first_factor: str, delivery: str, client: ClientInfo,
+def sign_in(user: User, *, first_factor: str, delivery: Delivery, client: ClientInfo,
             second_step: bool = True) -> IssuedTokens | LoginChallengeIssued:
     """The end of every first factor: the session, or the challenge when a second step is due.
 
@@ -160,7 +163,7 @@ def sign_in(user: Any, *, first_factor: str, delivery: str, client: ClientInfo,
     return issue_session(user, delivery=delivery, client=client, methods=[first_factor])
 
 
-def _new_challenge(user: Any, purpose: str, delivery: str, methods: list[str],
+def _new_challenge(user: User, purpose: str, delivery: Delivery, methods: list[str],
                    first_factors: Sequence[str], client: ClientInfo) -> str:
     now = timezone.now()
     raw = new_secret()
@@ -173,7 +176,7 @@ def _new_challenge(user: Any, purpose: str, delivery: str, methods: list[str],
 
 # --- challenge -----------------------------------------------------------------------------
 
-def lock_challenge(raw: object, purpose: str, delivery: str | None,
+def lock_challenge(raw: object, purpose: str, delivery: Delivery | None,
                    now: datetime) -> LoginChallenge | TempTokenInvalid:
     """The live challenge of ``purpose`` for a temp token, its row locked; call inside ``atomic``.
 
@@ -192,7 +195,7 @@ def lock_challenge(raw: object, purpose: str, delivery: str | None,
     return challenge
 
 
-def lock_offering(raw: object, method: str, *, delivery: str, now: datetime) -> LoginChallenge:
+def lock_offering(raw: object, method: str, *, delivery: Delivery, now: datetime) -> LoginChallenge:
     """The pending login challenge of a temp token that offers ``method``, its row locked; call
     inside ``atomic``. Raises :class:`TempTokenInvalid` as :func:`lock_challenge` refuses, and
     for a challenge that did not offer ``method``."""
@@ -244,7 +247,7 @@ SecondFactorCheck = Callable[[LoginChallenge, datetime], DualAuthError | None]
 
 
 def finish_challenge(raw: object, *, offered: str, method: str, amr: str, check: SecondFactorCheck,
-                     counted: tuple[type[DualAuthError], ...], delivery: str, client: ClientInfo) -> IssuedTokens:
+                     counted: tuple[type[DualAuthError], ...], delivery: Delivery, client: ClientInfo) -> IssuedTokens:
     """Finish a pending login whose challenge offers ``offered``; returns the new session.
 
     ``check`` runs inside the transaction, with the challenge row locked. Its errors of a
@@ -267,7 +270,7 @@ def finish_challenge(raw: object, *, offered: str, method: str, amr: str, check:
 
 
 def _finish_locked(raw: object, offered: str, amr: str, check: SecondFactorCheck,
-                   counted: tuple[type[DualAuthError], ...], delivery: str, client: ClientInfo,
+                   counted: tuple[type[DualAuthError], ...], delivery: Delivery, client: ClientInfo,
                    now: datetime) -> IssuedTokens | DualAuthError | tuple[DualAuthError, Any]:
     challenge = lock_challenge(raw, ChallengePurpose.LOGIN, delivery, now)
     if isinstance(challenge, DualAuthError) or offered not in challenge.methods:

@@ -13,7 +13,7 @@ yields the 2FA challenge, not a session, unless ``DUALAUTH_MAGIC_LINK_FULL_LOGIN
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.core.mail import EmailMultiAlternatives
@@ -24,7 +24,7 @@ from ..conf import dualauth_settings
 from ..crypto import digest, digests, equal, looks_like_secret, new_secret
 from ..exceptions import DualAuthError, MagicLinkInvalid, TokenMismatch
 from ..models import MagicLink, MagicLinkPurpose
-from ..types import ClientInfo, IssuedTokens
+from ..types import ClientInfo, Delivery, IssuedTokens
 from .claims import update_account_state
 from .first_proof import PROOF_MAGIC_LINK, reset_before_first_proof
 from .login import (
@@ -37,6 +37,9 @@ from .login import (
     sign_in,
 )
 from .users import active_user_by_email, email_of, render_mail, state_stamp
+
+if TYPE_CHECKING:
+    from ..types import User
 
 __all__ = ["request_login_link", "request_second_factor_link", "verify_login_link",
            "verify_second_factor_link", "AMR_EMAIL"]
@@ -54,7 +57,7 @@ register_second_factor(SecondFactor(
                                 and getattr(user, user.get_email_field_name(), ""))))
 
 
-def _stamp(user: Any) -> str:
+def _stamp(user: User) -> str:
     return state_stamp(user, STAMP_PURPOSE)
 
 
@@ -68,7 +71,7 @@ def _link_url(raw: str, *, second_factor: bool) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def _create(user: Any, purpose: str, client: ClientInfo, challenge: Any = None) -> str:
+def _create(user: User, purpose: str, client: ClientInfo, challenge: Any = None) -> str:
     now = timezone.now()
     raw = new_secret()
     with transaction.atomic():
@@ -81,7 +84,7 @@ def _create(user: Any, purpose: str, client: ClientInfo, challenge: Any = None) 
     return raw
 
 
-def _message(user: Any, raw: str, *, second_factor: bool) -> EmailMultiAlternatives:
+def _message(user: User, raw: str, *, second_factor: bool) -> EmailMultiAlternatives:
     return render_mail("magic_link", email_of(user), {
         "user": user, "url": _link_url(raw, second_factor=second_factor), "second_factor": second_factor,
         "lifetime_minutes": int(dualauth_settings.MAGIC_LINK_LIFETIME.total_seconds() // 60)})
@@ -99,7 +102,7 @@ def request_login_link(email: str, *, client: ClientInfo) -> EmailMultiAlternati
     return _message(user, raw, second_factor=False)
 
 
-def request_second_factor_link(temp_token: object, *, delivery: str,
+def request_second_factor_link(temp_token: object, *, delivery: Delivery,
                                client: ClientInfo) -> EmailMultiAlternatives:
     """The mail completing a pending 2FA login whose challenge offers ``magic-link``.
 
@@ -123,7 +126,7 @@ def _lock_link(raw: object, purpose: str, now: datetime) -> MagicLink | MagicLin
     return link
 
 
-def verify_login_link(raw: object, *, delivery: str, client: ClientInfo) -> IssuedTokens | LoginChallengeIssued:
+def verify_login_link(raw: object, *, delivery: Delivery, client: ClientInfo) -> IssuedTokens | LoginChallengeIssued:
     """Consume a login link. Returns the session, or the 2FA challenge for a user with a
     second factor. Raises :class:`MagicLinkInvalid` (unknown, used, expired, superseded,
     stale, inactive user: one answer).
@@ -147,7 +150,7 @@ def verify_login_link(raw: object, *, delivery: str, client: ClientInfo) -> Issu
                        second_step=not dualauth_settings.MAGIC_LINK_FULL_LOGIN)
 
 
-def verify_second_factor_link(raw: object, temp_token: object, *, delivery: str,
+def verify_second_factor_link(raw: object, temp_token: object, *, delivery: Delivery,
                               client: ClientInfo) -> IssuedTokens:
     """Finish a pending 2FA login with a link sent for it.
 

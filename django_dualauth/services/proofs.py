@@ -13,9 +13,12 @@ checks that every password or code check in the package calls :func:`attempt`.
 from __future__ import annotations
 
 from contextvars import ContextVar, Token
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from django.contrib import auth
+
+if TYPE_CHECKING:
+    from ..types import User
 
 __all__ = ["Budget", "UnguardedCheck", "attempt", "authenticate_by_email", "guarded_by", "password_matches",
            "without_budget"]
@@ -74,13 +77,13 @@ def attempt(user_id: object | None) -> None:
     budget.admit(user_id)
 
 
-def password_matches(user: Any, raw: object) -> bool:
+def password_matches(user: User, raw: object) -> bool:
     """Whether ``raw`` is ``user``'s password (a non-string never is), within the budget."""
     attempt(user.pk)
     return isinstance(raw, str) and user.check_password(raw)
 
 
-def authenticate_by_email(request: Any, *, email: str, password: str) -> Any:
+def authenticate_by_email(request: Any, *, email: str, password: str) -> User | None:
     """Django's ``authenticate()`` by e-mail address, within the budget (the login's account
     key is the address, known before any user is found). Returns the user or ``None``."""
     attempt(None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
@@ -19,6 +19,9 @@ from ..crypto import digest, digests
 from ..exceptions import DualAuthError, InvalidTwoFactorCode
 from ..models import RecoveryCode
 from . import proofs
+
+if TYPE_CHECKING:
+    from ..types import User
 
 __all__ = ["RECOVERY_PURPOSE", "remove_recovery_codes", "replace_recovery_codes", "use_recovery_code"]
 
@@ -40,7 +43,7 @@ def _normalise_recovery_code(code: object) -> str | None:
     return value if _RECOVERY_RE.match(value) else None
 
 
-def replace_recovery_codes(user: Any) -> list[str]:
+def replace_recovery_codes(user: User) -> list[str]:
     """Void the user's codes and store a fresh set; returns the raw codes (to show once)."""
     now = timezone.now()
     codes = [_new_recovery_code() for _ in range(dualauth_settings.RECOVERY_CODE_COUNT)]
@@ -52,11 +55,11 @@ def replace_recovery_codes(user: Any) -> list[str]:
     return codes
 
 
-def remove_recovery_codes(user: Any) -> None:
+def remove_recovery_codes(user: User) -> None:
     RecoveryCode.objects.filter(user=user).delete()
 
 
-def use_recovery_code(user: Any, code: object, now: datetime) -> DualAuthError | None:
+def use_recovery_code(user: User, code: object, now: datetime) -> DualAuthError | None:
     """Spend one unused code of ``user`` (row locked; call inside ``atomic``): ``None`` on
     success, else :class:`InvalidTwoFactorCode`. Passes the failure budget first."""
     proofs.attempt(user.pk)

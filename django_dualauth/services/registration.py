@@ -7,7 +7,7 @@ It does not log in. The verification mail (``DUALAUTH_EMAIL_VERIFICATION`` other
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -20,12 +20,15 @@ from ..exceptions import EmailTaken, ValidationFailed
 from ..types import ClientInfo
 from . import account_tokens, email_claims, users
 
+if TYPE_CHECKING:
+    from ..types import User
+
 __all__ = ["Registered", "register_user"]
 
 
 @dataclass(frozen=True)
 class Registered:
-    user: Any
+    user: User
     #: The verification mail to send, or ``None``.
     verification: EmailMultiAlternatives | None
 

@@ -40,7 +40,7 @@ from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.utils import timezone
 
-from ..conf import dualauth_settings, per_process
+from ..conf import snapshot
 from ..models import AuthSession
 from . import revocation_push
 
@@ -53,19 +53,6 @@ COMPLETE_KEY = "dualauth:revocations:complete"
 _PROOF_PREFIX = "dualauth:revocations:republishing:"
 _BATCH = 500  # markers read and written per cache call during a republication
 RETRY_AFTER = 1.0  # seconds between republication attempts that failed
-
-
-# The alias is resolved once (the setting is read on every cache-mode request otherwise); the
-# cache object itself is still fetched from ``caches`` each time, which keeps Django's one
-# instance per thread (and per async context).
-_cache_alias = per_process(lambda: dualauth_settings.REVOCATION_CACHE)
-_push = per_process(lambda: dualauth_settings.REVOCATION_CHECK == "cache" and dualauth_settings.REVOCATION_PUSH)
-
-
-@per_process
-def _ttl() -> int:
-    return int((dualauth_settings.ACCESS_TOKEN_LIFETIME + dualauth_settings.JWT_LEEWAY)
-               .total_seconds()) + 60
 
 
 class _Trust:
@@ -112,7 +99,7 @@ if hasattr(os, "register_at_fork"):  # not on Windows
 
 
 def _publish(cache: Any, sids: list[str]) -> None:
-    if _push():  # after the markers: a process that hears of it reads them already set
+    if snapshot().revocation_push:  # after the markers: a process that hears of it reads them already set
         revocation_push.redis_client(cache).publish(revocation_push.channel_name(cache), " ".join(sids))
 
 
@@ -123,11 +110,12 @@ def mark_revoked(session_ids: Iterable[object]) -> None:
     sids = [str(sid) for sid in session_ids]
     if not sids:
         return
-    if _push():
+    snap = snapshot()
+    if snap.revocation_push:
         _view().note_revoked(sids)
     try:
-        cache = caches[_cache_alias()]
-        cache.set_many({f"{_PREFIX}{sid}": 1 for sid in sids}, timeout=_ttl())
+        cache = caches[snap.revocation_cache_alias]
+        cache.set_many({f"{_PREFIX}{sid}": 1 for sid in sids}, timeout=snap.revocation_ttl)
         _publish(cache, sids)
     except Exception:  # the cache client's own errors vary by backend
         _failed(sids)
@@ -138,7 +126,7 @@ def mark_revoked(session_ids: Iterable[object]) -> None:
 def _failed(unannounced: Iterable[str] = ()) -> None:
     """This process saw the cache fail: with push, it forgets what it remembered as not revoked too."""
     _trust.failed(unannounced)
-    if _push():
+    if snapshot().revocation_push:
         _view().forget_not_revoked()
 
 
@@ -160,10 +148,11 @@ def republish() -> int:
 
 
 def _republish(started_after: int, unannounced: list[str]) -> int:
-    cache = caches[_cache_alias()]
+    snap = snapshot()
+    cache, ttl = caches[snap.revocation_cache_alias], snap.revocation_ttl
     proof = f"{_PROOF_PREFIX}{secrets.token_hex(8)}"
-    cache.set(proof, 1, timeout=_ttl())
-    since = timezone.now() - timedelta(seconds=_ttl())
+    cache.set(proof, 1, timeout=ttl)
+    since = timezone.now() - timedelta(seconds=ttl)
     sids = [str(pk) for pk in AuthSession.objects.filter(revoked_at__gte=since).order_by()
             .values_list("pk", flat=True)]
     missing = 0
@@ -172,7 +161,7 @@ def _republish(started_after: int, unannounced: list[str]) -> int:
         found = cache.get_many(list(keys))
         lacking = [sid for key, sid in keys.items() if key not in found]
         if lacking:
-            cache.set_many({f"{_PREFIX}{sid}": 1 for sid in lacking}, timeout=_ttl())
+            cache.set_many({f"{_PREFIX}{sid}": 1 for sid in lacking}, timeout=ttl)
             _publish(cache, lacking)
             missing += len(lacking)
     for start in range(0, len(unannounced), _BATCH):  # their markers may be there, their messages not
@@ -206,7 +195,7 @@ def _try_republish() -> None:
 def _read_marker(session_id: str) -> bool | None:
     marker = f"{_PREFIX}{session_id}"
     try:
-        found = caches[_cache_alias()].get_many([marker, COMPLETE_KEY])  # one round trip
+        found = caches[snapshot().revocation_cache_alias].get_many([marker, COMPLETE_KEY])  # one round trip
     except Exception:
         _failed()
         logger.warning("dualauth: revocation cache unavailable, falling back to the database")
@@ -220,13 +209,14 @@ def _read_marker(session_id: str) -> bool | None:
 
 
 def _view() -> revocation_push.View:
-    return revocation_push.view_for(_cache_alias(), _ttl())
+    snap = snapshot()
+    return revocation_push.view_for(snap.revocation_cache_alias, snap.revocation_ttl)
 
 
 def is_revoked(session_id: str) -> bool | None:
     """True or False from the cache (or, with push, from this process's view of it); None
     when the cache cannot answer or cannot be trusted to hold every recent revocation."""
-    answer = _view().is_revoked(session_id, _read_marker) if _push() else _read_marker(session_id)
+    answer = _view().is_revoked(session_id, _read_marker) if snapshot().revocation_push else _read_marker(session_id)
     if answer is False and not _trust.clean():  # with push, remembered from before a failure
         _try_republish()
         return None
@@ -239,7 +229,7 @@ def forget_failures(**kwargs: Any) -> None:
 
 
 def _subscription_lost(alias: str, **kwargs: Any) -> None:
-    if alias == _cache_alias():  # the view has already forgotten its "not revoked" answers
+    if alias == snapshot().revocation_cache_alias:  # the view has already forgotten its "not revoked" answers
         _trust.failed()
 
 

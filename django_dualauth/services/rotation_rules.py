@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from ..types import Delivery
+
 __all__ = ["Rule", "ROTATION_RULES", "broken_rule", "IS_NULL", "AFTER_NOW", "IS_DELIVERY", "IS_TRUE",
            "REVOKED", "INVALID", "INACTIVE_USER"]
 
@@ -50,7 +52,7 @@ def _value(session: Any, field: str) -> Any:
     return getattr(session, field)
 
 
-def _holds(rule: Rule, value: Any, presented_via: str, now: datetime) -> bool:
+def _holds(rule: Rule, value: Any, presented_via: Delivery, now: datetime) -> bool:
     if rule.holds == IS_NULL:
         return value is None
     if rule.holds == AFTER_NOW:
@@ -62,7 +64,7 @@ def _holds(rule: Rule, value: Any, presented_via: str, now: datetime) -> bool:
     raise ValueError(f"unknown rotation rule: {rule}")
 
 
-def broken_rule(session: Any, presented_via: str, now: datetime,
+def broken_rule(session: Any, presented_via: Delivery, now: datetime,
                 rules: tuple[Rule, ...] | None = None) -> Rule | None:
     """The first of ``rules`` (:data:`ROTATION_RULES`) that ``session`` breaks for a token
     presented through ``presented_via`` at ``now``; None when it may rotate."""

@@ -9,23 +9,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .._seam.compiled import CompiledInsert, CompiledSelect, CompiledUpdate
-from .._seam.rotation_statement import NOT_RUN, RotationStatement
+from .._seam.rotation_statement import NOT_RUN, NotRun, RotationStatement
 from ..conf import dualauth_settings
 from ..crypto import derive_secret, digest, digests, equal, looks_like_secret, new_secret
 from ..exceptions import DualAuthError, RefreshTokenInvalid, SessionRevoked
 from ..models import AuthSession, RotatedRefreshToken
 from ..models.sessions import RevocationReason
 from ..signals import refresh_token_reused, session_issued, session_revoked, session_rotated
-from ..types import ClientInfo, IssuedTokens
+from ..types import ClientInfo, Delivery, IssuedTokens
 from . import revocation
 from .access_tokens import encode_access_token
 from .rotation_rules import INACTIVE_USER, REVOKED, ROTATION_RULES, broken_rule
+
+if TYPE_CHECKING:
+    from ..types import User
 
 __all__ = [
     "issue_session",
@@ -41,7 +45,7 @@ SUCCESSOR_PURPOSE = "refresh_token.successor"
 _JOINED = ("user", "user__dualauth_state")
 
 
-def _locked_by_digest(*candidates: str) -> Any:
+def _locked_by_digest(*candidates: str) -> QuerySet[AuthSession]:
     # Not ordered: the digest is unique, and an ORDER BY pk invites PostgreSQL to walk the primary
     # key (every row version of a busy session) filtering on the digest instead of probing the
     # digest's index. Row lock on the session only.
@@ -67,7 +71,7 @@ def _idle_expiry(now: datetime, absolute: datetime) -> datetime:
     return min(now + dualauth_settings.REFRESH_TOKEN_IDLE_LIFETIME, absolute)
 
 
-def _issued(session: AuthSession, user: Any, raw: str, now: datetime) -> IssuedTokens:
+def _issued(session: AuthSession, user: User, raw: str, now: datetime) -> IssuedTokens:
     access, access_expires_at = encode_access_token(session, user, now=now)
     return IssuedTokens(
         access_token=access,
@@ -80,7 +84,7 @@ def _issued(session: AuthSession, user: Any, raw: str, now: datetime) -> IssuedT
     )
 
 
-def issue_session(user: Any, *, delivery: str, client: ClientInfo,
+def issue_session(user: User, *, delivery: Delivery, client: ClientInfo,
                   methods: Sequence[str] = ("pwd",)) -> IssuedTokens:
     """Start a session for an authenticated ``user``. One INSERT (no model signals); sends
     ``session_issued``.
@@ -107,7 +111,7 @@ def issue_session(user: Any, *, delivery: str, client: ClientInfo,
     return _issued(session, user, raw, now)
 
 
-def rotate_refresh_token(raw: object, *, presented_via: str, client: ClientInfo,
+def rotate_refresh_token(raw: object, *, presented_via: Delivery, client: ClientInfo,
                          admit: Callable[[], None] | None = None) -> IssuedTokens:
     """Exchange a refresh token for a new pair; the presented token is spent.
 
@@ -179,7 +183,7 @@ def _presented(raw: str) -> _Presented:
     return _Presented(digests(raw, REFRESH_PURPOSE), successor, digest(successor, REFRESH_PURPOSE))
 
 
-def _rotate_locked(token: _Presented, presented_via: str, client: ClientInfo, now: datetime,
+def _rotate_locked(token: _Presented, presented_via: Delivery, client: ClientInfo, now: datetime,
                    admit: Callable[[], None] | None) -> _Outcome:
     session = _LOCKED_BY_DIGEST.first(*token.candidates)
     refusal = None if session is None else _refusal(session, presented_via, now)
@@ -196,8 +200,8 @@ def _rotate_locked(token: _Presented, presented_via: str, client: ClientInfo, no
     return session, token.successor, True
 
 
-def _rotate_in_one_statement(token: _Presented, presented_via: str, client: ClientInfo,
-                             now: datetime) -> _Outcome | None | object:
+def _rotate_in_one_statement(token: _Presented, presented_via: Delivery, client: ClientInfo,
+                             now: datetime) -> _Outcome | None | NotRun:
     """The rotation that succeeds, in one statement where the database allows (PostgreSQL);
     ``None`` when it ran and wrote nothing, :data:`NOT_RUN` when it cannot run here. In both
     cases the transaction of :func:`_rotate_locked` decides."""
@@ -208,7 +212,6 @@ def _rotate_in_one_statement(token: _Presented, presented_via: str, client: Clie
         ip_address=client.ip_address, user_agent=client.user_agent[:512])
     if session is None or session is NOT_RUN:
         return session
-    assert isinstance(session, AuthSession)
     _advance(session, token.successor_digest, client, now)  # the instance as the statement left the row
     return session, token.successor, True
 
@@ -222,7 +225,7 @@ def _advance(session: AuthSession, new_digest: str, client: ClientInfo, now: dat
     session.user_agent = client.user_agent[:512]
 
 
-def _refusal(session: AuthSession, presented_via: str,
+def _refusal(session: AuthSession, presented_via: Delivery,
              now: datetime) -> DualAuthError | _InactiveUser | None:
     """What refusing a rotation of ``session`` returns, by the first rule it breaks
     (:data:`.rotation_rules.ROTATION_RULES`); None when it may rotate."""
@@ -236,7 +239,7 @@ def _refusal(session: AuthSession, presented_via: str,
     return RefreshTokenInvalid()
 
 
-def _spent_or_unknown(token: _Presented, presented_via: str, now: datetime) -> _Outcome:
+def _spent_or_unknown(token: _Presented, presented_via: Delivery, now: datetime) -> _Outcome:
     spent = RotatedRefreshToken.objects.filter(digest__in=token.candidates).order_by().first()
     if spent is None:
         return RefreshTokenInvalid()
@@ -281,8 +284,8 @@ def revoke_session(session: AuthSession, *, reason: str, revoked_by: Any = None)
     return bool(updated)
 
 
-def revoke_all_sessions(user: Any, *, reason: str, revoked_by: Any = None,
-                        keep: object | None = None) -> int:
+def revoke_all_sessions(user: User, *, reason: str, revoked_by: Any = None,
+                        keep: str | uuid.UUID | None = None) -> int:
     """Revoke every unrevoked session of ``user`` except ``keep`` (a session id). Returns the count."""
     now = timezone.now()
     with transaction.atomic():
@@ -301,7 +304,7 @@ def revoke_all_sessions(user: Any, *, reason: str, revoked_by: Any = None,
     return len(sessions)
 
 
-def revoke_session_by_id(session_id: str, *, user_id: object, reason: str) -> bool:
+def revoke_session_by_id(session_id: str, *, user_id: str | int, reason: str) -> bool:
     """Revoke the session ``session_id`` if it belongs to ``user_id``."""
     try:
         uuid.UUID(str(session_id))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 from django.db import transaction
@@ -41,7 +41,7 @@ from ..exceptions import (
 )
 from ..models import SMSDevice
 from ..models.sessions import RevocationReason
-from ..types import ClientInfo, IssuedTokens
+from ..types import ClientInfo, Delivery, IssuedTokens
 from . import proofs
 from .login import (
     SMS,
@@ -54,6 +54,9 @@ from .login import (
 )
 from .sessions import revoke_all_sessions
 from .users import active_user_by_email
+
+if TYPE_CHECKING:
+    from ..types import User
 
 __all__ = ["OutgoingSMS", "add_phone", "confirm_phone", "remove_phone", "has_verified_phone", "normalize_phone",
            "request_login_code", "request_second_factor_code", "verify_login_code",
@@ -91,8 +94,8 @@ def normalize_phone(raw: object) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def has_verified_phone(user: Any) -> bool:
-    return SMSDevice.objects.filter(user_id=user.pk, confirmed=True).exists()
+def has_verified_phone(user: User) -> bool:
+    return bool(SMSDevice.objects.filter(user_id=user.pk, confirmed=True).exists())
 
 
 # A verified phone is a second factor when the feature is on (one query), never after an SMS login.
@@ -166,14 +169,15 @@ def _check_code(device: SMSDevice, code: object, now: datetime, *, throttle: boo
     return SMSCodeInvalid()
 
 
-def _locked_device(user: Any, *, confirmed: bool) -> SMSDevice | None:
-    return (SMSDevice.objects.select_for_update().filter(user_id=user.pk, confirmed=confirmed)
-            .order_by("-pk").first())
+def _locked_device(user: User, *, confirmed: bool) -> SMSDevice | None:
+    device: SMSDevice | None = (SMSDevice.objects.select_for_update()
+                                .filter(user_id=user.pk, confirmed=confirmed).order_by("-pk").first())
+    return device
 
 
 # --- adding a phone ---------------------------------------------------------------------------
 
-def add_phone(user: Any, raw_number: object, *, password: object = None) -> OutgoingSMS:
+def add_phone(user: User, raw_number: object, *, password: object = None) -> OutgoingSMS:
     """Start verifying a phone number for ``user``: an unconfirmed device and a code to it.
 
     Replacing an already verified phone is changing a factor (MFA-10): it needs the
@@ -195,7 +199,7 @@ def add_phone(user: Any, raw_number: object, *, password: object = None) -> Outg
     return outcome
 
 
-def remove_phone(user: Any, *, password: object = None) -> None:
+def remove_phone(user: User, *, password: object = None) -> None:
     """Remove the user's phones. Needs the password for users who have one
     (:class:`ReauthenticationFailed`): a stolen access token must not remove a factor."""
     if user.has_usable_password() and not proofs.password_matches(user, password):
@@ -203,7 +207,7 @@ def remove_phone(user: Any, *, password: object = None) -> None:
     SMSDevice.objects.filter(user_id=user.pk).delete()
 
 
-def confirm_phone(user: Any, code: object, *, keep_session: object | None = None) -> None:
+def confirm_phone(user: User, code: object, *, keep_session: str | None = None) -> None:
     """Confirm the pending phone with the code sent to it; it replaces any previous phone.
 
     Revokes the user's other sessions (``DUALAUTH_TWO_FACTOR_REVOKE_OTHER_SESSIONS``).
@@ -218,7 +222,7 @@ def confirm_phone(user: Any, code: object, *, keep_session: object | None = None
         revoke_all_sessions(user, reason=RevocationReason.FACTOR_CHANGED, keep=keep_session)
 
 
-def _confirm_locked(user: Any, code: object, now: datetime) -> DualAuthError | None:
+def _confirm_locked(user: User, code: object, now: datetime) -> DualAuthError | None:
     device = _locked_device(user, confirmed=False)
     if device is None:
         return PhoneCodeInvalid()
@@ -248,7 +252,7 @@ def request_login_code(email: str) -> OutgoingSMS | None:
     return outcome if isinstance(outcome, OutgoingSMS) else None
 
 
-def request_second_factor_code(temp_token: object, *, delivery: str) -> OutgoingSMS:
+def request_second_factor_code(temp_token: object, *, delivery: Delivery) -> OutgoingSMS:
     """The text completing a pending 2FA login whose challenge offers ``sms``.
 
     Raises :class:`TempTokenInvalid`, :class:`PhoneNotVerified` or :class:`RateLimited`.
@@ -265,7 +269,7 @@ def request_second_factor_code(temp_token: object, *, delivery: str) -> Outgoing
     return outcome
 
 
-def verify_login_code(email: str, code: object, *, delivery: str,
+def verify_login_code(email: str, code: object, *, delivery: Delivery,
                       client: ClientInfo) -> IssuedTokens | LoginChallengeIssued:
     """Log in with an SMS code. Returns the session, or the 2FA challenge for a user whose
     other factor is due. Raises :class:`SMSCodeInvalid` (one answer for an unknown account,
@@ -281,7 +285,7 @@ def verify_login_code(email: str, code: object, *, delivery: str,
     return outcome
 
 
-def _verify_login_locked(user: Any, code: object, delivery: str, client: ClientInfo,
+def _verify_login_locked(user: User, code: object, delivery: Delivery, client: ClientInfo,
                          now: datetime) -> IssuedTokens | LoginChallengeIssued | DualAuthError:
     device = _locked_device(user, confirmed=True)
     if device is None:
@@ -292,7 +296,7 @@ def _verify_login_locked(user: Any, code: object, delivery: str, client: ClientI
     return sign_in(user, first_factor=AMR_SMS, delivery=delivery, client=client)
 
 
-def verify_second_factor_code(temp_token: object, code: object, *, delivery: str,
+def verify_second_factor_code(temp_token: object, code: object, *, delivery: Delivery,
                               client: ClientInfo) -> IssuedTokens:
     """Finish a pending 2FA login with an SMS code (failures count on the challenge)."""
 

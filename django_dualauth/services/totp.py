@@ -13,7 +13,7 @@ import re
 from base64 import b32encode
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from django.db import transaction
@@ -33,12 +33,15 @@ from ..exceptions import (
 from ..models import AccountState, ChallengePurpose
 from ..models.sessions import RevocationReason
 from ..signals import two_factor_enabled
-from ..types import ClientInfo, IssuedTokens
+from ..types import ClientInfo, Delivery, IssuedTokens
 from . import proofs
 from .claims import account_state, update_account_state
 from .login import AMR_MFA, TOTP, SecondFactor, count_failure, finish_challenge, lock_challenge, register_second_factor
 from .recovery_codes import replace_recovery_codes, use_recovery_code
 from .sessions import issue_session, revoke_all_sessions
+
+if TYPE_CHECKING:
+    from ..types import User
 
 __all__ = [
     "AMR_OTP",
@@ -79,7 +82,7 @@ def _b32(key: bytes) -> str:
     return b32encode(key).decode("ascii").rstrip("=")
 
 
-def start_totp_setup(user: Any) -> TotpSetup:
+def start_totp_setup(user: User) -> TotpSetup:
     """Create (or replace) the user's unconfirmed TOTP device; the secret stays server-side.
 
     Raises :class:`TwoFactorAlreadyEnabled` when a confirmed device exists: replacing a
@@ -93,15 +96,15 @@ def start_totp_setup(user: Any) -> TotpSetup:
     return TotpSetup(secret=_b32(device.bin_key), otpauth_url=_otpauth_url(device))
 
 
-def has_confirmed_device(user: Any) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+def has_confirmed_device(user: User) -> bool:
+    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
 
 
-def remove_devices(user: Any) -> None:
+def remove_devices(user: User) -> None:
     TOTPDevice.objects.filter(user=user).delete()
 
 
-def verify_totp(user: Any, code: object, *, confirmed: bool) -> DualAuthError | None:
+def verify_totp(user: User, code: object, *, confirmed: bool) -> DualAuthError | None:
     """Verify ``code`` against the user's device, the row locked; call inside ``atomic``.
 
     Returns (never raises) :class:`InvalidTwoFactorCode` (wrong, replayed or malformed; the
@@ -131,7 +134,7 @@ def verify_totp(user: Any, code: object, *, confirmed: bool) -> DualAuthError | 
     return None
 
 
-def verify_reauthentication_code(user: Any, code: object) -> None:
+def verify_reauthentication_code(user: User, code: object) -> None:
     """Re-authenticate ``user`` with a current code of their confirmed TOTP device (the row
     locked, so a code is accepted once). Raises :class:`ReauthenticationFailed` (wrong, replayed
     or no device) or :class:`RateLimited` (throttled); the throttle count is committed."""
@@ -145,7 +148,7 @@ def verify_reauthentication_code(user: Any, code: object) -> None:
 
 # --- enrolment -------------------------------------------------------------------------------
 
-def confirm_totp_setup(user: Any, code: object, *, keep_session: object | None = None) -> list[str]:
+def confirm_totp_setup(user: User, code: object, *, keep_session: str | None = None) -> list[str]:
     """Confirm the pending device with a code from it; returns fresh recovery codes (shown once).
 
     Revokes the user's other sessions (``DUALAUTH_TWO_FACTOR_REVOKE_OTHER_SESSIONS``), keeping
@@ -161,7 +164,7 @@ def confirm_totp_setup(user: Any, code: object, *, keep_session: object | None =
     return codes
 
 
-def _confirm_locked(user: Any, code: object) -> list[str] | DualAuthError:
+def _confirm_locked(user: User, code: object) -> list[str] | DualAuthError:
     error = verify_totp(user, code, confirmed=False)
     if isinstance(error, InvalidTwoFactorCode):
         return InvalidSetupCode()
@@ -172,7 +175,7 @@ def _confirm_locked(user: Any, code: object) -> list[str] | DualAuthError:
     return replace_recovery_codes(user)
 
 
-def complete_setup_challenge(raw: object, code: object, *, delivery: str,
+def complete_setup_challenge(raw: object, code: object, *, delivery: Delivery,
                              client: ClientInfo) -> tuple[IssuedTokens, list[str]]:
     """Confirm the device of a user logging in under a setup challenge, then start the session."""
     now = timezone.now()
@@ -185,7 +188,7 @@ def complete_setup_challenge(raw: object, code: object, *, delivery: str,
     return tokens, codes
 
 
-def _complete_setup_locked(raw: object, code: object, delivery: str, client: ClientInfo,
+def _complete_setup_locked(raw: object, code: object, delivery: Delivery, client: ClientInfo,
                            now: datetime) -> tuple[IssuedTokens, list[str]] | DualAuthError:
     challenge = lock_challenge(raw, ChallengePurpose.SETUP, delivery, now)
     if isinstance(challenge, DualAuthError):
@@ -206,7 +209,7 @@ def _complete_setup_locked(raw: object, code: object, delivery: str, client: Cli
 
 # --- the second step of a login --------------------------------------------------------------
 
-def complete_challenge(raw: object, *, delivery: str, client: ClientInfo,
+def complete_challenge(raw: object, *, delivery: Delivery, client: ClientInfo,
                        totp_code: object = None, recovery_code: object = None) -> IssuedTokens:
     """Finish a two-step login with a TOTP code or a recovery code; returns the new session.
 

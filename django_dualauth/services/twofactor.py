@@ -8,7 +8,7 @@ codes in :mod:`.recovery_codes`; their public names stay importable from here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
@@ -49,6 +49,9 @@ from .totp import (
     verify_totp,
 )
 
+if TYPE_CHECKING:
+    from ..types import User
+
 __all__ = [
     "TEMP_TOKEN_PURPOSE",
     "TOTP",
@@ -70,8 +73,8 @@ __all__ = [
 ]
 
 
-def disable_two_factor(user: Any, *, totp_code: object = None, password: object = None,
-                       keep_session: object | None = None) -> None:
+def disable_two_factor(user: User, *, totp_code: object = None, password: object = None,
+                       keep_session: str | None = None) -> None:
     """Remove the user's TOTP devices and recovery codes, proven by a current code or the password.
 
     Raises :class:`TwoFactorRequired` when policy requires 2FA, :class:`TwoFactorNotEnabled`,
@@ -88,7 +91,7 @@ def disable_two_factor(user: Any, *, totp_code: object = None, password: object 
     two_factor_disabled.send(sender=AccountState, user=user, revoked_by=None, reason="disabled")
 
 
-def _disable_locked(user: Any, totp_code: object, password: object) -> DualAuthError | None:
+def _disable_locked(user: User, totp_code: object, password: object) -> DualAuthError | None:
     if not has_confirmed_device(user):
         return TwoFactorNotEnabled()
     if totp_code is not None:
@@ -101,7 +104,7 @@ def _disable_locked(user: Any, totp_code: object, password: object) -> DualAuthE
     return None
 
 
-def regenerate_recovery_codes(user: Any, totp_code: object) -> list[str]:
+def regenerate_recovery_codes(user: User, totp_code: object) -> list[str]:
     """Void the user's recovery codes and return a fresh set, proven by a current TOTP code."""
     with transaction.atomic():
         outcome = _regenerate_locked(user, totp_code)
@@ -111,7 +114,7 @@ def regenerate_recovery_codes(user: Any, totp_code: object) -> list[str]:
     return outcome
 
 
-def _regenerate_locked(user: Any, totp_code: object) -> list[str] | DualAuthError:
+def _regenerate_locked(user: User, totp_code: object) -> list[str] | DualAuthError:
     if not has_confirmed_device(user):
         return TwoFactorNotEnabled()
     error = _reauthenticate(user, totp_code)
@@ -120,12 +123,12 @@ def _regenerate_locked(user: Any, totp_code: object) -> list[str] | DualAuthErro
     return replace_recovery_codes(user)
 
 
-def _reauthenticate(user: Any, totp_code: object) -> DualAuthError | None:
+def _reauthenticate(user: User, totp_code: object) -> DualAuthError | None:
     error = verify_totp(user, totp_code, confirmed=True)
     return ReauthenticationFailed() if isinstance(error, InvalidTwoFactorCode) else error
 
 
-def reset_two_factor(user: Any, *, revoked_by: Any = None) -> None:
+def reset_two_factor(user: User, *, revoked_by: Any = None) -> None:
     """Administrative reset (a lost phone): remove every factor, the verified phone included,
     and every pending challenge; revoke every session."""
     with transaction.atomic():
@@ -136,7 +139,7 @@ def reset_two_factor(user: Any, *, revoked_by: Any = None) -> None:
     two_factor_disabled.send(sender=AccountState, user=user, revoked_by=revoked_by, reason="reset")
 
 
-def _remove_factors(user: Any) -> None:
+def _remove_factors(user: User) -> None:
     remove_devices(user)
     remove_recovery_codes(user)
     update_account_state(user, two_factor_enabled=False)

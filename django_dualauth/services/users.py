@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import BaseUserManager
@@ -12,6 +12,9 @@ from django.template.loader import render_to_string
 
 from ..crypto import digest
 from ..exceptions import ValidationFailed
+
+if TYPE_CHECKING:
+    from ..types import User
 
 __all__ = ["active_user_by_email", "email_field", "email_of", "normalize_address", "render_mail", "state_stamp",
            "user_fields_for_address", "username_for_address"]
@@ -24,7 +27,7 @@ def email_field() -> str:
     return str(get_user_model().get_email_field_name())
 
 
-def email_of(user: Any) -> str:
+def email_of(user: User) -> str:
     return getattr(user, email_field(), "") or ""
 
 
@@ -81,7 +84,7 @@ def username_for_address(email: str) -> str | None:
     return f"{email[:keep]}+{suffix}"
 
 
-def active_user_by_email(email: str) -> Any | None:
+def active_user_by_email(email: str) -> User | None:
     """The one active user with this address (case-insensitive, after :func:`normalize_address`),
     else ``None`` (unknown, ambiguous or inactive: the callers answer the same in every case)."""
     model = get_user_model()
@@ -89,7 +92,7 @@ def active_user_by_email(email: str) -> Any | None:
     return found[0] if len(found) == 1 and found[0].is_active else None
 
 
-def state_stamp(user: Any, purpose: str) -> str:
+def state_stamp(user: User, purpose: str) -> str:
     """A digest of the account state a mailed token depends on (password hash, address, active
     flag): when any of them changes, every token stamped before no longer matches."""
     return digest(f"{user.password}\x00{email_of(user)}\x00{user.is_active}", purpose)

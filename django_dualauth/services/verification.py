@@ -9,25 +9,24 @@ attribute the claims do not carry is read. If the cache cannot answer, the datab
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 
 from .._seam.compiled import CompiledSelect
-from ..conf import dualauth_settings, per_process
+from ..conf import dualauth_settings, snapshot
 from ..exceptions import AccessTokenInvalid, SessionRevoked
 from ..models import AuthSession
 from ..types import AccessClaims
 from . import revocation
 from .access_tokens import decode_access_token
 
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from ..types import User
+
 __all__ = ["authenticate_access_token", "TokenUser"]
-
-
-@per_process
-def _user_pk_to_python() -> Any:
-    """The user model's primary-key conversion (``AUTH_USER_MODEL`` resolved once, not per request)."""
-    return get_user_model()._meta.pk.to_python
 
 
 class TokenUser:
@@ -42,11 +41,11 @@ class TokenUser:
     is_active = True
 
     def __init__(self, claims: AccessClaims) -> None:
-        self.pk = self.id = _user_pk_to_python()(claims.sub)
+        self.pk = self.id = snapshot().user_pk_to_python(claims.sub)
         self.email = claims.claims.get("email", "")
         self.claims = claims.claims
 
-    def resolve(self) -> Any:
+    def resolve(self) -> User:
         """The real user (one query, with its account state), loaded once."""
         user = self.__dict__.get("_user")
         if user is None:
@@ -70,7 +69,7 @@ _UNUSED_SESSION_FIELDS = ("delivery", "auth_methods", "refresh_digest", "generat
                           "ip_address", "user_agent", "revoked_reason")
 
 
-def _session_with_user(sid: str) -> Any:
+def _session_with_user(sid: str) -> QuerySet[AuthSession]:
     return (AuthSession.objects.select_related("user", "user__dualauth_state")
             .defer(*_UNUSED_SESSION_FIELDS).filter(pk=sid).order_by()[:1])
 
@@ -79,7 +78,7 @@ def _session_with_user(sid: str) -> Any:
 _SESSION_WITH_USER = CompiledSelect(AuthSession, "pk", _session_with_user)
 
 
-def authenticate_access_token(raw: object) -> tuple[Any, AccessClaims]:
+def authenticate_access_token(raw: object) -> tuple[User | TokenUser, AccessClaims]:
     """Verify ``raw`` and its session. Returns ``(user, claims)``.
 
     Raises :class:`AccessTokenInvalid` (bad token, unknown session, inactive or deleted

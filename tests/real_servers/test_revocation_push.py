@@ -24,6 +24,7 @@ import redis
 from django.core.cache import caches
 from django.utils import timezone
 
+from django_dualauth.conf import snapshot
 from django_dualauth.models import AuthSession
 from django_dualauth.services import revocation, revocation_push
 
@@ -55,7 +56,8 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def view() -> revocation_push.View:
-    return revocation_push.view_for(revocation._cache_alias(), revocation._ttl())
+    snap = snapshot()
+    return revocation_push.view_for(snap.revocation_cache_alias, snap.revocation_ttl)
 
 
 def sid() -> str:
