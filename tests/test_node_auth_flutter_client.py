@@ -8,13 +8,15 @@ matters, how many refreshes it made, whether it retried, and its logout handler'
 
 Every test runs twice: ``bearer`` is the package's native client (``X-Auth-Strategy: bearer``,
 tokens from the JSON body); ``cookie`` is its web client in a browser (HttpOnly cookies,
-``X-CSRF-Token`` from the ``csrf-token`` cookie). docs/node-auth-compatibility.md has the table.
+``X-CSRF-Token`` from the ``csrf-token`` cookie, which the startup ``GET me`` plants: the web
+client is built as an app builds it, without a ``GET csrf`` first). docs/node-auth-compatibility.md
+has the table; :data:`TABLE` below is its status column, and a test holds the two together.
 
-Three kinds of marks, never a silent pass:
+What a test's name says, never a silent pass:
 
-- ``xfail(strict=True, reason="issue17-server: ...")``: the answer the lead decided on, built
-  on branch ``issue17-server``; after that merge these pass, and strict xfail turns them red
-  until the mark goes.
+- ``test_<method>``: the method works as the package calls it.
+- ``test_<method>`` asserting :func:`assert_refused_for_a_proof` (or ``EMAIL_REQUIRED``, the
+  ``405``): a documented refusal, with ``test_<method>_with_the_one_line_change`` beside it.
 - ``*_comes_with_issue_19``: linking and OAuth. The test asserts today's refusal (a 404 that
   the package reports as a failure without a refresh or a logout).
 - ``*_not_planned``: the tools stream.
@@ -38,6 +40,7 @@ from freezegun import freeze_time
 
 from django_dualauth.gateways import OutboxGateway
 from django_dualauth.models import AccountState, AuthSession, SMSDevice
+from django_dualauth.models.sessions import RevocationReason
 from django_dualauth.testing import Delivery
 from tests.conftest import EMAIL, ORIGIN, PASSWORD, AuthClient
 from tests.flutter_port import (
@@ -63,17 +66,9 @@ from tests.test_two_factor import code_for, device_of, enrol, next_step
 pytestmark = pytest.mark.django_db
 
 NEW_PASSWORD = "a fresh and long passphrase"
+CSRF_COOKIE = "csrf-token"  # tests/settings.py: node-auth's name
 PHONE = "+14155550123"
 MAGIC_LINK = re.compile(r"https://app\.example\.com/auth/magic-link\?token=([A-Za-z0-9_-]+)(&mode=2fa)?")
-
-SERVER = "issue17-server: "
-REFUSED_WITHOUT_PROOF = "403 REAUTHENTICATION_REQUIRED naming the accepted proofs, instead of 400 VALIDATION_ERROR"
-
-
-def pending(reason: str) -> pytest.MarkDecorator:
-    """A check that waits for the server half of issue 17 (branch issue17-server)."""
-    return pytest.mark.xfail(strict=True, reason=SERVER + reason)
-
 
 @dataclass
 class App:
@@ -116,15 +111,17 @@ class App:
         return self.client.http_client.send(request)
 
 
-def build_app(delivery: Delivery, *, options: AuthOptions | None = None, prime_csrf: bool = True) -> App:
-    """The package's client of ``delivery``, constructed as an app does (``initializeOnStartup``)."""
+def build_app(delivery: Delivery, *, options: AuthOptions | None = None, prime_csrf: bool = False) -> App:
+    """The package's client of ``delivery``, constructed as an app does (``initializeOnStartup``).
+
+    ``prime_csrf``: the web page fetches ``GET csrf`` before the package starts, as apps written
+    before the cookie was planted do (test_a_web_client_that_primes_the_csrf_cookie_still_works).
+    """
     if delivery == "bearer":
         transport = DjangoTransport()
         return App(create_native_client(transport, options), transport)
     transport = DjangoTransport(browser_origin=ORIGIN)
     if prime_csrf:
-        # Until issue17-server plants the csrf-token cookie on every auth answer, a browser app
-        # fetches it once before its first POST (test_browser_first_sign_in_needs_no_priming).
         transport.send("GET", "/auth/csrf", {"Accept": "application/json"}, None)
     return App(create_web_client(transport, options, window_origin=ORIGIN), transport)
 
@@ -160,12 +157,13 @@ def assert_refused_404_without_side_effects(app: App, result: Any, signed_in_use
     assert app.client.state.is_authenticated is signed_in_user
 
 
-def assert_refused_for_a_proof(app: App, method: str, endpoint: str, result: Any) -> None:
-    """The decided refusal: 403 REAUTHENTICATION_REQUIRED (never 401) naming the proofs; the
-    package refreshes once, retries once, and stays signed in."""
+def assert_refused_for_a_proof(app: App, method: str, endpoint: str, result: Any, accepted: list[str]) -> None:
+    """The documented refusal: 403 REAUTHENTICATION_REQUIRED (never 401) naming the body fields
+    that would be accepted (docs/errors.md); the package refreshes once, retries once, and stays
+    signed in."""
     answer = app.last_answer(method, endpoint)
     assert answer["status"] == 403 and answer["code"] == "REAUTHENTICATION_REQUIRED", answer
-    assert isinstance(answer["accepted"], list) and "password" in answer["accepted"], answer
+    assert answer["accepted"] == accepted, answer
     assert not result.success
     assert app.refreshes() == 1 and len(app.calls(method, endpoint)) == 2
     assert app.client.event_types() == [] and app.client.state.is_authenticated
@@ -177,8 +175,7 @@ def test_check_session_at_startup_signed_out(make_app: Callable[..., App]) -> No
     """``initializeOnStartup``: GET me (401), one refresh with nothing to refresh, logged out."""
     app = make_app()
     assert app.client.state.user is None and app.client.state.initialized
-    assert [(e.method, e.path) for e in app.calls() if e.path != "/auth/csrf"] == [
-        ("GET", "/auth/me"), ("POST", "/auth/refresh")]
+    assert [(e.method, e.path) for e in app.calls()] == [("GET", "/auth/me"), ("POST", "/auth/refresh")]
     assert app.calls("GET", "me")[0].response.status_code == 401
     refresh = app.calls("POST", "refresh")[0]
     assert refresh.body is None and refresh.response.status_code in (401, 403)
@@ -190,6 +187,9 @@ def test_check_session(signed_in: App, user: Any) -> None:
     assert me == signed_in.client.state.user
     assert me is not None and (me.sub, me.email, me.role, me.login_provider) == (str(user.pk), EMAIL, "user", "local")
     assert (me.is_email_verified, me.is_totp_enabled) == (False, False)
+    # The fields of AuthUser that node-auth's me answers beside the claims, with the package's types.
+    assert (me.id, me.has_password, me.is_admin, me.phone_number) == (str(user.pk), True, False, None)
+    assert me.last_login is not None and me.last_login.tzinfo is not None
     assert signed_in.refreshes() == 0
 
 
@@ -209,7 +209,6 @@ def _second_session(user: Any) -> AuthSession:
     return sessions_of(user).order_by("-created_at").first()  # type: ignore[no-any-return]
 
 
-@pending("GET sessions items carry `handle` and `isCurrent` (today only `sessionHandle` and `current`)")
 def test_get_active_sessions(signed_in: App, user: Any) -> None:
     other = _second_session(user)
     sessions = signed_in.client.get_active_sessions()
@@ -229,20 +228,28 @@ def test_revoke_session(signed_in: App, user: Any) -> None:
     assert not failure.success and signed_in.refreshes() == 0  # 404 for a session already ended
 
 
-@pending("POST sessions/cleanup, authenticated: {success: true, deleted: n} (today 404)")
+def _revoke(session: AuthSession, reason: str) -> None:
+    AuthSession.objects.filter(pk=session.pk).update(revoked_at=timezone.now(), revoked_reason=reason)
+
+
 def test_cleanup_sessions(signed_in: App, user: Any, user_factory: Any) -> None:
-    revoked, expired = _second_session(user), _second_session(user)
-    AuthSession.objects.filter(pk=revoked.pk).update(revoked_at=timezone.now())
+    """The caller's own ended sessions go; a revocation that is evidence (here reuse detection)
+    stays for dualauth_purge (docs/account.md), and so does everything of another user."""
+    logged_out, expired, evidence = _second_session(user), _second_session(user), _second_session(user)
+    _revoke(logged_out, RevocationReason.LOGOUT)
     AuthSession.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    _revoke(evidence, RevocationReason.REUSE)
     bob = user_factory("bob@example.com")
-    bobs = _second_session(bob)
-    AuthSession.objects.filter(pk=bobs.pk).update(revoked_at=timezone.now())
+    _revoke(_second_session(bob), RevocationReason.LOGOUT)
     result = signed_in.client.cleanup_sessions()
     assert result.success
     assert signed_in.last_answer("POST", "sessions/cleanup") == {"status": 200, "success": True, "deleted": 2}
-    assert not sessions_of(user).filter(pk__in=[revoked.pk, expired.pk]).exists()
-    assert sessions_of(user).count() == 1 and sessions_of(bob).count() == 1  # another user's stay
+    assert not sessions_of(user).filter(pk__in=[logged_out.pk, expired.pk]).exists()
+    assert sessions_of(user).filter(pk=evidence.pk).exists() and sessions_of(user).count() == 2
+    assert sessions_of(bob).count() == 1
     assert signed_in.client.check_session() is not None
+    assert signed_in.client.cleanup_sessions().success
+    assert signed_in.last_answer("POST", "sessions/cleanup")["deleted"] == 0
 
 
 # --- auth ----------------------------------------------------------------------------------
@@ -278,7 +285,10 @@ def test_register(app: App) -> None:
     result = app.client.register("new@example.com", NEW_PASSWORD, "Ada", "Lovelace")
     created = get_user_model().objects.get(email="new@example.com")
     assert result.success and result.data == str(created.pk)  # the package casts userId to String
+    assert (created.first_name, created.last_name) == ("Ada", "Lovelace")  # stored, as PATCH profile does
     assert app.client.login("new@example.com", NEW_PASSWORD).success
+    me = app.client.check_session()
+    assert me is not None and (me.first_name, me.last_name) == ("Ada", "Lovelace")
 
 
 def test_logout(signed_in: App, user: Any) -> None:
@@ -311,7 +321,6 @@ def test_do_refresh(signed_in: App, user: Any) -> None:
 
 # --- profile and password --------------------------------------------------------------------
 
-@pending("PATCH profile {firstName, lastName} -> {success: true} (today 404)")
 def test_update_profile(signed_in: App, user: Any) -> None:
     result = signed_in.client.update_profile("Ada", "Lovelace")
     assert result.success
@@ -374,7 +383,6 @@ def passwordless(user: Any) -> Any:
     return user
 
 
-@pending("change-password with currentPassword '' sets a first password within DUALAUTH_FRESH_SIGN_IN_WINDOW")
 def test_set_password(app: App, passwordless: Any) -> None:
     _sign_in_by_magic_link(app)
     assert app.client.set_password(NEW_PASSWORD).success
@@ -383,14 +391,13 @@ def test_set_password(app: App, passwordless: Any) -> None:
     assert app.client.login(EMAIL, NEW_PASSWORD).success
 
 
-@pending("a first password after the fresh sign-in window: 403 REAUTHENTICATION_REQUIRED")
 def test_set_password_after_the_fresh_sign_in_window(app: App, passwordless: Any) -> None:
     _sign_in_by_magic_link(app)
     with freeze_time(timezone.now() + timedelta(minutes=6)):  # the access token is still valid
         result = app.client.set_password(NEW_PASSWORD)
     assert not result.success
     answer = app.last_answer("POST", "change-password")
-    assert (answer["status"], answer["code"]) == (403, "REAUTHENTICATION_REQUIRED")
+    assert (answer["status"], answer["code"], answer["accepted"]) == (403, "REAUTHENTICATION_REQUIRED", [])
     # The package refreshed and retried: a refresh is not a fresh sign-in.
     assert app.refreshes() == 1 and len(app.calls("POST", "change-password")) == 2
     passwordless.refresh_from_db()
@@ -398,9 +405,9 @@ def test_set_password_after_the_fresh_sign_in_window(app: App, passwordless: Any
 
 
 def test_set_password_on_an_account_that_has_one(signed_in: App, user: Any) -> None:
-    """Never a way around the current password: an account with one is refused."""
-    assert not signed_in.client.set_password(NEW_PASSWORD).success
-    assert signed_in.calls("POST", "change-password")[0].response.status_code in (400, 403)
+    """Never a way around the current password: an account with one is refused, naming it."""
+    result = signed_in.client.set_password(NEW_PASSWORD)
+    assert_refused_for_a_proof(signed_in, "POST", "change-password", result, ["currentPassword"])
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
 
@@ -490,8 +497,7 @@ def test_send_sms_login(app: App, phone_user: Any) -> None:
     assert sms.to == PHONE and last_code()
 
 
-@pending("SMS sign-in by userId: 400 EMAIL_REQUIRED (today 400 VALIDATION_ERROR)")
-def test_verify_sms_login_by_user_id(app: App, phone_user: Any) -> None:
+def test_verify_sms_login(app: App, phone_user: Any) -> None:
     app.client.send_sms_login(EMAIL)
     result = app.client.verify_sms_login(str(phone_user.pk), last_code())
     assert not result.success and app.client.state.user is None
@@ -532,7 +538,6 @@ def test_validate_sms(app: App, two_factor_phone_user: Any) -> None:
     assert sessions_of(two_factor_phone_user).active().count() == 1
 
 
-@pending("POST add-phone {phoneNumber} = POST sms/phone (today 404)")
 def test_add_phone(signed_in: App, user: Any) -> None:
     assert signed_in.client.add_phone(PHONE).success
     assert [sms.to for sms in OutboxGateway.outbox] == [PHONE]
@@ -580,10 +585,9 @@ def signed_in_with_2fa(app: App, enrolled: Any) -> App:
     return app
 
 
-@pending("2fa/disable without a proof: " + REFUSED_WITHOUT_PROOF)
 def test_disable_2fa(signed_in_with_2fa: App, enrolled: Any) -> None:
     result = signed_in_with_2fa.client.disable_2fa()
-    assert_refused_for_a_proof(signed_in_with_2fa, "POST", "2fa/disable", result)
+    assert_refused_for_a_proof(signed_in_with_2fa, "POST", "2fa/disable", result, ["totpCode", "password"])
     assert device_of(enrolled).confirmed
 
 
@@ -604,8 +608,7 @@ def test_resend_verification_email(signed_in: App, user: Any) -> None:
     assert message.to == [EMAIL] and token_in(message, "verify-email")
 
 
-@pending("GET verify-email: 405 EMAIL_VERIFICATION_REQUIRES_POST")
-def test_verify_email_names_the_post(signed_in: App, user: Any) -> None:
+def test_verify_email(signed_in: App, user: Any) -> None:
     signed_in.client.resend_verification_email()
     signed_in.client.verify_email(token_in(mail.outbox[-1], "verify-email"))
     answer = signed_in.last_answer("GET", "verify-email")
@@ -623,10 +626,9 @@ def test_verify_email_with_the_one_line_change(signed_in: App, user: Any) -> Non
     assert signed_in.client.check_session().is_email_verified is True  # type: ignore[union-attr]
 
 
-@pending("change-email/request without a proof: " + REFUSED_WITHOUT_PROOF)
 def test_request_email_change(signed_in: App, user: Any) -> None:
     result = signed_in.client.request_email_change("new@example.com")
-    assert_refused_for_a_proof(signed_in, "POST", "change-email/request", result)
+    assert_refused_for_a_proof(signed_in, "POST", "change-email/request", result, ["password"])
     assert mail.outbox == []
 
 
@@ -684,10 +686,9 @@ def test_unlink_account_comes_with_issue_19(signed_in: App) -> None:
 
 # --- account, UI, OAuth, tools ---------------------------------------------------------------
 
-@pending("DELETE account without a proof: " + REFUSED_WITHOUT_PROOF)
 def test_delete_account(signed_in: App, user: Any) -> None:
     result = signed_in.client.delete_account()
-    assert_refused_for_a_proof(signed_in, "DELETE", "account", result)
+    assert_refused_for_a_proof(signed_in, "DELETE", "account", result, ["password", "totpCode"])
     assert get_user_model().objects.filter(pk=user.pk).exists()
 
 
@@ -699,7 +700,6 @@ def test_delete_account_with_the_one_line_change(signed_in: App, user: Any) -> N
     assert not get_user_model().objects.filter(pk=user.pk).exists()
 
 
-@pending("GET ui/config answers the UiConfig fields we can fill (today 404)")
 def test_load_ui_config(app: App, settings: Any) -> None:
     config = app.client.load_ui_config()
     assert config is not None
@@ -783,25 +783,89 @@ def test_a_failed_refresh_signs_the_package_out(signed_in: App, user: Any) -> No
     assert signed_in.client.event_types() == [AuthEventType.LOGGED_OUT]  # the handler's revoked=False
 
 
-@pending("the csrf-token cookie is planted on every auth answer that lacks one (today only by GET csrf)")
-def test_browser_first_sign_in_needs_no_priming(user: Any) -> None:
-    """The web client as an app builds it, without fetching GET csrf first: its startup GET me
-    gets the cookie planted, so the refresh and the login carry X-CSRF-Token."""
-    app = build_app("cookie", prime_csrf=False)
-    assert app.calls("POST", "refresh")[0].headers.get("X-CSRF-Token")
+def test_the_web_clients_startup_gets_the_csrf_cookie_planted(user: Any) -> None:
+    """The web client as an app builds it, with no GET csrf anywhere: the 401 of its startup
+    GET me plants the cookie, so its refresh and its login carry X-CSRF-Token and pass the check."""
+    app = build_app("cookie")
+    assert app.calls("GET", "csrf") == []
+    token = app.transport.cookie(CSRF_COOKIE)
+    assert token and "X-CSRF-Token" not in app.calls("GET", "me")[0].headers
+    refresh = app.last_answer("POST", "refresh")
+    assert app.calls("POST", "refresh")[0].headers["X-CSRF-Token"] == token
+    assert (refresh["status"], refresh["code"]) == (401, "NO_REFRESH_TOKEN")  # not a CSRF refusal
     assert app.client.login(EMAIL, PASSWORD).success
+    assert app.calls("POST", "login")[0].headers["X-CSRF-Token"] == token
     assert sessions_of(user).get().delivery == "cookie"
 
 
-@pending("the csrf-token cookie is planted on the 403 of a first POST login")
-def test_browser_login_as_the_first_request(user: Any) -> None:
-    """``initializeOnStartup: false``: POST login first. The package does not retry a login,
-    but the 403 plants the cookie, so the user's second try signs in."""
-    app = build_app("cookie", options=AuthOptions(initialize_on_startup=False), prime_csrf=False)
-    first = app.client.login(EMAIL, PASSWORD)
-    assert not first.success and app.calls("POST", "login")[0].response.status_code == 403
-    assert len(app.calls("POST", "login")) == 1  # login is excluded from retry
+def test_a_web_client_that_primes_the_csrf_cookie_still_works(user: Any) -> None:
+    """An app that fetches GET csrf before the package starts: its cookie is kept (nothing is
+    planted over it), and sign-in, refresh and logout work as without the priming."""
+    app = build_app("cookie", prime_csrf=True)
+    primed = app.calls("GET", "csrf")[0]
+    token = app.transport.cookie(CSRF_COOKIE)
+    assert primed.response.status_code == 200 and json.loads(primed.response.body)["csrfToken"] and token
+    assert app.calls("POST", "refresh")[0].headers["X-CSRF-Token"] == token
     assert app.client.login(EMAIL, PASSWORD).success
+    assert app.calls("POST", "login")[0].headers["X-CSRF-Token"] == token
+    assert app.client.do_refresh() and app.client.check_session() is not None
+    app.client.logout()
+    assert sessions_of(user).get().revoked_at is not None
+
+
+def test_login_as_the_first_request(delivery: Delivery, user: Any) -> None:
+    """``initializeOnStartup: false``: POST login is the app's first request. Native: it signs in.
+    Web: the package does not retry a login, but the 403 plants the cookie, so the user's second
+    try carries its token and signs in (docs/node-auth-compatibility.md, "Web first request")."""
+    app = build_app(delivery, options=AuthOptions(initialize_on_startup=False))
+    first = app.client.login(EMAIL, PASSWORD)
+    if delivery == "bearer":
+        assert first.success and [e.path for e in app.calls()] == ["/auth/login", "/auth/me"]
+        assert sessions_of(user).get().delivery == "bearer"
+        return
+    refused = app.last_answer("POST", "login")
+    assert not first.success and (refused["status"], refused["code"]) == (403, "CSRF_INVALID")
+    assert "X-CSRF-Token" not in app.calls("POST", "login")[0].headers and not sessions_of(user).exists()
+    token = app.transport.cookie(CSRF_COOKIE)
+    assert token and app.refreshes() == 0  # login is excluded from refresh and retry
+    assert app.client.login(EMAIL, PASSWORD).success
+    assert app.calls("POST", "login")[1].headers["X-CSRF-Token"] == token and len(app.calls("POST", "login")) == 2
+    assert sessions_of(user).get().delivery == "cookie"
+
+
+# --- the documentation's table ----------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "node-auth-compatibility.md"
+ROW = re.compile(r"^\| (\d+) \| `(\w+)` \| .+ \| (works|one-line change|issue 19|not planned)\b", re.MULTILINE)
+COUNT = re.compile(r"^\| (works|one-line change|issue 19|not planned) \| (\d+) \|", re.MULTILINE)
+#: The test each status asks for, besides ``test_<method>`` itself for works and one-line change.
+SUFFIX = {"works": "", "one-line change": "", "issue 19": "_comes_with_issue_19", "not planned": "_not_planned"}
+
+
+def snake(method: str) -> str:
+    """``verify2faSetup`` -> ``verify_2fa_setup``, ``getOAuthUrl`` -> ``get_oauth_url``."""
+    words = re.sub(r"(?<=[a-z])(?=[A-Z\d])", "_", method.replace("OAuth", "Oauth"))
+    return words.lower()
+
+
+def test_the_documented_table_is_what_this_module_replays() -> None:
+    """docs/node-auth-compatibility.md says of each of the 40 methods: works, one-line change,
+    issue 19 or not planned. Each needs its test here (a one-line change also its
+    ``_with_the_one_line_change``), the totals below the table must add up, and nothing here
+    may be marked to fail: the table can only say what the replay shows."""
+    text = DOCS.read_text(encoding="utf-8")
+    rows = ROW.findall(text)
+    assert [int(n) for n, _, _ in rows] == list(range(1, 41))
+    tests = {name for name in globals() if name.startswith("test_")}
+    for _, method, status in rows:
+        wanted = {f"test_{snake(method)}{SUFFIX[status]}"}
+        if status == "one-line change":
+            wanted.add(f"test_{snake(method)}_with_the_one_line_change")
+        assert wanted <= tests, (method, status, wanted - tests)
+    counted = {status: int(n) for status, n in COUNT.findall(text)}
+    assert counted == {status: [s for _, _, s in rows].count(status) for status in SUFFIX}, counted
+    marks = [mark.name for test in tests for mark in getattr(globals()[test], "pytestmark", [])]
+    assert "xfail" not in marks and "skip" not in marks
 
 
 # --- over real HTTP --------------------------------------------------------------------------

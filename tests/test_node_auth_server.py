@@ -1,6 +1,7 @@
-"""What node-auth's official clients need of the server (issue 17): ``PATCH profile``, the ``me``
-fields its Flutter package reads, ``sessions/cleanup``, ``add-phone``, setting a first password
-within the fresh sign-in window, and the refusals kept on purpose, each with its stable code.
+"""What node-auth's official clients need of the server (issue 17): ``PATCH profile`` and the names
+``register`` takes, the ``me`` fields its Flutter package reads, ``sessions/cleanup``,
+``add-phone``, setting a first password within the fresh sign-in window, and the refusals kept
+on purpose, each with its stable code.
 
 Every endpoint test runs under both deliveries. The security tests fail when their protection
 goes: a cleanup reaching another user's rows or the evidence rows, a refresh making a session
@@ -20,10 +21,12 @@ from django.core import checks
 from django.utils import timezone
 
 from django_dualauth.checks import check_settings
+from django_dualauth.exceptions import ValidationFailed
 from django_dualauth.gateways import OutboxGateway
-from django_dualauth.models import AuthSession, RotatedRefreshToken, SMSDevice
+from django_dualauth.models import AuthSession, EmailClaim, RotatedRefreshToken, SMSDevice
 from django_dualauth.models.sessions import RevocationReason
-from django_dualauth.services import revoke_session
+from django_dualauth.services import profile_names, revoke_session
+from django_dualauth.services.profile_names import PROFILE_FIELDS
 from django_dualauth.services.session_cleanup import CLEARABLE_REASONS
 from django_dualauth.signals import profile_updated
 from tests.conftest import EMAIL, PASSWORD, AuthClient, capture
@@ -96,6 +99,59 @@ def test_bad_profile_input_is_a_400_and_changes_nothing(logged_in: AuthClient, u
     assert body_out["fields"]
     user.refresh_from_db()
     assert (user.first_name, user.last_name, user.email) == before and not profile_events
+
+
+# --- the names register takes ---------------------------------------------------------------------
+
+def register(ac: AuthClient, **names: Any) -> Any:
+    return ac.post("/auth/register", {"email": BOB, "password": NEW_PASSWORD, **names})
+
+
+def test_register_stores_the_names_the_package_sends(auth_client: AuthClient,
+                                                     profile_events: list[dict[str, Any]]) -> None:
+    """node-auth's ``register(email, password, firstName, lastName)``: the names are kept, as
+    ``PATCH profile`` would keep them (no profile_updated: nothing was updated)."""
+    r = register(auth_client, firstName="Bob", lastName="Builder")
+    assert r.status_code == 201, r.content
+    bob = get_user_model().objects.get(email=BOB)
+    assert (bob.first_name, bob.last_name) == ("Bob", "Builder") and not profile_events
+    assert auth_client.login(email=BOB, password=NEW_PASSWORD).status_code == 200
+    assert auth_client.me().json()["name"] == "Bob Builder"
+    # Both are optional, as before: an ordinary {email, password} registration.
+    r = auth_client.post("/auth/register", {"email": "carol@example.com", "password": NEW_PASSWORD})
+    assert r.status_code == 201 and get_user_model().objects.get(email="carol@example.com").first_name == ""
+
+
+@pytest.mark.parametrize("names", [
+    {"firstName": "x" * 151}, {"lastName": "y" * 2000}, {"firstName": 42}, {"lastName": None},
+    {"firstName": "Bob", "lastName": ["Builder"]},
+])
+def test_register_with_a_bad_name_is_a_400_and_writes_nothing(auth_client: AuthClient, names: dict[str, Any]) -> None:
+    body = assert_error(register(auth_client, **names), 400, "VALIDATION_ERROR")
+    assert set(body["fields"]) <= set(PROFILE_FIELDS) and body["fields"]
+    assert not get_user_model().objects.filter(email=BOB).exists() and not EmailClaim.objects.exists()
+
+
+def test_register_compares_the_password_with_the_names(auth_client: AuthClient, settings: Any) -> None:
+    settings.AUTH_PASSWORD_VALIDATORS = [
+        {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"}]
+    r = auth_client.post("/auth/register", {"email": BOB, "password": "Archibald!",
+                                            "firstName": "Archibald", "lastName": "Haddock"})
+    assert "password" in assert_error(r, 400, "VALIDATION_ERROR")["fields"]
+    assert not get_user_model().objects.filter(email=BOB).exists()
+
+
+def test_a_user_model_without_name_fields_skips_them_at_register_only() -> None:
+    """A project whose user model has no ``first_name`` still serves the package's register
+    (which always sends the names); ``PATCH profile`` names the field it cannot store."""
+    no_names = AuthSession  # any model without the two fields
+    assert profile_names.names_to_store(no_names, {"firstName": "Bob", "lastName": ""}, skip_missing=True) == {}
+    with pytest.raises(ValidationFailed) as refused:
+        profile_names.names_to_store(no_names, {"firstName": "Bob"})
+    assert set(refused.value.as_dict()["fields"]) == {"firstName"}
+    user_model = get_user_model()
+    assert profile_names.names_to_store(user_model, {"lastName": "Builder"}, skip_missing=True) == {
+        "last_name": "Builder"}
 
 
 def test_patch_profile_needs_authentication_and_csrf(auth_client: AuthClient, user: Any) -> None:

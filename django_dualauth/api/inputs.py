@@ -13,8 +13,12 @@ if TYPE_CHECKING:  # DRF's serializers are generic only in its stubs; these vali
 else:
     _Input = serializers.Serializer
 
-__all__ = ["StrictCharField", "StrictEmailField", "PasswordField", "CredentialsInput", "EmailInput", "ModeInput",
-           "TempTokenInput"]
+__all__ = ["StrictCharField", "StrictEmailField", "PasswordField", "CredentialsInput", "NamesInput", "RegisterInput",
+           "EmailInput", "ModeInput", "TempTokenInput"]
+
+#: A bound on a name before the user model's own limits are looked at: no field of a user model
+#: is this long.
+NAME_CAP = 1024
 
 
 class StrictCharField(serializers.CharField):
@@ -45,6 +49,18 @@ class StrictEmailField(serializers.EmailField):
 class CredentialsInput(_Input):
     email = StrictEmailField(max_length=254)
     password = PasswordField()
+
+
+class NamesInput(_Input):
+    """``firstName`` and ``lastName``, each optional (``services.profile_names`` applies the user
+    model's limits). ``allow_blank``: an empty string clears a name (Django's fields are blank=True)."""
+
+    firstName = StrictCharField(required=False, allow_blank=True, max_length=NAME_CAP)
+    lastName = StrictCharField(required=False, allow_blank=True, max_length=NAME_CAP)
+
+
+class RegisterInput(CredentialsInput, NamesInput):
+    """``register``: the credentials and, as node-auth's Flutter package sends them, the names."""
 
 
 class EmailInput(_Input):

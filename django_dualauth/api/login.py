@@ -9,10 +9,10 @@ from rest_framework.response import Response
 from .. import delivery, messaging
 from ..conf import dualauth_settings
 from ..exceptions import EndpointDisabled
-from ..services import login, registration
+from ..services import login, profile_names, registration
 from . import ratelimits
 from .base import DualAuthAPIView, TokenIssuingView, validated
-from .inputs import CredentialsInput
+from .inputs import CredentialsInput, RegisterInput
 from .responses import login_response
 
 __all__ = ["LoginView", "RegisterView"]
@@ -37,7 +37,8 @@ class LoginView(TokenIssuingView):
 
 class RegisterView(DualAuthAPIView):
     """Create an account (``DUALAUTH_REGISTRATION_ENABLED``); passwords go through
-    ``AUTH_PASSWORD_VALIDATORS``. It does not log in."""
+    ``AUTH_PASSWORD_VALIDATORS``; ``firstName`` / ``lastName`` are stored where the user model
+    has the fields. It does not log in."""
 
     def post(self, request: Any) -> Response:
         if not dualauth_settings.REGISTRATION_ENABLED:
@@ -45,8 +46,9 @@ class RegisterView(DualAuthAPIView):
         delivery.for_headers(request).guard(request)
         client = delivery.client_info(request)
         ratelimits.hit(request, "register_ip", client.ip_address or "unknown")
-        data = validated(CredentialsInput, request.data)
-        registered = registration.register_user(data["email"], data["password"], client=client)
+        data = validated(RegisterInput, request.data)
+        names = {name: data[name] for name in profile_names.PROFILE_FIELDS if name in data}
+        registered = registration.register_user(data["email"], data["password"], client=client, names=names)
         if registered.verification is not None:
             messaging.dispatch(registered.verification.send)
         return Response({"success": True, "userId": str(registered.user.pk)}, status=201)

@@ -12,19 +12,11 @@ from rest_framework.response import Response
 from ..authentication import DualAuthentication
 from ..services import profile, profile_names
 from .base import DualAuthAPIView, request_user, validated
-from .inputs import StrictCharField
+from .inputs import NamesInput
 
 __all__ = ["MeView", "ProfileView", "CsrfView"]
 
-#: A bound before the model's own limits are looked at: no field of a user model is this long.
-_NAME_CAP = 1024
-
-
-class _ProfileInput(serializers.Serializer):
-    # allow_blank: an empty string clears the name (Django's fields are blank=True).
-    firstName = StrictCharField(required=False, allow_blank=True, max_length=_NAME_CAP)
-    lastName = StrictCharField(required=False, allow_blank=True, max_length=_NAME_CAP)
-
+class _ProfileInput(NamesInput):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs:
             raise serializers.ValidationError("Send firstName, lastName or both.")
