@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     # The project's AUTH_USER_MODEL: django-stubs' plugin resolves this alias of its stubs to the
@@ -13,7 +13,15 @@ if TYPE_CHECKING:
     # exists for the type checker only, so nothing of Django's is imported at run time.
     from django.contrib.auth.models import _User as User
 
-__all__ = ["ClientInfo", "Delivery", "IssuedTokens", "AccessClaims", "User"]
+__all__ = ["ClientInfo", "Delivery", "IssuedTokens", "AccessClaims", "User", "UserRef"]
+
+
+class UserRef(Protocol):
+    """What a service that works by primary key needs of a user: a model instance, or in cache
+    mode the ``TokenUser`` a view holds without a query (``request.user``)."""
+
+    @property
+    def pk(self) -> Any: ...
 
 
 class Delivery(StrEnum):

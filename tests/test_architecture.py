@@ -261,10 +261,7 @@ def test_the_module_list_detector_detects() -> None:
 
 
 #: Modules of the package that are type-checked but not strictly, each with its reason.
-NOT_YET_STRICT = {
-    **{f"django_dualauth.api.{name}": "issue 17 is changing it; strict once that is merged"
-       for name in ("account", "email_flows", "login", "magic_links", "profile", "sms", "tokens")},
-}
+NOT_YET_STRICT: dict[str, str] = {}  # module -> why it is not strict yet (none left)
 #: What issue 16 (item 5) requires to be strict.
 REQUIRED_STRICT = ("django_dualauth.services.*", "django_dualauth.delivery.*", "django_dualauth.types",
                    "django_dualauth.conf", "django_dualauth.authentication", "django_dualauth._seam.*")

@@ -12,6 +12,7 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import delivery
@@ -26,12 +27,12 @@ from .refusals import require_proof
 __all__ = ["SessionListView", "SessionCleanupView", "SessionDetailView", "ChangePasswordView", "DeleteAccountView"]
 
 
-class _ChangePasswordInput(serializers.Serializer):
+class _ChangePasswordInput(serializers.Serializer[Any]):
     currentPassword = PasswordField(allow_blank=True)  # "": setting a first password
     newPassword = PasswordField()
 
 
-class _DeleteAccountInput(serializers.Serializer):
+class _DeleteAccountInput(serializers.Serializer[Any]):
     password = PasswordField(required=False)
     totpCode = StrictCharField(max_length=16, required=False)
 
@@ -41,12 +42,12 @@ class _DeleteAccountInput(serializers.Serializer):
         return attrs
 
 
-def _ended_response(request: Any, data: dict[str, Any]) -> Response:
+def _ended_response(request: Request, data: dict[str, Any]) -> Response:
     """The caller's own session ended: clear the token cookies if the caller used them."""
     return delivery.for_ended_session(request).logout_response(request, data)
 
 
-def _reauthentication_counted(request: Any, user: Any) -> Any:
+def _reauthentication_counted(request: Request, user: Any) -> Any:
     """The budgets of wrong proofs per IP and per user (the user's shared with every other check)."""
     return ratelimits.guarded_check(request, "reauthentication", user.pk)
 
@@ -57,7 +58,7 @@ class SessionListView(DualAuthAPIView):
     authentication_classes = [DualAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         current = session_id(request)
         sessions = accounts.list_sessions(request.user)  # by pk: no user query in cache mode
         return Response({"sessions": [_listed(s, str(s.pk) == current) for s in sessions]})
@@ -87,9 +88,8 @@ class SessionCleanupView(DualAuthAPIView):
     authentication_classes = [DualAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def post(self, request: Any) -> Response:
-        # By pk: no user query in cache mode.
-        deleted = session_cleanup.delete_ended_sessions(request.user.pk, current=session_id(request))
+    def post(self, request: Request) -> Response:
+        deleted = session_cleanup.delete_ended_sessions(request.user, current=session_id(request))
         return Response({"success": True, "deleted": deleted})
 
 
@@ -100,7 +100,7 @@ class SessionDetailView(DualAuthAPIView):
     authentication_classes = [DualAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def delete(self, request: Any, handle: str) -> Response:
+    def delete(self, request: Request, handle: str) -> Response:
         if not accounts.revoke_own_session(request.user, handle):
             raise NotFound()
         if handle.lower() == (session_id(request) or "").lower():
@@ -117,7 +117,7 @@ class ChangePasswordView(DualAuthAPIView):
     authentication_classes = [DualAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         data = validated(_ChangePasswordInput, request.data)
         user = request_user(request)
         keep = dualauth_settings.PASSWORD_CHANGE_KEEPS_CURRENT_SESSION
@@ -140,7 +140,7 @@ class DeleteAccountView(DualAuthAPIView):
     authentication_classes = [DualAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def delete(self, request: Any) -> Response:
+    def delete(self, request: Request) -> Response:
         require_proof(request.data, ("password", "totpCode"))
         data = validated(_DeleteAccountInput, request.data)
         user = request_user(request)

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import delivery, messaging
@@ -35,7 +36,7 @@ __all__ = ["SendVerificationEmailView", "VerifyEmailView", "ForgotPasswordView",
 _ACCEPTED = {"success": True}
 
 
-class _TokenInput(serializers.Serializer):
+class _TokenInput(serializers.Serializer[Any]):
     token = StrictCharField(max_length=256)
 
 
@@ -43,7 +44,7 @@ class _ResetInput(_TokenInput):
     password = PasswordField()
 
 
-class _ChangeEmailInput(serializers.Serializer):
+class _ChangeEmailInput(serializers.Serializer[Any]):
     newEmail = StrictEmailField(max_length=254)
     password = PasswordField()
 
@@ -74,7 +75,7 @@ class SendVerificationEmailView(_Configured):
     url_setting = "VERIFY_EMAIL_URL"
     authentication_classes = [DualAuthentication]
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         client = delivery.client_info(request)
         ratelimits.hit(request, "account_ip", client_ip_key(request))
         if request.user.is_authenticated:
@@ -129,7 +130,7 @@ class VerifyEmailView(_NoReferrer):
         # The GET answers are the same whether the flow is on: no 404 that says it is off.
         return self.request.method in ("GET", "HEAD") or super().enabled()
 
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         page = dualauth_settings.VERIFY_EMAIL_URL
         if page and _prefers_html(request.META.get("HTTP_ACCEPT", "")):
             token = validated(_TokenInput, request.query_params)["token"]
@@ -137,7 +138,7 @@ class VerifyEmailView(_NoReferrer):
         self.headers["Allow"] = "POST"  # DRF's Allow would list GET too
         raise EmailVerificationRequiresPost()
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         ratelimits.hit(request, "account_ip", client_ip_key(request))
         account_tokens.verify_email(validated(_TokenInput, request.data)["token"])
         return Response({"success": True})
@@ -148,7 +149,7 @@ class ForgotPasswordView(_Configured):
 
     url_setting = "PASSWORD_RESET_URL"
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         email = validated(EmailInput, request.data)["email"]
         ratelimits.hit(request, "account_ip", client_ip_key(request))
         ratelimits.hit(request, "account_email", ratelimits.normalize_identifier(email))
@@ -161,7 +162,7 @@ class ResetPasswordView(_NoReferrer):
 
     url_setting = "PASSWORD_RESET_URL"
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         data = validated(_ResetInput, request.data)
         ratelimits.hit(request, "account_ip", client_ip_key(request))
         account_tokens.reset_password(data["token"], data["password"])
@@ -177,7 +178,7 @@ class ChangeEmailRequestView(_Configured):
 
     url_setting = "EMAIL_CHANGE_URL"
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         require_proof(request.data, ("password",))
         data = validated(_ChangeEmailInput, request.data)
         # The user model's limit, the same for every account: a clear 400 on the request path.
@@ -198,7 +199,7 @@ class ChangeEmailConfirmView(_NoReferrer):
 
     url_setting = "EMAIL_CHANGE_URL"
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         token = validated(_TokenInput, request.data)["token"]
         ratelimits.hit(request, "account_ip", client_ip_key(request))
         _, notice = account_tokens.confirm_email_change(token)

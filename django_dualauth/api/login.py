@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import delivery, messaging
@@ -21,7 +20,7 @@ __all__ = ["LoginView", "RegisterView"]
 class LoginView(TokenIssuingView):
     """Password login. Every failure is the same 401; the hasher runs exactly once per attempt."""
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         self.token_delivery.guard(request)  # login CSRF
         data = validated(CredentialsInput, request.data)
         client = delivery.client_info(request)
@@ -40,7 +39,7 @@ class RegisterView(DualAuthAPIView):
     ``AUTH_PASSWORD_VALIDATORS``; ``firstName`` / ``lastName`` are stored where the user model
     has the fields. It does not log in."""
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         if not dualauth_settings.REGISTRATION_ENABLED:
             raise EndpointDisabled()
         delivery.for_headers(request).guard(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import delivery, messaging
@@ -20,7 +21,7 @@ __all__ = ["MagicLinkSendView", "MagicLinkVerifyView"]
 _SENT = {"success": True}
 
 
-class _VerifyLogin(serializers.Serializer):
+class _VerifyLogin(serializers.Serializer[Any]):
     token = StrictCharField(max_length=256)
 
 
@@ -41,7 +42,7 @@ class MagicLinkSendView(_MagicLinkView):
     answer takes as long either way. Rate-limited per IP and per normalised address, counted
     whether or not the account exists."""
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         mode = validated(ModeInput, request.data)["mode"]
         client = delivery.client_info(request)
         ratelimits.hit(request, "magic_link_ip", client_ip_key(request))
@@ -65,7 +66,7 @@ class MagicLinkVerifyView(TokenIssuingView, _MagicLinkView):
     ``{mode: "2fa", tempToken, token}`` → the session of the pending 2FA login.
     """
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         self.token_delivery.guard(request)
         mode = self.token_delivery.name
         client = delivery.client_info(request)

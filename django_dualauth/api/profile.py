@@ -7,6 +7,7 @@ from typing import Any
 from django.middleware.csrf import get_token
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..authentication import DualAuthentication
@@ -29,7 +30,7 @@ class MeView(DualAuthAPIView):
     authentication_classes = [DualAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         return Response(profile(request_user(request)))
 
 
@@ -40,7 +41,7 @@ class ProfileView(DualAuthAPIView):
     authentication_classes = [DualAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def patch(self, request: Any) -> Response:
+    def patch(self, request: Request) -> Response:
         changes = validated(_ProfileInput, request.data)
         profile_names.update_names(request_user(request), changes)
         return Response({"success": True})
@@ -49,5 +50,5 @@ class ProfileView(DualAuthAPIView):
 class CsrfView(DualAuthAPIView):
     """Sets the CSRF cookie and returns the token, for web clients before their first POST."""
 
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         return Response({"csrfToken": get_token(request._request)})

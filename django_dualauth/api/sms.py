@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import audit, delivery, messaging
@@ -25,16 +26,16 @@ __all__ = ["AddPhoneView", "SMSPhoneView", "SMSPhoneVerifyView", "SMSSendView", 
 _SENT = {"success": True}
 
 
-class _PhoneInput(serializers.Serializer):
+class _PhoneInput(serializers.Serializer[Any]):
     phoneNumber = StrictCharField(max_length=32)
     password = PasswordField(required=False)
 
 
-class _CodeInput(serializers.Serializer):
+class _CodeInput(serializers.Serializer[Any]):
     code = StrictCharField(max_length=16)
 
 
-class _RemovePhoneInput(serializers.Serializer):
+class _RemovePhoneInput(serializers.Serializer[Any]):
     password = PasswordField(required=False)
 
 
@@ -43,7 +44,7 @@ class _SMSView(FeatureView):
         return dualauth_settings.SMS_ENABLED
 
 
-def _dispatch(request: Any, outgoing: sms.OutgoingSMS | None, *, silent: bool) -> None:
+def _dispatch(request: Request, outgoing: sms.OutgoingSMS | None, *, silent: bool) -> None:
     """Send off the request path, within the per-number limit (SMS pumping). ``silent``: over
     the limit nothing is sent and nothing is said (the request must not reveal the account)."""
     if outgoing is None:
@@ -65,7 +66,7 @@ class _AddPhone(_SMSView):
     authentication_classes = [DualAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         data = validated(_PhoneInput, request.data)
         ratelimits.hit(request, "sms_send_ip", client_ip_key(request))
         user = request_user(request)
@@ -78,7 +79,7 @@ class _AddPhone(_SMSView):
 class SMSPhoneView(_AddPhone):
     """``POST`` as :class:`AddPhoneView`; ``DELETE``: remove the phone (``password`` too)."""
 
-    def delete(self, request: Any) -> Response:
+    def delete(self, request: Request) -> Response:
         """Remove the caller's phone (verified or pending); needs ``password`` for users with one."""
         password = validated(_RemovePhoneInput, request.data).get("password")
         user = request_user(request)
@@ -98,7 +99,7 @@ class SMSPhoneVerifyView(_SMSView):
     authentication_classes = [DualAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         code = validated(_CodeInput, request.data)["code"]
         user = request_user(request)
         with ratelimits.guarded_check(request, "sms_code", user.pk):
@@ -110,7 +111,7 @@ class SMSSendView(_SMSView):
     """``{email}``: always 202 ``{"success": true}`` (ENUM-02); ``{mode: "2fa", tempToken}``:
     a code for the pending 2FA login. Per-IP and per-number limits."""
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         mode = validated(ModeInput, request.data)["mode"]
         ratelimits.hit(request, "sms_send_ip", client_ip_key(request))
         if mode == "2fa":
@@ -128,7 +129,7 @@ class SMSVerifyView(TokenIssuingView, _SMSView):
     """``{email, code}`` → the session through this request's delivery (or the 2FA challenge);
     ``{mode: "2fa", tempToken, code}`` → the session of the pending 2FA login."""
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         self.token_delivery.guard(request)
         mode = self.token_delivery.name
         client = delivery.client_info(request)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth import user_logged_out
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import delivery
@@ -30,7 +29,7 @@ class RefreshView(DualAuthAPIView):
     """Rotate the refresh token. The answer goes through the delivery the session was
     created with, whatever headers this request carries."""
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         client = delivery.client_info(request)
         # Refused attempts count (guessing, replayed or missing tokens, CSRF probes). A token
         # that rotates proves a live 256-bit secret: it is neither counted nor refused, so users
@@ -52,7 +51,7 @@ class LogoutView(DualAuthAPIView):
     Always 200 and idempotent; cookies are cleared when the caller used them.
     Cookie-identified logouts are CSRF-checked."""
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         temp = request.data.get("tempToken") if hasattr(request.data, "get") else None
         if temp is not None:
             twofactor.cancel_challenge(temp)  # a half-finished 2FA login ends with the logout
@@ -84,7 +83,7 @@ class LogoutAllView(DualAuthAPIView):
     authentication_classes = [DualAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         count = revoke_all_sessions(request.user, reason=RevocationReason.LOGOUT_ALL)
         return delivery.for_ended_session(request).logout_response(
             request, {"success": True, "revokedSessions": count})

@@ -25,7 +25,7 @@ from . import fresh_sign_in, proofs, twofactor
 from .sessions import revoke_all_sessions, revoke_session
 
 if TYPE_CHECKING:
-    from ..types import User
+    from ..types import User, UserRef
 
 __all__ = ["list_sessions", "revoke_own_session", "change_password", "set_first_password", "delete_account"]
 
@@ -34,13 +34,13 @@ _LISTED_FIELDS = ("id", "user_id", "delivery", "created_at", "last_used_at", "ex
                   "user_agent")
 
 
-def list_sessions(user: User) -> list[AuthSession]:
+def list_sessions(user: UserRef) -> list[AuthSession]:
     """The user's active sessions (not revoked, not expired), most recently used first. One query."""
     return list(AuthSession.objects.active().filter(user_id=user.pk).only(*_LISTED_FIELDS)
                 .order_by("-last_used_at", "-created_at"))
 
 
-def revoke_own_session(user: User, handle: object) -> bool:
+def revoke_own_session(user: UserRef, handle: object) -> bool:
     """Revoke the active session ``handle`` (its UUID) if it belongs to ``user`` (reason ``logout``).
 
     Returns ``False`` for a malformed handle, another user's session, or one already revoked or

@@ -17,6 +17,7 @@ from django.utils import timezone
 from .. import audit
 from ..models import AuthSession
 from ..models.sessions import RevocationReason
+from ..types import UserRef
 
 __all__ = ["CLEARABLE_REASONS", "delete_ended_sessions"]
 
@@ -25,18 +26,18 @@ CLEARABLE_REASONS: frozenset[str] = frozenset({
     RevocationReason.LOGOUT, RevocationReason.LOGOUT_ALL, RevocationReason.SUPERSEDED})
 
 
-def delete_ended_sessions(user_id: int | str, *, current: str | None) -> int:
-    """Delete ``user_id``'s sessions that expired unrevoked or were revoked for a
+def delete_ended_sessions(user: UserRef, *, current: str | None) -> int:
+    """Delete ``user``'s sessions that expired unrevoked or were revoked for a
     :data:`CLEARABLE_REASONS` reason; never ``current`` (the caller's session id), never another
     user's. Returns how many sessions were deleted (their spent tokens go with them)."""
     now = timezone.now()
     expired = Q(expires_at__lte=now) | Q(absolute_expires_at__lte=now)
     ended = (Q(revoked_at__isnull=True) & expired) | Q(revoked_at__isnull=False,
                                                        revoked_reason__in=CLEARABLE_REASONS)
-    doomed = AuthSession.objects.filter(ended, user_id=user_id)
+    doomed = AuthSession.objects.filter(ended, user_id=user.pk)  # by pk: a TokenUser will do
     if current is not None:
         doomed = doomed.exclude(pk=current)
     _, per_model = doomed.delete()
     deleted = per_model.get(AuthSession._meta.label, 0)
-    audit.record("auth.sessions.cleaned", user=str(user_id), deleted=deleted)
+    audit.record("auth.sessions.cleaned", user=str(user.pk), deleted=deleted)
     return deleted

@@ -29,7 +29,7 @@ from .access_tokens import encode_access_token
 from .rotation_rules import INACTIVE_USER, REVOKED, ROTATION_RULES, broken_rule
 
 if TYPE_CHECKING:
-    from ..types import User
+    from ..types import User, UserRef
 
 __all__ = [
     "issue_session",
@@ -284,7 +284,7 @@ def revoke_session(session: AuthSession, *, reason: str, revoked_by: Any = None)
     return bool(updated)
 
 
-def revoke_all_sessions(user: User, *, reason: str, revoked_by: Any = None,
+def revoke_all_sessions(user: UserRef, *, reason: str, revoked_by: Any = None,
                         keep: str | uuid.UUID | None = None) -> int:
     """Revoke every unrevoked session of ``user`` except ``keep`` (a session id). Returns the count."""
     now = timezone.now()
