@@ -45,7 +45,8 @@ def child(contender: str, kind: str, n: int, arm: str = "today", many: int = MAN
 
     ``today``: one session, one token, ``api/me`` (reads ``user.pk`` only), back to back.
     ``realistic``: one session per request (every request presents a token never seen
-    before, of another user), ``api/profile`` (reads ``user.email`` too), and push mode's clock
+    before, of another user), ``api/profile`` (reads ``user.email`` and ``user.username`` too: the
+    username is not in the token's claims), and push mode's clock
     moved ``GAP`` seconds forward before each request, as after an idle gap (no sleeping under
     callgrind). Both runs log in the same ``warm + many`` sessions, so the set-up cancels out.
     """
@@ -147,7 +148,7 @@ def main() -> None:
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--arm", choices=["today", "realistic"], default="today",
                     help="realistic: a new token of another user per request, a view that reads "
-                    "user.email, push mode after idle gaps of 3.5 s (see child())")
+                    "user.email and user.username, push mode after idle gaps of 3.5 s (see child())")
     ap.add_argument("--few", type=int, default=FEW)
     ap.add_argument("--many", type=int, default=MANY)
     ap.add_argument("--warm", type=int, default=WARM, help="requests after the set-up, not counted")

@@ -15,7 +15,7 @@ prefix             contender
 =================  ========================================================================
 
 Each protected resource is served twice: ``api/me`` reads ``user.pk`` only, ``api/profile``
-(the realistic arm of ``bench.instructions``) reads ``user.email`` too.
+(the realistic arm of ``bench.instructions``) reads ``user.email`` and ``user.username`` too.
 """
 
 from dj_rest_auth.jwt_auth import JWTCookieAuthentication, get_refresh_view

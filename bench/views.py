@@ -22,8 +22,10 @@ class BareView(APIView):
 
 def protected_view(auth_class: Any, *, profile: bool = False) -> Any:
     """The same tiny authenticated resource behind ``auth_class``: it reads only ``user.pk``,
-    or with ``profile`` (the realistic arm, ``/api/profile``) also ``user.email``, a field
-    that a user object known only by its token's claims does not hold."""
+    or with ``profile`` (the realistic arm, ``/api/profile``) also ``user.email`` and
+    ``user.username``. The username is the point: dualauth's cache mode answers with a
+    ``TokenUser`` that carries the pk and the e-mail from the token's claims, so only a field
+    the claims do not hold makes it load the user row, as most views that use the user do."""
 
     class Protected(APIView):
         authentication_classes = [auth_class]
@@ -31,7 +33,8 @@ def protected_view(auth_class: Any, *, profile: bool = False) -> Any:
 
         def get(self, request: Any) -> Response:
             if profile:
-                return Response({"id": request.user.pk, "email": request.user.email})
+                user = request.user
+                return Response({"id": user.pk, "email": user.email, "username": user.username})
             return Response({"id": request.user.pk})
 
     Protected.__name__ = f"Protected{'Profile' if profile else ''}_{auth_class.__name__}"
