@@ -19,6 +19,7 @@ from drf_spectacular.views import (
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from .. import __version__
 
@@ -59,25 +60,22 @@ def _viewer_settings() -> dict[str, Any]:
     return {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"}
 
 
-class SwaggerView(SpectacularSwaggerView):
+class _OfflineViewer(APIView):
+    """A viewer page of the package's schema, public; its files from the sidecar when installed."""
+
     authentication_classes = []
     permission_classes = [AllowAny]
     url_name = "dualauth-openapi:schema"
-    title = "django-dualauth"
 
     @extend_schema(exclude=True)  # a page, not an endpoint of the API
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         with patched_settings(_viewer_settings()):
-            return super().get(request, *args, **kwargs)  # type: ignore[no-untyped-call,no-any-return]
+            return super().get(request, *args, **kwargs)  # type: ignore[misc,no-any-return]  # the viewer's get
 
 
-class RedocView(SpectacularRedocView):
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    url_name = "dualauth-openapi:schema"
-    title = "django-dualauth"
+class SwaggerView(_OfflineViewer, SpectacularSwaggerView):
+    title = SCHEMA_SETTINGS["TITLE"]
 
-    @extend_schema(exclude=True)  # a page, not an endpoint of the API
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with patched_settings(_viewer_settings()):
-            return super().get(request, *args, **kwargs)  # type: ignore[no-untyped-call,no-any-return]
+
+class RedocView(_OfflineViewer, SpectacularRedocView):
+    title = SCHEMA_SETTINGS["TITLE"]
