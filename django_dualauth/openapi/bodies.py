@@ -20,7 +20,7 @@ __all__ = [
     "LogoutRequest", "MagicLinkSendRequest", "MagicLinkVerifyRequest", "ProfileBody", "RecoveryCodesBody",
     "RefreshRequest", "RegisteredBody", "SessionAnswer", "SessionListBody", "SessionsDeletedBody",
     "SetupBody", "SetupSessionAnswer", "SMSSendRequest", "SMSVerifyRequest", "SuccessBody", "TotpSetupBody",
-    "UiConfigBody", "VerifySetupRequest", "DeleteAccountRequest",
+    "UiConfigBody", "VerificationMailRequest", "VerifySetupRequest", "DeleteAccountRequest",
 ]
 
 _Body = serializers.Serializer[Any]
@@ -262,6 +262,10 @@ class DualAuthSMSVerifyRequestSerializer(DualAuthMagicLinkSendRequestSerializer)
     code = StrictCharField(max_length=16)
 
 
+class DualAuthVerificationMailRequestSerializer(_Body):
+    email = StrictEmailField(max_length=254, required=False, help_text="Without a session (required there).")
+
+
 class DualAuthDeleteAccountRequestSerializer(_Body):
     password = PasswordField(required=False)
     totpCode = StrictCharField(max_length=16, required=False, help_text="For an account without a password.")
@@ -275,3 +279,4 @@ MagicLinkVerifyRequest = DualAuthMagicLinkVerifyRequestSerializer
 SMSSendRequest = DualAuthSMSSendRequestSerializer
 SMSVerifyRequest = DualAuthSMSVerifyRequestSerializer
 DeleteAccountRequest = DualAuthDeleteAccountRequestSerializer
+VerificationMailRequest = DualAuthVerificationMailRequestSerializer

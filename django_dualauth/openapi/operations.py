@@ -191,7 +191,7 @@ OPERATIONS: dict[type[Any], dict[str, Operation]] = {
         "The JSON body carries exactly one of `password` and `totpCode` (schema `DualAuthDeleteAccountRequest`; "
         "OpenAPI 3.0 gives a DELETE no request body).", ends_session=True, rate_limited=True)},
     email_flows.SendVerificationEmailView: {"post": Operation(
-        "Mail a verification link", {202: b.SuccessBody}, _named(EmailInput, "VerificationMailRequest"), (),
+        "Mail a verification link", {202: b.SuccessBody}, b.VerificationMailRequest, (),
         "To the caller's address when signed in (no body needed), else to `email`. Always 202 alike.",
         rate_limited=True)},
     email_flows.VerifyEmailView: {
