@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class DualAuthConfig(AppConfig):
@@ -15,3 +15,8 @@ class DualAuthConfig(AppConfig):
 
         # Second factors register with services.login from the modules that own them.
         from .services import magic_links, sms, totp  # noqa: F401
+
+        # The OpenAPI description registers with drf-spectacular, for the project's own schema
+        # too; without drf-spectacular the package never imports it.
+        if apps.is_installed("drf_spectacular"):
+            from .openapi import extensions  # noqa: F401

@@ -425,6 +425,11 @@ class DualAuthSettings:
         return str(settings.CSRF_COOKIE_NAME)
 
     @property
+    def CSRF_HEADER_NAME(self) -> str:
+        """Django's ``CSRF_HEADER_NAME``: a ``request.META`` key such as ``HTTP_X_CSRFTOKEN``."""
+        return str(settings.CSRF_HEADER_NAME)
+
+    @property
     def CSRF_USE_SESSIONS(self) -> bool:
         return bool(settings.CSRF_USE_SESSIONS)
 

@@ -26,6 +26,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_dualauth",
+    "drf_spectacular",  # the schema at /auth/openapi/ (docs/openapi.md)
+    "drf_spectacular_sidecar",  # its Swagger UI and Redoc files, served offline
     "example_project.demo",
 ]
 

@@ -6,5 +6,6 @@ from example_project.demo.views import HelloView
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("auth/", include("django_dualauth.urls")),
+    path("auth/openapi/", include("django_dualauth.openapi.urls")),
     path("api/hello", HelloView.as_view()),
 ]

@@ -11,6 +11,7 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 ROOT_URLCONF = "tests.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+STATIC_URL = "static/"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -22,6 +23,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_dualauth",
+    "drf_spectacular",  # tests/test_openapi.py: the schema and its viewer
+    "drf_spectacular_sidecar",
     "tests",
 ]
 MIDDLEWARE = [

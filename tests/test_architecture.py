@@ -119,6 +119,23 @@ def test_delivery_does_not_reach_into_business_logic(path: Path) -> None:
     assert not bad, f"{_rel(path)} imports {bad}"
 
 
+@pytest.mark.parametrize("path", SOURCES, ids=_rel)
+def test_only_the_openapi_package_imports_drf_spectacular(path: Path) -> None:
+    # drf-spectacular is an optional extra: the rest of the package must import without it
+    # (tests/test_openapi.py runs it without). apps.py imports openapi/ only when it is installed.
+    if _rel(path).startswith("openapi/"):
+        return
+    bad = [i for i in _imports(path) if i.startswith(("drf_spectacular", ".openapi", "..openapi"))
+           and _rel(path) != "apps.py"]
+    assert not bad, f"{_rel(path)} imports {bad}"
+
+
+def test_the_spectacular_import_detector_detects(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from drf_spectacular.utils import extend_schema\n")
+    assert "drf_spectacular.utils" in _imports(module)
+
+
 @pytest.mark.parametrize("path", sorted((PACKAGE / "models").glob("*.py")), ids=_rel)
 def test_models_do_not_read_package_settings(path: Path) -> None:
     bad = [i for i in _imports(path) if i.startswith(("..conf", "..services"))]

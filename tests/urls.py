@@ -6,5 +6,6 @@ from tests.views import WhoAmI
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("auth/", include("django_dualauth.urls")),
+    path("auth/openapi/", include("django_dualauth.openapi.urls")),
     path("api/whoami", WhoAmI.as_view()),
 ]

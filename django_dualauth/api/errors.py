@@ -16,7 +16,8 @@ from .. import audit
 from ..delivery import no_store
 from ..exceptions import DualAuthError, RateLimited, ServiceUnavailable, database_outage
 
-__all__ = ["REALM", "INVALID_TOKEN_CHALLENGE", "as_drf_exception", "error_answer", "exception_handler"]
+__all__ = ["REALM", "INVALID_TOKEN_CHALLENGE", "DRF_CODES", "FALLBACK", "VALIDATION", "as_drf_exception",
+           "error_answer", "exception_handler"]
 
 #: The ``WWW-Authenticate`` challenge of every 401 (RFC 6750 §3).
 REALM = 'Bearer realm="api"'
@@ -56,7 +57,9 @@ def as_drf_exception(error: DualAuthError) -> exceptions.APIException:
         exc.wait = int(headers["Retry-After"])  # type: ignore[attr-defined]  # read by DRF's handler
     return exc
 
-_DRF_CODES: list[tuple[type[exceptions.APIException], str, str]] = [
+#: ``(exception class, code, message)`` of DRF's exceptions, first match wins (docs/errors.md,
+#: "Generic HTTP errors"; the OpenAPI schema documents them from here).
+DRF_CODES: list[tuple[type[exceptions.APIException], str, str]] = [
     (exceptions.NotAuthenticated, "NOT_AUTHENTICATED", "Authentication required"),
     (exceptions.AuthenticationFailed, "INVALID_ACCESS_TOKEN", "Invalid or expired access token"),
     (exceptions.ParseError, "BAD_REQUEST", "Malformed request"),
@@ -68,6 +71,10 @@ _DRF_CODES: list[tuple[type[exceptions.APIException], str, str]] = [
     (exceptions.NotFound, "NOT_FOUND", "Not found"),
     (exceptions.Throttled, "RATE_LIMITED", "Too many requests, try again later"),
 ]
+#: ``(code, message)`` of DRF's ``ValidationError`` (the body adds ``fields``).
+VALIDATION = ("VALIDATION_ERROR", "Invalid input")
+#: ``(code, message)`` of any other DRF ``APIException``.
+FALLBACK = ("ERROR", "Request failed")
 
 
 def _fields(detail: Any) -> dict[str, list[str]]:
@@ -102,14 +109,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         status, body, headers = error_answer(exc)
     elif isinstance(exc, exceptions.ValidationError):
         status = 400
-        body = {"error": "Invalid input", "code": "VALIDATION_ERROR", "fields": _fields(exc.detail)}
+        body = {"error": VALIDATION[1], "code": VALIDATION[0], "fields": _fields(exc.detail)}
     elif isinstance(exc, exceptions.APIException):
         status = exc.status_code
         if isinstance(exc.detail, dict) and "code" in exc.detail:
             body = {k: str(v) for k, v in exc.detail.items()}
         else:
-            code, message = next(((c, m) for cls, c, m in _DRF_CODES if isinstance(exc, cls)),
-                                 ("ERROR", "Request failed"))
+            code, message = next(((c, m) for cls, c, m in DRF_CODES if isinstance(exc, cls)), FALLBACK)
             body = {"error": message, "code": code}
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]

@@ -7,10 +7,9 @@ from rest_framework.response import Response
 
 from .. import delivery, messaging
 from ..conf import dualauth_settings
-from ..exceptions import EndpointDisabled
 from ..services import login, profile_names, registration
 from . import ratelimits
-from .base import DualAuthAPIView, TokenIssuingView, validated
+from .base import FeatureView, TokenIssuingView, validated
 from .inputs import CredentialsInput, RegisterInput
 from .responses import login_response
 
@@ -34,14 +33,15 @@ class LoginView(TokenIssuingView):
         return login_response(request, outcome)
 
 
-class RegisterView(DualAuthAPIView):
+class RegisterView(FeatureView):
     """Create an account (``DUALAUTH_REGISTRATION_ENABLED``); passwords go through
     ``AUTH_PASSWORD_VALIDATORS``; ``firstName`` / ``lastName`` are stored where the user model
     has the fields. It does not log in."""
 
+    def enabled(self) -> bool:
+        return dualauth_settings.REGISTRATION_ENABLED
+
     def post(self, request: Request) -> Response:
-        if not dualauth_settings.REGISTRATION_ENABLED:
-            raise EndpointDisabled()
         delivery.for_headers(request).guard(request)
         client = delivery.client_info(request)
         ratelimits.hit(request, "register_ip", client.ip_address or "unknown")

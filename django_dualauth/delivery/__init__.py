@@ -21,7 +21,7 @@ from .credentials import (
     read_logout_credentials,
     read_refresh_credential,
 )
-from .csrf import SAFE_METHODS, protect_cookie_request
+from .csrf import SAFE_METHODS, csrf_header_name, protect_cookie_request
 from .csrf_cookie import plant_csrf_cookie
 from .selection import (
     BEARER,
@@ -48,6 +48,7 @@ __all__ = [
     "asks_for_bearer",
     "client_info",
     "client_ip",
+    "csrf_header_name",
     "existing_refresh_cookie",
     "for_credential",
     "for_ended_session",

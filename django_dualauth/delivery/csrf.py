@@ -22,9 +22,14 @@ from .. import audit
 from ..conf import dualauth_settings, snapshot
 from ..exceptions import CSRFFailed, UnsupportedMediaType
 
-__all__ = ["protect_cookie_request", "SAFE_METHODS", "http_request"]
+__all__ = ["protect_cookie_request", "SAFE_METHODS", "csrf_header_name", "http_request"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def csrf_header_name() -> str:
+    """The header a cookie client sends the CSRF token in, as on the wire (``X-Csrf-Token``)."""
+    return dualauth_settings.CSRF_HEADER_NAME.removeprefix("HTTP_").replace("_", "-").title()
 
 
 def http_request(request: HttpRequest) -> HttpRequest:

@@ -6,6 +6,9 @@ HOWTO = r"""
 django-dualauth demo on http://127.0.0.1:8000  (demo user: demo@example.com / demo-password-123,
 admin: http://127.0.0.1:8000/admin/  admin / demo-password-123)
 
+API reference (OpenAPI 3): http://127.0.0.1:8000/auth/openapi/docs  (Swagger UI; Redoc at
+/auth/openapi/redoc; the schema at /auth/openapi/schema.json and /auth/openapi/schema.yaml)
+
 Mobile (bearer) flow -- tokens in the JSON body:
   curl -s -X POST http://127.0.0.1:8000/auth/login -H 'Content-Type: application/json' \
        -H 'X-Auth-Strategy: bearer' -d '{"email":"demo@example.com","password":"demo-password-123"}'

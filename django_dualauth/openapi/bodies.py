@@ -1,0 +1,282 @@
+"""The bodies of the schema that the views' input serializers do not give: what each endpoint
+answers, and the requests whose fields several serializers check in turn.
+
+Each serializer here describes a body; none validates one. Their class names, less
+``Serializer``, are the component names, prefixed ``DualAuth`` so that they cannot collide with
+a project's own components when the schemas merge.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rest_framework import serializers
+
+from ..api.inputs import PasswordField, StrictCharField, StrictEmailField
+
+__all__ = [
+    "AnyOf", "NamedChoiceField", "BearerSession", "ChallengeBody", "CookieSession", "CsrfBody", "LoginAnswer",
+    "LogoutAllBody",
+    "LogoutRequest", "MagicLinkSendRequest", "MagicLinkVerifyRequest", "ProfileBody", "RecoveryCodesBody",
+    "RefreshRequest", "RegisteredBody", "SessionAnswer", "SessionListBody", "SessionsDeletedBody",
+    "SetupBody", "SetupSessionAnswer", "SMSSendRequest", "SMSVerifyRequest", "SuccessBody", "TotpSetupBody",
+    "UiConfigBody", "VerificationMailRequest", "VerifySetupRequest", "DeleteAccountRequest",
+]
+
+_Body = serializers.Serializer[Any]
+
+
+class NamedChoiceField(serializers.ChoiceField):
+    """A choice whose enum is one named component (``enum_name``), not drf-spectacular's
+    ``<Field>Enum`` that a project's own fields of the same name would collide with."""
+
+    def __init__(self, enum_name: str, **kwargs: Any) -> None:
+        self.enum_name = enum_name
+        super().__init__(**kwargs)
+
+
+class DualAuthSuccessSerializer(_Body):
+    success = serializers.BooleanField(help_text="Always true.")
+
+
+SuccessBody = DualAuthSuccessSerializer
+
+
+class DualAuthBearerSessionSerializer(_Body):
+    """Bearer delivery: both tokens in the body; no cookie is set."""
+
+    success = serializers.BooleanField()
+    accessToken = serializers.CharField(help_text="A JWT; send it as `Authorization: Bearer`.")
+    refreshToken = serializers.CharField(help_text="Opaque, single use: `refresh` answers a new one.")
+    expiresIn = serializers.IntegerField(help_text="Seconds until the access token expires.")
+
+
+class DualAuthCookieSessionSerializer(_Body):
+    """Cookie delivery: the tokens are HttpOnly cookies (`Set-Cookie`); the body carries no
+    refresh token. `accessToken` is present only with `DUALAUTH_COOKIE_ACCESS_TOKEN_IN_BODY`."""
+
+    success = serializers.BooleanField()
+    expiresIn = serializers.IntegerField(help_text="Seconds until the access token expires.")
+    accessToken = serializers.CharField(required=False)
+
+
+class DualAuthTwoFactorChallengeSerializer(_Body):
+    """The password (or link, or SMS code) was right and a second factor is due: no session yet."""
+
+    requiresTwoFactor = serializers.BooleanField()
+    tempToken = serializers.CharField(help_text="Send it to `2fa/verify` (or the SMS / magic-link second step).")
+    available2faMethods = serializers.ListField(child=serializers.CharField())
+
+
+BearerSession = DualAuthBearerSessionSerializer
+CookieSession = DualAuthCookieSessionSerializer
+ChallengeBody = DualAuthTwoFactorChallengeSerializer
+
+
+class _RecoveryCodes(_Body):
+    recoveryCodes = serializers.ListField(child=serializers.CharField(), help_text="Shown once; store them.")
+
+
+class DualAuthBearerSetupSessionSerializer(DualAuthBearerSessionSerializer, _RecoveryCodes):
+    """`2fa/verify-setup` under a setup temp token, bearer delivery: the session and the codes."""
+
+
+class DualAuthCookieSetupSessionSerializer(DualAuthCookieSessionSerializer, _RecoveryCodes):
+    """`2fa/verify-setup` under a setup temp token, cookie delivery: the codes; tokens in cookies."""
+
+
+class DualAuthRecoveryCodesSerializer(DualAuthSuccessSerializer, _RecoveryCodes):
+    pass
+
+
+RecoveryCodesBody = DualAuthRecoveryCodesSerializer
+
+
+class AnyOf(_Body):
+    """A body that is one of :attr:`members` (``anyOf``): the answer depends on the delivery or
+    on the account, which the request alone does not say. Subclass it and set ``members``."""
+
+    members: ClassVar[tuple[type[serializers.Serializer[Any]], ...]] = ()
+
+
+class DualAuthSessionSerializer(AnyOf):
+    """A new session, in the body (bearer) or in cookies (cookie)."""
+
+    members = (BearerSession, CookieSession)
+
+
+class DualAuthLoginAnswerSerializer(AnyOf):
+    """A new session (bearer or cookie), or the second factor due."""
+
+    members = (BearerSession, CookieSession, ChallengeBody)
+
+
+class DualAuthSetupAnswerSerializer(AnyOf):
+    """Signed in: the recovery codes. Under a setup temp token: the new session and the codes."""
+
+    members = (DualAuthRecoveryCodesSerializer, DualAuthBearerSetupSessionSerializer,
+               DualAuthCookieSetupSessionSerializer)
+
+
+SessionAnswer = DualAuthSessionSerializer
+LoginAnswer = DualAuthLoginAnswerSerializer
+SetupSessionAnswer = DualAuthSetupAnswerSerializer
+
+
+class DualAuthRegisteredSerializer(DualAuthSuccessSerializer):
+    userId = serializers.CharField()
+
+
+class DualAuthLogoutAllSerializer(DualAuthSuccessSerializer):
+    revokedSessions = serializers.IntegerField()
+
+
+class DualAuthSessionsDeletedSerializer(DualAuthSuccessSerializer):
+    deleted = serializers.IntegerField()
+
+
+class DualAuthCsrfSerializer(_Body):
+    csrfToken = serializers.CharField(help_text="Send it back as the CSRF header on unsafe requests.")
+
+
+class DualAuthProfileSerializer(_Body):
+    """The caller's account, rebuilt from the database; a project's custom claims
+    (`DUALAUTH_USER_CLAIMS`) appear beside these fields."""
+
+    sub = serializers.CharField()
+    id = serializers.CharField()
+    email = serializers.CharField(required=False)
+    firstName = serializers.CharField(allow_null=True)
+    lastName = serializers.CharField(allow_null=True)
+    name = serializers.CharField(allow_null=True)
+    phoneNumber = serializers.CharField(allow_null=True, help_text="The verified phone, while SMS is on.")
+    hasPassword = serializers.BooleanField()
+    lastLogin = serializers.DateTimeField(allow_null=True)
+    isAdmin = serializers.BooleanField()
+
+
+class DualAuthTotpSetupSerializer(_Body):
+    secret = serializers.CharField(help_text="Base32, for manual entry.")
+    otpauthUrl = serializers.CharField()
+    qrCode = serializers.CharField(help_text="A `data:image/png;base64,…` URI of the QR code.")
+
+
+class DualAuthDeviceSessionSerializer(_Body):
+    """One of the caller's sessions (a signed-in device)."""
+
+    sessionHandle = serializers.CharField(help_text="`DELETE sessions/{handle}` ends it.")
+    handle = serializers.CharField(help_text="The same as `sessionHandle` (node-auth's Flutter name).")
+    createdAt = serializers.DateTimeField()
+    lastActiveAt = serializers.DateTimeField(allow_null=True)
+    expiresAt = serializers.DateTimeField()
+    ipAddress = serializers.CharField(allow_null=True)
+    userAgent = serializers.CharField(allow_null=True)
+    deliveryMode = NamedChoiceField("DualAuthDelivery", choices=["cookie", "bearer"])
+    current = serializers.BooleanField(help_text="This request's own session.")
+    isCurrent = serializers.BooleanField()
+
+
+class DualAuthSessionListSerializer(_Body):
+    sessions = DualAuthDeviceSessionSerializer(many=True)
+
+
+class DualAuthUiFeaturesSerializer(_Body):
+    register = serializers.BooleanField()
+    magicLink = serializers.BooleanField()
+    sms = serializers.BooleanField()
+    google = serializers.BooleanField()
+    github = serializers.BooleanField()
+    forgotPassword = serializers.BooleanField()
+    verifyEmail = serializers.BooleanField()
+    changeEmail = serializers.BooleanField()
+    twoFactor = serializers.BooleanField()
+
+
+class DualAuthUiSiteSerializer(_Body):
+    siteName = serializers.CharField()
+
+
+class DualAuthUiConfigSerializer(_Body):
+    """What this server offers, for login screens; a feature that is off says false."""
+
+    registrationEnabled = serializers.BooleanField()
+    magicLinkEnabled = serializers.BooleanField()
+    smsEnabled = serializers.BooleanField()
+    totpEnabled = serializers.BooleanField()
+    githubEnabled = serializers.BooleanField()
+    googleEnabled = serializers.BooleanField()
+    availableProviders = serializers.ListField(child=serializers.CharField())
+    apiPrefix = serializers.CharField()
+    features = DualAuthUiFeaturesSerializer()
+    ui = DualAuthUiSiteSerializer()
+
+
+RegisteredBody = DualAuthRegisteredSerializer
+LogoutAllBody = DualAuthLogoutAllSerializer
+SessionsDeletedBody = DualAuthSessionsDeletedSerializer
+CsrfBody = DualAuthCsrfSerializer
+ProfileBody = DualAuthProfileSerializer
+TotpSetupBody = DualAuthTotpSetupSerializer
+SetupBody = DualAuthTotpSetupSerializer
+SessionListBody = DualAuthSessionListSerializer
+UiConfigBody = DualAuthUiConfigSerializer
+
+# Requests whose fields the view checks with several serializers in turn (by ``mode``).
+
+_MODE = NamedChoiceField("DualAuthMode", choices=["login", "2fa"], required=False, default="login",
+                                help_text='"2fa": the second step of a pending login (`tempToken`).')
+
+
+class DualAuthRefreshRequestSerializer(_Body):
+    refreshToken = StrictCharField(required=False, help_text="Bearer delivery; cookie clients send the cookie.")
+
+
+class DualAuthLogoutRequestSerializer(_Body):
+    refreshToken = StrictCharField(required=False, help_text="Bearer clients without an access token.")
+    tempToken = StrictCharField(required=False, help_text="Ends a pending 2FA login too.")
+
+
+class DualAuthVerifySetupRequestSerializer(_Body):
+    token = StrictCharField(max_length=16, help_text="The code the authenticator app shows.")
+    tempToken = StrictCharField(max_length=256, required=False,
+                                help_text="The setup temp token, when not sent as `Authorization: Bearer`.")
+
+
+class DualAuthMagicLinkSendRequestSerializer(_Body):
+    email = StrictEmailField(max_length=254, required=False, help_text='Mode "login" (required there).')
+    mode = _MODE
+    tempToken = StrictCharField(max_length=256, required=False, help_text='Mode "2fa" (required there).')
+
+
+class DualAuthMagicLinkVerifyRequestSerializer(_Body):
+    token = StrictCharField(max_length=256)
+    mode = _MODE
+    tempToken = StrictCharField(max_length=256, required=False, help_text='Mode "2fa" (required there).')
+
+
+class DualAuthSMSSendRequestSerializer(DualAuthMagicLinkSendRequestSerializer):
+    pass
+
+
+class DualAuthSMSVerifyRequestSerializer(DualAuthMagicLinkSendRequestSerializer):
+    code = StrictCharField(max_length=16)
+
+
+class DualAuthVerificationMailRequestSerializer(_Body):
+    email = StrictEmailField(max_length=254, required=False, help_text="Without a session (required there).")
+
+
+class DualAuthDeleteAccountRequestSerializer(_Body):
+    password = PasswordField(required=False)
+    totpCode = StrictCharField(max_length=16, required=False, help_text="For an account without a password.")
+
+
+RefreshRequest = DualAuthRefreshRequestSerializer
+LogoutRequest = DualAuthLogoutRequestSerializer
+VerifySetupRequest = DualAuthVerifySetupRequestSerializer
+MagicLinkSendRequest = DualAuthMagicLinkSendRequestSerializer
+MagicLinkVerifyRequest = DualAuthMagicLinkVerifyRequestSerializer
+SMSSendRequest = DualAuthSMSSendRequestSerializer
+SMSVerifyRequest = DualAuthSMSVerifyRequestSerializer
+DeleteAccountRequest = DualAuthDeleteAccountRequestSerializer
+VerificationMailRequest = DualAuthVerificationMailRequestSerializer

@@ -1,0 +1,227 @@
+"""What each endpoint takes and answers, per view and method: the request body, the success
+answers and the errors of its own (docs/errors.md says when each is answered).
+
+The errors every endpoint of a kind shares are added by :mod:`.extensions` from the view itself:
+a body's 400 / 413 / 415, an authenticated view's 401s, a cookie request's 403 ``CSRF_INVALID``,
+every endpoint's 503.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rest_framework import serializers
+
+from ..api import account, email_flows, login, magic_links, profile, sms, tokens, twofactor, ui_config
+from ..api.inputs import CredentialsInput, EmailInput, NamesInput, RegisterInput
+from ..exceptions import (
+    AccountTokenInvalid,
+    CredentialConflict,
+    DeliveryNotAllowed,
+    EmailNotVerified,
+    EmailRequired,
+    EmailTaken,
+    EmailVerificationRequired,
+    EmailVerificationRequiresPost,
+    InvalidCredentials,
+    InvalidSetupCode,
+    InvalidTwoFactorCode,
+    MagicLinkInvalid,
+    PhoneCodeInvalid,
+    PhoneNotVerified,
+    RateLimited,
+    ReauthenticationFailed,
+    ReauthenticationRequired,
+    RefreshTokenInvalid,
+    RefreshTokenMissing,
+    SessionRevoked,
+    SMSCodeInvalid,
+    TempTokenInvalid,
+    TokenMismatch,
+    TwoFactorAlreadyEnabled,
+    TwoFactorNotEnabled,
+    TwoFactorRequired,
+    TwoFactorSetupNotStarted,
+    TwoFactorSetupRequired,
+)
+from . import bodies as b
+from .errors import Refusal, domain, drf_refusal
+
+__all__ = ["Operation", "OPERATIONS"]
+
+_Serializer = type[serializers.Serializer[Any]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One method of one endpoint.
+
+    ``issues_session``: the answer hands over a session through the delivery the request asks
+    for (``X-Auth-Strategy``): tokens in the body, or ``Set-Cookie``. ``ends_session``: the
+    answer clears the token cookies of a cookie caller. ``csrf_checked``: a cookie request is
+    CSRF-checked although no authentication class runs (``register``, ``refresh``, ``logout``).
+    """
+
+    summary: str
+    answers: dict[int, _Serializer | None]
+    request: _Serializer | None = None
+    refusals: tuple[Refusal, ...] = ()
+    description: str = ""
+    issues_session: bool = False
+    ends_session: bool = False
+    rate_limited: bool = False
+    csrf_checked: bool = False
+    query: tuple[str, ...] = field(default=())
+
+
+def _named(serializer: _Serializer, name: str) -> _Serializer:
+    """A view's own input serializer under a component name of ours (its fields, unchanged)."""
+    return type(f"DualAuth{name}Serializer", (serializer,), {"__module__": __name__})
+
+
+_SIGN_IN_REFUSALS = (domain(EmailNotVerified), domain(EmailVerificationRequired), domain(TwoFactorSetupRequired))
+_DELIVERY = (domain(DeliveryNotAllowed),)
+_REAUTH = (domain(ReauthenticationFailed), domain(ReauthenticationRequired))
+_AUTH_2FA = "Authenticated by an access token, or by the setup temp token of a `2FA_SETUP_REQUIRED` login."
+
+OPERATIONS: dict[type[Any], dict[str, Operation]] = {
+    login.LoginView: {"post": Operation(
+        "Sign in with e-mail and password",
+        {200: b.LoginAnswer}, _named(CredentialsInput, "LoginRequest"),
+        (domain(InvalidCredentials), *_SIGN_IN_REFUSALS, *_DELIVERY),
+        "Every failure of the credentials is the same 401. With 2FA on, the answer is the challenge.",
+        issues_session=True, rate_limited=True)},
+    login.RegisterView: {"post": Operation(
+        "Create an account (it does not sign in)",
+        {201: b.RegisteredBody}, _named(RegisterInput, "RegisterRequest"),
+        (domain(EmailTaken),), "Off (absent here) unless `DUALAUTH_REGISTRATION_ENABLED`.",
+        rate_limited=True, csrf_checked=True)},
+    tokens.RefreshView: {"post": Operation(
+        "Rotate the refresh token",
+        {200: b.SessionAnswer}, b.RefreshRequest,
+        (domain(RefreshTokenMissing), domain(RefreshTokenInvalid), domain(SessionRevoked),
+         domain(CredentialConflict), *_DELIVERY),
+        "The answer goes through the delivery the session was created with. A replayed refresh token "
+        "revokes its whole family (`SESSION_REVOKED`).",
+        issues_session=True, rate_limited=True, csrf_checked=True)},
+    tokens.LogoutView: {"post": Operation(
+        "End the caller's session (idempotent)",
+        {200: b.SuccessBody}, b.LogoutRequest, (),
+        "The session is found by the Bearer access token, the body `refreshToken` or the cookies. Always 200.",
+        ends_session=True, csrf_checked=True)},
+    tokens.LogoutAllView: {"post": Operation(
+        "End every session of the caller", {200: b.LogoutAllBody}, ends_session=True)},
+    profile.MeView: {"get": Operation("The caller's account", {200: b.ProfileBody})},
+    profile.ProfileView: {"patch": Operation(
+        "Change the caller's names", {200: b.SuccessBody}, _named(NamesInput, "ProfileRequest"),
+        description="Send `firstName`, `lastName` or both; an empty string clears a name.")},
+    profile.CsrfView: {"get": Operation(
+        "Plant the CSRF cookie and answer its token", {200: b.CsrfBody},
+        description="For browsers, before their first unsafe request.")},
+    twofactor.TwoFactorSetupView: {"post": Operation(
+        "Start TOTP enrolment", {200: b.TotpSetupBody}, None,
+        (domain(TwoFactorAlreadyEnabled), domain(TempTokenInvalid)), _AUTH_2FA)},
+    twofactor.TwoFactorVerifySetupView: {"post": Operation(
+        "Confirm the TOTP device and receive the recovery codes",
+        {200: b.SetupSessionAnswer}, b.VerifySetupRequest,
+        (domain(InvalidSetupCode), domain(TwoFactorSetupNotStarted), domain(TempTokenInvalid)),
+        _AUTH_2FA + " Under the setup temp token this also finishes the login.",
+        issues_session=True, rate_limited=True)},
+    twofactor.TwoFactorVerifyView: {"post": Operation(
+        "Second step of a login: a TOTP or recovery code",
+        {200: b.SessionAnswer}, _named(twofactor._VerifyInput, "TwoFactorVerifyRequest"),
+        (domain(TempTokenInvalid), domain(InvalidTwoFactorCode), *_DELIVERY),
+        "Send exactly one of `totpCode` and `recoveryCode`.", issues_session=True, rate_limited=True)},
+    twofactor.TwoFactorDisableView: {"post": Operation(
+        "Turn 2FA off", {200: b.SuccessBody}, _named(twofactor._DisableInput, "TwoFactorDisableRequest"),
+        (domain(TwoFactorRequired), domain(TwoFactorNotEnabled), *_REAUTH),
+        "Proven by exactly one of `totpCode` and `password`.", rate_limited=True)},
+    twofactor.RecoveryCodesView: {"post": Operation(
+        "A new set of recovery codes (the old set stops working)", {200: b.RecoveryCodesBody},
+        _named(twofactor._TotpInput, "RecoveryCodesRequest"),
+        (domain(TwoFactorNotEnabled), domain(ReauthenticationFailed)), rate_limited=True)},
+    magic_links.MagicLinkSendView: {"post": Operation(
+        "Mail a sign-in link", {202: b.SuccessBody}, b.MagicLinkSendRequest, (domain(TempTokenInvalid),),
+        "Always 202 for a well-formed request, whether the account exists or not. "
+        "Off (absent here) unless `DUALAUTH_MAGIC_LINK_ENABLED`.", rate_limited=True)},
+    magic_links.MagicLinkVerifyView: {"post": Operation(
+        "Sign in with a mailed link", {200: b.LoginAnswer}, b.MagicLinkVerifyRequest,
+        (domain(MagicLinkInvalid), domain(TokenMismatch), domain(TempTokenInvalid), *_SIGN_IN_REFUSALS,
+         *_DELIVERY),
+        issues_session=True, rate_limited=True)},
+    sms.SMSPhoneView: {
+        "post": Operation(
+            "Add or replace the caller's phone (a code is sent to it)", {202: b.SuccessBody},
+            _named(sms._PhoneInput, "PhoneRequest"), (domain(ReauthenticationFailed),),
+            "Replacing a verified phone needs `password`. Off (absent here) unless `DUALAUTH_SMS_ENABLED`.",
+            rate_limited=True),
+        "delete": Operation(
+            "Remove the caller's phone", {200: b.SuccessBody}, None, (domain(ReauthenticationFailed),),
+            "The JSON body carries `password` for a user who has one.", rate_limited=True)},
+    sms.AddPhoneView: {"post": Operation(
+        "node-auth's name for `POST sms/phone`", {202: b.SuccessBody},
+        _named(sms._PhoneInput, "AddPhoneRequest"), (domain(ReauthenticationFailed),), rate_limited=True)},
+    sms.SMSPhoneVerifyView: {"post": Operation(
+        "Confirm the pending phone", {200: b.SuccessBody}, _named(sms._CodeInput, "PhoneVerifyRequest"),
+        (domain(PhoneCodeInvalid),), rate_limited=True)},
+    sms.SMSSendView: {"post": Operation(
+        "Send a sign-in code (or a second-factor code) by SMS", {202: b.SuccessBody}, b.SMSSendRequest,
+        (domain(EmailRequired), domain(PhoneNotVerified), domain(TempTokenInvalid)),
+        "Mode \"login\": always 202, whether the account exists or not.", rate_limited=True)},
+    sms.SMSVerifyView: {"post": Operation(
+        "Sign in with an SMS code", {200: b.LoginAnswer}, b.SMSVerifyRequest,
+        (domain(SMSCodeInvalid), domain(EmailRequired), domain(TempTokenInvalid), *_SIGN_IN_REFUSALS,
+         *_DELIVERY),
+        issues_session=True, rate_limited=True)},
+    account.SessionListView: {"get": Operation("The caller's active sessions", {200: b.SessionListBody})},
+    account.SessionCleanupView: {"post": Operation(
+        "Delete the caller's ended sessions", {200: b.SessionsDeletedBody})},
+    account.SessionDetailView: {"delete": Operation(
+        "End one of the caller's sessions", {200: b.SuccessBody}, None, (drf_refusal("NOT_FOUND"),),
+        "Another user's handle, an unknown or an ended one: the same 404. Ending the current session "
+        "clears its cookies.", ends_session=True)},
+    account.ChangePasswordView: {"post": Operation(
+        "Change (or set a first) password", {200: b.SuccessBody},
+        _named(account._ChangePasswordInput, "ChangePasswordRequest"), _REAUTH,
+        "The user's other sessions are revoked. `currentPassword: \"\"` sets a first password, shortly "
+        "after sign-in only.", ends_session=True, rate_limited=True)},
+    account.DeleteAccountView: {"delete": Operation(
+        "Delete the caller's account", {200: b.SuccessBody}, None, _REAUTH,
+        "The JSON body carries exactly one of `password` and `totpCode` (schema `DualAuthDeleteAccountRequest`; "
+        "OpenAPI 3.0 gives a DELETE no request body).", ends_session=True, rate_limited=True)},
+    email_flows.SendVerificationEmailView: {"post": Operation(
+        "Mail a verification link", {202: b.SuccessBody}, b.VerificationMailRequest, (),
+        "To the caller's address when signed in (no body needed), else to `email`. Always 202 alike.",
+        rate_limited=True)},
+    email_flows.VerifyEmailView: {
+        "get": Operation(
+            "node-auth's link form: changes nothing", {303: None}, None, (domain(EmailVerificationRequiresPost),),
+            "A browser is sent on to the front-end page with the token (303, `Location`); anything else gets "
+            "405. Send the token with POST.", query=("token",)),
+        "post": Operation(
+            "Verify the e-mail address with the mailed token", {200: b.SuccessBody},
+            _named(email_flows._TokenInput, "VerifyEmailRequest"), (domain(AccountTokenInvalid),),
+            rate_limited=True)},
+    email_flows.ForgotPasswordView: {"post": Operation(
+        "Mail a password-reset link", {202: b.SuccessBody}, _named(EmailInput, "ForgotPasswordRequest"), (),
+        "Always 202, whether the account exists or not.", rate_limited=True)},
+    email_flows.ResetPasswordView: {"post": Operation(
+        "Set a new password with the mailed token", {200: b.SuccessBody},
+        _named(email_flows._ResetInput, "ResetPasswordRequest"), (domain(AccountTokenInvalid),),
+        "Every session of the user is revoked.", rate_limited=True)},
+    email_flows.ChangeEmailRequestView: {"post": Operation(
+        "Mail a confirmation link to a new address", {202: b.SuccessBody},
+        _named(email_flows._ChangeEmailInput, "ChangeEmailRequest"), _REAUTH,
+        "A taken address gets the same 202 (and no mail).", rate_limited=True)},
+    email_flows.ChangeEmailConfirmView: {"post": Operation(
+        "Switch to the confirmed address", {200: b.SuccessBody},
+        _named(email_flows._TokenInput, "ChangeEmailConfirmRequest"), (domain(AccountTokenInvalid),),
+        rate_limited=True)},
+    ui_config.UiConfigView: {"get": Operation(
+        "What this server offers, for login screens", {200: b.UiConfigBody},
+        description="The same for every caller; cacheable for five minutes.")},
+}
+
+#: Documented with every rate-limited operation.
+RATE_LIMITED = domain(RateLimited)
