@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
-from django.db.models.manager import BaseManager
 
-from ._seam.compiled import CompiledSelect
+from ._seam.compiled import CompiledSelect, plain_default_manager
 from .conf import snapshot
 from .services.users import normalize_address
 
@@ -33,7 +32,7 @@ def _compiled_lookup(model: type[User]) -> CompiledSelect[User] | None:
 
     Memoised by the model it compiles for, not by the settings: it cannot go stale, and a
     changed ``AUTH_USER_MODEL`` (``conf.Snapshot.user_model``) is another key."""
-    if type(model._default_manager).get_queryset is not BaseManager.get_queryset:
+    if not plain_default_manager(model):
         return None
     field = model.get_email_field_name()
     return CompiledSelect(model, field, lambda email: _matching_users(model, field, email), lookup="iexact")

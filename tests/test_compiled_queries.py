@@ -7,7 +7,9 @@ they replace (SES-01's one-query check, RT-03's rotation). Query counts: test_qu
 * shapes the plan cannot reproduce (duplicate or NULL values) take the queryset path;
 * the compiled UPDATE writes NULL for a missing client IP, and the compiled INSERT stores the spent digest;
 * the login's case-insensitive user look-up is compiled too, keeps LIKE wildcards escaped on SQLite,
-  still refuses an ambiguous address, and is left to a default manager that builds its own queryset.
+  still refuses an ambiguous address, and is left to a default manager that builds its own queryset;
+* so is cache mode's user load (``TokenUser.resolve``): one statement, the queryset's, with the
+  account state joined; pk, e-mail and claims need none.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from django_dualauth._seam.compiled import CompiledSelect
 from django_dualauth.models import AccountState, AuthSession, RotatedRefreshToken
 from django_dualauth.services import issue_session, rotate_refresh_token, verification
 from django_dualauth.services import sessions as sessions_service
+from django_dualauth.services.access_tokens import decode_access_token
 from django_dualauth.services.claims import update_account_state
 from django_dualauth.types import ClientInfo
 from tests.conftest import PASSWORD
@@ -206,7 +209,38 @@ def test_an_ambiguous_address_authenticates_nobody(user_factory: Any) -> None:
     assert _login("TWIN@example.com") is None
 
 
-def test_a_manager_that_builds_its_own_queryset_is_never_compiled(user: Any, monkeypatch: Any) -> None:
+def _token_user(user: Any) -> verification.TokenUser:
+    return verification.TokenUser(decode_access_token(_issued(user).access_token))
+
+
+def test_the_lazy_user_is_loaded_by_the_compiled_lookup_with_the_querysets_sql(user: Any) -> None:
+    update_account_state(user, email_verified=True)
+    _token_user(user).resolve()  # compiles if not yet
+    lookup = verification._compiled_user(type(user))
+    assert lookup is not None and lookup.plan((user.pk,)) is not None  # not the ORM fallback
+    with CaptureQueriesContext(connection) as orm:
+        list(verification._user_with_state(type(user), user.pk))
+    token_user = _token_user(user)
+    with CaptureQueriesContext(connection) as compiled:
+        assert (token_user.pk, token_user.email, token_user.claims["email"]) == (user.pk, user.email, user.email)
+        assert len(compiled) == 0  # from the token
+        assert token_user.username == user.username
+        assert token_user.dualauth_state.email_verified is True  # joined and cached, no query
+        assert token_user.resolve() == user
+    assert [q["sql"] for q in compiled.captured_queries] == [q["sql"] for q in orm.captured_queries]
+
+
+
+# (the memoised compiler of a user look-up, a call that runs that look-up for ``user``)
+SELF_BUILT: dict[str, tuple[Any, Any]] = {
+    "login": (backends._compiled_lookup, lambda user: _login(user.email)),
+    "lazy-user": (verification._compiled_user, lambda user: _token_user(user).resolve()),
+}
+
+
+@pytest.mark.parametrize("lookup", SELF_BUILT)
+def test_a_manager_that_builds_its_own_queryset_is_never_compiled(user: Any, monkeypatch: Any, lookup: str) -> None:
+    compiled, run = SELF_BUILT[lookup]
     manager_class = type(get_user_model()._default_manager)
     calls = []
 
@@ -215,10 +249,10 @@ def test_a_manager_that_builds_its_own_queryset_is_never_compiled(user: Any, mon
         return super(manager_class, self).get_queryset()
 
     monkeypatch.setattr(manager_class, "get_queryset", get_queryset, raising=False)
-    backends._compiled_lookup.cache_clear()
+    compiled.cache_clear()
     try:
-        assert backends._compiled_lookup(get_user_model()) is None
-        assert _login(user.email) == user and calls  # the manager's own queryset answered
+        assert compiled(get_user_model()) is None
+        assert run(user) == user and calls  # the manager's own queryset answered
     finally:
         monkeypatch.undo()
-        backends._compiled_lookup.cache_clear()
+        compiled.cache_clear()

@@ -135,3 +135,18 @@ def test_login_without_2fa_is_the_user_lookup_plus_two_writes(auth_client, user,
     assert response.status_code == 200, response.content
     sqls = [q["sql"].upper() for q in captured.captured_queries]
     assert "DUALAUTH_ACCOUNTSTATE" in sqls[0] and sqls[1].startswith("INSERT") and sqls[2].startswith("UPDATE")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("mode", ["database", "cache"])
+def test_a_view_that_uses_the_user_object_costs_one_query_in_either_mode(logged_in, django_assert_num_queries,
+                                                                          settings, user, mode):
+    """``GET /auth/me`` reads the profile and the account state: in cache mode the
+    ``TokenUser`` loads them with one query (user and state joined), as the database check's
+    one query does."""
+    settings.DUALAUTH_REVOCATION_CHECK = mode
+    with django_assert_num_queries(1) as captured:
+        response = logged_in.get("/auth/me")
+    assert response.status_code == 200, response.content
+    assert response.json()["email"] == user.email
+    assert "DUALAUTH_ACCOUNTSTATE" in captured.captured_queries[0]["sql"].upper()

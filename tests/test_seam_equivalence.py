@@ -9,6 +9,10 @@ database holds afterwards must be the same. On SQLite and (stage 2) on PostgreSQ
 The rotation rules are one table (``services.rotation_rules``): lifting a rule there lifts it on
 both paths, so neither restates it. Catalogue: RT-05, RT-06, RT-08 (and RT-02 reuse, RT-04 grace) on
 both paths.
+
+Cache mode's lazy user (``TokenUser.resolve``) loads the same user with the same fields and
+account state through the compiled look-up as through ``get()``, and a user deactivated, left
+without an account state or deleted after the token was issued ends alike.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from django.utils import timezone
 
 from django_dualauth._seam.rotation_statement import RotationStatement
 from django_dualauth.exceptions import DualAuthError
-from django_dualauth.models import AuthSession, RotatedRefreshToken
-from django_dualauth.services import issue_session, rotate_refresh_token, rotation_rules
+from django_dualauth.models import AccountState, AuthSession, RotatedRefreshToken
+from django_dualauth.services import issue_session, rotate_refresh_token, rotation_rules, verification
 from django_dualauth.services import sessions as sessions_service
+from django_dualauth.services.access_tokens import decode_access_token
+from django_dualauth.services.claims import update_account_state
 from django_dualauth.types import ClientInfo
 
 pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
@@ -125,3 +131,62 @@ def test_a_rule_lifted_from_the_one_table_is_lifted_on_both_paths(
     wrong_delivery = CASES[4]
     assert _run(user_factory, settings, True, "seam@example.com", wrong_delivery)[0] == "ok"
     assert _run(user_factory, settings, False, "reference@example.com", wrong_delivery)[0] == "ok"
+
+
+# --- cache mode's lazy user --------------------------------------------------------------------
+
+def _deactivated(user: Any) -> None:
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+
+
+def _without_state(user: Any) -> None:
+    AccountState.objects.filter(user_id=user.pk).delete()
+
+
+def _deleted(user: Any) -> None:
+    type(user).objects.filter(pk=user.pk).delete()
+
+
+USER_CASES: list[tuple[str, Callable[[Any], None] | None]] = [
+    ("as-issued", None), ("deactivated", _deactivated), ("without-account-state", _without_state),
+    ("deleted", _deleted),
+]
+
+
+def _resolved(user_factory: Any, settings: Any, speedups: bool, email: str,
+              change: Callable[[Any], None] | None) -> tuple[Any, ...]:
+    """What the view gets from a ``TokenUser`` of a fresh token: every concrete field of the
+    user and of its account state, without the primary keys, which differ between the runs."""
+    settings.DUALAUTH_PRIVATE_SPEEDUPS = speedups
+    user = user_factory(email=email)
+    update_account_state(user, email_verified=True)
+    token_user = verification.TokenUser(decode_access_token(
+        issue_session(user, delivery="bearer", client=CLIENT).access_token))
+    if change is not None:
+        change(user)
+    try:
+        loaded = token_user.resolve()
+    except Exception as exc:  # noqa: BLE001 - the outcome compared is whatever is raised
+        return (type(exc), str(exc))
+    assert type(loaded) is type(user) and loaded.pk == user.pk and loaded is token_user.resolve()
+    state = getattr(loaded, "dualauth_state", None)  # cached absent or joined: no query either way
+    return (_fields(loaded, {"id", "email", "username", "password", "last_login", "date_joined"}),
+            (loaded.email, loaded.username) == (email, email),
+            None if state is None else _fields(state, {"id", "user"}))
+
+
+def _fields(obj: Any, skip: set[str]) -> tuple[Any, ...]:
+    return tuple((f.name, getattr(obj, f.attname)) for f in obj._meta.concrete_fields if f.name not in skip)
+
+
+@pytest.mark.parametrize("case", USER_CASES, ids=[c[0] for c in USER_CASES])
+def test_the_lazy_user_loads_alike_through_the_seam_and_the_reference(
+        user_factory: Any, settings: Any, django_user_model: Any, case: Any) -> None:
+    accelerated = _resolved(user_factory, settings, True, "seam@example.com", case[1])
+    reference = _resolved(user_factory, settings, False, "reference@example.com", case[1])
+    assert accelerated == reference
+    if case[0] == "deleted":
+        assert accelerated[0] is django_user_model.DoesNotExist
+    else:
+        assert accelerated[0] == reference[0] and dict(accelerated[0])["is_active"] is (case[0] != "deactivated")
+        assert (accelerated[2] is None) is (case[0] == "without-account-state")

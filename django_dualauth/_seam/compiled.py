@@ -34,6 +34,7 @@ from typing import Any, Generic, TypeVar
 from django.db import DatabaseError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model, QuerySet, sql
+from django.db.models.manager import BaseManager
 from django.db.models.query import get_related_populators
 from django.db.transaction import TransactionManagementError
 from django.utils.inspect import func_supports_parameter
@@ -44,7 +45,15 @@ logger = logging.getLogger("django_dualauth")
 
 M = TypeVar("M", bound=Model)
 
-__all__ = ["CompiledSelect", "CompiledUpdate", "CompiledInsert", "SelectPlan", "concrete_field", "column"]
+__all__ = ["CompiledSelect", "CompiledUpdate", "CompiledInsert", "SelectPlan", "concrete_field", "column",
+           "plain_default_manager"]
+
+
+def plain_default_manager(model: type[Model]) -> bool:
+    """Whether ``model._default_manager`` builds its queryset the stock way. A manager that
+    overrides ``get_queryset`` may return a different queryset from one call to the next, so a
+    statement compiled from one of them must not stand for the others."""
+    return type(model._default_manager).get_queryset is BaseManager.get_queryset
 
 
 def concrete_field(model: type[Model], name: str) -> Field[Any, Any]:

@@ -9,11 +9,10 @@ attribute the claims do not carry is read. If the cache cannot answer, the datab
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth import get_user_model
-
-from .._seam.compiled import CompiledSelect
+from .._seam.compiled import CompiledSelect, plain_default_manager
 from ..conf import dualauth_settings, snapshot
 from ..exceptions import AccessTokenInvalid, SessionRevoked
 from ..models import AuthSession
@@ -49,9 +48,7 @@ class TokenUser:
         """The real user (one query, with its account state), loaded once."""
         user = self.__dict__.get("_user")
         if user is None:
-            model = get_user_model()
-            user = model._default_manager.select_related("dualauth_state").get(pk=self.pk)
-            self.__dict__["_user"] = user
+            user = self.__dict__["_user"] = _load_user(snapshot().user_model, self.pk)
         return user
 
     def __getattr__(self, name: str) -> Any:
@@ -61,6 +58,33 @@ class TokenUser:
 
     def __str__(self) -> str:
         return str(self.email or self.pk)
+
+
+def _user_with_state(model: type[User], pk: Any) -> QuerySet[User]:
+    return model._default_manager.select_related("dualauth_state").filter(pk=pk).order_by()[:1]
+
+
+@cache
+def _compiled_user(model: type[User]) -> CompiledSelect[User] | None:
+    """The user look-up compiled once per database (building and compiling it cost more than the
+    rest of a request), unless the default manager builds its queryset itself.
+
+    Memoised by the model, not by the settings: a changed ``AUTH_USER_MODEL`` is another key."""
+    if not plain_default_manager(model):
+        return None
+    return CompiledSelect(model, "pk", lambda pk: _user_with_state(model, pk))
+
+
+def _load_user(model: type[User], pk: Any) -> User:
+    """``model``'s user ``pk`` with its account state: what ``get(pk=pk)`` returns or raises
+    (``model.DoesNotExist`` for a deleted user; an inactive one is returned, as by ``get``)."""
+    compiled = _compiled_user(model) if snapshot().private_speedups else None
+    if compiled is None:  # the reference path
+        return model._default_manager.select_related("dualauth_state").get(pk=pk)
+    user = compiled.first(pk)
+    if user is None:
+        raise model.DoesNotExist(f"{model._meta.object_name} matching query does not exist.")
+    return user
 
 
 # Only the session's user and revocation are read here; the other columns are not selected.
