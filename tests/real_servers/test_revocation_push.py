@@ -123,8 +123,10 @@ def test_a_revocation_in_another_process_reaches_this_one(push: None, reads: lis
 
     assert heard(view(), s), "the other process's revocation never arrived on the subscription"
     assert revocation.is_revoked(s) is True
-    assert revocation.is_revoked(other) is False
     assert reads == []  # learned from the message, not by reading the marker
+    # Checked after the read count: on a loaded machine the other process can outlast the
+    # 3-second trust window, and then "not revoked" is rightly read from the marker again.
+    assert revocation.is_revoked(other) is False
 
 
 def test_messages_that_arrive_together_are_all_applied(push: None) -> None:
