@@ -21,11 +21,11 @@ from django.core import checks
 from django.utils import timezone
 
 from django_dualauth.checks import check_settings
-from django_dualauth.exceptions import ValidationFailed
+from django_dualauth.exceptions import ReauthenticationRequired, ValidationFailed
 from django_dualauth.gateways import OutboxGateway
 from django_dualauth.models import AuthSession, EmailClaim, RotatedRefreshToken, SMSDevice
 from django_dualauth.models.sessions import RevocationReason
-from django_dualauth.services import profile_names, revoke_session
+from django_dualauth.services import fresh_sign_in, profile_names, revoke_session
 from django_dualauth.services.profile_names import PROFILE_FIELDS
 from django_dualauth.services.session_cleanup import CLEARABLE_REASONS
 from django_dualauth.signals import profile_updated
@@ -365,6 +365,16 @@ def test_a_refresh_does_not_make_a_session_fresh(logged_in: AuthClient, user: An
     assert_error(_set_password(logged_in), 403, "REAUTHENTICATION_REQUIRED")
     user.refresh_from_db()
     assert not user.has_usable_password()
+
+
+def test_a_revoked_session_is_never_fresh(logged_in: AuthClient, user: Any) -> None:
+    """Asked of the database, not of the token: in cache mode an access token can outlive its
+    session's revocation until the marker is seen, and it must not open the window meanwhile."""
+    session = current_session(logged_in)
+    fresh_sign_in.require_fresh_sign_in(session.pk, user.pk)  # just signed in: fresh
+    AuthSession.objects.filter(pk=session.pk).update(revoked_at=timezone.now())
+    with pytest.raises(ReauthenticationRequired):
+        fresh_sign_in.require_fresh_sign_in(session.pk, user.pk)
 
 
 def test_the_first_password_obeys_the_password_rules(logged_in: AuthClient, user: Any) -> None:

@@ -22,12 +22,12 @@ __all__ = ["signed_in_at", "require_fresh_sign_in"]
 
 def signed_in_at(session_id: object, user_id: int | str) -> datetime | None:
     """When the session ``session_id`` of ``user_id`` began (its sign-in), or ``None`` for a
-    malformed id, another user's session, or none. One query."""
+    malformed id, another user's session, a revoked one, or none. One query."""
     try:
         pk = uuid.UUID(str(session_id))
     except ValueError:
         return None
-    started: datetime | None = (AuthSession.objects.filter(pk=pk, user_id=user_id)
+    started: datetime | None = (AuthSession.objects.filter(pk=pk, user_id=user_id, revoked_at__isnull=True)
                                 .values_list("created_at", flat=True).first())
     return started
 
