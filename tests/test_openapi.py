@@ -322,3 +322,24 @@ def test_the_package_works_without_drf_spectacular() -> None:
     result = subprocess.run([sys.executable, "-c", WITHOUT_SPECTACULAR], cwd=ROOT, capture_output=True, text=True,
                             timeout=120, check=False)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
+
+
+def _field_tree(serializer: Any) -> dict[str, Any]:
+    """The field names of a body serializer, nested serializers as sub-trees."""
+    from rest_framework import serializers
+
+    return {name: _field_tree(field) if isinstance(field, serializers.Serializer) else None
+            for name, field in serializer.fields.items()}
+
+
+def _key_tree(document: dict[str, Any]) -> dict[str, Any]:
+    return {k: _key_tree(v) if isinstance(v, dict) else None for k, v in document.items()}
+
+
+def test_the_ui_config_schema_names_exactly_what_the_view_answers() -> None:
+    """The document is built by hand in ``api/ui_config.py`` and described by hand in
+    ``openapi/bodies.py``: a field added to one and not the other fails here."""
+    from django_dualauth.api.ui_config import ui_config
+    from django_dualauth.openapi.bodies import DualAuthUiConfigSerializer
+
+    assert _field_tree(DualAuthUiConfigSerializer()) == _key_tree(ui_config("/auth"))
