@@ -131,8 +131,10 @@ def test_a_signed_in_caller_of_either_delivery_gets_the_same_answer_and_no_cooki
     assert auth_client.login().status_code == 200
     signed_in = auth_client.get(URL)  # the cookie client sends its token cookies and CSRF cookie
     assert signed_in.status_code == 200
-    assert signed_in.content == anonymous.get(URL).content
-    assert not signed_in.cookies  # no token cookie, no CSRF cookie: a shared cache stores this answer
+    first_visit = anonymous.get(URL)  # a browser without any cookie yet
+    assert signed_in.content == first_visit.content
+    # No token cookie, no CSRF cookie planted: a shared cache stores this answer for everyone.
+    assert not signed_in.cookies and not first_visit.cookies
     assert auth_client.access_token and auth_client.access_token not in signed_in.content.decode()
 
 
