@@ -482,7 +482,6 @@ class JwkSet:
     body: bytes
     etag: str
     cache_control: str
-    kids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -587,7 +586,7 @@ class Snapshot:
         body = json.dumps({"keys": keys}, separators=(",", ":"), sort_keys=True).encode()
         max_age = max(0, int(dualauth_settings.JWKS_MAX_AGE.total_seconds()))  # check E014 refuses < 0
         return JwkSet(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
-                      cache_control=f"public, max-age={max_age}", kids=tuple(k["kid"] for k in keys))
+                      cache_control=f"public, max-age={max_age}")
 
     # --- revocation and the user ----------------------------------------------------------
     @cached_property

@@ -272,7 +272,6 @@ def _schema_of(view: type[APIView], method: str, op: Operation) -> Any:
     }
     return extend_schema(
         methods=[method], summary=op.summary, description=op.description or None, tags=[_TAG],
-
         request=op.request, responses={**successes, **errors},
         parameters=_parameters(op, list(successes), list(errors)),
     )
