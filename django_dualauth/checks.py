@@ -227,8 +227,29 @@ def _check_fresh_sign_in_window() -> list[checks.CheckMessage]:
     return []
 
 
+def _check_jwks() -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    try:
+        max_age = dualauth_settings.JWKS_MAX_AGE
+    except (TypeError, ValueError):
+        max_age = None
+    if max_age is None or max_age < timedelta(0):
+        errors.append(checks.Error("DUALAUTH_JWKS_MAX_AGE must be a timedelta (or seconds), not negative.",
+                                   hint="Keep the default (5 minutes).", id="dualauth.E014"))
+    keys = dualauth_settings.JWT_KEYS
+    signer = next((k for k in keys if k.get("secret") or k.get("private_key")), None)
+    if signer is not None and signer.get("algorithm") in _HMAC and any(k.get("algorithm") in _ASYMMETRIC for k in keys):
+        errors.append(checks.Warning(
+            f"DUALAUTH_JWT_KEYS publishes asymmetric keys (GET .well-known/jwks.json) but the HMAC key "
+            f"{signer.get('kid')!r} signs: a resource server that verifies through the JWK set refuses every "
+            "access token.",
+            hint="Expected only while moving from HMAC to an asymmetric key (docs/jwks.md); otherwise put "
+                 "an asymmetric key with its private_key first.", id="dualauth.W009"))
+    return errors
+
+
 _SETTINGS_CHECKS: tuple[Callable[[], list[checks.CheckMessage]], ...] = (
-    _check_choices, _check_keys, _check_cookie_delivery, _check_revocation, _check_two_factor_apps,
+    _check_choices, _check_keys, _check_jwks, _check_cookie_delivery, _check_revocation, _check_two_factor_apps,
     _check_mail_links, _check_sms_gateway, _check_refresh_grace, _check_fresh_sign_in_window,
 )
 

@@ -11,6 +11,8 @@ included).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,7 +25,7 @@ from django.utils.module_loading import import_string
 
 from ._seam.csrf_check import CsrfCheck
 from ._seam.settings_holder import settings_holder
-from .jwt_keys import SigningKey, prepare_keys
+from .jwt_keys import SigningKey, prepare_keys, public_jwks
 from .types import AccessClaims, Delivery
 
 if TYPE_CHECKING:
@@ -184,6 +186,11 @@ class DualAuthSettings:
     @property
     def JWT_LEEWAY(self) -> timedelta:
         return _duration(self._get("JWT_LEEWAY", timedelta(0)))
+
+    @property
+    def JWKS_MAX_AGE(self) -> timedelta:
+        """How long caches and resource servers may keep the published JWK set (``Cache-Control``)."""
+        return _duration(self._get("JWKS_MAX_AGE", timedelta(minutes=5)))
 
     @property
     def ACCESS_TOKEN_MAX_LENGTH(self) -> int:
@@ -468,6 +475,16 @@ class TokenIssuance:
 
 
 @dataclass(frozen=True)
+class JwkSet:
+    """The published JWK set (``GET .well-known/jwks.json``): its body, serialised once, its
+    ``ETag`` and its ``Cache-Control``."""
+
+    body: bytes
+    etag: str
+    cache_control: str
+
+
+@dataclass(frozen=True)
 class TokenVerification:
     """What verifying an access token needs from the settings, and the two memos of tokens that
     verified under them (``services.access_tokens`` says what they hold and why they are safe):
@@ -558,6 +575,18 @@ class Snapshot:
         s = dualauth_settings
         return TokenVerification(max_length=s.ACCESS_TOKEN_MAX_LENGTH, keys=keys, audience=s.JWT_AUDIENCE,
                                  issuer=s.JWT_ISSUER, leeway=s.JWT_LEEWAY.total_seconds())
+
+    @cached_property
+    def jwk_set(self) -> JwkSet | None:
+        """The public keys of every asymmetric key, or ``None`` when there is none (the endpoint
+        is then off): built once, since the body is the same for every request."""
+        keys = public_jwks(self.signing_keys)
+        if not keys:
+            return None
+        body = json.dumps({"keys": keys}, separators=(",", ":"), sort_keys=True).encode()
+        max_age = max(0, int(dualauth_settings.JWKS_MAX_AGE.total_seconds()))  # check E014 refuses < 0
+        return JwkSet(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+                      cache_control=f"public, max-age={max_age}")
 
     # --- revocation and the user ----------------------------------------------------------
     @cached_property

@@ -13,12 +13,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from django.utils.crypto import salted_hmac
 from jwt.algorithms import get_default_algorithms
 
-__all__ = ["SigningKey", "HMAC_ALGORITHMS", "prepare_keys"]
+__all__ = ["SigningKey", "HMAC_ALGORITHMS", "PRIVATE_JWK_MEMBERS", "prepare_keys", "public_jwks"]
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+
+#: JWK members that carry private material (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2):
+#: never published. ``k`` is an HMAC secret, ``oth`` RSA's other primes.
+PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+_PRIVATE_KEY_TYPES = (RSAPrivateKey, EllipticCurvePrivateKey, Ed25519PrivateKey, Ed448PrivateKey)
 
 
 @dataclass(frozen=True)
@@ -74,3 +85,30 @@ def _configured_keys(frozen: tuple[tuple[tuple[str, str], ...], ...]) -> tuple[S
                 raise ValueError(f"DUALAUTH_JWT_KEYS: key {entry['kid']!r} has neither private nor public key")
             keys.append(SigningKey(entry["kid"], alg, signing, verifying))
     return tuple(keys)
+
+
+def public_jwks(keys: Iterable[SigningKey]) -> list[dict[str, Any]]:
+    """The public JWKs (RFC 7517) of the asymmetric ``keys``, in their order, one per ``kid`` (the
+    first of a kid, as verification picks it): ``kid``, ``alg``, ``use: "sig"`` and the public
+    members PyJWT's ``to_jwk`` gives. HMAC keys are left out: their secret verifies *and* signs.
+
+    The public half is taken of whatever key object was prepared, so a private PEM given as a
+    ``public_key`` is published as its public half only; a private member that slipped through
+    anyway raises rather than being served.
+    """
+    algorithms = get_default_algorithms()
+    published: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        if key.algorithm in HMAC_ALGORITHMS or key.kid in published:
+            continue
+        public = key.verifying_key
+        if isinstance(public, _PRIVATE_KEY_TYPES):
+            public = public.public_key()
+        jwk = dict(algorithms[key.algorithm].to_jwk(public, as_dict=True))
+        # key_ops would say the same as use; RFC 7517 §4.3: they SHOULD NOT be used together.
+        jwk.pop("key_ops", None)
+        leaked = PRIVATE_JWK_MEMBERS & set(jwk)
+        if leaked:
+            raise ValueError(f"JWK {key.kid!r} would publish private members {sorted(leaked)}")
+        published[key.kid] = {"kid": key.kid, "alg": key.algorithm, "use": "sig", **jwk}
+    return list(published.values())

@@ -19,6 +19,7 @@ from .api.email_flows import (
     SendVerificationEmailView,
     VerifyEmailView,
 )
+from .api.jwks import JwksView
 from .api.login import LoginView, RegisterView
 from .api.magic_links import MagicLinkSendView, MagicLinkVerifyView
 from .api.profile import CsrfView, MeView, ProfileView
@@ -69,4 +70,5 @@ urlpatterns = [
     path("change-email/request", ChangeEmailRequestView.as_view(), name="change-email-request"),
     path("change-email/confirm", ChangeEmailConfirmView.as_view(), name="change-email-confirm"),
     path("ui/config", UiConfigView.as_view(), name="ui-config"),
+    path(".well-known/jwks.json", JwksView.as_view(), name="jwks"),
 ]

@@ -1,6 +1,7 @@
 """Example project: SQLite and the local-memory cache by default; PostgreSQL and Redis from
 ``DATABASE_URL`` / ``REDIS_URL``, which is how it runs behind several gunicorn workers."""
 
+import json
 import os
 from pathlib import Path
 
@@ -123,6 +124,11 @@ DUALAUTH_EMAIL_VERIFICATION = os.environ.get("DUALAUTH_EMAIL_VERIFICATION", "non
 DUALAUTH_SMS_GATEWAY = os.environ.get("DUALAUTH_SMS_GATEWAY", "django_dualauth.gateways.ConsoleGateway")
 DUALAUTH_JWT_ISSUER = "https://example-project.local"
 DUALAUTH_JWT_AUDIENCE = "example-project-api"
+# Access-token keys as a JSON list of DUALAUTH_JWT_KEYS entries (docs/jwks.md), e.g. an RS256
+# "private_key" PEM: its public half is then published at /auth/.well-known/jwks.json. Unset:
+# HS256 derived from SECRET_KEY, and no JWK set.
+if os.environ.get("DUALAUTH_JWT_KEYS"):
+    DUALAUTH_JWT_KEYS = json.loads(os.environ["DUALAUTH_JWT_KEYS"])
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

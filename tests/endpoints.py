@@ -8,7 +8,8 @@ from typing import Any
 # The endpoints that answer without a query on the request path: the CSRF token, and the two
 # signed-out request endpoints whose look-up and token row are the dispatcher's (the same work
 # for every address, docs/security.md): their 202 says nothing of the mail, sent or not.
-NO_DATABASE = {"/auth/csrf", "/auth/magic-link/send", "/auth/forgot-password", "/auth/ui/config"}
+NO_DATABASE = {"/auth/csrf", "/auth/magic-link/send", "/auth/forgot-password", "/auth/ui/config",
+               "/auth/.well-known/jwks.json"}
 
 
 def valid_body(email: str, password: str) -> dict[str, Any]:

@@ -98,11 +98,13 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path | None = N
 
 
 @contextmanager
-def live_server(tmp_path: Path, *, env: Mapping[str, str] | None = None, threads: int = 8) -> Iterator[str]:
-    """Serve the example project from ``tmp_path``; yields its base URL."""
+def live_server(tmp_path: Path, *, env: Mapping[str, str] | None = None, threads: int = 8,
+                port: int | None = None) -> Iterator[str]:
+    """Serve the example project from ``tmp_path``; yields its base URL. ``port``: a fixed one
+    (to restart a server where its clients expect it), else a free one."""
     manage(tmp_path, "migrate", "--noinput", "-v", "0", env=env)
     manage(tmp_path, "create_demo_user", env=env)
-    port = free_port()
+    port = port or free_port()
     log = tmp_path / "server.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(

@@ -27,8 +27,18 @@ from tests.views import WhoAmI
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "django_dualauth"
 
+def _es256_key() -> dict[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return {"kid": "es1", "algorithm": "ES256", "private_key": pem.decode()}
+
+
 #: Every feature switched on, so that every route is in the schema.
 ALL_ON = {
+    "DUALAUTH_JWT_KEYS": [_es256_key()],  # an asymmetric key: the JWK set is published
     "DUALAUTH_REGISTRATION_ENABLED": True,
     "DUALAUTH_MAGIC_LINK_ENABLED": True,
     "DUALAUTH_SMS_ENABLED": True,
@@ -102,7 +112,7 @@ def test_a_warning_fails_generation(all_on: None, settings: Any) -> None:
 def test_every_route_and_method_of_the_include_is_in_the_schema(all_on: None) -> None:
     schema = generate()
     expected = {(_openapi_path(p), m) for p in package_urls.urlpatterns for m in _methods(p)}
-    assert len(expected) == 34  # 32 routes; sms/phone and verify-email have two methods
+    assert len(expected) == 35  # 33 routes; sms/phone and verify-email have two methods
     assert set(_operations(schema)) == expected  # none missing, none invented
 
 
@@ -116,6 +126,7 @@ def test_every_route_and_method_of_the_include_is_in_the_schema(all_on: None) ->
     ("DUALAUTH_VERIFY_EMAIL_URL", "", {("/auth/send-verification-email", "post"), ("/auth/verify-email", "post")}),
     ("DUALAUTH_PASSWORD_RESET_URL", "", {("/auth/forgot-password", "post"), ("/auth/reset-password", "post")}),
     ("DUALAUTH_EMAIL_CHANGE_URL", "", {("/auth/change-email/request", "post"), ("/auth/change-email/confirm", "post")}),
+    ("DUALAUTH_JWT_KEYS", [], {("/auth/.well-known/jwks.json", "get")}),  # no asymmetric key: no JWK set
 ])
 def test_a_feature_that_is_off_is_absent(all_on: None, settings: Any, setting: str, off: Any,
                                          gone: set[tuple[str, str]]) -> None:
@@ -334,6 +345,40 @@ def _field_tree(serializer: Any) -> dict[str, Any]:
 
 def _key_tree(document: dict[str, Any]) -> dict[str, Any]:
     return {k: _key_tree(v) if isinstance(v, dict) else None for k, v in document.items()}
+
+
+def test_the_jwks_answer_is_documented_as_a_jwk_set_with_its_cache_headers(all_on: None) -> None:
+    schema = generate()
+    op = _operations(schema)[("/auth/.well-known/jwks.json", "get")]
+    ok = op["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/DualAuthJwkSet"
+    assert {"ETag", "Cache-Control"} <= set(ok["headers"]) and "304" in op["responses"]
+    assert [p["name"] for p in op["parameters"] if p["in"] == "header"] == ["If-None-Match"]
+    assert op["security"] == [{}]  # public
+    assert op["operationId"] == "jwks_retrieve"
+    jwk = schema["components"]["schemas"]["DualAuthJwk"]
+    assert {"kid", "kty", "alg", "use"} <= set(jwk["required"])
+    assert not {"d", "p", "q", "dp", "dq", "qi", "k"} & set(jwk["properties"])
+
+
+def test_the_jwk_schema_names_every_member_the_view_publishes(settings: Any) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    from django_dualauth.conf import snapshot
+    from django_dualauth.openapi.bodies import DualAuthJwkSerializer
+
+    def pem(key: Any) -> str:
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption()).decode()
+
+    settings.DUALAUTH_JWT_KEYS = [
+        _es256_key(), {"kid": "ed", "algorithm": "EdDSA", "private_key": pem(ed25519.Ed25519PrivateKey.generate())},
+        {"kid": "rs", "algorithm": "RS256", "private_key": pem(rsa.generate_private_key(65537, 2048))}]
+    jwk_set = snapshot().jwk_set
+    assert jwk_set is not None
+    members = {member for key in json.loads(jwk_set.body)["keys"] for member in key}
+    assert members == set(DualAuthJwkSerializer().fields)
 
 
 def test_the_ui_config_schema_names_exactly_what_the_view_answers() -> None:

@@ -334,6 +334,7 @@ NO_PROOF: dict[tuple[str, str], str] = {
     ("PATCH", "profile"): "names only, nothing security-relevant",
     ("POST", "sessions/cleanup"): "deletes the caller's own ended sessions",
     ("GET", "ui/config"): "nothing to prove",
+    ("GET", ".well-known/jwks.json"): "public keys, nothing to prove",
 }
 
 SCENARIOS = [pytest.param(prepare, id=f"{method} {route} ({prepare.__name__})")

@@ -20,7 +20,7 @@ __all__ = [
     "LogoutRequest", "MagicLinkSendRequest", "MagicLinkVerifyRequest", "ProfileBody", "RecoveryCodesBody",
     "RefreshRequest", "RegisteredBody", "SessionAnswer", "SessionListBody", "SessionsDeletedBody",
     "SetupBody", "SetupSessionAnswer", "SMSSendRequest", "SMSVerifyRequest", "SuccessBody", "TotpSetupBody",
-    "UiConfigBody", "VerificationMailRequest", "VerifySetupRequest", "DeleteAccountRequest",
+    "UiConfigBody", "JwkSetBody", "VerificationMailRequest", "VerifySetupRequest", "DeleteAccountRequest",
 ]
 
 _Body = serializers.Serializer[Any]
@@ -211,6 +211,27 @@ class DualAuthUiConfigSerializer(_Body):
     ui = DualAuthUiSiteSerializer()
 
 
+class DualAuthJwkSerializer(_Body):
+    """A public key (RFC 7517 §4): the members of its key type only, never a private one."""
+
+    kid = serializers.CharField(help_text="The `kid` of the access tokens this key verifies.")
+    kty = NamedChoiceField("DualAuthJwkKeyType", choices=["RSA", "EC", "OKP"])
+    alg = serializers.CharField(help_text="The only algorithm to verify with: RS*, PS*, ES* or EdDSA.")
+    use = NamedChoiceField("DualAuthJwkUse", choices=["sig"])
+    n = serializers.CharField(required=False, help_text="RSA modulus (base64url).")
+    e = serializers.CharField(required=False, help_text="RSA exponent (base64url).")
+    crv = serializers.CharField(required=False, help_text="EC or OKP curve: P-256, P-384, P-521, Ed25519, Ed448.")
+    x = serializers.CharField(required=False)
+    y = serializers.CharField(required=False, help_text="EC only.")
+
+
+class DualAuthJwkSetSerializer(_Body):
+    """The public keys of every asymmetric `DUALAUTH_JWT_KEYS` entry: the signing key and the
+    verify-only ones (retiring or upcoming), for `PyJWKClient` and its kind."""
+
+    keys = DualAuthJwkSerializer(many=True)
+
+
 RegisteredBody = DualAuthRegisteredSerializer
 LogoutAllBody = DualAuthLogoutAllSerializer
 SessionsDeletedBody = DualAuthSessionsDeletedSerializer
@@ -220,6 +241,7 @@ TotpSetupBody = DualAuthTotpSetupSerializer
 SetupBody = DualAuthTotpSetupSerializer
 SessionListBody = DualAuthSessionListSerializer
 UiConfigBody = DualAuthUiConfigSerializer
+JwkSetBody = DualAuthJwkSetSerializer
 
 # Requests whose fields the view checks with several serializers in turn (by ``mode``).
 

@@ -218,6 +218,10 @@ def _success_examples(serializer: Any, status: int) -> list[OpenApiExample]:
 def _success_description(op: Operation, status: int) -> str:
     if status == 303:
         return "Sent on to the front-end page with the token (`Location`)."
+    if status == 304:
+        return "Not modified: the `If-None-Match` tag is current (no body)."
+    if op.cacheable:
+        return "Cacheable for `max-age` seconds (`Cache-Control`); revalidate with `If-None-Match`."
     if op.issues_session:
         return ("Bearer delivery: the tokens are in the body. Cookie delivery: they are HttpOnly cookies "
                 "(`Set-Cookie`) and the body carries no refresh token.")
@@ -240,6 +244,14 @@ def _parameters(op: Operation, successes: list[int], errors: list[int]) -> list[
                         "HttpOnly (set, or cleared when the session ends)."))
     if 303 in successes:
         params.append(OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[303]))
+    if op.cacheable:
+        params += [
+            OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER,
+                             description="An `ETag` of an earlier answer: 304 while it is current."),
+            OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=successes),
+            OpenApiParameter("Cache-Control", str, OpenApiParameter.HEADER, response=successes,
+                             description="`public, max-age=N`."),
+        ]
     waits = [s for s in errors if s in (429, 503)]
     if waits:
         params.append(OpenApiParameter("Retry-After", int, OpenApiParameter.HEADER, response=waits,
@@ -283,13 +295,26 @@ class DualAuthViews(OpenApiViewExtension):  # type: ignore[no-untyped-call]  # i
         if operations is None:
             return self.target  # type: ignore[no-any-return]  # a project's own subclass: theirs to describe
         annotated = type(self.target.__name__, (self.target,), {
-            "schema": _schema_class()(), "__module__": self.target.__module__,
+            "schema": _named_operations(_schema_class(), operations)(), "__module__": self.target.__module__,
             "__doc__": _summary_doc(self.target)})
         # Class decorations, one per method, each on top of the last: an annotation of the view
         # methods would take DRF's DEFAULT_SCHEMA_CLASS as its base, which need not be drf-spectacular's.
         for method, op in operations.items():
             annotated = _schema_of(self.target, method, op)(annotated)
         return annotated
+
+
+def _named_operations(schema: type[AutoSchema], operations: dict[str, Operation]) -> type[AutoSchema]:
+    """``schema``, answering the ``operation_id`` of the operations that name one (a class-level
+    ``extend_schema(operation_id=...)`` is what drf-spectacular warns against)."""
+    names = {method: op.operation_id for method, op in operations.items() if op.operation_id}
+    if not names:
+        return schema
+
+    def get_operation_id(self: AutoSchema) -> str:
+        return names.get(self.method.lower()) or schema.get_operation_id(self)
+
+    return type(schema.__name__, (schema,), {"get_operation_id": get_operation_id})
 
 
 def _summary_doc(view: type[APIView]) -> str:

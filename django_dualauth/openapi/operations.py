@@ -13,7 +13,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ..api import account, email_flows, login, magic_links, profile, sms, tokens, twofactor, ui_config
+from ..api import account, email_flows, jwks, login, magic_links, profile, sms, tokens, twofactor, ui_config
 from ..api.inputs import CredentialsInput, EmailInput, NamesInput, RegisterInput
 from ..exceptions import (
     AccountTokenInvalid,
@@ -73,6 +73,8 @@ class Operation:
     rate_limited: bool = False
     csrf_checked: bool = False
     query: tuple[str, ...] = field(default=())
+    cacheable: bool = False  # Cache-Control and ETag; If-None-Match answers 304
+    operation_id: str | None = None  # when the path makes a poor one
 
 
 def _named(serializer: _Serializer, name: str) -> _Serializer:
@@ -221,6 +223,11 @@ OPERATIONS: dict[type[Any], dict[str, Operation]] = {
     ui_config.UiConfigView: {"get": Operation(
         "What this server offers, for login screens", {200: b.UiConfigBody},
         description="The same for every caller; cacheable for five minutes.")},
+    jwks.JwksView: {"get": Operation(
+        "The public keys that verify access tokens (JWK set)", {200: b.JwkSetBody, 304: None},
+        description="For resource servers (`PyJWKClient`): the signing key and the verify-only ones, by `kid`. "
+                    "Cacheable for `DUALAUTH_JWKS_MAX_AGE`. Off (absent here) unless `DUALAUTH_JWT_KEYS` holds "
+                    "an asymmetric key (docs/jwks.md).", cacheable=True, operation_id="jwks_retrieve")},
 }
 
 #: Documented with every rate-limited operation.
