@@ -23,6 +23,13 @@ from .api.login import LoginView, RegisterView
 from .api.magic_links import MagicLinkSendView, MagicLinkVerifyView
 from .api.profile import CsrfView, MeView, ProfileView
 from .api.sms import AddPhoneView, SMSPhoneVerifyView, SMSPhoneView, SMSSendView, SMSVerifyView
+from .api.social import (
+    LinkedAccountDetailView,
+    LinkedAccountsView,
+    OAuthLinkView,
+    OAuthNonceView,
+    OAuthTokenView,
+)
 from .api.tokens import LogoutAllView, LogoutView, RefreshView
 from .api.twofactor import (
     RecoveryCodesView,
@@ -69,4 +76,11 @@ urlpatterns = [
     path("change-email/request", ChangeEmailRequestView.as_view(), name="change-email-request"),
     path("change-email/confirm", ChangeEmailConfirmView.as_view(), name="change-email-confirm"),
     path("ui/config", UiConfigView.as_view(), name="ui-config"),
+    # Social sign-in; node-auth's oauth/<provider> and oauth/<provider>/callback are the redirect flow's.
+    path("oauth/<str:provider>/nonce", OAuthNonceView.as_view(), name="oauth-nonce"),
+    path("oauth/<str:provider>/token", OAuthTokenView.as_view(), name="oauth-token"),
+    path("oauth/<str:provider>/link", OAuthLinkView.as_view(), name="oauth-link"),
+    path("linked-accounts", LinkedAccountsView.as_view(), name="linked-accounts"),
+    path("linked-accounts/<str:provider>/<path:provider_account_id>", LinkedAccountDetailView.as_view(),
+         name="linked-account-detail"),
 ]
