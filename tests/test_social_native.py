@@ -551,3 +551,14 @@ def test_the_sign_in_of_a_linked_account_runs_a_fixed_number_of_queries(
     # state (1), the session inserted (1), last_login (1), inside one transaction (2: SAVEPOINT / RELEASE).
     with django_assert_num_queries(8):
         assert exchange(bearer, "google", token, nonce).status_code == 200
+
+
+def test_a_cookie_sign_in_needs_the_login_csrf_checks(providers: Any, google: StandinIssuer) -> None:
+    # Login CSRF: another site must not sign a browser in to the attacker's account.
+    browser = AuthClient("cookie")
+    nonce = get_nonce(AuthClient("bearer"))
+    forged = browser.client.post(browser.url("oauth/google/token"), {"idToken": google_token(google, nonce),
+                                                                     "nonce": nonce},
+                                 format="json", HTTP_ORIGIN="https://evil.example")
+    assert forged.status_code == 403 and forged.json()["code"] == "CSRF_INVALID"
+    assert not AuthSession.objects.exists() and not User.objects.exists()
