@@ -244,7 +244,7 @@ def test_unknown_kids_cannot_make_the_server_hammer_the_provider(
     settings.DUALAUTH_SOCIAL_JWKS_REFETCH_COOLDOWN = 30
     bearer = AuthClient("bearer")
     assert sign_in_with_google(bearer, google).status_code == 200
-    for n in range(3):
+    for _ in range(3):
         nonce = get_nonce(bearer)
         token = google.mint(google.claims(aud=GOOGLE_WEB, nonce=nonce), key=google.new_key())
         assert exchange(bearer, "google", token, nonce).json()["code"] == "INVALID_ID_TOKEN"
@@ -547,9 +547,10 @@ def test_the_sign_in_of_a_linked_account_runs_a_fixed_number_of_queries(
     assert sign_in_with_google(bearer, google, sub="warm", email="warm@example.com").status_code == 200  # keys
     nonce = get_nonce(bearer)
     token = google_token(google, nonce)
-    # The nonce spent (1 UPDATE), the link and its user (1), the link touched (1), the account
-    # state (1), the session inserted (1), last_login (1), inside one transaction (2: SAVEPOINT / RELEASE).
-    with django_assert_num_queries(8):
+    # The nonce spent (1 UPDATE); in one transaction (SAVEPOINT, RELEASE: 2) the link with its
+    # user and account state (1 SELECT), the link touched (1 UPDATE), the session (1 INSERT);
+    # last_login (1 UPDATE, Django's user_logged_in receiver). No key fetch: the keys are cached.
+    with django_assert_num_queries(7):
         assert exchange(bearer, "google", token, nonce).status_code == 200
 
 
@@ -562,3 +563,32 @@ def test_a_cookie_sign_in_needs_the_login_csrf_checks(providers: Any, google: St
                                  format="json", HTTP_ORIGIN="https://evil.example")
     assert forged.status_code == 403 and forged.json()["code"] == "CSRF_INVALID"
     assert not AuthSession.objects.exists() and not User.objects.exists()
+
+
+def test_the_purge_deletes_expired_nonces(auth_client: AuthClient, providers: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    get_nonce(auth_client)
+    expired = OAuthNonce.objects.get()
+    OAuthNonce.objects.filter(pk=expired.pk).update(expires_at=expired.created_at)
+    get_nonce(auth_client)
+    out = StringIO()
+    call_command("dualauth_purge", stdout=out)
+    assert "1 sign-in nonce(s) deleted" in out.getvalue()
+    assert list(OAuthNonce.objects.values_list("pk", flat=True)) != [expired.pk]
+    assert OAuthNonce.objects.count() == 1  # the live one stays
+
+
+def test_sign_ins_and_refusals_are_audited_without_the_token(
+        auth_client: AuthClient, providers: Any, google: StandinIssuer, caplog: Any) -> None:
+    caplog.set_level("INFO", logger="django_dualauth")
+    nonce = get_nonce(auth_client)
+    token = google_token(google, nonce, aud="someone-else")
+    exchange(auth_client, "google", token, nonce)
+    assert sign_in_with_google(auth_client, google).status_code == 200
+    events = [r.getMessage() for r in caplog.records if r.getMessage().startswith("auth.social")]
+    assert any(e.startswith("auth.social.refused provider=google reason=InvalidAudienceError") for e in events)
+    assert any(e.startswith("auth.social.signed_in") for e in events)
+    assert all(token not in r.getMessage() and nonce not in r.getMessage() for r in caplog.records)

@@ -61,8 +61,9 @@ def test_e014_names_the_problem_and_no_provider_is_served(settings: Any) -> None
 
 
 def test_valid_providers_pass_the_checks(settings: Any) -> None:
-    settings.DUALAUTH_SOCIAL_PROVIDERS = {"google": {"client_ids": ["w"]},
-                                          "local": {"kind": "oidc", "issuer": "http://127.0.0.1:9/", "client_ids": ["c"]}}
+    settings.DUALAUTH_SOCIAL_PROVIDERS = {
+        "google": {"client_ids": ["w"]},
+        "local": {"kind": "oidc", "issuer": "http://127.0.0.1:9/", "client_ids": ["c"]}}
     assert check_settings() == []
 
 
@@ -71,8 +72,9 @@ def test_w009_a_key_set_over_plain_http_off_loopback(settings: Any) -> None:
     assert ids(check_settings()) == ["dualauth.W009"]
 
 
-@pytest.mark.parametrize(("name", "value"), [("SOCIAL_NONCE_LIFETIME", 0), ("SOCIAL_ID_TOKEN_LEEWAY", -1),
-                                             ("SOCIAL_JWKS_LIFESPAN", "soon"), ("SOCIAL_ID_TOKEN_MAX_AGE", timedelta(0))])
+@pytest.mark.parametrize(("name", "value"), [
+    ("SOCIAL_NONCE_LIFETIME", 0), ("SOCIAL_ID_TOKEN_LEEWAY", -1), ("SOCIAL_JWKS_LIFESPAN", "soon"),
+    ("SOCIAL_ID_TOKEN_MAX_AGE", timedelta(0))])
 def test_e015_durations(settings: Any, name: str, value: Any) -> None:
     setattr(settings, f"DUALAUTH_{name}", value)
     assert ids(check_settings()) == ["dualauth.E015"]

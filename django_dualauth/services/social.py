@@ -271,7 +271,8 @@ def _account_for(provider: SocialProvider, identity: ProviderIdentity,
     """The user the identity signs in, and how it was linked now ("" when it already was) and
     whether the user was created. Call inside ``atomic``."""
     now = timezone.now()
-    link = (LinkedAccount.objects.select_related("user")
+    # The user's AccountState in the same query: the login's policies read it next.
+    link = (LinkedAccount.objects.select_related("user", "user__dualauth_state")
             .filter(provider=identity.provider, provider_account_id=identity.subject).first())
     if link is not None:
         user = link.user
