@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import AccountState, AuthSession, MagicLink, SMSDevice
+from .models import AccountState, AuthSession, LinkedAccount, MagicLink, SMSDevice
 from .models.sessions import RevocationReason
 from .services import revoke_all_sessions, revoke_session
 from .services.twofactor import reset_two_factor
@@ -28,11 +28,12 @@ if TYPE_CHECKING:  # generic in django-stubs only: Django's admin classes take n
     _StateAdmin = admin.ModelAdmin[AccountState]
     _MagicLinkAdmin = admin.ModelAdmin[MagicLink]
     _SMSDeviceAdmin = admin.ModelAdmin[SMSDevice]
+    _LinkedAccountAdmin = admin.ModelAdmin[LinkedAccount]
 else:
-    _SessionAdmin = _StateAdmin = _MagicLinkAdmin = _SMSDeviceAdmin = admin.ModelAdmin
+    _SessionAdmin = _StateAdmin = _MagicLinkAdmin = _SMSDeviceAdmin = _LinkedAccountAdmin = admin.ModelAdmin
     _SessionInline, _StateInline = admin.TabularInline, admin.StackedInline
 
-__all__ = ["AccountStateAdmin", "AccountStateInline", "AuthSessionAdmin", "AuthSessionInline",
+__all__ = ["AccountStateAdmin", "AccountStateInline", "AuthSessionAdmin", "AuthSessionInline", "LinkedAccountAdmin",
            "RevokeSessionsUserAdminMixin"]
 
 
@@ -160,8 +161,8 @@ class AccountStateInline(_StateInline):
 
     model = AccountState
     can_delete = False
-    fields = ("email_verified", "two_factor_enabled", "two_factor_required")
-    readonly_fields = ("two_factor_enabled",)
+    fields = ("email_verified", "two_factor_enabled", "two_factor_required", "login_provider")
+    readonly_fields = ("two_factor_enabled", "login_provider")
 
 
 class RevokeSessionsUserAdminMixin:
@@ -190,7 +191,7 @@ class AccountStateAdmin(_StateAdmin):
     list_display = ("user", "email_verified", "two_factor_enabled", "two_factor_required")
     list_filter = ("email_verified", "two_factor_enabled", "two_factor_required")
     raw_id_fields = ("user",)
-    readonly_fields = ("two_factor_enabled",)
+    readonly_fields = ("two_factor_enabled", "login_provider")
     actions = [reset_account_two_factor]
 
     def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
@@ -234,4 +235,27 @@ class SMSDeviceAdmin(_SMSDeviceAdmin):
         return (*_user_search_fields("user__"), "number")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(LinkedAccount)
+class LinkedAccountAdmin(_LinkedAccountAdmin):
+    """Provider accounts linked to users, for support: read-only (a link is made by proof of the
+    provider account, never by hand). Deleting one unlinks it; the user may then have no way to
+    sign in left but a password reset."""
+
+    list_display = ("user", "provider", "provider_account_id", "email", "linked_at", "last_used_at")
+    list_filter = ("provider",)
+    list_select_related = ("user",)
+    fields = ("user", "provider", "provider_account_id", "email", "linked_at", "last_used_at")
+    readonly_fields = fields
+    ordering = ("-linked_at",)
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        return (*_user_search_fields("user__"), "provider_account_id", "email")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

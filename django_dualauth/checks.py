@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeAlias
+from urllib.parse import urlsplit
 
 from django.apps import AppConfig, apps
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.core import checks
 from jwt.algorithms import get_default_algorithms
 
 from .conf import DELIVERY_POLICIES, REDIS_CACHES, REVOCATION_CHECKS, SAMESITE_VALUES, dualauth_settings
+from .social_providers import parse_providers
 
 _NON_SHARED_CACHES = {
     "django.core.cache.backends.locmem.LocMemCache",
@@ -248,9 +250,49 @@ def _check_jwks() -> list[checks.CheckMessage]:
     return errors
 
 
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def _check_social_providers() -> list[checks.CheckMessage]:
+    """E016: a provider that cannot work (the message names it); E017: a duration of social
+    sign-in that is not positive; W010: a provider endpoint over plain HTTP off loopback."""
+    s = dualauth_settings
+    errors: list[checks.CheckMessage] = []
+    try:
+        providers = parse_providers(s.SOCIAL_PROVIDERS)
+    except (TypeError, ValueError) as exc:
+        return [checks.Error(f"DUALAUTH_SOCIAL_PROVIDERS: {exc}.", hint="See docs/social-login.md.",
+                             id="dualauth.E016")]
+    for name in ("SOCIAL_NONCE_LIFETIME", "SOCIAL_ID_TOKEN_MAX_AGE", "SOCIAL_JWKS_LIFESPAN"):
+        try:
+            ok = getattr(s, name) > timedelta(0)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            errors.append(checks.Error(f"DUALAUTH_{name} must be a positive timedelta (or seconds).",
+                                       id="dualauth.E017"))
+    for name in ("SOCIAL_ID_TOKEN_LEEWAY", "SOCIAL_JWKS_REFETCH_COOLDOWN"):
+        try:
+            ok = getattr(s, name) >= timedelta(0)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            errors.append(checks.Error(f"DUALAUTH_{name} must be a timedelta (or seconds), not negative.",
+                                       id="dualauth.E017"))
+    for provider in providers.values():
+        for url in (provider.jwks_uri, provider.discovery_url, provider.token_endpoint, provider.userinfo_endpoint):
+            parsed = urlsplit(url)
+            if parsed.scheme == "http" and parsed.hostname not in _LOOPBACK_HOSTS:
+                errors.append(checks.Warning(
+                    f"DUALAUTH_SOCIAL_PROVIDERS[{provider.name!r}] fetches {url} over plain HTTP.",
+                    hint="Use https: keys fetched in clear text can be replaced on the way.", id="dualauth.W010"))
+    return errors
+
+
 _SETTINGS_CHECKS: tuple[Callable[[], list[checks.CheckMessage]], ...] = (
     _check_choices, _check_keys, _check_jwks, _check_cookie_delivery, _check_revocation, _check_two_factor_apps,
     _check_mail_links, _check_sms_gateway, _check_refresh_grace, _check_fresh_sign_in_window,
+    _check_social_providers,
 )
 
 

@@ -25,7 +25,9 @@ from django.utils.module_loading import import_string
 
 from ._seam.csrf_check import CsrfCheck
 from ._seam.settings_holder import settings_holder
+from .gateways import ProviderKeys
 from .jwt_keys import SigningKey, prepare_keys, public_jwks
+from .social_providers import ProviderConfig, parse_providers
 from .types import AccessClaims, Delivery
 
 if TYPE_CHECKING:
@@ -55,6 +57,8 @@ DEFAULT_RATE_LIMITS: dict[str, str | None] = {
     "account_ip": "20/10m",  # account-lifecycle requests per client IP
     "account_user": "10/10m",  # wrong passwords and codes per user: every re-authentication and second factor
     "reauth_ip": "30/10m",  # wrong passwords per client IP on change-password, change-email, delete, sms/phone
+    "oauth_nonce_ip": "60/10m",  # sign-in nonces handed out per client IP (each is a row)
+    "oauth_token_ip": "30/10m",  # id_token exchanges and links per client IP (each may cost a signature check)
 }
 
 
@@ -395,6 +399,38 @@ class DualAuthSettings:
         """``change-password`` revokes the user's other sessions and keeps the caller's."""
         return bool(self._get("PASSWORD_CHANGE_KEEPS_CURRENT_SESSION", True))
 
+    # --- social sign-in -----------------------------------------------------------------
+    @property
+    def SOCIAL_PROVIDERS(self) -> dict[str, Any]:
+        """Sign-in providers, name -> options (``django_dualauth.social_providers``; docs/social-login.md).
+        Empty (the default): no ``oauth/...`` or ``linked-accounts`` endpoint answers."""
+        return dict(self._get("SOCIAL_PROVIDERS", {}))
+
+    @property
+    def SOCIAL_NONCE_LIFETIME(self) -> timedelta:
+        """How long a nonce from ``oauth/<provider>/nonce`` may be used (once)."""
+        return _duration(self._get("SOCIAL_NONCE_LIFETIME", timedelta(minutes=10)))
+
+    @property
+    def SOCIAL_ID_TOKEN_LEEWAY(self) -> timedelta:
+        """Clock skew allowed on an id_token's ``exp``, ``iat`` and ``nbf``."""
+        return _duration(self._get("SOCIAL_ID_TOKEN_LEEWAY", timedelta(seconds=60)))
+
+    @property
+    def SOCIAL_ID_TOKEN_MAX_AGE(self) -> timedelta:
+        """An id_token issued (``iat``) longer ago than this is refused, whatever its ``exp``."""
+        return _duration(self._get("SOCIAL_ID_TOKEN_MAX_AGE", timedelta(hours=1)))
+
+    @property
+    def SOCIAL_JWKS_LIFESPAN(self) -> timedelta:
+        """How long a provider's key set is kept before it is fetched again."""
+        return _duration(self._get("SOCIAL_JWKS_LIFESPAN", timedelta(hours=1)))
+
+    @property
+    def SOCIAL_JWKS_REFETCH_COOLDOWN(self) -> timedelta:
+        """The least time between two fetches of a key set caused by an unknown ``kid``."""
+        return _duration(self._get("SOCIAL_JWKS_REFETCH_COOLDOWN", timedelta(seconds=30)))
+
     # --- the private seam ----------------------------------------------------------------
     @property
     def PRIVATE_SPEEDUPS(self) -> bool:
@@ -499,6 +535,14 @@ class TokenVerification:
     verified_tokens: dict[str, AccessClaims] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SocialProvider:
+    """A configured sign-in provider and its key client (``gateways.ProviderKeys``)."""
+
+    config: ProviderConfig
+    keys: ProviderKeys
+
+
 class Snapshot:
     """Every value the per-request path derives from settings alone, each resolved on its first
     read (most requests need a few of them) and kept for the life of the snapshot.
@@ -587,6 +631,23 @@ class Snapshot:
         max_age = max(0, int(dualauth_settings.JWKS_MAX_AGE.total_seconds()))  # check E014 refuses < 0
         return JwkSet(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
                       cache_control=f"public, max-age={max_age}")
+
+    # --- social sign-in -----------------------------------------------------------------
+    @cached_property
+    def social_providers(self) -> dict[str, SocialProvider]:
+        """The configured sign-in providers by name, each with its one key client for the process
+        (so the key set is fetched once, not per sign-in). System check E016 reports a
+        configuration this refuses; at run time such a configuration serves no provider."""
+        s = dualauth_settings
+        try:
+            configs = parse_providers(s.SOCIAL_PROVIDERS)
+        except ValueError:
+            return {}
+        return {name: SocialProvider(config, ProviderKeys(
+            jwks_uri=config.jwks_uri, discovery_url=config.discovery_url,
+            issuer=config.issuers[0] if config.issuers else "", timeout=config.timeout,
+            lifespan=s.SOCIAL_JWKS_LIFESPAN.total_seconds(), cooldown=s.SOCIAL_JWKS_REFETCH_COOLDOWN.total_seconds()))
+            for name, config in configs.items()}
 
     # --- revocation and the user ----------------------------------------------------------
     @cached_property

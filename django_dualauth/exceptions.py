@@ -51,6 +51,16 @@ __all__ = [
     "EmailNotVerified",
     "EmailVerificationRequired",
     "AccountTokenInvalid",
+    "ProviderNotConfigured",
+    "ProviderFlowUnsupported",
+    "IdTokenInvalid",
+    "OAuthNonceInvalid",
+    "OAuthEmailNotVerified",
+    "OAuthAccountConflict",
+    "OAuthAccountLinkedElsewhere",
+    "LastSignInMethod",
+    "LinkedAccountNotFound",
+    "ProviderUnavailable",
 ]
 
 
@@ -326,3 +336,73 @@ class AccountTokenInvalid(DualAuthError):
     """Unknown, used, expired or stale e-mail verification, password-reset or e-mail-change token."""
 
     status, code, message = 400, "INVALID_TOKEN", "Invalid or expired token"
+
+
+# --- social sign-in ------------------------------------------------------------------------------
+
+class ProviderNotConfigured(EndpointDisabled):
+    """node-auth's answer for a provider it does not serve (``{error: 'Google OAuth not configured'}``),
+    in our shape: 404 ``NOT_FOUND``."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name.capitalize()[:32]} OAuth not configured")
+
+
+class ProviderFlowUnsupported(DualAuthError):
+    """The provider has no id_token (GitHub): it signs in through the redirect flow only."""
+
+    status, code, message = 400, "OAUTH_FLOW_UNSUPPORTED", "This provider does not sign in with an id_token"
+
+
+class IdTokenInvalid(DualAuthError):
+    """A forged, expired, foreign or malformed id_token; deliberately one answer (the log says why)."""
+
+    status, code, message = 401, "INVALID_ID_TOKEN", "Invalid or expired id_token"
+
+
+class OAuthNonceInvalid(DualAuthError):
+    """The nonce is unknown, used, expired, of another provider, or not the id_token's."""
+
+    status, code, message = 401, "INVALID_NONCE", "Invalid, used or expired nonce"
+
+
+class OAuthEmailNotVerified(DualAuthError):
+    """A new account needs an address the provider asserts as verified (``email_verified``)."""
+
+    status, code, message = 403, "OAUTH_EMAIL_NOT_VERIFIED", "The provider did not verify this e-mail address"
+
+
+class OAuthAccountConflict(DualAuthError):
+    """An account already has the id_token's address, and this provider may not link to it by
+    e-mail: node-auth's ``OAUTH_ACCOUNT_CONFLICT``, with ``provider`` and ``email``. Nothing is
+    written; the owner signs in and links from the session."""
+
+    status, code, message = 409, "OAUTH_ACCOUNT_CONFLICT", "An account with this e-mail already exists"
+
+    def __init__(self, provider: str, email: str) -> None:
+        super().__init__(provider=provider, email=email)
+
+
+class OAuthAccountLinkedElsewhere(DualAuthError):
+    """Linking a provider account that already signs in another user."""
+
+    status, code, message = 409, "OAUTH_ACCOUNT_ALREADY_LINKED", "This provider account is linked to another user"
+
+
+class LastSignInMethod(DualAuthError):
+    """Unlinking would leave the account with no way to sign in (no usable password, no other link)."""
+
+    status, code, message = 409, "LAST_SIGN_IN_METHOD", "Set a password or link another account first"
+
+
+class LinkedAccountNotFound(EndpointDisabled):
+    """Not one of the caller's linked accounts (another user's, or none): the same 404."""
+
+    message = "Linked account not found"
+
+
+class ProviderUnavailable(ServiceUnavailable):
+    """The provider's keys or discovery document could not be fetched: 503 with ``Retry-After``."""
+
+    code, message = "PROVIDER_UNAVAILABLE", "The sign-in provider cannot be reached; try again shortly"
+    retry_after = 30

@@ -19,7 +19,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-__all__ = ["SMSGateway", "GatewayError", "ConsoleGateway", "OutboxGateway", "SMSMessage", "TwilioGateway"]
+import jwt
+
+__all__ = ["SMSGateway", "GatewayError", "ConsoleGateway", "OutboxGateway", "SMSMessage", "TwilioGateway",
+           "ProviderKeys", "ProviderUnreachable", "UnknownSigningKey", "fetch_json"]
 
 
 class GatewayError(Exception):
@@ -102,3 +105,89 @@ def _twilio_error(payload: bytes) -> str:
     except ValueError:
         return "unreadable error"
     return f"code {data.get('code')}" if isinstance(data, dict) else "unreadable error"
+
+
+# --- sign-in providers: discovery documents and signing keys ------------------------------------
+
+class ProviderUnreachable(GatewayError):
+    """A sign-in provider's discovery document or key set could not be fetched or read (a 503 to
+    the client, with ``Retry-After``: the provider is down, not the token wrong)."""
+
+
+class UnknownSigningKey(Exception):
+    """No key of the provider's key set has this ``kid``, even after the one refetch allowed."""
+
+
+def fetch_json(url: str, *, timeout: float) -> dict[str, Any]:
+    """GET ``url`` (http or https, no redirects followed) and return its JSON object, or raise
+    :class:`ProviderUnreachable`. Used for OpenID Connect discovery documents."""
+    if urllib.parse.urlparse(url).scheme not in ("http", "https"):
+        raise ProviderUnreachable("only http(s) URLs are fetched")
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+    opener = urllib.request.build_opener(_NoRedirect())
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            data = json.loads(response.read(1024 * 1024))
+    except urllib.error.HTTPError as exc:
+        raise ProviderUnreachable(f"{url} answered {exc.code}") from None
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+        raise ProviderUnreachable(f"{url} unreachable or unreadable: {type(exc).__name__}") from None
+    if not isinstance(data, dict):
+        raise ProviderUnreachable(f"{url} did not answer a JSON object")
+    return data
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class ProviderKeys:
+    """The signing keys of one provider, through PyJWT's :class:`jwt.PyJWKClient`.
+
+    The key set is fetched once and kept ``lifespan`` seconds; a ``kid`` it lacks triggers one
+    refetch (a key rotation), at most one per ``cooldown`` seconds (so tokens with made-up
+    ``kid`` values cannot make us hammer the provider). In steady state a sign-in makes no
+    network call. With ``discovery_url`` the key set's address is read from the provider's
+    discovery document on first use, whose ``issuer`` must be ``issuer`` (OpenID Connect
+    Discovery §4.3). One instance per provider per process: ``conf.Snapshot.social_providers``.
+    Thread-safe (``PyJWKClient`` locks its own cache).
+    """
+
+    def __init__(self, *, jwks_uri: str, discovery_url: str, issuer: str, timeout: float, lifespan: float,
+                 cooldown: float) -> None:
+        self.jwks_uri, self.discovery_url, self.issuer = jwks_uri, discovery_url, issuer
+        self.timeout, self.lifespan, self.cooldown = timeout, lifespan, cooldown
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _jwk_client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                uri = self.jwks_uri
+                if not uri:
+                    document = fetch_json(self.discovery_url, timeout=self.timeout)
+                    if document.get("issuer") != self.issuer:
+                        raise ProviderUnreachable("the discovery document names another issuer")
+                    found = document.get("jwks_uri")
+                    if not isinstance(found, str) or urllib.parse.urlparse(found).scheme not in ("http", "https"):
+                        raise ProviderUnreachable("the discovery document has no usable jwks_uri")
+                    uri = found
+                self._client = jwt.PyJWKClient(uri, cache_jwk_set=True, lifespan=self.lifespan,
+                                               timeout=self.timeout, cooldown_duration=self.cooldown)
+            return self._client
+
+    def key_for(self, kid: str) -> Any:
+        """The :class:`jwt.PyJWK` with this ``kid``; raises :class:`UnknownSigningKey` or
+        :class:`ProviderUnreachable`."""
+        client = self._jwk_client()
+        try:
+            return client.get_signing_key(kid)
+        except jwt.PyJWKClientConnectionError:
+            raise ProviderUnreachable("the provider's key set could not be fetched") from None
+        except (jwt.PyJWKSetError, ValueError) as exc:  # ValueError: a body that is not JSON
+            raise ProviderUnreachable(f"the provider's key set is unreadable: {type(exc).__name__}") from None
+        except jwt.PyJWKClientError as exc:
+            if "Unable to find a signing key" in str(exc):
+                raise UnknownSigningKey(kid) from None
+            raise ProviderUnreachable(f"the provider's key set is unusable: {exc}") from None

@@ -20,6 +20,8 @@ __all__ = [
     "account_deleted",
     "account_reclaimed",
     "profile_updated",
+    "social_account_linked",
+    "social_account_unlinked",
 ]
 
 #: A login created a session (one refresh-token family). kwargs: ``session``, ``user``.
@@ -57,3 +59,11 @@ account_reclaimed = Signal()
 #: ``PATCH profile`` saved the user's names. kwargs: ``user``, ``fields`` (the model fields
 #: written, e.g. ``["first_name"]``; never their values).
 profile_updated = Signal()
+
+#: A provider account now signs a user in: at the first sign-in with it (``created`` tells a new
+#: account), or linked by the user or by a verified address. Sent after commit. kwargs: ``user``,
+#: ``provider``, ``provider_account_id``, ``created`` (the user account was created too), ``how``
+#: ("sign_up", "session", "verified_email").
+social_account_linked = Signal()
+#: The user removed a linked provider account. kwargs: ``user``, ``provider``, ``provider_account_id``.
+social_account_unlinked = Signal()

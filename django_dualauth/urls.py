@@ -24,6 +24,13 @@ from .api.login import LoginView, RegisterView
 from .api.magic_links import MagicLinkSendView, MagicLinkVerifyView
 from .api.profile import CsrfView, MeView, ProfileView
 from .api.sms import AddPhoneView, SMSPhoneVerifyView, SMSPhoneView, SMSSendView, SMSVerifyView
+from .api.social import (
+    LinkedAccountDetailView,
+    LinkedAccountsView,
+    OAuthLinkView,
+    OAuthNonceView,
+    OAuthTokenView,
+)
 from .api.tokens import LogoutAllView, LogoutView, RefreshView
 from .api.twofactor import (
     RecoveryCodesView,
@@ -71,4 +78,11 @@ urlpatterns = [
     path("change-email/confirm", ChangeEmailConfirmView.as_view(), name="change-email-confirm"),
     path("ui/config", UiConfigView.as_view(), name="ui-config"),
     path(".well-known/jwks.json", JwksView.as_view(), name="jwks"),
+    # Social sign-in; node-auth's oauth/<provider> and oauth/<provider>/callback are the redirect flow's.
+    path("oauth/<str:provider>/nonce", OAuthNonceView.as_view(), name="oauth-nonce"),
+    path("oauth/<str:provider>/token", OAuthTokenView.as_view(), name="oauth-token"),
+    path("oauth/<str:provider>/link", OAuthLinkView.as_view(), name="oauth-link"),
+    path("linked-accounts", LinkedAccountsView.as_view(), name="linked-accounts"),
+    path("linked-accounts/<str:provider>/<path:provider_account_id>", LinkedAccountDetailView.as_view(),
+         name="linked-account-detail"),
 ]

@@ -8,8 +8,16 @@ from typing import Any
 # The endpoints that answer without a query on the request path: the CSRF token, and the two
 # signed-out request endpoints whose look-up and token row are the dispatcher's (the same work
 # for every address, docs/security.md): their 202 says nothing of the mail, sent or not.
+# The id_token exchange refuses a token that does not verify before any query (only a verified
+# token reaches the nonce row): valid_body's token is not one.
 NO_DATABASE = {"/auth/csrf", "/auth/magic-link/send", "/auth/forgot-password", "/auth/ui/config",
+               "/auth/oauth/google/token",
                "/auth/.well-known/jwks.json"}
+#: The social sign-in endpoints, which answer 404 without a query while no provider is configured
+#: (the demo project configures none); SOCIAL_PROVIDERS turns them on for the sweeps that can.
+SOCIAL = frozenset({"/auth/oauth/google/nonce", "/auth/oauth/google/token", "/auth/oauth/google/link",
+                    "/auth/linked-accounts", "/auth/linked-accounts/google/1234"})
+SOCIAL_PROVIDERS = {"google": {"client_ids": ["web.apps.googleusercontent.com"], "jwks_uri": "http://127.0.0.1:9/jwks"}}
 
 
 def valid_body(email: str, password: str) -> dict[str, Any]:
@@ -17,11 +25,12 @@ def valid_body(email: str, password: str) -> dict[str, Any]:
     return {"email": email, "password": password, "currentPassword": password,
             "newPassword": "another horse battery staple", "token": "A" * 43, "tempToken": "A" * 43,
             "code": "123456", "totpCode": "123456", "newEmail": "new@example.com", "phoneNumber": "+14155550100",
-            "mode": "login"}
+            "mode": "login", "idToken": "a.b.c", "nonce": "A" * 43}
 
 
 def routes() -> list[str]:
     """The paths of ``django_dualauth.urls`` under ``/auth/`` (a session handle filled in)."""
     from django_dualauth import urls  # imports the views: needs Django set up
 
-    return ["/auth/" + str(p.pattern).replace("<str:handle>", "0" * 32) for p in urls.urlpatterns]
+    return ["/auth/" + str(p.pattern).replace("<str:handle>", "0" * 32).replace("<str:provider>", "google")
+            .replace("<path:provider_account_id>", "1234") for p in urls.urlpatterns]

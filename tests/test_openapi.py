@@ -45,6 +45,7 @@ ALL_ON = {
     "DUALAUTH_VERIFY_EMAIL_URL": "https://app.example.com/verify-email?token={token}",
     "DUALAUTH_PASSWORD_RESET_URL": "https://app.example.com/reset?token={token}",
     "DUALAUTH_EMAIL_CHANGE_URL": "https://app.example.com/change-email?token={token}",
+    "DUALAUTH_SOCIAL_PROVIDERS": {"google": {"client_ids": ["web.apps.googleusercontent.com"]}},
 }
 
 #: Codes of the enum that no endpoint answers on purpose, documented in the enum only: the
@@ -112,7 +113,7 @@ def test_a_warning_fails_generation(all_on: None, settings: Any) -> None:
 def test_every_route_and_method_of_the_include_is_in_the_schema(all_on: None) -> None:
     schema = generate()
     expected = {(_openapi_path(p), m) for p in package_urls.urlpatterns for m in _methods(p)}
-    assert len(expected) == 35  # 33 routes; sms/phone and verify-email have two methods
+    assert len(expected) == 40  # 38 routes; sms/phone and verify-email have two methods
     assert set(_operations(schema)) == expected  # none missing, none invented
 
 
@@ -122,6 +123,10 @@ def test_every_route_and_method_of_the_include_is_in_the_schema(all_on: None) ->
       ("/auth/sms/send", "post"), ("/auth/sms/verify", "post"), ("/auth/add-phone", "post")}),
     ("DUALAUTH_MAGIC_LINK_ENABLED", False, {("/auth/magic-link/send", "post"), ("/auth/magic-link/verify", "post")}),
     ("DUALAUTH_REGISTRATION_ENABLED", False, {("/auth/register", "post")}),
+    ("DUALAUTH_SOCIAL_PROVIDERS", {},
+     {("/auth/oauth/{provider}/nonce", "post"), ("/auth/oauth/{provider}/token", "post"),
+      ("/auth/oauth/{provider}/link", "post"), ("/auth/linked-accounts", "get"),
+      ("/auth/linked-accounts/{provider}/{provider_account_id}", "delete")}),
     # GET verify-email answers alike while the flow is off (405, or 303 to the page): it stays.
     ("DUALAUTH_VERIFY_EMAIL_URL", "", {("/auth/send-verification-email", "post"), ("/auth/verify-email", "post")}),
     ("DUALAUTH_PASSWORD_RESET_URL", "", {("/auth/forgot-password", "post"), ("/auth/reset-password", "post")}),

@@ -335,6 +335,11 @@ NO_PROOF: dict[tuple[str, str], str] = {
     ("POST", "sessions/cleanup"): "deletes the caller's own ended sessions",
     ("GET", "ui/config"): "nothing to prove",
     ("GET", ".well-known/jwks.json"): "public keys, nothing to prove",
+    ("POST", "oauth/<str:provider>/nonce"): "hands out a nonce (oauth_nonce_ip)",
+    ("POST", "oauth/<str:provider>/token"): "a provider-signed id_token and a 256-bit nonce (oauth_token_ip)",
+    ("POST", "oauth/<str:provider>/link"): "a provider-signed id_token and a 256-bit nonce (oauth_token_ip)",
+    ("GET", "linked-accounts"): "nothing to prove",
+    ("DELETE", "linked-accounts/<str:provider>/<path:provider_account_id>"): "nothing to prove",
 }
 
 SCENARIOS = [pytest.param(prepare, id=f"{method} {route} ({prepare.__name__})")

@@ -4,6 +4,7 @@ from .accounts import AccountState, AccountToken, AccountTokenPurpose
 from .email_claims import EmailClaim
 from .passwordless import MagicLink, MagicLinkPurpose, SMSDevice
 from .sessions import AuthSession, RotatedRefreshToken
+from .social import LinkedAccount, OAuthNonce, OAuthNoncePurpose
 from .twofactor import ChallengePurpose, LoginChallenge, RecoveryCode
 
 __all__ = [
@@ -13,9 +14,12 @@ __all__ = [
     "AuthSession",
     "ChallengePurpose",
     "EmailClaim",
+    "LinkedAccount",
     "LoginChallenge",
     "MagicLink",
     "MagicLinkPurpose",
+    "OAuthNonce",
+    "OAuthNoncePurpose",
     "RecoveryCode",
     "RotatedRefreshToken",
     "SMSDevice",

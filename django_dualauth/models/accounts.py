@@ -17,6 +17,9 @@ class AccountState(models.Model):
     two_factor_enabled = models.BooleanField(default=False, help_text="has a confirmed TOTP device")
     two_factor_required = models.BooleanField(
         default=False, help_text="must set up a second factor before any session (per-user policy)")
+    login_provider = models.CharField(
+        max_length=32, default="local",
+        help_text="how the account was created: \"local\" or a sign-in provider (the loginProvider claim)")
 
     class Meta:
         verbose_name = "account state"

@@ -21,6 +21,7 @@ __all__ = [
     "RefreshRequest", "RegisteredBody", "SessionAnswer", "SessionListBody", "SessionsDeletedBody",
     "SetupBody", "SetupSessionAnswer", "SMSSendRequest", "SMSVerifyRequest", "SuccessBody", "TotpSetupBody",
     "UiConfigBody", "JwkSetBody", "VerificationMailRequest", "VerifySetupRequest", "DeleteAccountRequest",
+    "NonceBody", "IdTokenRequest", "OAuthTokenRequest", "LinkedAccountBody", "LinkedAccountsBody", "LinkAnswer",
 ]
 
 _Body = serializers.Serializer[Any]
@@ -302,3 +303,49 @@ SMSSendRequest = DualAuthSMSSendRequestSerializer
 SMSVerifyRequest = DualAuthSMSVerifyRequestSerializer
 DeleteAccountRequest = DualAuthDeleteAccountRequestSerializer
 VerificationMailRequest = DualAuthVerificationMailRequestSerializer
+
+
+# --- social sign-in ---------------------------------------------------------------------------------
+
+class DualAuthNonceSerializer(_Body):
+    nonce = serializers.CharField(help_text="Single use. Google and OIDC SDKs take it as is; Sign in with "
+                                            "Apple takes its SHA-256 (hex) and the token carries that.")
+    expiresAt = serializers.DateTimeField()
+
+
+class DualAuthIdTokenRequestSerializer(_Body):
+    idToken = StrictCharField(help_text="The id_token the platform SDK returned.")
+    nonce = StrictCharField(help_text="The nonce from `oauth/{provider}/nonce` (the raw value, also for Apple).")
+
+
+class DualAuthNamesSerializer(_Body):
+    firstName = StrictCharField(required=False, allow_blank=True)
+    lastName = StrictCharField(required=False, allow_blank=True)
+
+
+class DualAuthOAuthTokenRequestSerializer(DualAuthIdTokenRequestSerializer):
+    name = DualAuthNamesSerializer(required=False, help_text="Apple gives the app the name at the first "
+                                                             "authorization only: send it then (a new account).")
+
+
+class DualAuthLinkedAccountSerializer(_Body):
+    provider = serializers.CharField()
+    providerAccountId = serializers.CharField(help_text="The provider's `sub`.")
+    email = serializers.CharField(help_text="The address the provider last asserted (may be empty).")
+    linkedAt = serializers.DateTimeField()
+
+
+class DualAuthLinkedAccountsSerializer(_Body):
+    linkedAccounts = DualAuthLinkedAccountSerializer(many=True)
+
+
+class DualAuthLinkAnswerSerializer(DualAuthSuccessSerializer):
+    linkedAccount = DualAuthLinkedAccountSerializer()
+
+
+NonceBody = DualAuthNonceSerializer
+IdTokenRequest = DualAuthIdTokenRequestSerializer
+OAuthTokenRequest = DualAuthOAuthTokenRequestSerializer
+LinkedAccountBody = DualAuthLinkedAccountSerializer
+LinkedAccountsBody = DualAuthLinkedAccountsSerializer
+LinkAnswer = DualAuthLinkAnswerSerializer

@@ -13,7 +13,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ..api import account, email_flows, jwks, login, magic_links, profile, sms, tokens, twofactor, ui_config
+from ..api import account, email_flows, jwks, login, magic_links, profile, sms, social, tokens, twofactor, ui_config
 from ..api.inputs import CredentialsInput, EmailInput, NamesInput, RegisterInput
 from ..exceptions import (
     AccountTokenInvalid,
@@ -24,12 +24,22 @@ from ..exceptions import (
     EmailTaken,
     EmailVerificationRequired,
     EmailVerificationRequiresPost,
+    IdTokenInvalid,
     InvalidCredentials,
     InvalidSetupCode,
     InvalidTwoFactorCode,
+    LastSignInMethod,
+    LinkedAccountNotFound,
     MagicLinkInvalid,
+    OAuthAccountConflict,
+    OAuthAccountLinkedElsewhere,
+    OAuthEmailNotVerified,
+    OAuthNonceInvalid,
     PhoneCodeInvalid,
     PhoneNotVerified,
+    ProviderFlowUnsupported,
+    ProviderNotConfigured,
+    ProviderUnavailable,
     RateLimited,
     ReauthenticationFailed,
     ReauthenticationRequired,
@@ -229,6 +239,34 @@ OPERATIONS: dict[type[Any], dict[str, Operation]] = {
                     "Cacheable for `DUALAUTH_JWKS_MAX_AGE`. Off (absent here) unless `DUALAUTH_JWT_KEYS` holds "
                     "an asymmetric key (docs/jwks.md).", cacheable=True, operation_id="jwks_retrieve")},
 }
+
+_PROVIDER = (domain(ProviderNotConfigured), domain(ProviderFlowUnsupported))
+_ID_TOKEN = (*_PROVIDER, domain(IdTokenInvalid), domain(OAuthNonceInvalid), domain(ProviderUnavailable))
+_SOCIAL = " Off (absent here) while `DUALAUTH_SOCIAL_PROVIDERS` is empty; `provider` is a configured name."
+
+OPERATIONS.update({
+    social.OAuthNonceView: {"post": Operation(
+        "A nonce for one sign-in (or link) with the provider", {201: b.NonceBody}, None, _PROVIDER,
+        "Single use, short-lived, bound to the provider; pass it to the platform SDK." + _SOCIAL,
+        rate_limited=True)},
+    social.OAuthTokenView: {"post": Operation(
+        "Sign in (or up) with the provider's id_token", {200: b.LoginAnswer}, b.OAuthTokenRequest,
+        (*_ID_TOKEN, domain(OAuthEmailNotVerified), domain(OAuthAccountConflict), domain(InvalidCredentials),
+         *_SIGN_IN_REFUSALS, *_DELIVERY),
+        "A first sign-in creates the account (no password) when the provider verified an address no account "
+        "has; an address an account has is `OAUTH_ACCOUNT_CONFLICT` (nothing written). With 2FA on, the answer "
+        "is the challenge." + _SOCIAL, issues_session=True, rate_limited=True)},
+    social.OAuthLinkView: {"post": Operation(
+        "Link the provider account of an id_token to the caller", {200: b.LinkAnswer}, b.IdTokenRequest,
+        (*_ID_TOKEN, domain(OAuthAccountLinkedElsewhere), domain(ReauthenticationRequired)),
+        "Within `DUALAUTH_FRESH_SIGN_IN_WINDOW` of the session's sign-in only." + _SOCIAL, rate_limited=True)},
+    social.LinkedAccountsView: {"get": Operation(
+        "The caller's linked provider accounts", {200: b.LinkedAccountsBody}, description=_SOCIAL.strip())},
+    social.LinkedAccountDetailView: {"delete": Operation(
+        "Unlink one of the caller's provider accounts", {200: b.SuccessBody}, None,
+        (domain(LinkedAccountNotFound), domain(LastSignInMethod)),
+        "Refused while it is the last way to sign in (no usable password, no other link)." + _SOCIAL)},
+})
 
 #: Documented with every rate-limited operation.
 RATE_LIMITED = domain(RateLimited)

@@ -42,12 +42,15 @@ def _role(user: User) -> str:
 
 
 def user_claims(user: User) -> dict[str, Any]:
-    """``email, role, loginProvider, isEmailVerified, isTotpEnabled`` plus custom claims."""
+    """``email, role, loginProvider, isEmailVerified, isTotpEnabled`` plus custom claims.
+
+    ``loginProvider`` is how the account was created, as node-auth's users carry it: ``"local"``
+    (registration, the admin) or the name of the sign-in provider of its first sign-in."""
     state = account_state(user)
     claims: dict[str, Any] = {
         "email": getattr(user, user.get_email_field_name(), "") or "",
         "role": _role(user),
-        "loginProvider": "local",
+        "loginProvider": state.login_provider or "local",
         "isEmailVerified": bool(state.email_verified),
         "isTotpEnabled": bool(state.two_factor_enabled),
     }

@@ -38,10 +38,12 @@ from .users import email_of, render_mail
 if TYPE_CHECKING:
     from ..types import User
 
-__all__ = ["PROOF_MAGIC_LINK", "PROOF_PASSWORD_RESET", "Reclaimed", "reset_before_first_proof"]
+__all__ = ["PROOF_MAGIC_LINK", "PROOF_PASSWORD_RESET", "PROOF_PROVIDER", "Reclaimed", "reset_before_first_proof"]
 
 #: The proofs of control that need nothing set up before them (``proof`` values).
 PROOF_MAGIC_LINK, PROOF_PASSWORD_RESET = "magic_link", "password_reset"
+#: A sign-in provider asserted the address as verified, and linked to the account by it.
+PROOF_PROVIDER = "provider"
 
 
 @dataclass(frozen=True)
@@ -107,5 +109,6 @@ def _announce(user: User, reclaimed: Reclaimed) -> None:
     address = email_of(user)
     if address:
         message = render_mail("account_reclaimed", address, {"user": user, "reclaimed": reclaimed,
-                                                             "reset": reclaimed.proof == PROOF_PASSWORD_RESET})
+                                                             "reset": reclaimed.proof == PROOF_PASSWORD_RESET,
+                                                             "provider": reclaimed.proof == PROOF_PROVIDER})
         messaging.dispatch(message.send)

@@ -27,7 +27,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from ...conf import dualauth_settings
-from ...models import AccountToken, AuthSession, LoginChallenge, MagicLink, RotatedRefreshToken
+from ...models import AccountToken, AuthSession, LoginChallenge, MagicLink, OAuthNonce, RotatedRefreshToken
 
 # Between batches: measured on PostgreSQL beside a client refreshing in a loop, 0.05 s kept its
 # median latency within about 10% of an idle database's, where no pause doubled it in some runs
@@ -37,7 +37,8 @@ DEFAULT_PAUSE = 0.05
 
 class Command(BaseCommand):
     help = ("Delete expired sessions and sessions revoked more than --revoked-days ago, with their "
-            "spent refresh-token digests, and expired 2FA challenges, magic links and account tokens. "
+            "spent refresh-token digests, and expired 2FA challenges, magic links, account tokens and "
+            "sign-in nonces. "
             "Works in short batches (sessions walked by primary key, each statement its own "
             "transaction), so no lock is held for long and the purge can run beside live traffic. "
             "Prints totals and the duration; -v 2 also prints every batch, -v 0 nothing.")
@@ -63,7 +64,8 @@ class Command(BaseCommand):
         revoked_before = now - timedelta(days=options["revoked_days"])
         # Expired one-time credentials: useless, and they keep requesters' IP addresses.
         one_time: list[tuple[type[Model], str]] = [
-            (LoginChallenge, "2FA challenge(s)"), (MagicLink, "magic link(s)"), (AccountToken, "account token(s)")]
+            (LoginChallenge, "2FA challenge(s)"), (MagicLink, "magic link(s)"), (AccountToken, "account token(s)"),
+            (OAuthNonce, "sign-in nonce(s)")]
         if options["dry_run"]:
             doomed = AuthSession.objects.purgeable(revoked_before=revoked_before)
             self._say(1, f"{doomed.count()} session(s) would be deleted")

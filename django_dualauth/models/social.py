@@ -1,0 +1,64 @@
+"""Social sign-in: the provider accounts linked to users, and the single-use nonces of sign-ins."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class LinkedAccount(models.Model):
+    """A provider account (``provider`` + its ``sub``) that signs a user in.
+
+    ``provider`` is the configured name (``DUALAUTH_SOCIAL_PROVIDERS``), ``provider_account_id``
+    the id_token's ``sub`` (stable per provider; never the e-mail, which can change hands).
+    ``email`` is the address the provider last asserted, for display only.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="dualauth_linked_accounts")
+    provider = models.CharField(max_length=32)
+    provider_account_id = models.CharField(max_length=255)
+    email = models.CharField(max_length=254, blank=True)
+    linked_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "linked account"
+        constraints = [models.UniqueConstraint(fields=["provider", "provider_account_id"],
+                                               name="dualauth_linked_account_unique")]
+        indexes = [models.Index(fields=["user"], name="dualauth_linked_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} account of {self.user_id}"
+
+
+class OAuthNoncePurpose(models.TextChoices):
+    NATIVE = "native", "native id_token exchange"
+    #: Reserved for the redirect flow (state, PKCE verifier and return URL live in its own row).
+    REDIRECT = "redirect", "redirect flow"
+
+
+class OAuthNonce(models.Model):
+    """A nonce handed out for one sign-in with ``provider``, stored as a keyed digest.
+
+    Used once: the exchange consumes it with one conditional UPDATE (``consumed_at IS NULL AND
+    expires_at > now``), which exactly one of any number of concurrent requests wins, in any
+    number of processes.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.CharField(max_length=32)
+    purpose = models.CharField(max_length=16, choices=OAuthNoncePurpose.choices, default=OAuthNoncePurpose.NATIVE)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "sign-in nonce"
+
+    def __str__(self) -> str:
+        return f"{self.provider} nonce {self.pk}"

@@ -1,0 +1,398 @@
+"""Social sign-in with an id_token (Google, Apple, any OpenID Connect provider), and the linked
+provider accounts. No HTTP.
+
+The native flow: the app asks :func:`issue_nonce` for a nonce (single use, short-lived, stored as
+a keyed digest, bound to the provider), hands it to the platform SDK, and sends the id_token it
+gets back with the nonce. :func:`verify_id_token` checks the token against the provider's keys
+(fetched once per process and cached: ``gateways.ProviderKeys``), its pinned algorithms, issuers
+and client ids, its times and the nonce; :func:`sign_in_with_id_token` then spends the nonce (one
+conditional UPDATE) and ends in the login module's :func:`~.login.sign_in`, so the e-mail and 2FA
+policies apply as to every other method.
+
+Accounts: a provider account (provider name + ``sub``) is a :class:`LinkedAccount`. A first
+sign-in creates the user (no usable password) when the provider verified an address no account
+has; an address an account already has is never merged silently (``409
+OAUTH_ACCOUNT_CONFLICT``) unless the provider's ``link_verified_email`` allows it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import jwt
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .. import audit
+from ..conf import SocialProvider, dualauth_settings, snapshot
+from ..crypto import digest, looks_like_secret, new_secret
+from ..exceptions import (
+    EmailTaken,
+    IdTokenInvalid,
+    InvalidCredentials,
+    LastSignInMethod,
+    LinkedAccountNotFound,
+    OAuthAccountConflict,
+    OAuthAccountLinkedElsewhere,
+    OAuthEmailNotVerified,
+    OAuthNonceInvalid,
+    ProviderFlowUnsupported,
+    ProviderNotConfigured,
+    ProviderUnavailable,
+    ValidationFailed,
+)
+from ..gateways import ProviderUnreachable, UnknownSigningKey
+from ..models import AccountState, LinkedAccount, OAuthNonce, OAuthNoncePurpose
+from ..signals import social_account_linked, social_account_unlinked
+from ..types import ClientInfo, Delivery, IssuedTokens
+from . import email_claims, first_proof, login, profile_names, users
+from .claims import account_state
+
+if TYPE_CHECKING:
+    from ..types import User
+
+__all__ = [
+    "AMR_FEDERATED",
+    "ProviderIdentity",
+    "configured_provider",
+    "issue_nonce",
+    "link_with_id_token",
+    "linked_accounts",
+    "sign_in_with_id_token",
+    "unlink",
+    "verify_id_token",
+]
+
+#: The ``amr`` a session signed in through a provider records (federated authentication).
+AMR_FEDERATED = "fed"
+NONCE_PURPOSE = "oauth_nonce"
+#: id_tokens are a few hundred bytes to a few KB; refuse anything larger before parsing it.
+MAX_ID_TOKEN_LENGTH = 16 * 1024
+#: Header parameters that would let a token name its own key; never honoured, so refused.
+_FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c"})
+
+log = logging.getLogger("django_dualauth.social")
+
+
+@dataclass(frozen=True)
+class ProviderIdentity:
+    """What a verified id_token says about its user."""
+
+    provider: str
+    subject: str
+    email: str
+    email_verified: bool
+    first_name: str = ""
+    last_name: str = ""
+
+
+def configured_provider(name: str, *, id_token: bool = False) -> SocialProvider:
+    """The provider configured as ``name``; raises :class:`ProviderNotConfigured` (404) for any
+    other, and :class:`ProviderFlowUnsupported` when ``id_token`` is asked of one without them."""
+    provider = snapshot().social_providers.get(name)
+    if provider is None:
+        raise ProviderNotConfigured(name)
+    if id_token and not provider.config.uses_id_tokens:
+        raise ProviderFlowUnsupported()
+    return provider
+
+
+# --- nonces ----------------------------------------------------------------------------------------
+
+def issue_nonce(provider: SocialProvider, *, client: ClientInfo) -> tuple[str, datetime]:
+    """A new nonce for one sign-in with ``provider`` and when it expires. One INSERT; the raw
+    value is returned once and only its keyed digest is stored."""
+    now = timezone.now()
+    raw = new_secret()
+    expires = now + dualauth_settings.SOCIAL_NONCE_LIFETIME
+    OAuthNonce.objects.create(provider=provider.config.name, purpose=OAuthNoncePurpose.NATIVE,
+                              digest=digest(raw, NONCE_PURPOSE), created_at=now, expires_at=expires,
+                              ip_address=client.ip_address)
+    return raw, expires
+
+
+def _spend_nonce(provider: SocialProvider, raw: str) -> None:
+    """Consume the nonce: one conditional UPDATE that exactly one request wins, whatever the
+    number of processes. Raises :class:`OAuthNonceInvalid` for an unknown, spent or expired
+    nonce, and for one issued for another provider."""
+    now = timezone.now()
+    spent = (OAuthNonce.objects.filter(digest=digest(raw, NONCE_PURPOSE), provider=provider.config.name,
+                                       purpose=OAuthNoncePurpose.NATIVE, consumed_at__isnull=True,
+                                       expires_at__gt=now)
+             .update(consumed_at=now))
+    if spent != 1:
+        _refuse(provider, "nonce_unusable")
+        raise OAuthNonceInvalid()
+
+
+def _nonce_claim_matches(provider: SocialProvider, claim: object, raw: str) -> bool:
+    """Whether the id_token's ``nonce`` is the one issued: the raw value, or (``nonce_hashed``,
+    Apple's convention: the app hands Apple SHA-256 of the nonce) its hex SHA-256."""
+    if not isinstance(claim, str):
+        return False
+    expected = hashlib.sha256(raw.encode()).hexdigest() if provider.config.nonce_hashed else raw
+    return hmac.compare_digest(claim.encode(), expected.encode())
+
+
+# --- the id_token ----------------------------------------------------------------------------------
+
+def _refuse(provider: SocialProvider, reason: str) -> None:
+    audit.record("auth.social.refused", level=logging.WARNING, provider=provider.config.name, reason=reason)
+
+
+def _truthy(value: object) -> bool:
+    """``email_verified`` as providers send it: a boolean, or (Apple) the string ``"true"``."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def verify_id_token(provider: SocialProvider, raw_token: object, raw_nonce: object) -> ProviderIdentity:
+    """Check an id_token of ``provider`` for the nonce ``raw_nonce``; returns who it names.
+
+    In order, each refusal being :class:`IdTokenInvalid` (401) unless said otherwise: the shape
+    and size; the header's ``alg`` one of the provider's pinned algorithms (so ``none`` and HS256
+    never reach a key) and no header naming its own key (``jku``, ``jwk``, ``x5u``, ``x5c``); the
+    key by ``kid`` from the provider's key set (cached; one refetch for an unknown ``kid``; a
+    provider that cannot be reached is :class:`ProviderUnavailable`, 503); the signature; ``iss``
+    one of the provider's issuers; ``aud`` one of its client ids, and ``azp`` too where present
+    (required when ``aud`` names several); ``exp``, ``nbf`` and ``iat`` with
+    ``DUALAUTH_SOCIAL_ID_TOKEN_LEEWAY``, ``iat`` no older than ``DUALAUTH_SOCIAL_ID_TOKEN_MAX_AGE``;
+    a ``sub``; the ``nonce`` claim matching ``raw_nonce`` (:class:`OAuthNonceInvalid`). Makes no
+    network call in steady state and writes nothing; the nonce is spent by the caller.
+    """
+    config = provider.config
+    if not isinstance(raw_token, str) or not raw_token or len(raw_token) > MAX_ID_TOKEN_LENGTH \
+            or raw_token.count(".") != 2:
+        _refuse(provider, "malformed")
+        raise IdTokenInvalid()
+    if not looks_like_secret(raw_nonce):
+        _refuse(provider, "nonce_malformed")
+        raise OAuthNonceInvalid()
+    try:
+        header = jwt.get_unverified_header(raw_token)
+    except jwt.InvalidTokenError:
+        _refuse(provider, "malformed_header")
+        raise IdTokenInvalid() from None
+    alg, kid = header.get("alg"), header.get("kid")
+    if alg not in config.algorithms or _FORBIDDEN_HEADERS & set(header) or not isinstance(kid, str) or not kid:
+        _refuse(provider, "header_refused")
+        raise IdTokenInvalid()
+    try:
+        key = provider.keys.key_for(kid)
+    except UnknownSigningKey:
+        _refuse(provider, "unknown_kid")
+        raise IdTokenInvalid() from None
+    except ProviderUnreachable as exc:
+        audit.record("auth.social.provider_unavailable", level=logging.ERROR, provider=config.name,
+                     error=repr(str(exc)[:200]))
+        raise ProviderUnavailable() from None
+    if key.algorithm_name not in config.algorithms:
+        _refuse(provider, "key_algorithm")
+        raise IdTokenInvalid()
+    leeway = dualauth_settings.SOCIAL_ID_TOKEN_LEEWAY.total_seconds()
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            raw_token, key, algorithms=list(config.algorithms), audience=list(config.client_ids),
+            issuer=list(config.issuers), leeway=leeway,
+            options={"require": ["iss", "aud", "exp", "iat", "sub"]})
+    except jwt.InvalidTokenError as exc:
+        _refuse(provider, type(exc).__name__)
+        raise IdTokenInvalid() from None
+    aud = claims["aud"]
+    azp = claims.get("azp")
+    if (azp is not None and azp not in config.client_ids) or (isinstance(aud, list) and len(aud) > 1 and azp is None):
+        _refuse(provider, "azp")
+        raise IdTokenInvalid()
+    iat = claims["iat"]
+    if not isinstance(iat, int | float) or \
+            timezone.now().timestamp() - iat > dualauth_settings.SOCIAL_ID_TOKEN_MAX_AGE.total_seconds() + leeway:
+        _refuse(provider, "too_old")
+        raise IdTokenInvalid()
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not subject or len(subject) > 255:
+        _refuse(provider, "sub")
+        raise IdTokenInvalid()
+    if not _nonce_claim_matches(provider, claims.get("nonce"), raw_nonce):
+        _refuse(provider, "nonce_mismatch")
+        raise OAuthNonceInvalid()
+    email = claims.get("email")
+    email = email.strip() if isinstance(email, str) else ""
+    return ProviderIdentity(
+        provider=config.name, subject=subject, email=email,
+        email_verified=bool(email) and _truthy(claims.get("email_verified")),
+        first_name=_claim_text(claims.get("given_name")), last_name=_claim_text(claims.get("family_name")))
+
+
+def _claim_text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+# --- sign-in ---------------------------------------------------------------------------------------
+
+def sign_in_with_id_token(provider: SocialProvider, raw_token: object, raw_nonce: object, *, delivery: Delivery,
+                          client: ClientInfo, names: Mapping[str, str] | None = None,
+                          ) -> IssuedTokens | login.LoginChallengeIssued:
+    """Sign in (or up) with an id_token: the session, or the 2FA challenge password login would
+    answer. ``names`` (``firstName``, ``lastName``: Apple sends the name to the app at the first
+    authorization only) fill a new account; the token's ``given_name``/``family_name`` otherwise.
+
+    The nonce is spent once the token verified, whatever follows; then the account is found or
+    made and the session issued in one transaction, so a refusal (a conflict, a policy) writes
+    nothing else. Raises what :func:`verify_id_token` raises, :class:`OAuthNonceInvalid`,
+    :class:`OAuthEmailNotVerified` (no account yet, and no verified address to make one with),
+    :class:`OAuthAccountConflict`, :class:`InvalidCredentials` (the linked user is inactive) and
+    the login module's policy errors.
+    """
+    identity = verify_id_token(provider, raw_token, raw_nonce)
+    assert isinstance(raw_nonce, str)  # verify_id_token refused any other
+    _spend_nonce(provider, raw_nonce)
+    linked: list[tuple[User, str, bool]] = []
+    with transaction.atomic():
+        user, how, created = _account_for(provider, identity, names or {})
+        if how:
+            linked.append((user, how, created))
+        outcome = login.sign_in(user, first_factor=AMR_FEDERATED, delivery=delivery, client=client)
+    for user, how, created in linked:
+        social_account_linked.send(sender=LinkedAccount, user=user, provider=identity.provider,
+                                   provider_account_id=identity.subject, created=created, how=how)
+    audit.record("auth.social.signed_in", user=str(user.pk), provider=identity.provider, ip=client.ip_address,
+                 challenge=isinstance(outcome, login.LoginChallengeIssued) or None)
+    return outcome
+
+
+def _account_for(provider: SocialProvider, identity: ProviderIdentity,
+                 names: Mapping[str, str]) -> tuple[User, str, bool]:
+    """The user the identity signs in, and how it was linked now ("" when it already was) and
+    whether the user was created. Call inside ``atomic``."""
+    now = timezone.now()
+    # The user's AccountState in the same query: the login's policies read it next.
+    link = (LinkedAccount.objects.select_related("user", "user__dualauth_state")
+            .filter(provider=identity.provider, provider_account_id=identity.subject).first())
+    if link is not None:
+        user = link.user
+        if not user.is_active:
+            raise InvalidCredentials()
+        changes: dict[str, Any] = {"last_used_at": now}
+        if identity.email and identity.email != link.email:
+            changes["email"] = identity.email[:254]
+        LinkedAccount.objects.filter(pk=link.pk).update(**changes)
+        if identity.email_verified and _same_address(identity.email, users.email_of(user)) \
+                and not account_state(user).email_verified:
+            # A provider-verified address counts as verified (the e-mail verification policy). No
+            # reset as for a first proof: the link was made from a session of this account.
+            _set_state(user, email_verified=True)
+        return user, "", False
+    if not identity.email_verified:
+        _refuse(provider, "email_not_verified")
+        raise OAuthEmailNotVerified()
+    address = users.normalize_address(identity.email)
+    existing = get_user_model()._default_manager.filter(**{f"{users.email_field()}__iexact": address}).first()
+    if existing is not None:
+        if not provider.config.link_verified_email or not existing.is_active:
+            _refuse(provider, "account_conflict")
+            raise OAuthAccountConflict(identity.provider, identity.email)
+        # The provider proved the mailbox: whatever was set up on an unproven account goes
+        # (pre-account hijacking), as after a magic-link sign-in.
+        first_proof.reset_before_first_proof(existing, proof=first_proof.PROOF_PROVIDER)
+        _set_state(existing, email_verified=True)
+        _create_link(existing, identity, now)
+        return existing, "verified_email", False
+    return _create_user(provider, identity, address, names, now), "sign_up", True
+
+
+def _same_address(a: str, b: str) -> bool:
+    return bool(a) and bool(b) and users.normalize_address(a).casefold() == users.normalize_address(b).casefold()
+
+
+def _set_state(user: User, **values: Any) -> None:
+    state, _ = AccountState.objects.update_or_create(user_id=user.pk, defaults=values)
+    user.dualauth_state = state
+
+
+def _create_user(provider: SocialProvider, identity: ProviderIdentity, address: str,
+                 names: Mapping[str, str], now: datetime) -> User:
+    model = get_user_model()
+    fields = users.user_fields_for_address(address, field="idToken")
+    given = {k: v for k, v in names.items() if v} or {
+        k: v for k, v in (("firstName", identity.first_name), ("lastName", identity.last_name)) if v}
+    try:
+        fields.update(profile_names.names_to_store(model, dict(given), skip_missing=True))
+    except ValidationFailed:
+        if names:
+            raise  # the app's own input: a clear 400
+        # The provider's names do not fit the model's fields: the account is made without them.
+    try:
+        claim = email_claims.claim_address(address)
+        user = model._default_manager.create_user(**fields)
+    except (EmailTaken, IntegrityError):  # a parallel sign-up took the address or the username
+        raise OAuthAccountConflict(identity.provider, identity.email) from None
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    email_claims.bind_claim(claim, user)
+    _set_state(user, email_verified=True, login_provider=provider.config.name)
+    _create_link(user, identity, now)
+    return user
+
+
+def _create_link(user: User, identity: ProviderIdentity, now: datetime) -> LinkedAccount:
+    try:
+        with transaction.atomic():  # a savepoint: PostgreSQL aborts the transaction on a conflict
+            return LinkedAccount.objects.create(user=user, provider=identity.provider,
+                                                provider_account_id=identity.subject, email=identity.email[:254],
+                                                linked_at=now, last_used_at=now)
+    except IntegrityError:  # a parallel first sign-in with the same account linked it first
+        raise OAuthAccountLinkedElsewhere() from None
+
+
+# --- linking from a session, listing, unlinking ----------------------------------------------------
+
+def link_with_id_token(user: User, provider: SocialProvider, raw_token: object, raw_nonce: object,
+                       ) -> LinkedAccount:
+    """Link the provider account of an id_token to the signed-in ``user`` (idempotent for an
+    account already theirs). Raises what :func:`verify_id_token` raises,
+    :class:`OAuthNonceInvalid` and :class:`OAuthAccountLinkedElsewhere`. The caller has checked
+    that the session may make this change (a fresh sign-in)."""
+    identity = verify_id_token(provider, raw_token, raw_nonce)
+    assert isinstance(raw_nonce, str)
+    _spend_nonce(provider, raw_nonce)
+    existing = LinkedAccount.objects.filter(provider=identity.provider, provider_account_id=identity.subject).first()
+    if existing is not None:
+        if existing.user_id != user.pk:
+            _refuse(provider, "linked_elsewhere")
+            raise OAuthAccountLinkedElsewhere()
+        return existing
+    link = _create_link(user, identity, timezone.now())
+    social_account_linked.send(sender=LinkedAccount, user=user, provider=identity.provider,
+                               provider_account_id=identity.subject, created=False, how="session")
+    audit.record("auth.social.linked", user=str(user.pk), provider=identity.provider)
+    return link
+
+
+def linked_accounts(user: User) -> list[LinkedAccount]:
+    """The user's linked provider accounts, oldest first. One query."""
+    return list(LinkedAccount.objects.filter(user_id=user.pk).order_by("linked_at", "pk"))
+
+
+def unlink(user: User, provider: str, provider_account_id: str) -> None:
+    """Remove one of the user's linked accounts. Raises :class:`LinkedAccountNotFound` (not theirs
+    or unknown: the same 404) and :class:`LastSignInMethod` when the user would be left with no
+    way to sign in: no usable password and no other linked account. The user's links are locked,
+    so two parallel unlinks cannot each leave the other as the last one and remove both."""
+    with transaction.atomic():
+        links = list(LinkedAccount.objects.select_for_update().filter(user_id=user.pk).order_by("pk"))
+        target = next((a for a in links if a.provider == provider and a.provider_account_id == provider_account_id),
+                      None)
+        if target is None:
+            raise LinkedAccountNotFound()
+        if len(links) == 1 and not user.has_usable_password():
+            raise LastSignInMethod()
+        target.delete()
+    social_account_unlinked.send(sender=LinkedAccount, user=user, provider=provider,
+                                 provider_account_id=provider_account_id)
+    audit.record("auth.social.unlinked", user=str(user.pk), provider=provider)
