@@ -116,7 +116,7 @@ def test_an_unregistered_redirect_uri_gets_no_redirect(
     page = oidc_provider.sign_in(system_browser, url, oidc_provider.users["alice"], stop_at=loopback_capture.base_url)
     assert not page.is_redirect
     assert page.status == 400
-    assert "code=" not in page.text
+    assert "Mismatching redirect URI." in page.text
 
 
 def test_without_pkce_the_authorization_is_refused(
