@@ -102,14 +102,33 @@ _skipped: list[str] = []
 startup_seconds: list[float] = []
 
 
-@pytest.fixture(scope="session")
-def chromium(tmp_path_factory: Any) -> Iterator[Any]:
+def _require_chromium() -> None:
     missing = chromium_missing()
     if missing:
         if REQUIRED:
             pytest.fail(f"DUALAUTH_REQUIRE_SERVICES=1 and Chromium cannot run: {missing}", pytrace=False)
         _skipped.append(missing)
         pytest.skip(f"browser tests need Chromium: {missing}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    """A test that uses the browser is a ``browser`` test, marked or not (before ``-m`` selects)."""
+    for item in items:
+        if "chromium" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.browser)
+
+
+def pytest_runtest_setup(item: Any) -> None:
+    """A ``browser`` test that starts Chromium itself (:func:`start_chromium`) is skipped or
+    failed like one that uses the fixture."""
+    if item.get_closest_marker("browser"):
+        _require_chromium()
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory: Any) -> Iterator[Any]:
+    _require_chromium()
     base = tmp_path_factory.mktemp("chromium")
     started = time.monotonic()
     driver = start_chromium(base / "profile", base / "chromedriver.log")

@@ -10,6 +10,11 @@ is where the system browser returns control to the app.
     page = browser.submit(page, {"username": "alice", "password": "..."}, form_id="login-form",
                           stop_at=redirect_uri)
     page.location                                           # redirect_uri?code=...&state=...
+
+``browser.mount("http://testserver", django.test.Client())`` sends the requests for that origin
+through Django's test client instead (in-process, the test's own database and settings; the
+client keeps that origin's cookies), so one flow can cross the app under test in-process and the
+provider over loopback HTTP.
 """
 
 from __future__ import annotations
@@ -122,16 +127,37 @@ class SystemBrowser:
         self.user_agent = user_agent
         self.history: list[str] = []
         self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect)
+        self._mounts: dict[str, Any] = {}
+
+    def mount(self, origin: str, client: Any) -> None:
+        """Serve ``origin`` (``scheme://host[:port]``) through ``client``, a ``django.test.Client``."""
+        self._mounts[origin.rstrip("/")] = client
+
+    def _through_client(self, client: Any, method: str, url: str, body: bytes | None,
+                        headers: Mapping[str, str]) -> Page:
+        split = urllib.parse.urlsplit(url)
+        path = split.path + ("?" + split.query if split.query else "")
+        kwargs: dict[str, Any] = {"headers": dict(headers), "secure": split.scheme == "https"}
+        if body is not None:
+            kwargs.update(data=body, content_type="application/x-www-form-urlencoded")
+        answer = client.generic(method, path, **kwargs)
+        location = answer.headers.get("Location")
+        return Page(url, answer.status_code, dict(answer.headers.items()), answer.content.decode("utf-8", "replace"),
+                    urllib.parse.urljoin(url, location) if location and 300 <= answer.status_code < 400 else None)
 
     def request(self, method: str, url: str, data: Mapping[str, str] | None = None,
                 headers: Mapping[str, str] | None = None) -> Page:
         """One request, redirects not followed."""
         body = urllib.parse.urlencode(data).encode() if data is not None else None
+        self.history.append(url)
+        origin = "{0.scheme}://{0.netloc}".format(urllib.parse.urlsplit(url))
+        if origin in self._mounts:
+            return self._through_client(self._mounts[origin], method, url, body,
+                                        {"User-Agent": self.user_agent, **(headers or {})})
         request = urllib.request.Request(url, data=body, method=method,
                                          headers={"User-Agent": self.user_agent, **(headers or {})})
         if body is not None:
             request.add_header("Content-Type", "application/x-www-form-urlencoded")
-        self.history.append(url)
         try:
             answer = self._opener.open(request, timeout=TIMEOUT)
         except urllib.error.HTTPError as error:  # 3xx (not followed) and 4xx/5xx arrive here

@@ -15,6 +15,8 @@ from .github_standin import GitHubApp, GitHubEmail, GitHubStandIn, GitHubUser
 from .oidc_provider import Pkce
 from .system_browser import SystemBrowser
 
+pytestmark = pytest.mark.test_infrastructure
+
 
 def _authorize(github: GitHubStandIn, app: GitHubApp, **params: str) -> dict[str, str]:
     query = urllib.parse.urlencode({"client_id": app.client_id, "state": "st-1", **params})

@@ -17,6 +17,8 @@ from .capture import LoopbackCapture
 from .oidc_provider import OidcClient, OidcProvider, Pkce
 from .system_browser import SystemBrowser
 
+pytestmark = pytest.mark.test_infrastructure
+
 
 def _flow(provider: OidcProvider, client: OidcClient, browser: SystemBrowser, redirect_uri: str,
           user: str = "alice", **kwargs: Any) -> tuple[dict[str, str], str, str, Pkce]:
