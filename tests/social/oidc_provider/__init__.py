@@ -28,7 +28,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -163,7 +163,8 @@ class OidcProvider:
             with error:
                 return TokenAnswer(error.code, json.loads(error.read() or b"{}"))
 
-    def sign_in(self, browser: Any, url: str, user: OidcUser, *, stop_at: str, consent: bool = True) -> Any:
+    def sign_in(self, browser: Any, url: str, user: OidcUser, *, stop_at: str | Callable[[str], bool],
+                consent: bool = True) -> Any:
         """Drive a :class:`tests.social.system_browser.SystemBrowser` from ``url`` (an
         authorization request, or an app URL that redirects to one) through this provider's login
         page and, unless the client skips it, its consent page; the redirect to ``stop_at``.
