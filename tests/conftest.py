@@ -21,7 +21,9 @@ EMAIL = "alice@example.com"
 ORIGIN = "https://app.example.com"
 CSRF_COOKIE = "csrf-token"
 
-pytest_plugins = ["django_dualauth.pytest_plugin"]
+# The social test infrastructure (an OpenID provider, a GitHub stand-in, a system-browser
+# client) and headless Chromium: docs/testing.md, "Social sign-in and browser tests".
+pytest_plugins = ["django_dualauth.pytest_plugin", "tests.social.fixtures", "tests.browser"]
 
 
 class AuthClient(testing.AuthClient):

@@ -11,6 +11,11 @@
    When the servers do not answer this stage is skipped with a loud notice; with
    ``DUALAUTH_REQUIRE_SERVICES=1`` (set by ``.ci/run``) that is a failure instead, and so is
    any skipped test inside the stage.
+
+The tests marked ``browser`` drive headless Chromium (``tests/browser.py``) and run in stage 1
+only, with those marked ``test_infrastructure`` (tests of the suite's own stand-ins, which touch
+no code of the package): the reference path changes nothing they see. Without Chromium they are
+skipped with a loud notice; under ``DUALAUTH_REQUIRE_SERVICES=1`` they fail.
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ import socket
 import subprocess
 import sys
 
+from tests.browser import chromium_missing
+
 PG = (os.environ.get("DUALAUTH_PG_HOST", "127.0.0.1"), int(os.environ.get("DUALAUTH_PG_PORT", "5432")))
 REDIS = (os.environ.get("DUALAUTH_REDIS_HOST", "127.0.0.1"),
          int(os.environ.get("DUALAUTH_REDIS_PORT", "6379")))
 NO_TESTS = 5
+STAGE_1_ONLY = "not browser and not test_infrastructure"
 
 
 def _answers(address: tuple[str, int]) -> bool:
@@ -43,13 +51,19 @@ def main() -> int:
     required = os.environ.get("DUALAUTH_REQUIRE_SERVICES") == "1"
     pytest = [sys.executable, "-m", "pytest", *sys.argv[1:]]
 
-    _banner("Stage 1/2: full suite on SQLite + local-memory cache")
+    missing_browser = chromium_missing()
+    if missing_browser:
+        _banner(f"Chromium cannot run: {missing_browser}.\nThe browser tests of stage 1 will "
+                + ("FAIL (DUALAUTH_REQUIRE_SERVICES=1)." if required else "be SKIPPED."))
+
+    _banner("Stage 1/2: full suite on SQLite + local-memory cache, with the browser tests")
     code = subprocess.call([*pytest, "-m", "not postgres and not redis"])
     if code != 0:
         return code
 
-    _banner("Stage 1b/2: full suite on SQLite through the reference path (no private speed-ups)")
-    code = subprocess.call([*pytest, "-m", "not postgres and not redis"],
+    _banner("Stage 1b/2: full suite on SQLite through the reference path (no private speed-ups), "
+            "without the browser and test-infrastructure tests")
+    code = subprocess.call([*pytest, "-m", f"not postgres and not redis and {STAGE_1_ONLY}"],
                            env={**os.environ, "DUALAUTH_TEST_REFERENCE_PATH": "1"})
     if code != 0:
         return code
