@@ -67,6 +67,8 @@ FUZZ_SETTINGS: dict[str, Any] = {
 with override_settings(**FUZZ_SETTINGS):
     RAW_SCHEMA = generate()
 
+# Health checks off: the fixtures are function-scoped on purpose (each operation's test gets a fresh
+# database), and a slow or heavily filtered generation is schemathesis's concern, not a finding.
 HYPOTHESIS = hypothesis.settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
                                  suppress_health_check=list(hypothesis.HealthCheck))
 STATEFUL = hypothesis.settings(max_examples=STATEFUL_EXAMPLES, deadline=None, database=None, derandomize=True,

@@ -57,7 +57,7 @@ def session_links(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict
         operation = result["paths"].get(path, {}).get(method.lower())
         view = getattr(callback, "cls", None)
         if operation is not None and view is not None:
-            operation_ids[(described_view(view), method.lower())] = operation["operationId"]
+            operation_ids[(_linked_view(view), method.lower())] = operation["operationId"]
     by_id = {op["operationId"]: op for item in result["paths"].values() for op in item.values()}
     for (producer, method, status), links in LINKS.items():
         source = operation_ids.get((producer, method))
@@ -71,9 +71,9 @@ def session_links(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict
     return result
 
 
-def described_view(view: type[Any]) -> type[Any]:
-    """The package view whose operations describe ``view`` (a project's subclass: its package base)."""
-    return next((cls for cls in view.__mro__ if cls in LINKED_VIEWS), view)
+def _linked_view(view: type[Any]) -> type[Any]:
+    """The view of :data:`LINKS` that ``view`` is (a project's subclass: its package base), or ``view``."""
+    return next((cls for cls in view.__mro__ if cls in _LINKED_VIEWS), view)
 
 
-LINKED_VIEWS = {view for key in LINKS for view in (key[0], *(target for target, _, _ in LINKS[key].values()))}
+_LINKED_VIEWS = {view for key in LINKS for view in (key[0], *(target for target, _, _ in LINKS[key].values()))}
