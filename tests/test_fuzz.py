@@ -211,7 +211,25 @@ def _call(case: Any, delivery: str) -> None:
         headers = stranger.csrf_headers() if delivery == "cookie" else {}
         case.call_and_validate(base_url=BASE_URL, session=stranger.client, headers=headers, **_CHECKS)
         return
-    case.call_and_validate(base_url=BASE_URL, session=actor.client, headers=actor.headers(), **_CHECKS)
+    headers = actor.headers()  # first: signing in again gives the actor a new cookie jar
+    case.call_and_validate(base_url=BASE_URL, session=actor.client, headers=headers, **_CHECKS)
+
+
+@pytest.mark.parametrize("delivery", ["bearer", "cookie"])
+def test_the_fuzzing_clients_are_signed_in_and_sign_in_again(delivery: str, fuzz_app: None) -> None:
+    """The net has no hole: the cases reach the authenticated endpoints as a signed-in client,
+    also after a case ended the session."""
+    actor = Actor(delivery)
+
+    def send(method: str, path: str) -> Any:
+        headers = actor.headers()  # as _call does: before the jar is read
+        return actor.client.open(path, method=method, base_url=BASE_URL, headers=headers)
+
+    me = send("GET", "/auth/me")
+    assert me.status_code == 200 and me.json["email"] == EMAIL, me.get_data()
+    assert send("POST", "/auth/logout-all").status_code == 200
+    again = send("GET", "/auth/me")
+    assert again.status_code == 200, again.get_data()
 
 
 @bearer_schema.parametrize()
