@@ -393,3 +393,84 @@ def test_the_ui_config_schema_names_exactly_what_the_view_answers() -> None:
     from django_dualauth.openapi.bodies import DualAuthUiConfigSerializer
 
     assert _field_tree(DualAuthUiConfigSerializer()) == _key_tree(ui_config("/auth"))
+
+
+# --- the links (tests/test_fuzz.py follows them) --------------------------------------------------
+
+def _pointer(schema: dict[str, Any], document: dict[str, Any], pointer: str) -> bool:
+    """Whether the JSON pointer ``pointer`` names a property of ``document`` (a response schema),
+    through ``$ref``, ``anyOf`` members and array items."""
+    if "$ref" in document:
+        return _pointer(schema, schema["components"]["schemas"][document["$ref"].rsplit("/", 1)[1]], pointer)
+    if "anyOf" in document:
+        return any(_pointer(schema, member, pointer) for member in document["anyOf"])
+    if not pointer:
+        return True
+    head, _, rest = pointer.partition("/")
+    if document.get("type") == "array":
+        return head.isdigit() and _pointer(schema, document["items"], rest)
+    return head in document.get("properties", {}) and _pointer(schema, document["properties"][head], rest)
+
+
+def test_every_link_names_an_operation_its_parameters_and_fields_of_the_answer(all_on: None) -> None:
+    schema = generate()
+    by_id = {op["operationId"]: (where, op) for (where, _), op in _operations(schema).items()}
+    links = [(op, status, name, link) for op in _operations(schema).values()
+             for status, answer in op["responses"].items() for name, link in answer.get("links", {}).items()]
+    expressions = []
+    for op, status, name, link in links:
+        assert link["operationId"] in by_id, name
+        where, target = by_id[link["operationId"]]
+        declared = {p["name"] for p in target.get("parameters", [])}
+        assert set(link.get("parameters", {})) <= declared, (name, where)
+        body = target.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        if "requestBody" in link:
+            assert body is not None, (name, where)
+            assert all(_pointer(schema, body, field) for field in link["requestBody"]), (name, where)
+        expressions += [(op, status, e) for e in [*link.get("parameters", {}).values(),
+                                                  *link.get("requestBody", {}).values()]]
+    for op, status, expression in expressions:
+        assert expression.startswith("$response.body#/"), expression
+        answer = op["responses"][status]["content"]["application/json"]["schema"]
+        assert _pointer(schema, answer, expression.removeprefix("$response.body#/")), expression
+    named = {(op["operationId"], name) for op, _, name, _ in links}
+    assert {("login_create", "me"), ("login_create", "refresh"), ("login_create", "logout"),
+            ("login_create", "twoFactorVerify"), ("refresh_create", "refresh"),
+            ("sessions_retrieve", "endSession"), ("2fa_verify_create", "me")} <= named
+
+
+def test_a_link_whose_target_is_off_is_absent(all_on: None, settings: Any) -> None:
+    settings.DUALAUTH_SMS_ENABLED = False  # no link targets SMS; the links stay whole
+    login = _operations(generate())[("/auth/login", "post")]["responses"]["200"]["links"]
+    assert set(login) == {"me", "sessions", "refresh", "logout", "twoFactorVerify"}
+
+
+# --- what the schema fuzzing found (tests/test_fuzz.py) --------------------------------------------
+
+def test_input_strings_show_that_blank_is_refused(all_on: None) -> None:
+    components = generate()["components"]["schemas"]
+    login = components["DualAuthLoginRequest"]["properties"]
+    assert login["password"]["minLength"] == 1 and "pattern" not in login["password"]  # not trimmed
+    code = components["DualAuthVerifySetupRequest"]["properties"]["token"]
+    assert code["minLength"] == 1 and code["pattern"] == r"\S"  # trimmed first: "  " is blank too
+    names = components["PatchedDualAuthProfileRequest"]["properties"]
+    assert "minLength" not in names["firstName"]  # "" clears a name
+
+
+def test_names_are_bounded_by_the_user_model(all_on: None, django_user_model: Any) -> None:
+    limit = django_user_model._meta.get_field("first_name").max_length
+    for component in ("PatchedDualAuthProfileRequest", "DualAuthRegisterRequest"):
+        names = generate()["components"]["schemas"][component]["properties"]
+        assert names["firstName"]["maxLength"] == names["lastName"]["maxLength"] == limit
+
+
+def test_the_bearer_header_has_no_enum_since_any_other_value_means_cookie(all_on: None) -> None:
+    login = _operations(generate())[("/auth/login", "post")]
+    header = next(p for p in login["parameters"] if p["name"] == "X-Auth-Strategy")
+    assert "enum" not in header["schema"] and "`bearer`" in header["description"]
+
+
+def test_logout_accepts_any_value_and_refresh_a_null_token(all_on: None) -> None:
+    components = generate()["components"]["schemas"]
+    assert components["DualAuthLogoutRequest"]["properties"]["refreshToken"].get("type") is None
+    assert components["DualAuthRefreshRequest"]["properties"]["refreshToken"]["nullable"] is True

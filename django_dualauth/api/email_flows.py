@@ -36,6 +36,13 @@ __all__ = ["SendVerificationEmailView", "VerifyEmailView", "ForgotPasswordView",
 _ACCEPTED = {"success": True}
 
 
+class _OptionalEmailInput(serializers.Serializer[Any]):
+    """``send-verification-email``: ``email``, whose shape is checked even when a session names the
+    address instead (a malformed field is refused, not ignored)."""
+
+    email = StrictEmailField(max_length=254, required=False)
+
+
 class _TokenInput(serializers.Serializer[Any]):
     token = StrictCharField(max_length=256)
 
@@ -78,6 +85,7 @@ class SendVerificationEmailView(_Configured):
     def post(self, request: Request) -> Response:
         client = delivery.client_info(request)
         ratelimits.hit(request, "account_ip", client_ip_key(request))
+        validated(_OptionalEmailInput, request.data)
         if request.user.is_authenticated:
             user = request_user(request)
             ratelimits.hit(request, "account_email", f"user:{user.pk}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
 from rest_framework import serializers
 
 from ..conf import dualauth_settings
@@ -13,8 +15,8 @@ if TYPE_CHECKING:  # DRF's serializers are generic only in its stubs; these vali
 else:
     _Input = serializers.Serializer
 
-__all__ = ["StrictCharField", "StrictEmailField", "PasswordField", "CredentialsInput", "NamesInput", "RegisterInput",
-           "EmailInput", "ModeInput", "TempTokenInput"]
+__all__ = ["StrictCharField", "StrictEmailField", "PasswordField", "NameField", "CredentialsInput", "NamesInput",
+           "RegisterInput", "EmailInput", "ModeInput", "ModeEmailInput", "TempTokenInput"]
 
 #: A bound on a name before the user model's own limits are looked at: no field of a user model
 #: is this long.
@@ -46,6 +48,23 @@ class StrictEmailField(serializers.EmailField):
         return super().to_internal_value(data)
 
 
+class NameField(StrictCharField):
+    """A first or last name, stored in the user model's field ``model_field``, whose length limit
+    ``services.profile_names`` applies after this field's own bound (:data:`NAME_CAP`)."""
+
+    def __init__(self, model_field: str, **kwargs: Any) -> None:
+        self.model_field = model_field
+        super().__init__(**kwargs)
+
+    def model_limit(self) -> int:
+        """The longest name that is stored: the model field's ``max_length`` (the schema's maxLength)."""
+        try:
+            limit = getattr(get_user_model()._meta.get_field(self.model_field), "max_length", None)
+        except FieldDoesNotExist:
+            limit = None
+        return min(limit or NAME_CAP, NAME_CAP)
+
+
 class CredentialsInput(_Input):
     email = StrictEmailField(max_length=254)
     password = PasswordField()
@@ -55,8 +74,8 @@ class NamesInput(_Input):
     """``firstName`` and ``lastName``, each optional (``services.profile_names`` applies the user
     model's limits). ``allow_blank``: an empty string clears a name (Django's fields are blank=True)."""
 
-    firstName = StrictCharField(required=False, allow_blank=True, max_length=NAME_CAP)
-    lastName = StrictCharField(required=False, allow_blank=True, max_length=NAME_CAP)
+    firstName = NameField("first_name", required=False, allow_blank=True, max_length=NAME_CAP)
+    lastName = NameField("last_name", required=False, allow_blank=True, max_length=NAME_CAP)
 
 
 class RegisterInput(CredentialsInput, NamesInput):
@@ -68,9 +87,18 @@ class EmailInput(_Input):
 
 
 class ModeInput(_Input):
-    """``mode``: "login" (the default) or "2fa" (a second step of a pending login)."""
+    """``mode``: "login" (the default) or "2fa" (a second step of a pending login), and the shape of
+    ``tempToken`` in either mode: one body serves both modes, so a malformed field is refused even
+    where the mode does not use it (as the schema, which describes that one body, says)."""
 
     mode = serializers.ChoiceField(choices=["login", "2fa"], required=False, default="login")
+    tempToken = StrictCharField(max_length=256, required=False)
+
+
+class ModeEmailInput(ModeInput):
+    """:class:`ModeInput` of a body that names the account by ``email`` in mode "login"."""
+
+    email = StrictEmailField(max_length=254, required=False)
 
 
 class TempTokenInput(_Input):

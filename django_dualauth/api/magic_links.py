@@ -13,7 +13,7 @@ from ..conf import dualauth_settings
 from ..services import magic_links
 from . import ratelimits
 from .base import FeatureView, TokenIssuingView, client_ip_key, validated
-from .inputs import EmailInput, ModeInput, StrictCharField, TempTokenInput
+from .inputs import EmailInput, ModeEmailInput, ModeInput, StrictCharField, TempTokenInput
 from .responses import login_response, session_response
 
 __all__ = ["MagicLinkSendView", "MagicLinkVerifyView"]
@@ -43,7 +43,7 @@ class MagicLinkSendView(_MagicLinkView):
     whether or not the account exists."""
 
     def post(self, request: Request) -> Response:
-        mode = validated(ModeInput, request.data)["mode"]
+        mode = validated(ModeEmailInput, request.data)["mode"]
         client = delivery.client_info(request)
         ratelimits.hit(request, "magic_link_ip", client_ip_key(request))
         if mode == "2fa":

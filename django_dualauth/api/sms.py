@@ -17,7 +17,7 @@ from ..exceptions import RateLimited
 from ..services import sms
 from . import ratelimits
 from .base import FeatureView, TokenIssuingView, client_ip_key, request_user, session_id, validated
-from .inputs import EmailInput, ModeInput, PasswordField, StrictCharField, TempTokenInput
+from .inputs import EmailInput, ModeEmailInput, PasswordField, StrictCharField, TempTokenInput
 from .refusals import require_email
 from .responses import login_response, session_response
 
@@ -112,7 +112,7 @@ class SMSSendView(_SMSView):
     a code for the pending 2FA login. Per-IP and per-number limits."""
 
     def post(self, request: Request) -> Response:
-        mode = validated(ModeInput, request.data)["mode"]
+        mode = validated(ModeEmailInput, request.data)["mode"]
         ratelimits.hit(request, "sms_send_ip", client_ip_key(request))
         if mode == "2fa":
             temp = validated(TempTokenInput, request.data)["tempToken"]
@@ -134,7 +134,7 @@ class SMSVerifyView(TokenIssuingView, _SMSView):
         mode = self.token_delivery.name
         client = delivery.client_info(request)
         code = validated(_CodeInput, request.data)["code"]
-        if validated(ModeInput, request.data)["mode"] == "2fa":
+        if validated(ModeEmailInput, request.data)["mode"] == "2fa":
             temp = validated(TempTokenInput, request.data)["tempToken"]
             with ratelimits.guarded_check(request, "sms_code"):  # the account: the temp token's user
                 tokens = sms.verify_second_factor_code(temp, code, delivery=mode, client=client)

@@ -251,12 +251,17 @@ _MODE = NamedChoiceField("DualAuthMode", choices=["login", "2fa"], required=Fals
 
 
 class DualAuthRefreshRequestSerializer(_Body):
-    refreshToken = StrictCharField(required=False, help_text="Bearer delivery; cookie clients send the cookie.")
+    refreshToken = StrictCharField(required=False, allow_null=True,
+                                   help_text="Bearer delivery; cookie clients send the cookie. `null`: absent.")
 
 
 class DualAuthLogoutRequestSerializer(_Body):
-    refreshToken = StrictCharField(required=False, help_text="Bearer clients without an access token.")
-    tempToken = StrictCharField(required=False, help_text="Ends a pending 2FA login too.")
+    """Logout never fails on a bad credential: a value that is not a live token, or not a string at
+    all, counts as absent (hence no type here)."""
+
+    refreshToken = serializers.JSONField(required=False, help_text="A string: bearer clients without an "
+                                                                   "access token.")
+    tempToken = serializers.JSONField(required=False, help_text="A string: ends a pending 2FA login too.")
 
 
 class DualAuthVerifySetupRequestSerializer(_Body):

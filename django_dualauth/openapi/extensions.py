@@ -36,6 +36,7 @@ from rest_framework.views import APIView
 
 from .. import delivery
 from ..api.base import DualAuthAPIView, FeatureView
+from ..api.inputs import NameField, StrictCharField
 from ..authentication import DualAuthentication, SetupTokenAuthentication
 from ..conf import dualauth_settings
 from ..exceptions import (
@@ -52,7 +53,7 @@ from .errors import VALIDATION_REFUSAL, DualAuthErrorSerializer, Refusal, domain
 from .operations import OPERATIONS, RATE_LIMITED, Operation
 
 __all__ = ["described", "BEARER_SCHEME", "COOKIE_SCHEME", "CSRF_SCHEME", "SETUP_SCHEME", "DualAuthViews",
-           "DualAuthenticationScheme", "SetupTokenScheme", "AnyOfBody", "NamedEnum"]
+           "DualAuthenticationScheme", "SetupTokenScheme", "AnyOfBody", "NamedEnum", "StrictString", "Name"]
 
 BEARER_SCHEME = "dualauthBearer"
 COOKIE_SCHEME = "dualauthCookie"
@@ -130,6 +131,42 @@ class NamedEnum(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-cal
 
     def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
         return {"type": "string", "enum": list(self.target.choices)}
+
+
+def _strict_string(field: StrictCharField) -> dict[str, Any]:
+    """A string as the serializer checks it; beside the length bounds (what drf-spectacular
+    shows), the empty string it refuses unless ``allow_blank``, and, where DRF trims the value
+    first, a blank one. drf-spectacular adds the field's description and ``nullable``."""
+    schema: dict[str, Any] = {"type": "string"}
+    if field.max_length is not None:
+        schema["maxLength"] = field.max_length
+    least = field.min_length if field.min_length is not None else (0 if field.allow_blank else 1)
+    if least:
+        schema["minLength"] = least
+    if not field.allow_blank and field.trim_whitespace:
+        schema["pattern"] = r"\S"
+    return schema
+
+
+class StrictString(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]  # its __init_subclass__
+    """The package's input strings (:class:`~django_dualauth.api.inputs.StrictCharField`, its
+    password field)."""
+
+    target_class = StrictCharField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        return _strict_string(self.target)
+
+
+class Name(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]  # its __init_subclass__
+    """A first or last name: at most what the user model's field stores (``services.profile_names``)."""
+
+    target_class = NameField
+    priority = 1  # before StrictString, which matches it too
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        return {**_strict_string(self.target), "maxLength": self.target.model_limit()}
 
 
 def described(view: type[Any]) -> dict[str, Operation] | None:
@@ -233,9 +270,11 @@ def _success_description(op: Operation, status: int) -> str:
 def _parameters(op: Operation, successes: list[int], errors: list[int]) -> list[OpenApiParameter]:
     params = [OpenApiParameter(name, str, OpenApiParameter.QUERY, required=True) for name in op.query]
     if op.issues_session or op.csrf_checked:
-        params += [OpenApiParameter(name, str, OpenApiParameter.HEADER, enum=list(values),
-                                    description="Asks for the bearer delivery (tokens in the body); "
-                                                "without it the cookie delivery answers.")
+        # No enum: the server reads any other value as no value (the cookie delivery), it refuses none.
+        params += [OpenApiParameter(name, str, OpenApiParameter.HEADER,
+                                    description=" or ".join(f"`{v}`" for v in values) + " asks for the bearer "
+                                                "delivery (tokens in the body); any other value, or none, "
+                                                "the cookie delivery.")
                    for name, values in dualauth_settings.BEARER_HEADERS.items()]
     if op.issues_session or op.ends_session:
         params.append(OpenApiParameter(

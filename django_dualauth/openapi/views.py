@@ -33,6 +33,9 @@ SCHEMA_SETTINGS: dict[str, Any] = {
                    "Send `X-Auth-Strategy: bearer` for tokens in the body; without it, tokens are HttpOnly cookies.",
     "VERSION": __version__,
     "PREPROCESSING_HOOKS": ["django_dualauth.openapi.hooks.package_endpoints"],
+    # drf-spectacular's default (named enums), then the links between the operations.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "django_dualauth.openapi.hooks.session_links"],
 }
 
 
