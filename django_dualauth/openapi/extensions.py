@@ -50,6 +50,7 @@ from ..exceptions import (
 from . import bodies
 from .errors import VALIDATION_REFUSAL, DualAuthErrorSerializer, Refusal, domain, drf_refusal
 from .operations import OPERATIONS, RATE_LIMITED, Operation
+from .staff import STAFF_OPERATIONS
 
 __all__ = ["described", "BEARER_SCHEME", "COOKIE_SCHEME", "CSRF_SCHEME", "SETUP_SCHEME", "DualAuthViews",
            "DualAuthenticationScheme", "SetupTokenScheme", "AnyOfBody", "NamedEnum"]
@@ -138,6 +139,8 @@ def described(view: type[Any]) -> dict[str, Operation] | None:
     for cls in getattr(view, "__mro__", ()):
         if cls in OPERATIONS:
             return OPERATIONS[cls]
+        if cls in STAFF_OPERATIONS:
+            return STAFF_OPERATIONS[cls]
     return None
 
 
@@ -161,7 +164,7 @@ def _refusals(view: type[APIView], method: str, op: Operation) -> list[Refusal]:
     found = list(op.refusals)
     if method in _BODY_METHODS:
         found += [domain(BadRequest), domain(PayloadTooLarge), domain(UnsupportedMediaType)]
-    if op.request is not None or op.query:
+    if op.request is not None or op.query or op.query_serializer is not None:
         found.append(VALIDATION_REFUSAL)
     auth = _authenticators(view)
     if any(issubclass(a, DualAuthentication) for a in auth):
@@ -230,8 +233,10 @@ def _success_description(op: Operation, status: int) -> str:
     return "Accepted: done off the request path." if status == 202 else "Done."
 
 
-def _parameters(op: Operation, successes: list[int], errors: list[int]) -> list[OpenApiParameter]:
-    params = [OpenApiParameter(name, str, OpenApiParameter.QUERY, required=True) for name in op.query]
+def _parameters(op: Operation, successes: list[int], errors: list[int]) -> list[Any]:
+    params: list[Any] = [OpenApiParameter(name, str, OpenApiParameter.QUERY, required=True) for name in op.query]
+    if op.query_serializer is not None:
+        params.append(op.query_serializer)  # drf-spectacular lists its fields as query parameters
     if op.issues_session or op.csrf_checked:
         params += [OpenApiParameter(name, str, OpenApiParameter.HEADER, enum=list(values),
                                     description="Asks for the bearer delivery (tokens in the body); "
