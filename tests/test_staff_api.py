@@ -6,6 +6,7 @@ and the query counts of the lists."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -526,3 +527,73 @@ def test_admin_api_is_mounted_before_the_admins_catch_all(settings: Any) -> None
     settings.ROOT_URLCONF = type("urls", (), {"urlpatterns": [
         path("admin/", admin.site.urls), path("admin/api/", include("django_dualauth.staff.urls"))]})
     assert resolve(f"{API}users").func.__name__ == "catch_all_view"
+
+
+# --- the schema: every answer as documented -------------------------------------------------------
+
+def _json_schema(node: Any) -> Any:
+    """OpenAPI 3.0's ``nullable`` as JSON Schema's null type (jsonschema knows no ``nullable``)."""
+    if isinstance(node, list):
+        return [_json_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _json_schema(v) for k, v in node.items() if k != "nullable"}
+    if node.get("nullable"):
+        out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+@pytest.fixture(scope="module")
+def staff_schema() -> dict[str, Any]:
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.settings import patched_settings
+
+    from django_dualauth.openapi.views import SCHEMA_SETTINGS
+
+    with patched_settings(SCHEMA_SETTINGS):
+        return SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-any-return]
+
+
+def _conforms(schema: dict[str, Any], method: str, where: str, response: Any) -> None:
+    import jsonschema
+
+    template = re.sub(r"/[0-9a-f-]{36}(?=/|$)", "/{session_id}", API + where.partition("?")[0])
+    template = re.sub(r"^(/admin/api/users)/\d+", r"\1/{user_id}", template)
+    operation = schema["paths"][template][method]
+    documented = operation["responses"].get(str(response.status_code))
+    assert documented is not None, (method, template, response.status_code, response.content)
+    body_schema = documented["content"]["application/json"]["schema"]
+    document = {"$ref": body_schema["$ref"], "components": _json_schema(schema["components"])}
+    jsonschema.validate(response.json(), document)
+    if response.status_code >= 400:
+        codes = [e["value"]["code"] for e in documented["content"]["application/json"]["examples"].values()]
+        assert response.json()["code"] in codes, (template, response.json(), codes)
+
+
+def test_every_answer_is_the_documented_one(sign_in: Any, target: Any, staff_schema: dict[str, Any],
+                                            user_factory: Any) -> None:
+    admin = sign_in("superuser")
+    viewer = sign_in("staff-view", "viewer@example.com")
+    anonymous = Staff(admin.delivery, "nobody@example.com")
+    session = session_of(target)
+    AuthSession.objects.filter(pk=session_of(target).pk).update(revoked_at=timezone.now(), revoked_reason="logout")
+    ids = {"user": str(target.pk), "session": str(session.pk)}
+    for method, where, body, level in ENDPOINTS:
+        path_ = _fill(where, ids)
+        _conforms(staff_schema, method, path_, anonymous.call(method, API + path_, _fill(body, ids)))
+        if level == "change":
+            _conforms(staff_schema, method, path_, viewer.call(method, API + path_, _fill(body, ids)))
+    for method, where, body, _ in ENDPOINTS:  # the successes, the deletion last
+        if (method, where) == ("delete", "users/{user}"):
+            continue
+        path_ = _fill(where, ids)
+        response = admin.call(method, API + path_, _fill(body, ids))
+        assert response.status_code == 200, (where, response.content)
+        _conforms(staff_schema, method, path_, response)
+    _conforms(staff_schema, "get", "users/424242", admin.get(f"{API}users/424242"))
+    _conforms(staff_schema, "get", "users?limit=500", admin.get(f"{API}users?limit=500"))
+    _conforms(staff_schema, "post", "sessions/revoke", admin.post(f"{API}sessions/revoke", {"ids": []}))
+    me = admin.member.pk
+    _conforms(staff_schema, "post", f"users/{me}/deactivate",
+              admin.post(f"{API}users/{me}/deactivate", {"reason": "x"}))
+    _conforms(staff_schema, "delete", f"users/{target.pk}", admin.delete(f"{API}users/{target.pk}", {"reason": "x"}))
