@@ -9,6 +9,7 @@ wrong; callers count those failures (the ``account_user`` rate limit).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
@@ -142,19 +143,22 @@ def delete_account(user: User, *, password: object = None, totp_code: object = N
     remove_account(user)
 
 
-def remove_account(user: User, *, deleted_by: Any = None) -> None:
+def remove_account(user: User, *, deleted_by: Any = None, record: Callable[[User], None] | None = None) -> None:
     """Delete the user with no proof asked: the one deletion path, for the owner (after
     :func:`delete_account`'s proof) and for staff (``deleted_by``, the staff API).
 
     Every session is revoked (reason ``account_deleted`` for the owner, ``admin`` for staff, with
-    ``revoked_by``), then the user row is deleted, in one transaction; then ``account_deleted``
-    (with ``deleted_by``) and the audit event.
+    ``revoked_by``), then the user row is deleted, in one transaction (``record(locked)`` runs in
+    it just before the delete: the staff API's ``LogEntry``); then, after the commit,
+    ``account_deleted`` (with ``deleted_by``) and the audit event.
     """
     user_id, email = user.pk, getattr(user, user.get_email_field_name(), "") or ""
     reason = RevocationReason.ACCOUNT_DELETED if deleted_by is None else RevocationReason.ADMIN
     with transaction.atomic():
         locked = _locked_user(user)
         revoke_all_sessions(locked, reason=reason, revoked_by=deleted_by)
+        if record is not None:
+            record(locked)
         locked.delete()
     account_deleted.send(sender=type(locked), user_id=user_id, email=email, deleted_by=deleted_by)
     audit.record("auth.account.deleted", user=str(user_id), by=None if deleted_by is None else str(deleted_by.pk))

@@ -245,12 +245,12 @@ def reactivate(user: User, *, staff: User, reason: str) -> None:
 
 def delete(user: User, *, staff: User, reason: str) -> None:
     """Delete ``user`` through the one deletion path (``accounts.remove_account``: sessions
-    revoked, ``account_deleted`` with ``deleted_by``), the ``LogEntry`` in the same transaction."""
+    revoked, ``account_deleted`` with ``deleted_by`` after the commit), the ``LogEntry`` in its
+    transaction."""
     _guard(user, staff)
     user_id, model = user.pk, type(user)
-    with transaction.atomic():
-        _log(staff, [user], "deletion", _text("Deleted.", reason))
-        accounts.remove_account(user, deleted_by=staff)
+    accounts.remove_account(user, deleted_by=staff,
+                            record=lambda locked: _log(staff, [locked], "deletion", _text("Deleted.", reason)))
     _announce(staff, "user.deleted", model, [user_id], reason, {})
 
 
