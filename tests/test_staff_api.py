@@ -597,3 +597,29 @@ def test_every_answer_is_the_documented_one(sign_in: Any, target: Any, staff_sch
     _conforms(staff_schema, "post", f"users/{me}/deactivate",
               admin.post(f"{API}users/{me}/deactivate", {"reason": "x"}))
     _conforms(staff_schema, "delete", f"users/{target.pk}", admin.delete(f"{API}users/{target.pk}", {"reason": "x"}))
+
+
+CHANGES = [(m, p, b) for m, p, b, level in ENDPOINTS if level == "change"]
+
+
+@pytest.mark.parametrize(("method", "where", "body"), CHANGES, ids=[f"{m} {p}" for m, p, _ in CHANGES])
+def test_every_change_is_a_log_entry_a_signal_and_an_audit_event(sign_in: Any, target: Any, events: Any,
+                                                                  audit: Any, method: str, where: str,
+                                                                  body: Any) -> None:
+    admin = sign_in("superuser")
+    ids = {"user": str(target.pk), "session": str(session_of(target).pk)}
+    response = admin.call(method, API + _fill(where, ids), _fill(body, ids))
+    assert response.status_code == 200, response.content
+    [event] = events
+    assert event["staff"] == admin.member and event["reason"] == (_fill(body, ids) or {}).get("reason", "")
+    logged = LogEntry.objects.filter(user=admin.member, object_id__in=event["target_ids"])
+    assert logged.count() == len(event["target_ids"]) >= 1
+    assert all(e.change_message.endswith(f"Reason: {event['reason']}") for e in logged if event["reason"])
+    [record] = audit("auth.staff.action")
+    assert (record.fields["action"], record.fields["staff"], record.fields["ids"]) == (
+        event["action"], str(admin.member.pk), ",".join(event["target_ids"]))
+
+
+def test_head_is_get(sign_in: Any) -> None:
+    admin = sign_in("staff-view")
+    assert admin.client.head(f"{API}users", **admin.headers()).status_code == 200

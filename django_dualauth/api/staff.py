@@ -72,7 +72,7 @@ class StaffModelPermissions(BasePermission):
                  if not held]
         if flags:
             raise StaffPermissionRequired(flags)
-        method = request.method or ""
+        method = "GET" if request.method == "HEAD" else request.method or ""
         if method.lower() not in ("options", "head") and not hasattr(view, method.lower()):
             return True  # DRF answers 405 METHOD_NOT_ALLOWED
         named = getattr(view, "permissions", {}).get(method)

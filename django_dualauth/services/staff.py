@@ -116,7 +116,9 @@ def find_user(raw_id: object) -> User | None:
     for an unknown or malformed id."""
     model = get_user_model()
     try:
-        pk = model._meta.pk.to_python(raw_id)
+        field = model._meta.pk
+        pk = field.to_python(raw_id)
+        field.run_validators(pk)  # the database's range for an integer key: PostgreSQL refuses a bigger one
         found: User | None = model._default_manager.select_related("dualauth_state").filter(pk=pk).first()
     except (ValidationError, ValueError, TypeError, OverflowError):
         return None
