@@ -16,6 +16,7 @@ import pytest
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.core import checks
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import include, path, resolve
@@ -527,6 +528,15 @@ def test_admin_api_is_mounted_before_the_admins_catch_all(settings: Any) -> None
     settings.ROOT_URLCONF = type("urls", (), {"urlpatterns": [
         path("admin/", admin.site.urls), path("admin/api/", include("django_dualauth.staff.urls"))]})
     assert resolve(f"{API}users").func.__name__ == "catch_all_view"
+    # ... which the system check dualauth.W010 names.
+    [warning] = [m for m in checks.run_checks(tags=[checks.Tags.urls]) if m.id == "dualauth.W010"]
+    assert "before path('admin/'" in (warning.hint or "")
+
+
+def test_the_check_is_quiet_when_mounted_first_or_not_at_all(settings: Any) -> None:
+    assert not [m for m in checks.run_checks(tags=[checks.Tags.urls]) if m.id == "dualauth.W010"]
+    settings.ROOT_URLCONF = "tests.package_urls"
+    assert not [m for m in checks.run_checks(tags=[checks.Tags.urls]) if m.id == "dualauth.W010"]
 
 
 # --- the schema: every answer as documented -------------------------------------------------------
