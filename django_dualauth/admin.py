@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .models import AccountState, AuthSession, LinkedAccount, MagicLink, SMSDevice
 from .models.sessions import RevocationReason
 from .services import revoke_all_sessions, revoke_session
+from .services import staff as staff_actions
 from .services.twofactor import reset_two_factor
 
 if TYPE_CHECKING:  # generic in django-stubs only: Django's admin classes take no type arguments at run time
@@ -46,7 +48,22 @@ def _user_search_fields(prefix: str) -> tuple[str, ...]:
 
 _DISPLAY_FIELDS = ("id", "user", "delivery", "auth_methods", "created_at", "last_used_at",
                    "expires_at", "absolute_expires_at", "ip_address", "user_agent", "generation",
-                   "revoked_at", "revoked_reason")
+                   "revoked_at", "revoked_reason", "revoked_by")
+#: Where the admin's revocations are recorded (the LogEntry message; the staff API says "staff API").
+_FROM_ADMIN = "Django admin"
+#: The device column's width in characters (the full User-Agent is its tooltip and on the detail page).
+DEVICE_CHARS = 40
+
+
+def _short(value: Any) -> str:
+    """A list column's time, to the minute, in the current time zone: the admin's long dates made
+    the list overflow a 1400 px window."""
+    return "-" if value is None else timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _revoked_from_admin(request: HttpRequest, revoked: list[AuthSession]) -> None:
+    """The admin's History of each session (and the signal, the audit event) says who revoked it."""
+    staff_actions.log_session_revocations(request.user, revoked, "", where=_FROM_ADMIN)  # type: ignore[arg-type]
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -71,15 +88,16 @@ class StateFilter(admin.SimpleListFilter):
 
 @admin.action(description=_("Revoke selected sessions"), permissions=["change"])
 def revoke_selected(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[AuthSession]) -> None:
-    count = sum(revoke_session(s, reason=RevocationReason.ADMIN, revoked_by=request.user)
-                for s in queryset.select_related("user"))
-    modeladmin.message_user(request, _("%d session(s) revoked.") % count, messages.SUCCESS)
+    revoked = [s for s in queryset.select_related("user")
+               if revoke_session(s, reason=RevocationReason.ADMIN, revoked_by=request.user)]
+    _revoked_from_admin(request, revoked)
+    modeladmin.message_user(request, _("%d session(s) revoked.") % len(revoked), messages.SUCCESS)
 
 
 @admin.register(AuthSession)
 class AuthSessionAdmin(_SessionAdmin):
-    list_display = ("user", "delivery", "state", "ip_address", "short_user_agent", "created_at",
-                    "last_used_at", "expires_at")
+    list_display = ("user", "delivery", "state", "ip_address", "short_user_agent", "created",
+                    "last_used", "expires")
     list_filter = (StateFilter, "delivery", "revoked_reason", "created_at")
     list_select_related = ("user",)
     ordering = ("-created_at",)
@@ -100,18 +118,50 @@ class AuthSessionAdmin(_SessionAdmin):
 
     @admin.display(description=_("device"))
     def short_user_agent(self, obj: AuthSession) -> str:
-        return obj.user_agent[:60]
+        if len(obj.user_agent) <= DEVICE_CHARS:
+            return obj.user_agent
+        return format_html('<span title="{}">{}…</span>', obj.user_agent, obj.user_agent[:DEVICE_CHARS])
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, obj: AuthSession) -> str:
+        return _short(obj.created_at)
+
+    @admin.display(description=_("last used at"), ordering="last_used_at")
+    def last_used(self, obj: AuthSession) -> str:
+        return _short(obj.last_used_at)
+
+    @admin.display(description=_("expires at"), ordering="expires_at")
+    def expires(self, obj: AuthSession) -> str:
+        return _short(obj.expires_at)
+
+    @admin.display(description=_("revoked by"))
+    def revoked_by(self, obj: AuthSession) -> str:
+        """The staff member who revoked it, from the admin's History (the row keeps only the reason)."""
+        staff_id = staff_actions.revokers([obj.pk]).get(str(obj.pk)) if obj.revoked_at else None
+        if staff_id is None:
+            return "-"
+        member = get_user_model()._default_manager.filter(pk=staff_id).first()
+        return str(member) if member is not None else f"deleted user {staff_id}"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        # Every field is read-only: no Save buttons (the change permission is for the revoke action).
+        context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False,
+                   "show_save_and_add_another": False}
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
     def delete_model(self, request: HttpRequest, obj: AuthSession) -> None:
-        revoke_session(obj, reason=RevocationReason.ADMIN, revoked_by=request.user)
+        if revoke_session(obj, reason=RevocationReason.ADMIN, revoked_by=request.user):
+            _revoked_from_admin(request, [obj])
         super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AuthSession]) -> None:
-        for session in queryset.select_related("user"):
-            revoke_session(session, reason=RevocationReason.ADMIN, revoked_by=request.user)
+        revoked = [s for s in queryset.select_related("user")
+                   if revoke_session(s, reason=RevocationReason.ADMIN, revoked_by=request.user)]
+        _revoked_from_admin(request, revoked)
         super().delete_queryset(request, queryset)
 
 
@@ -134,8 +184,11 @@ class AuthSessionInline(_SessionInline):
 
 @admin.action(description=_("Revoke all sessions of selected users"), permissions=["change"])
 def revoke_all_user_sessions(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any]) -> None:
-    count = sum(revoke_all_sessions(u, reason=RevocationReason.ADMIN, revoked_by=request.user)
-                for u in queryset)
+    users = list(queryset)
+    before = list(AuthSession.objects.filter(user__in=users, revoked_at__isnull=True).values_list("pk", flat=True))
+    count = sum(revoke_all_sessions(u, reason=RevocationReason.ADMIN, revoked_by=request.user) for u in users)
+    _revoked_from_admin(request, list(AuthSession.objects.select_related("user").filter(
+        pk__in=before, revoked_reason=RevocationReason.ADMIN)))
     modeladmin.message_user(request, _("%d session(s) revoked.") % count, messages.SUCCESS)
 
 

@@ -10,7 +10,8 @@ Events: ``auth.login.succeeded``, ``auth.login.failed``, ``auth.ratelimit.exceed
 ``auth.session.revoked``, ``auth.refresh.reuse_detected``, ``auth.mfa.failed``,
 ``auth.mfa.enabled``, ``auth.mfa.disabled``, ``auth.password.changed``, ``auth.account.deleted``,
 ``auth.account.reclaimed`` (the first proof of an unverified address reset it),
-``auth.database.unavailable``.
+``auth.staff.action`` (a staff member changed an account or revoked sessions: the staff id, the
+action, the model and the ids; never the reason text), ``auth.database.unavailable``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .signals import (
     refresh_token_reused,
     session_issued,
     session_revoked,
+    staff_action,
     two_factor_disabled,
     two_factor_enabled,
     two_factor_failed,
@@ -88,3 +90,12 @@ def _mfa_enabled(sender: object, user: object, **kwargs: object) -> None:
 @receiver(two_factor_disabled, dispatch_uid="dualauth_audit_mfa_disabled")
 def _mfa_disabled(sender: object, user: object, reason: str, revoked_by: object = None, **kwargs: object) -> None:
     record("auth.mfa.disabled", user=_pk(user), reason=reason, by=_pk(revoked_by))
+
+
+@receiver(staff_action, dispatch_uid="dualauth_audit_staff_action")
+def _staff_action(sender: object, staff: object, action: str, target_model: type[object], target_ids: list[str],
+                  **kwargs: object) -> None:
+    # The reason is free text a person typed (it may name someone): the LogEntry keeps it, the log does not.
+    record("auth.staff.action", staff=_pk(staff), action=action,
+           target=getattr(getattr(target_model, "_meta", None), "label_lower", None),
+           ids=",".join(target_ids[:100]))

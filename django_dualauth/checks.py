@@ -371,3 +371,25 @@ def _in_memory(database: dict[str, Any]) -> bool:
     # One connection per in-memory database: nothing to contend with.
     name = str(database.get("NAME") or "")
     return name == ":memory:" or "mode=memory" in name or name.startswith("file::memory:")
+
+
+@checks.register(checks.Tags.urls)
+def check_staff_api_reachable(app_configs: _AppConfigs = None, **kwargs: object) -> list[checks.CheckMessage]:
+    """The staff API, when included, must resolve to itself: mounted after ``admin.site.urls`` at
+    ``admin/api/``, the admin's catch-all answers its paths instead (docs/admin.md)."""
+    from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+
+    try:
+        path = reverse("dualauth-staff:users")
+    except NoReverseMatch:
+        return []  # not included
+    try:
+        match = resolve(path)
+    except Resolver404:  # pragma: no cover - reverse() found it
+        return []
+    if match.namespace == "dualauth-staff":
+        return []
+    return [checks.Warning(
+        f"The staff API's {path} resolves to {match.view_name or match.func!r}, not to the staff API.",
+        hint="Put path('admin/api/', include('django_dualauth.staff.urls')) before path('admin/', admin.site.urls).",
+        id="dualauth.W011")]

@@ -61,6 +61,8 @@ __all__ = [
     "LastSignInMethod",
     "LinkedAccountNotFound",
     "ProviderUnavailable",
+    "StaffPermissionRequired",
+    "SelfLockout",
 ]
 
 
@@ -406,3 +408,22 @@ class ProviderUnavailable(ServiceUnavailable):
 
     code, message = "PROVIDER_UNAVAILABLE", "The sign-in provider cannot be reached; try again shortly"
     retry_after = 30
+
+
+# --- staff API ----------------------------------------------------------------------------------
+
+class StaffPermissionRequired(DualAuthError):
+    """The staff API: the caller is not active staff, or lacks a Django model permission the
+    endpoint needs. ``required`` names the missing permissions (``app_label.codename``)."""
+
+    status, code, message = 403, "PERMISSION_DENIED", "Staff permission required"
+
+    def __init__(self, required: list[str] | tuple[str, ...]) -> None:
+        super().__init__(required=list(required))
+
+
+class SelfLockout(DualAuthError):
+    """The staff API: a staff member tried to deactivate, delete or reset themselves, or to end
+    their own current session. Refused outright (409): use ``auth/`` endpoints for one's own account."""
+
+    status, code, message = 409, "SELF_LOCKOUT", "Staff cannot do this to their own account or current session"

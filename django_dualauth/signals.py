@@ -22,6 +22,7 @@ __all__ = [
     "profile_updated",
     "social_account_linked",
     "social_account_unlinked",
+    "staff_action",
 ]
 
 #: A login created a session (one refresh-token family). kwargs: ``session``, ``user``.
@@ -45,8 +46,9 @@ two_factor_failed = Signal()
 #: A fresh set of recovery codes replaced the old one. kwargs: ``user``.
 recovery_codes_regenerated = Signal()
 
-#: The user deleted their own account (``DELETE account``); every session was revoked first and
-#: the user row is gone. kwargs: ``user_id``, ``email`` (the deleted address, e.g. for a farewell mail).
+#: An account was deleted: by its owner (``DELETE account``) or by staff (the staff API); every
+#: session was revoked first and the user row is gone. kwargs: ``user_id``, ``email`` (the deleted
+#: address, e.g. for a farewell mail), ``deleted_by`` (the staff user, or None for the owner).
 account_deleted = Signal()
 
 #: The first proof of control of an unverified address (a magic-link sign-in or a password
@@ -67,3 +69,10 @@ profile_updated = Signal()
 social_account_linked = Signal()
 #: The user removed a linked provider account. kwargs: ``user``, ``provider``, ``provider_account_id``.
 social_account_unlinked = Signal()
+#: A staff member changed something through the staff API (``admin/api/``) or revoked sessions
+#: in the Django admin; the change is durable and a ``LogEntry`` records it. kwargs: ``staff``
+#: (the user acting), ``action`` (``"user.deactivated"``, ``"user.reactivated"``, ``"user.deleted"``,
+#: ``"user.2fa_required"``, ``"user.2fa_reset"``, ``"sessions.revoked"``), ``target_model`` (the
+#: model class), ``target_ids`` (list of primary keys as strings), ``reason`` (the staff member's
+#: text, possibly empty), ``details`` (a dict: counts, the new flag).
+staff_action = Signal()

@@ -482,7 +482,7 @@ def test_delete_account_removes_everything_and_ends_every_session(logged_in, cli
         assert ac.refresh().status_code == 401
     assert client_factory("bearer").login().status_code == 401
     assert bob.get("/api/whoami").status_code == 200
-    assert deleted_events == [{"signal": account_deleted, "user_id": user_id, "email": EMAIL}]
+    assert deleted_events == [{"signal": account_deleted, "user_id": user_id, "email": EMAIL, "deleted_by": None}]
     [record] = [r for r in caplog.records if getattr(r, "event", None) == "auth.account.deleted"]
     assert record.fields["user"] == str(user_id) and EMAIL not in record.getMessage()
 

@@ -22,6 +22,7 @@ from drf_spectacular.validation import validate_schema
 
 from django_dualauth import urls as package_urls
 from django_dualauth.openapi.views import SCHEMA_SETTINGS
+from django_dualauth.staff import urls as staff_urls
 from tests.views import WhoAmI
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,8 +71,8 @@ def all_on(settings: Any) -> None:
         setattr(settings, name, value)
 
 
-def _openapi_path(pattern: URLPattern) -> str:
-    return "/auth/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(pattern.pattern))
+def _openapi_path(pattern: URLPattern, prefix: str = "/auth/") -> str:
+    return prefix + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(pattern.pattern))
 
 
 def _methods(pattern: URLPattern) -> set[str]:
@@ -114,7 +115,25 @@ def test_every_route_and_method_of_the_include_is_in_the_schema(all_on: None) ->
     schema = generate()
     expected = {(_openapi_path(p), m) for p in package_urls.urlpatterns for m in _methods(p)}
     assert len(expected) == 40  # 38 routes; sms/phone and verify-email have two methods
-    assert set(_operations(schema)) == expected  # none missing, none invented
+    staff = {(_openapi_path(p, "/admin/api/"), m) for p in staff_urls.urlpatterns for m in _methods(p)}
+    assert len(staff) == 14  # the staff include (tests/urls.py mounts it): 12 routes, two with GET and DELETE
+    assert set(_operations(schema)) == expected | staff  # none missing, none invented
+
+
+def test_operation_ids_do_not_change_with_what_else_is_mounted(all_on: None) -> None:
+    # drf-spectacular names an operation by its path minus the common prefix of the whole schema:
+    # mounting the staff API beside auth/ would rename login_create to auth_login_create and break
+    # every client generated from the schema. Ours are named inside their include.
+    both = {(p, m): op["operationId"] for (p, m), op in _operations(generate()).items()}
+    with patched_settings({**SCHEMA_SETTINGS}):
+        alone = SchemaGenerator(urlconf="tests.package_urls").get_schema(request=None, public=True)
+    assert {(p, m): op["operationId"] for (p, m), op in _operations(alone).items()} == {
+        key: name for key, name in both.items() if key[0].startswith("/auth/")}
+    assert {both[("/auth/login", "post")], both[("/auth/me", "get")], both[("/auth/sessions/{handle}", "delete")]} == {
+        "login_create", "me_retrieve", "sessions_destroy"}
+    staff = [name for (p, _), name in both.items() if p.startswith("/admin/api/")]
+    assert staff and all(name.startswith("staff_") for name in staff)
+    assert len(set(both.values())) == len(both)
 
 
 @pytest.mark.parametrize(("setting", "off", "gone"), [
@@ -264,7 +283,8 @@ def test_a_project_schema_merges_the_package_and_its_own_views_show_both_schemes
     # The project's own schema: drf-spectacular's schema class, none of the include's settings,
     # no hook; WhoAmI is a project view with DualAuthentication.
     settings.REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
-    patterns = [path("auth/", include("django_dualauth.urls")), path("api/whoami", WhoAmI.as_view())]
+    patterns = [path("auth/", include("django_dualauth.urls")),
+                path("admin/api/", include("django_dualauth.staff.urls")), path("api/whoami", WhoAmI.as_view())]
     schema = SchemaGenerator(patterns=patterns).get_schema(public=True)
     whoami = schema["paths"]["/api/whoami"]
     assert whoami["get"]["security"] == [{"dualauthBearer": []}, {"dualauthCookie": []}]

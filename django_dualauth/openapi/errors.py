@@ -70,6 +70,11 @@ class DualAuthErrorSerializer(serializers.Serializer[Any]):
     accepted = serializers.ListField(child=serializers.CharField(), required=False,
                                      help_text="`REAUTHENTICATION_REQUIRED`, `EMAIL_REQUIRED`: the fields that "
                                                "carry an accepted proof.")
+    # The body's name for it; DRF's metaclass takes it out of the class, so ``Field.required`` stays.
+    required = serializers.ListField(  # type: ignore[assignment]
+        child=serializers.CharField(), required=False,
+        help_text="`PERMISSION_DENIED` (the staff API): the missing permissions (`app_label.codename`, "
+                  "`is_staff`, `is_active`, `is_superuser`).")
     requires2FASetup = serializers.BooleanField(required=False, help_text="`2FA_SETUP_REQUIRED`.")
     tempToken = serializers.CharField(required=False,
                                       help_text="`2FA_SETUP_REQUIRED`: the setup temp token for `2fa/setup`.")

@@ -51,6 +51,7 @@ from ..exceptions import (
 from . import bodies
 from .errors import VALIDATION_REFUSAL, DualAuthErrorSerializer, Refusal, domain, drf_refusal
 from .operations import OPERATIONS, RATE_LIMITED, Operation
+from .staff import STAFF_OPERATIONS
 
 __all__ = ["described", "BEARER_SCHEME", "COOKIE_SCHEME", "CSRF_SCHEME", "SETUP_SCHEME", "DualAuthViews",
            "DualAuthenticationScheme", "SetupTokenScheme", "AnyOfBody", "NamedEnum", "StrictString", "Name"]
@@ -175,6 +176,8 @@ def described(view: type[Any]) -> dict[str, Operation] | None:
     for cls in getattr(view, "__mro__", ()):
         if cls in OPERATIONS:
             return OPERATIONS[cls]
+        if cls in STAFF_OPERATIONS:
+            return STAFF_OPERATIONS[cls]
     return None
 
 
@@ -198,7 +201,7 @@ def _refusals(view: type[APIView], method: str, op: Operation) -> list[Refusal]:
     found = list(op.refusals)
     if method in _BODY_METHODS:
         found += [domain(BadRequest), domain(PayloadTooLarge), domain(UnsupportedMediaType)]
-    if op.request is not None or op.query:
+    if op.request is not None or op.query or op.query_serializer is not None:
         found.append(VALIDATION_REFUSAL)
     auth = _authenticators(view)
     if any(issubclass(a, DualAuthentication) for a in auth):
@@ -267,8 +270,10 @@ def _success_description(op: Operation, status: int) -> str:
     return "Accepted: done off the request path." if status == 202 else "Done."
 
 
-def _parameters(op: Operation, successes: list[int], errors: list[int]) -> list[OpenApiParameter]:
-    params = [OpenApiParameter(name, str, OpenApiParameter.QUERY, required=True) for name in op.query]
+def _parameters(op: Operation, successes: list[int], errors: list[int]) -> list[Any]:
+    params: list[Any] = [OpenApiParameter(name, str, OpenApiParameter.QUERY, required=True) for name in op.query]
+    if op.query_serializer is not None:
+        params.append(op.query_serializer)  # drf-spectacular lists its fields as query parameters
     if op.issues_session or op.csrf_checked:
         # No enum: the server reads any other value as no value (the cookie delivery), it refuses none.
         params += [OpenApiParameter(name, str, OpenApiParameter.HEADER,
@@ -334,7 +339,8 @@ class DualAuthViews(OpenApiViewExtension):  # type: ignore[no-untyped-call]  # i
         if operations is None:
             return self.target  # type: ignore[no-any-return]  # a project's own subclass: theirs to describe
         annotated = type(self.target.__name__, (self.target,), {
-            "schema": _named_operations(_schema_class(), operations)(), "__module__": self.target.__module__,
+            "schema": _named_operations(_schema_class(), self.target, operations)(),
+            "__module__": self.target.__module__,
             "__doc__": _summary_doc(self.target)})
         # Class decorations, one per method, each on top of the last: an annotation of the view
         # methods would take DRF's DEFAULT_SCHEMA_CLASS as its base, which need not be drf-spectacular's.
@@ -343,17 +349,41 @@ class DualAuthViews(OpenApiViewExtension):  # type: ignore[no-untyped-call]  # i
         return annotated
 
 
-def _named_operations(schema: type[AutoSchema], operations: dict[str, Operation]) -> type[AutoSchema]:
-    """``schema``, answering the ``operation_id`` of the operations that name one (a class-level
-    ``extend_schema(operation_id=...)`` is what drf-spectacular warns against)."""
+def _named_operations(schema: type[AutoSchema], view: type[APIView],
+                      operations: dict[str, Operation]) -> type[AutoSchema]:
+    """``schema``, answering a stable ``operation_id``: the one an operation names (a class-level
+    ``extend_schema(operation_id=...)`` is what drf-spectacular warns against), else drf-spectacular's
+    own built from the route *inside its include*. drf-spectacular trims the common prefix of every
+    path in the schema, so mounting a second include (the staff API at ``admin/api/``) would rename
+    every operation (``login_create`` to ``auth_login_create``) and break generated clients."""
     names = {method: op.operation_id for method, op in operations.items() if op.operation_id}
-    if not names:
-        return schema
+    routes = _routes_of(view)
 
     def get_operation_id(self: AutoSchema) -> str:
-        return names.get(self.method.lower()) or schema.get_operation_id(self)
+        if name := names.get(self.method.lower()):
+            return name
+        for route, id_prefix in routes:
+            if self.path.endswith("/" + route):
+                trimmed, self.path_prefix = self.path_prefix, "^" + re.escape(self.path[:-len(route)])
+                try:
+                    return id_prefix + schema.get_operation_id(self)
+                finally:
+                    self.path_prefix = trimmed
+        return schema.get_operation_id(self)  # a route of the project's own
 
     return type(schema.__name__, (schema,), {"get_operation_id": get_operation_id})
+
+
+def _routes_of(view: type[APIView]) -> list[tuple[str, str]]:
+    """``view``'s routes in the package's URL modules, OpenAPI-style (``sessions/{handle}``), each
+    with the operation-id prefix of its include: none for ``auth/``, ``staff_`` for the staff API."""
+    from .. import urls as package_urls  # the URL modules import every view: only at generation time
+    from ..staff import urls as staff_urls
+
+    return [(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(pattern.pattern)), id_prefix)
+            for module, id_prefix in ((package_urls, ""), (staff_urls, "staff_"))
+            for pattern in module.urlpatterns
+            if getattr(pattern.callback, "view_class", None) is view]
 
 
 def _summary_doc(view: type[APIView]) -> str:

@@ -85,6 +85,7 @@ class Operation:
     query: tuple[str, ...] = field(default=())
     cacheable: bool = False  # Cache-Control and ETag; If-None-Match answers 304
     operation_id: str | None = None  # when the path makes a poor one
+    query_serializer: _Serializer | None = None  # optional query parameters, typed (the staff API's lists)
 
 
 def _named(serializer: _Serializer, name: str) -> _Serializer:

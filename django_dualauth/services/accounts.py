@@ -9,7 +9,8 @@ wrong; callers count those failures (the ``account_user`` rate limit).
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -27,7 +28,8 @@ from .sessions import revoke_all_sessions, revoke_session
 if TYPE_CHECKING:
     from ..types import User, UserRef
 
-__all__ = ["list_sessions", "revoke_own_session", "change_password", "set_first_password", "delete_account"]
+__all__ = ["list_sessions", "revoke_own_session", "change_password", "set_first_password", "delete_account",
+           "remove_account"]
 
 #: The columns a session listing shows; the refresh digest and the rest are never read.
 _LISTED_FIELDS = ("id", "user_id", "delivery", "created_at", "last_used_at", "expires_at", "ip_address",
@@ -138,10 +140,25 @@ def delete_account(user: User, *, password: object = None, totp_code: object = N
     missing proof, :class:`RateLimited` while the TOTP device is throttled.
     """
     _verify_proof(user, password, totp_code)
+    remove_account(user)
+
+
+def remove_account(user: User, *, deleted_by: Any = None, record: Callable[[User], None] | None = None) -> None:
+    """Delete the user with no proof asked: the one deletion path, for the owner (after
+    :func:`delete_account`'s proof) and for staff (``deleted_by``, the staff API).
+
+    Every session is revoked (reason ``account_deleted`` for the owner, ``admin`` for staff, with
+    ``revoked_by``), then the user row is deleted, in one transaction (``record(locked)`` runs in
+    it just before the delete: the staff API's ``LogEntry``); then, after the commit,
+    ``account_deleted`` (with ``deleted_by``) and the audit event.
+    """
     user_id, email = user.pk, getattr(user, user.get_email_field_name(), "") or ""
+    reason = RevocationReason.ACCOUNT_DELETED if deleted_by is None else RevocationReason.ADMIN
     with transaction.atomic():
         locked = _locked_user(user)
-        revoke_all_sessions(locked, reason=RevocationReason.ACCOUNT_DELETED)
+        revoke_all_sessions(locked, reason=reason, revoked_by=deleted_by)
+        if record is not None:
+            record(locked)
         locked.delete()
-    account_deleted.send(sender=type(locked), user_id=user_id, email=email)
-    audit.record("auth.account.deleted", user=str(user_id))
+    account_deleted.send(sender=type(locked), user_id=user_id, email=email, deleted_by=deleted_by)
+    audit.record("auth.account.deleted", user=str(user_id), by=None if deleted_by is None else str(deleted_by.pk))

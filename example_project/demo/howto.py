@@ -46,6 +46,12 @@ each code is printed on the server console ("[django-dualauth SMS to +1...] 1234
   curl -s -X POST http://127.0.0.1:8000/auth/sms/verify -H 'Content-Type: application/json' \
        -H 'X-Auth-Strategy: bearer' -d '{"email":"demo@example.com","code":"<code>"}'
 
+Staff API (docs/admin.md) -- sign in as the admin (admin@example.com) with bearer, then:
+  curl -s 'http://127.0.0.1:8000/admin/api/users?limit=20&offset=0' -H "Authorization: Bearer <accessToken>"
+  curl -s 'http://127.0.0.1:8000/admin/api/sessions?state=active' -H "Authorization: Bearer <accessToken>"
+  curl -s -X POST http://127.0.0.1:8000/admin/api/users/<id>/deactivate -H 'Content-Type: application/json' \
+       -H "Authorization: Bearer <accessToken>" -d '{"reason":"why, for the History"}'
+
 Forgot password -- the mail, with the reset link, is printed on the server console; every session ends:
   curl -s -X POST http://127.0.0.1:8000/auth/forgot-password -H 'Content-Type: application/json' \
        -d '{"email":"demo@example.com"}'
