@@ -117,6 +117,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("post", "users/{user}/deactivate", {"reason": "ticket 1"}, "change"),
     ("post", "users/{user}/reactivate", {}, "change"),
     ("get", "users/{user}/sessions", None, "view"),
+    ("get", "users/{user}/linked-accounts", None, "view"),
     ("post", "users/{user}/sessions/revoke", {"reason": "ticket 1"}, "change"),
     ("post", "users/{user}/2fa/require", {"required": True}, "change"),
     ("post", "users/{user}/2fa/reset", {"reason": "lost phone"}, "change"),
@@ -633,3 +634,20 @@ def test_every_change_is_a_log_entry_a_signal_and_an_audit_event(sign_in: Any, t
 def test_head_is_get(sign_in: Any) -> None:
     admin = sign_in("staff-view")
     assert admin.client.head(f"{API}users", **admin.headers()).status_code == 200
+
+
+def test_a_users_linked_accounts_are_listed_in_the_body_of_their_own_call(sign_in: Any, target: Any) -> None:
+    from django.utils import timezone
+
+    from django_dualauth.models import LinkedAccount
+
+    LinkedAccount.objects.create(user=target, provider="google", provider_account_id="1234", email=target.email,
+                                 linked_at=timezone.now())
+    viewer = sign_in("staff-view")
+    LinkedAccount.objects.create(user=viewer.member, provider="google", provider_account_id="99", email="s@x.io",
+                                 linked_at=timezone.now())
+    body = viewer.get(f"{API}users/{target.pk}/linked-accounts").json()
+    assert [(a["provider"], a["providerAccountId"], a["email"]) for a in body["linkedAccounts"]] == [
+        ("google", "1234", target.email)]
+    assert set(body["linkedAccounts"][0]) == {"provider", "providerAccountId", "email", "linkedAt"}
+    assert viewer.get(f"{API}users/0/linked-accounts").status_code == 404

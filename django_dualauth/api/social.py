@@ -88,10 +88,11 @@ class OAuthLinkView(_SocialView):
         user = request_user(request)
         fresh_sign_in.require_fresh_sign_in(session_id(request), user.pk)
         link = social.link_with_id_token(user, chosen, data["idToken"], data["nonce"])
-        return Response({"success": True, "linkedAccount": _listed(link)})
+        return Response({"success": True, "linkedAccount": linked_account_body(link)})
 
 
-def _listed(link: Any) -> dict[str, Any]:
+def linked_account_body(link: Any) -> dict[str, Any]:
+    """One linked account in node-auth's shape: ``{provider, providerAccountId, email, linkedAt}``."""
     return {"provider": link.provider, "providerAccountId": link.provider_account_id, "email": link.email,
             "linkedAt": link.linked_at}
 
@@ -103,7 +104,8 @@ class LinkedAccountsView(_SocialView):
     permission_classes = [IsAuthenticated]
 
     def get(self, request: Request) -> Response:
-        return Response({"linkedAccounts": [_listed(a) for a in social.linked_accounts(request_user(request))]})
+        links = social.linked_accounts(request_user(request))
+        return Response({"linkedAccounts": [linked_account_body(a) for a in links]})
 
 
 class LinkedAccountDetailView(_SocialView):

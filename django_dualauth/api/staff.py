@@ -26,12 +26,13 @@ from rest_framework.views import APIView
 from ..authentication import DualAuthentication
 from ..exceptions import StaffPermissionRequired, ValidationFailed
 from ..models import AuthSession
-from ..services import fresh_sign_in
+from ..services import fresh_sign_in, social
 from ..services import staff as service
 from ..services.claims import account_state
 from ..types import Delivery
 from .base import DualAuthAPIView, request_user, session_id, validated
 from .inputs import StrictCharField
+from .social import linked_account_body
 
 if TYPE_CHECKING:
     from ..types import User
@@ -325,6 +326,17 @@ class UserSessionsView(StaffView):
         page = _query(_UserSessionsQuery, request)
         user = _target(user_id)
         return _sessions_page(service.sessions(user_id=user.pk, state=page.get("state")), page)
+
+
+class UserLinkedAccountsView(StaffView):
+    """``GET users/<id>/linked-accounts``: the user's provider accounts, in the body the user's own
+    ``GET auth/linked-accounts`` answers (node-auth's ``{"linkedAccounts": [...]}``)."""
+
+    permissions = {"GET": _VIEW_USER}
+
+    def get(self, request: Request, user_id: str) -> Response:
+        user = _target(user_id)
+        return Response({"linkedAccounts": [linked_account_body(a) for a in social.linked_accounts(user)]})
 
 
 class UserSessionsRevokeView(StaffView):

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from ..api import staff
 from ..exceptions import ReauthenticationRequired, SelfLockout, StaffPermissionRequired
-from .bodies import DualAuthSuccessSerializer
+from .bodies import DualAuthLinkedAccountsSerializer, DualAuthSuccessSerializer
 from .errors import VALIDATION_REFUSAL, Refusal, domain, drf_refusal
 from .operations import Operation
 
@@ -145,6 +145,9 @@ def _ops() -> dict[type[Any], dict[str, Operation]]:
         staff.UserSessionsView: {"get": Operation(
             "A user's sessions", {200: DualAuthStaffSessionListSerializer}, None, (*_STAFF, *_MISSING),
             "Needs `view_authsession`.", query_serializer=_named(staff._UserSessionsQuery, "UserSessionsQuery"))},
+        staff.UserLinkedAccountsView: {"get": Operation(
+            "A user's linked provider accounts", {200: DualAuthLinkedAccountsSerializer}, None, (*_STAFF, *_MISSING),
+            "Needs `view_user`. The body of the user's own `GET auth/linked-accounts`.")},
         staff.UserSessionsRevokeView: {"post": Operation(
             "Revoke every session of a user", {200: DualAuthStaffRevokedSerializer},
             _named(staff.ReasonInput, "RevokeUserSessionsRequest"), (*_STAFF, *_MISSING, *_DESTRUCTIVE),

@@ -22,6 +22,7 @@ from ..api.staff import (
     TwoFactorPolicyView,
     UserDeactivateView,
     UserDetailView,
+    UserLinkedAccountsView,
     UserListView,
     UserReactivateView,
     UserSessionsRevokeView,
@@ -41,8 +42,7 @@ urlpatterns = [
     path("users/<str:user_id>/sessions/revoke", UserSessionsRevokeView.as_view(), name="user-sessions-revoke"),
     path("users/<str:user_id>/2fa/require", UserTwoFactorRequireView.as_view(), name="user-2fa-require"),
     path("users/<str:user_id>/2fa/reset", UserTwoFactorResetView.as_view(), name="user-2fa-reset"),
-    # Linked accounts (GET users/<id>/linked-accounts, node-auth's call) join here with social
-    # sign-in's LinkedAccount model; api/staff.user_body is where the detail shows them.
+    path("users/<str:user_id>/linked-accounts", UserLinkedAccountsView.as_view(), name="user-linked-accounts"),
     path("sessions", SessionListView.as_view(), name="sessions"),
     # Before sessions/<id>, which would take "revoke" for an id.
     path("sessions/revoke", SessionsRevokeView.as_view(), name="sessions-revoke"),
