@@ -13,6 +13,9 @@ refuses. A provider is a *name* (the URL segment, ``oauth/<name>/...``) and a *k
 - ``github``: OAuth only (no id_token), configured for the redirect flow of the next step; the
   native exchange refuses it.
 
+``redirect_uri`` turns the redirect flow on (``oauth/<name>`` and its callback): the callback's
+URL exactly as registered with the provider, never derived from the request's ``Host``.
+
 Every endpoint (``issuer``, ``jwks_uri``, ``discovery_url``, and the redirect flow's
 ``authorization_endpoint``, ``token_endpoint``, ``userinfo_endpoint``) may be overridden, which is
 how the tests point providers at loopback.
@@ -53,7 +56,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 _KNOWN_KEYS = frozenset({
     "kind", "client_ids", "client_secret", "issuer", "issuers", "jwks_uri", "discovery_url", "algorithms",
     "link_verified_email", "nonce_hashed", "authorization_endpoint", "token_endpoint", "userinfo_endpoint",
-    "scopes", "timeout", "display_name",
+    "scopes", "timeout", "display_name", "redirect_uri",
 })
 
 
@@ -89,6 +92,14 @@ class ProviderConfig:
     scopes: tuple[str, ...] = ()
     timeout: float = 5.0
     display_name: str = ""
+    redirect_uri: str = ""
+
+    @property
+    def redirect_flow(self) -> bool:
+        """Whether the browser and app redirect flow serves this provider: its ``redirect_uri``
+        (the callback exactly as registered with the provider) is set. Apple's web flow answers
+        by ``form_post`` and is not served by it."""
+        return bool(self.redirect_uri) and self.kind != APPLE
 
     @property
     def uses_id_tokens(self) -> bool:
@@ -125,13 +136,16 @@ def _one(name: str, raw: Any) -> ProviderConfig:
     if kind == OIDC and not values.get("issuers"):
         raise ProviderConfigError(f"provider {name!r}: an oidc provider needs its issuer")
     for key in ("jwks_uri", "discovery_url", "authorization_endpoint", "token_endpoint", "userinfo_endpoint",
-                "client_secret", "display_name"):
+                "client_secret", "display_name", "redirect_uri"):
         if key in raw:
             if not isinstance(raw[key], str):
                 raise ProviderConfigError(f"provider {name!r}: {key} must be a string")
             values[key] = raw[key]
     if kind == OIDC and not values.get("jwks_uri") and not values.get("discovery_url"):
         values["discovery_url"] = values["issuers"][0].rstrip("/") + "/.well-known/openid-configuration"
+    redirect_uri = values.get("redirect_uri", "")
+    if redirect_uri and (not redirect_uri.startswith(("https://", "http://")) or "#" in redirect_uri):
+        raise ProviderConfigError(f"provider {name!r}: redirect_uri must be an absolute http(s) URL, no fragment")
     if kind == GITHUB and not values.get("client_secret"):
         raise ProviderConfigError(f"provider {name!r}: github needs its client_secret")
     if "algorithms" in raw:
