@@ -26,8 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["KINDS", "ID_TOKEN_KINDS", "ProviderConfig", "ProviderConfigError", "parse_providers"]
+__all__ = ["KINDS", "ID_TOKEN_KINDS", "ProviderConfig", "ProviderConfigError", "parse_providers",
+           "return_url_problem"]
 
 GOOGLE, APPLE, OIDC, GITHUB = "google", "apple", "oidc", "github"
 KINDS = (GOOGLE, APPLE, OIDC, GITHUB)
@@ -58,6 +60,24 @@ _KNOWN_KEYS = frozenset({
     "link_verified_email", "nonce_hashed", "authorization_endpoint", "token_endpoint", "userinfo_endpoint",
     "scopes", "timeout", "display_name", "redirect_uri",
 })
+
+
+MAX_RETURN_URL_LENGTH = 2048
+
+
+def return_url_problem(url: object) -> str | None:
+    """Why ``url`` cannot be an allowlisted return URL, or None (for the system check)."""
+    if not isinstance(url, str) or not url or len(url) > MAX_RETURN_URL_LENGTH or not url.isprintable() \
+            or " " in url or "\\" in url:
+        return "not a printable URL without spaces or backslashes"
+    split = urlsplit(url)
+    if not split.scheme or not split.netloc:
+        return "not an absolute URL (scheme://host...)"
+    if "@" in split.netloc:
+        return "has userinfo (user@host)"
+    if split.fragment or "#" in url:
+        return "has a fragment"
+    return None
 
 
 class ProviderConfigError(ValueError):

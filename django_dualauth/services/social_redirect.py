@@ -46,7 +46,7 @@ from ..exceptions import (
 )
 from ..gateways import CodeExchangeRefused, ProviderUnreachable, exchange_code, fetch_json
 from ..models import OAuthFlow, OAuthState
-from ..social_providers import GITHUB
+from ..social_providers import GITHUB, MAX_RETURN_URL_LENGTH
 from ..types import ClientInfo, Delivery, IssuedTokens
 from . import login, social
 from .sessions import issue_session
@@ -64,7 +64,6 @@ _VERIFIER_PURPOSE = "oauth_redirect_pkce"
 _NONCE_PURPOSE = "oauth_redirect_nonce"
 #: RFC 7636 §4.1: a verifier is 43 to 128 unreserved characters; S256 of it is 43 characters.
 _PKCE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-MAX_RETURN_URL_LENGTH = 2048
 
 log = logging.getLogger("django_dualauth.social")
 
@@ -98,21 +97,6 @@ def allowed_return_url(raw: object, allowlist: list[str]) -> str:
     if raw not in allowlist:
         raise ReturnUrlNotAllowed()
     return raw
-
-
-def return_url_problem(url: object) -> str | None:
-    """Why ``url`` cannot be an allowlisted return URL, or None (for the system check)."""
-    if not isinstance(url, str) or not url or len(url) > MAX_RETURN_URL_LENGTH or not url.isprintable() \
-            or " " in url or "\\" in url:
-        return "not a printable URL without spaces or backslashes"
-    split = urllib.parse.urlsplit(url)
-    if not split.scheme or not split.netloc:
-        return "not an absolute URL (scheme://host...)"
-    if "@" in split.netloc:
-        return "has userinfo (user@host)"
-    if split.fragment or "#" in url:
-        return "has a fragment"
-    return None
 
 
 def with_params(url: str, **params: str) -> str:
