@@ -205,6 +205,16 @@ def test_the_state_from_another_browser_is_refused(idp: OidcProvider, browser: S
     assert not victim.cookies.get(access_cookie_name())
 
 
+def test_a_binding_cookie_of_the_right_name_and_another_value_is_refused(
+        idp: OidcProvider, browser: SystemBrowser, app: Client) -> None:
+    page = _to_callback(browser, idp)
+    name = next(k for k in app.cookies if "dualauth_oauth_" in k)
+    app.cookies[name] = secrets.token_urlsafe(32)
+    answer = app.get(page.location.removeprefix(APP))
+    assert (answer.status_code, answer["Location"]) == (302, RETURN + "?error=INVALID_STATE")
+    assert not AuthSession.objects.exists() and not LinkedAccount.objects.exists()
+
+
 def test_a_state_is_spent_once(idp: OidcProvider, browser: SystemBrowser, app: Client) -> None:
     page = _to_callback(browser, idp)
     first = app.get(page.location.removeprefix(APP))
