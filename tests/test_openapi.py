@@ -45,7 +45,16 @@ ALL_ON = {
     "DUALAUTH_VERIFY_EMAIL_URL": "https://app.example.com/verify-email?token={token}",
     "DUALAUTH_PASSWORD_RESET_URL": "https://app.example.com/reset?token={token}",
     "DUALAUTH_EMAIL_CHANGE_URL": "https://app.example.com/change-email?token={token}",
-    "DUALAUTH_SOCIAL_PROVIDERS": {"google": {"client_ids": ["web.apps.googleusercontent.com"]}},
+    # The redirect flow on, every provider endpoint a dead loopback port (port 9, discard): no
+    # fuzzed request can reach a provider off 127.0.0.1. A fuzzed state never names a flow, so the
+    # callback answers 400 before any provider call; the start makes none for Google.
+    "DUALAUTH_SOCIAL_PROVIDERS": {"google": {
+        "client_ids": ["web.apps.googleusercontent.com"],
+        "redirect_uri": "https://api.example.com/auth/oauth/google/callback",
+        "jwks_uri": "http://127.0.0.1:9/certs", "authorization_endpoint": "http://127.0.0.1:9/auth",
+        "token_endpoint": "http://127.0.0.1:9/token"}},
+    "DUALAUTH_SOCIAL_RETURN_URLS": ["https://app.example.com/signed-in"],
+    "DUALAUTH_SOCIAL_APP_RETURN_URLS": ["myapp://auth"],
 }
 
 #: Codes of the enum that no endpoint answers on purpose, documented in the enum only: the
