@@ -405,3 +405,26 @@ def test_ui_config_lists_the_redirect_providers(gh: Any, app: Client) -> None:
     body = app.get("/auth/ui/config").json()
     assert body["githubEnabled"] is True and body["googleEnabled"] is False
     assert body["availableProviders"] == ["github"] and body["features"]["github"] is True
+
+
+# --- rate limits, checks ---------------------------------------------------------------------------
+
+def test_start_callback_and_exchange_are_rate_limited_per_ip(idp: OidcProvider, app: Client, settings: Any) -> None:
+    settings.DUALAUTH_RATE_LIMITS = {"oauth_redirect_ip": "2/m", "oauth_exchange_ip": "1/m"}
+    assert [app.get("/auth/oauth/idp").status_code for _ in range(2)] == [302, 302]
+    assert app.get("/auth/oauth/idp/callback", {"state": "x" * 43}).status_code == 429
+    body = {"code": secrets.token_urlsafe(32), "codeVerifier": secrets.token_urlsafe(48)}
+    codes = [Client().post("/auth/oauth/idp/exchange", body, content_type="application/json",
+                           headers=BEARER).status_code for _ in range(2)]
+    assert codes == [400, 429]
+
+
+@pytest.mark.parametrize("url", ["https://user@app.example.com/x", "/relative", "https://app.example.com/x#f",
+                                 "https:\\\\app.example.com", "app.example.com/x", 5])
+def test_a_return_url_that_cannot_be_matched_safely_is_check_e018(settings: Any, url: Any) -> None:
+    from django_dualauth.checks import check_settings
+
+    settings.DUALAUTH_SOCIAL_APP_RETURN_URLS = [url]
+    assert "dualauth.E018" in [m.id for m in check_settings()]
+    settings.DUALAUTH_SOCIAL_APP_RETURN_URLS = ["myapp://auth", "https://app.example.com/signed-in?x=1"]
+    assert "dualauth.E018" not in [m.id for m in check_settings()]
