@@ -342,9 +342,11 @@ def _finish_app(row: OAuthState, user: User, client: ClientInfo) -> CallbackOutc
     if step is not None:
         return CallbackOutcome(OAuthFlow.APP, two_factor_url(row.return_url, step))
     raw = new_secret()
-    OAuthState.objects.filter(pk=row.pk).update(
-        user=user, code_digest=digest(raw, APP_CODE_PURPOSE),
-        code_expires_at=timezone.now() + dualauth_settings.SOCIAL_APP_CODE_LIFETIME)
+    code_expires = timezone.now() + dualauth_settings.SOCIAL_APP_CODE_LIFETIME
+    # The row lives until its code expires too, so the purge (expires_at) never takes a live code.
+    OAuthState.objects.filter(pk=row.pk).update(user=user, code_digest=digest(raw, APP_CODE_PURPOSE),
+                                                code_expires_at=code_expires,
+                                                expires_at=max(row.expires_at, code_expires))
     return CallbackOutcome(OAuthFlow.APP, with_params(row.return_url, code=raw))
 
 

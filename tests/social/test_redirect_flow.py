@@ -428,3 +428,25 @@ def test_a_return_url_that_cannot_be_matched_safely_is_check_e018(settings: Any,
     assert "dualauth.E018" in [m.id for m in check_settings()]
     settings.DUALAUTH_SOCIAL_APP_RETURN_URLS = ["myapp://auth", "https://app.example.com/signed-in?x=1"]
     assert "dualauth.E018" not in [m.id for m in check_settings()]
+
+
+def test_the_purge_deletes_expired_states_and_keeps_a_live_app_code(idp: OidcProvider, browser: SystemBrowser,
+                                                                    app: Client) -> None:
+    from datetime import timedelta
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    app.get("/auth/oauth/idp")
+    OAuthState.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    verifier = secrets.token_urlsafe(48)
+    code = _app_flow(browser, idp, verifier)["code"]
+    live = OAuthState.objects.get(code_digest__isnull=False)
+    assert live.expires_at >= live.code_expires_at  # the row outlives its code
+    out = StringIO()
+    call_command("dualauth_purge", stdout=out)
+    assert "1 redirect-flow state(s) deleted" in out.getvalue()
+    assert list(OAuthState.objects.values_list("pk", flat=True)) == [live.pk]
+    assert Client().post("/auth/oauth/idp/exchange", {"code": code, "codeVerifier": verifier},
+                         content_type="application/json", headers=BEARER).status_code == 200
