@@ -13,7 +13,7 @@ from django.core import checks
 from jwt.algorithms import get_default_algorithms
 
 from .conf import DELIVERY_POLICIES, REDIS_CACHES, REVOCATION_CHECKS, SAMESITE_VALUES, dualauth_settings
-from .social_providers import parse_providers
+from .social_providers import parse_providers, return_url_problem
 
 _NON_SHARED_CACHES = {
     "django.core.cache.backends.locmem.LocMemCache",
@@ -255,7 +255,8 @@ _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 def _check_social_providers() -> list[checks.CheckMessage]:
     """E016: a provider that cannot work (the message names it); E017: a duration of social
-    sign-in that is not positive; W010: a provider endpoint over plain HTTP off loopback."""
+    sign-in that is not positive; E018: a return URL of the redirect flow that cannot be
+    matched safely; W010: a provider endpoint over plain HTTP off loopback."""
     s = dualauth_settings
     errors: list[checks.CheckMessage] = []
     try:
@@ -263,7 +264,18 @@ def _check_social_providers() -> list[checks.CheckMessage]:
     except (TypeError, ValueError) as exc:
         return [checks.Error(f"DUALAUTH_SOCIAL_PROVIDERS: {exc}.", hint="See docs/social-login.md.",
                              id="dualauth.E016")]
-    for name in ("SOCIAL_NONCE_LIFETIME", "SOCIAL_ID_TOKEN_MAX_AGE", "SOCIAL_JWKS_LIFESPAN"):
+    for name in ("SOCIAL_RETURN_URLS", "SOCIAL_APP_RETURN_URLS"):
+        try:
+            urls = getattr(s, name)
+        except TypeError:
+            urls = [None]
+        for url in urls:
+            problem = return_url_problem(url)
+            if problem is not None:
+                errors.append(checks.Error(f"DUALAUTH_{name}: {url!r} {problem}.",
+                                           hint="List absolute URLs, each matched exactly.", id="dualauth.E018"))
+    for name in ("SOCIAL_NONCE_LIFETIME", "SOCIAL_ID_TOKEN_MAX_AGE", "SOCIAL_JWKS_LIFESPAN", "SOCIAL_STATE_LIFETIME",
+                 "SOCIAL_APP_CODE_LIFETIME"):
         try:
             ok = getattr(s, name) > timedelta(0)
         except (TypeError, ValueError):

@@ -59,6 +59,8 @@ DEFAULT_RATE_LIMITS: dict[str, str | None] = {
     "reauth_ip": "30/10m",  # wrong passwords per client IP on change-password, change-email, delete, sms/phone
     "oauth_nonce_ip": "60/10m",  # sign-in nonces handed out per client IP (each is a row)
     "oauth_token_ip": "30/10m",  # id_token exchanges and links per client IP (each may cost a signature check)
+    "oauth_redirect_ip": "60/10m",  # redirect-flow starts and callbacks per client IP (a row, a provider call)
+    "oauth_exchange_ip": "30/10m",  # one-time code redemptions of the app flow per client IP
 }
 
 
@@ -425,6 +427,28 @@ class DualAuthSettings:
     def SOCIAL_JWKS_LIFESPAN(self) -> timedelta:
         """How long a provider's key set is kept before it is fetched again."""
         return _duration(self._get("SOCIAL_JWKS_LIFESPAN", timedelta(hours=1)))
+
+    @property
+    def SOCIAL_RETURN_URLS(self) -> list[str]:
+        """Where the web redirect flow may send the browser back: absolute ``http(s)`` URLs matched
+        exactly (scheme, host, port and path; no prefix matching). The first is the default."""
+        return list(self._get("SOCIAL_RETURN_URLS", []))
+
+    @property
+    def SOCIAL_APP_RETURN_URLS(self) -> list[str]:
+        """Where the app redirect flow may send the system browser back (a custom scheme such as
+        ``myapp://auth`` or a claimed https link), matched exactly. The first is the default."""
+        return list(self._get("SOCIAL_APP_RETURN_URLS", []))
+
+    @property
+    def SOCIAL_STATE_LIFETIME(self) -> timedelta:
+        """How long a redirect-flow sign-in may take from ``oauth/<provider>`` to its callback."""
+        return _duration(self._get("SOCIAL_STATE_LIFETIME", timedelta(minutes=10)))
+
+    @property
+    def SOCIAL_APP_CODE_LIFETIME(self) -> timedelta:
+        """How long the app flow's one-time code may be redeemed (once)."""
+        return _duration(self._get("SOCIAL_APP_CODE_LIFETIME", timedelta(seconds=60)))
 
     @property
     def SOCIAL_JWKS_REFETCH_COOLDOWN(self) -> timedelta:

@@ -55,6 +55,12 @@ __all__ = [
     "ProviderFlowUnsupported",
     "IdTokenInvalid",
     "OAuthNonceInvalid",
+    "OAuthStateInvalid",
+    "ReturnUrlNotAllowed",
+    "OAuthAccessDenied",
+    "OAuthCodeExchangeFailed",
+    "OAuthIssuerMismatch",
+    "OAuthAppCodeInvalid",
     "OAuthEmailNotVerified",
     "OAuthAccountConflict",
     "OAuthAccountLinkedElsewhere",
@@ -389,6 +395,46 @@ class OAuthAccountLinkedElsewhere(DualAuthError):
     """Linking a provider account that already signs in another user."""
 
     status, code, message = 409, "OAUTH_ACCOUNT_ALREADY_LINKED", "This provider account is linked to another user"
+
+
+class OAuthStateInvalid(DualAuthError):
+    """The redirect flow's ``state`` is unknown, used or expired, or this browser did not start
+    the flow (its binding cookie is missing or another's): login CSRF (RFC 9700 §4.7)."""
+
+    status, code, message = 400, "INVALID_STATE", "Invalid, used or expired sign-in state"
+
+
+class ReturnUrlNotAllowed(DualAuthError):
+    """The return URL is not one of ``DUALAUTH_SOCIAL_RETURN_URLS`` (web) or
+    ``DUALAUTH_SOCIAL_APP_RETURN_URLS`` (app), or the app flow lacks its PKCE challenge."""
+
+    status, code, message = 400, "RETURN_URL_NOT_ALLOWED", "This return URL is not allowed"
+
+
+class OAuthAccessDenied(DualAuthError):
+    """The provider answered the authorization with an ``error`` (the user cancelled: ``access_denied``)."""
+
+    status, code, message = 400, "OAUTH_ACCESS_DENIED", "The sign-in was cancelled or refused at the provider"
+
+
+class OAuthCodeExchangeFailed(DualAuthError):
+    """The provider refused the authorization code (used, expired, foreign, wrong PKCE verifier),
+    or the callback carried none."""
+
+    status, code, message = 400, "OAUTH_CODE_EXCHANGE_FAILED", "The provider refused the authorization code"
+
+
+class OAuthIssuerMismatch(DualAuthError):
+    """The authorization response's ``iss`` is not the provider's issuer (RFC 9207: a mix-up)."""
+
+    status, code, message = 400, "OAUTH_ISSUER_MISMATCH", "The authorization response came from another issuer"
+
+
+class OAuthAppCodeInvalid(DualAuthError):
+    """The app flow's one-time code is unknown, used or expired, or the ``codeVerifier`` is not
+    the one of the app's ``code_challenge``; a wrong verifier spends the code."""
+
+    status, code, message = 400, "INVALID_OAUTH_CODE", "Invalid, used or expired sign-in code"
 
 
 class LastSignInMethod(DualAuthError):

@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 import jwt
 
 __all__ = ["SMSGateway", "GatewayError", "ConsoleGateway", "OutboxGateway", "SMSMessage", "TwilioGateway",
-           "ProviderKeys", "ProviderUnreachable", "UnknownSigningKey", "fetch_json"]
+           "ProviderKeys", "ProviderUnreachable", "UnknownSigningKey", "fetch_json", "CodeExchangeRefused",
+           "exchange_code"]
 
 
 class GatewayError(Exception):
@@ -118,12 +119,22 @@ class UnknownSigningKey(Exception):
     """No key of the provider's key set has this ``kid``, even after the one refetch allowed."""
 
 
-def fetch_json(url: str, *, timeout: float) -> dict[str, Any]:
-    """GET ``url`` (http or https, no redirects followed) and return its JSON object, or raise
-    :class:`ProviderUnreachable`. Used for OpenID Connect discovery documents."""
+class CodeExchangeRefused(GatewayError):
+    """The provider's token endpoint refused the authorization code (a 4xx, or GitHub's 200 with
+    an ``error`` field): a used, expired or foreign code, or a wrong PKCE verifier. Carries the
+    provider's ``error`` code only, never the code."""
+
+
+def fetch_json(url: str, *, timeout: float, bearer: str = "") -> dict[str, Any] | list[Any]:
+    """GET ``url`` (http or https, no redirects followed) and return its JSON object (or array),
+    or raise :class:`ProviderUnreachable`. Used for OpenID Connect discovery documents and, with
+    an access token as ``bearer``, GitHub's user API."""
     if urllib.parse.urlparse(url).scheme not in ("http", "https"):
         raise ProviderUnreachable("only http(s) URLs are fetched")
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+    headers = {"Accept": "application/json"}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
     opener = urllib.request.build_opener(_NoRedirect())
     try:
         with opener.open(request, timeout=timeout) as response:
@@ -132,8 +143,39 @@ def fetch_json(url: str, *, timeout: float) -> dict[str, Any]:
         raise ProviderUnreachable(f"{url} answered {exc.code}") from None
     except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
         raise ProviderUnreachable(f"{url} unreachable or unreadable: {type(exc).__name__}") from None
-    if not isinstance(data, dict):
-        raise ProviderUnreachable(f"{url} did not answer a JSON object")
+    if not isinstance(data, dict | list):
+        raise ProviderUnreachable(f"{url} did not answer JSON")
+    return data
+
+
+def exchange_code(token_endpoint: str, form: dict[str, str], *, timeout: float) -> dict[str, Any]:
+    """POST an authorization-code grant (RFC 6749 §4.1.3, the client authenticated by
+    ``client_secret_post``) and return the token response. Raises :class:`CodeExchangeRefused`
+    when the provider refuses the grant, :class:`ProviderUnreachable` when it cannot be reached,
+    times out (``timeout`` seconds), answers 5xx or no JSON object. No redirect is followed."""
+    if urllib.parse.urlparse(token_endpoint).scheme not in ("http", "https"):
+        raise ProviderUnreachable("only http(s) URLs are fetched")
+    request = urllib.request.Request(  # noqa: S310 - the URL comes from settings
+        token_endpoint, data=urllib.parse.urlencode(form).encode(), method="POST",
+        headers={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"})
+    opener = urllib.request.build_opener(_NoRedirect())
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            status, payload = response.status, response.read(1024 * 1024)
+    except urllib.error.HTTPError as exc:
+        status, payload = exc.code, exc.read(64 * 1024)
+        exc.close()
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise ProviderUnreachable(f"the token endpoint is unreachable: {type(exc).__name__}") from None
+    try:
+        data = json.loads(payload or b"{}")
+    except ValueError:
+        data = None
+    if 500 <= status or not isinstance(data, dict):
+        raise ProviderUnreachable(f"the token endpoint answered {status}")
+    if status >= 300 or "error" in data:  # GitHub answers its errors with 200
+        error = data.get("error")
+        raise CodeExchangeRefused(error if isinstance(error, str) else f"status {status}")
     return data
 
 
@@ -159,16 +201,31 @@ class ProviderKeys:
         self.jwks_uri, self.discovery_url, self.issuer = jwks_uri, discovery_url, issuer
         self.timeout, self.lifespan, self.cooldown = timeout, lifespan, cooldown
         self._client: Any = None
+        self._document: dict[str, Any] | None = None
         self._lock = threading.Lock()
+
+    def discovery_document(self) -> dict[str, Any]:
+        """The provider's discovery document, fetched once per process (its ``issuer`` checked);
+        ``{}`` for a provider configured without one. Raises :class:`ProviderUnreachable`."""
+        if not self.discovery_url:
+            return {}
+        with self._lock:
+            return self._discovery_locked()
+
+    def _discovery_locked(self) -> dict[str, Any]:
+        if self._document is None:
+            document = fetch_json(self.discovery_url, timeout=self.timeout)
+            if not isinstance(document, dict) or document.get("issuer") != self.issuer:
+                raise ProviderUnreachable("the discovery document names another issuer")
+            self._document = document
+        return self._document
 
     def _jwk_client(self) -> Any:
         with self._lock:
             if self._client is None:
                 uri = self.jwks_uri
                 if not uri:
-                    document = fetch_json(self.discovery_url, timeout=self.timeout)
-                    if document.get("issuer") != self.issuer:
-                        raise ProviderUnreachable("the discovery document names another issuer")
+                    document = self._discovery_locked()
                     found = document.get("jwks_uri")
                     if not isinstance(found, str) or urllib.parse.urlparse(found).scheme not in ("http", "https"):
                         raise ProviderUnreachable("the discovery document has no usable jwks_uri")

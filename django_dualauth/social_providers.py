@@ -13,6 +13,9 @@ refuses. A provider is a *name* (the URL segment, ``oauth/<name>/...``) and a *k
 - ``github``: OAuth only (no id_token), configured for the redirect flow of the next step; the
   native exchange refuses it.
 
+``redirect_uri`` turns the redirect flow on (``oauth/<name>`` and its callback): the callback's
+URL exactly as registered with the provider, never derived from the request's ``Host``.
+
 Every endpoint (``issuer``, ``jwks_uri``, ``discovery_url``, and the redirect flow's
 ``authorization_endpoint``, ``token_endpoint``, ``userinfo_endpoint``) may be overridden, which is
 how the tests point providers at loopback.
@@ -23,8 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["KINDS", "ID_TOKEN_KINDS", "ProviderConfig", "ProviderConfigError", "parse_providers"]
+__all__ = ["KINDS", "ID_TOKEN_KINDS", "ProviderConfig", "ProviderConfigError", "parse_providers",
+           "return_url_problem"]
 
 GOOGLE, APPLE, OIDC, GITHUB = "google", "apple", "oidc", "github"
 KINDS = (GOOGLE, APPLE, OIDC, GITHUB)
@@ -53,8 +58,26 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 _KNOWN_KEYS = frozenset({
     "kind", "client_ids", "client_secret", "issuer", "issuers", "jwks_uri", "discovery_url", "algorithms",
     "link_verified_email", "nonce_hashed", "authorization_endpoint", "token_endpoint", "userinfo_endpoint",
-    "scopes", "timeout", "display_name",
+    "scopes", "timeout", "display_name", "redirect_uri",
 })
+
+
+MAX_RETURN_URL_LENGTH = 2048
+
+
+def return_url_problem(url: object) -> str | None:
+    """Why ``url`` cannot be an allowlisted return URL, or None (for the system check)."""
+    if not isinstance(url, str) or not url or len(url) > MAX_RETURN_URL_LENGTH or not url.isprintable() \
+            or " " in url or "\\" in url:
+        return "not a printable URL without spaces or backslashes"
+    split = urlsplit(url)
+    if not split.scheme or not split.netloc:
+        return "not an absolute URL (scheme://host...)"
+    if "@" in split.netloc:
+        return "has userinfo (user@host)"
+    if split.fragment or "#" in url:
+        return "has a fragment"
+    return None
 
 
 class ProviderConfigError(ValueError):
@@ -89,6 +112,14 @@ class ProviderConfig:
     scopes: tuple[str, ...] = ()
     timeout: float = 5.0
     display_name: str = ""
+    redirect_uri: str = ""
+
+    @property
+    def redirect_flow(self) -> bool:
+        """Whether the browser and app redirect flow serves this provider: its ``redirect_uri``
+        (the callback exactly as registered with the provider) is set. Apple's web flow answers
+        by ``form_post`` and is not served by it."""
+        return bool(self.redirect_uri) and self.kind != APPLE
 
     @property
     def uses_id_tokens(self) -> bool:
@@ -125,13 +156,16 @@ def _one(name: str, raw: Any) -> ProviderConfig:
     if kind == OIDC and not values.get("issuers"):
         raise ProviderConfigError(f"provider {name!r}: an oidc provider needs its issuer")
     for key in ("jwks_uri", "discovery_url", "authorization_endpoint", "token_endpoint", "userinfo_endpoint",
-                "client_secret", "display_name"):
+                "client_secret", "display_name", "redirect_uri"):
         if key in raw:
             if not isinstance(raw[key], str):
                 raise ProviderConfigError(f"provider {name!r}: {key} must be a string")
             values[key] = raw[key]
     if kind == OIDC and not values.get("jwks_uri") and not values.get("discovery_url"):
         values["discovery_url"] = values["issuers"][0].rstrip("/") + "/.well-known/openid-configuration"
+    redirect_uri = values.get("redirect_uri", "")
+    if redirect_uri and (not redirect_uri.startswith(("https://", "http://")) or "#" in redirect_uri):
+        raise ProviderConfigError(f"provider {name!r}: redirect_uri must be an absolute http(s) URL, no fragment")
     if kind == GITHUB and not values.get("client_secret"):
         raise ProviderConfigError(f"provider {name!r}: github needs its client_secret")
     if "algorithms" in raw:

@@ -31,6 +31,7 @@ from .api.social import (
     OAuthNonceView,
     OAuthTokenView,
 )
+from .api.social_redirect import OAuthCallbackView, OAuthExchangeView, OAuthStartView
 from .api.tokens import LogoutAllView, LogoutView, RefreshView
 from .api.twofactor import (
     RecoveryCodesView,
@@ -79,6 +80,9 @@ urlpatterns = [
     path("ui/config", UiConfigView.as_view(), name="ui-config"),
     path(".well-known/jwks.json", JwksView.as_view(), name="jwks"),
     # Social sign-in; node-auth's oauth/<provider> and oauth/<provider>/callback are the redirect flow's.
+    path("oauth/<str:provider>", OAuthStartView.as_view(), name="oauth-start"),
+    path("oauth/<str:provider>/callback", OAuthCallbackView.as_view(), name="oauth-callback"),
+    path("oauth/<str:provider>/exchange", OAuthExchangeView.as_view(), name="oauth-exchange"),
     path("oauth/<str:provider>/nonce", OAuthNonceView.as_view(), name="oauth-nonce"),
     path("oauth/<str:provider>/token", OAuthTokenView.as_view(), name="oauth-token"),
     path("oauth/<str:provider>/link", OAuthLinkView.as_view(), name="oauth-link"),

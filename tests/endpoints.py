@@ -12,12 +12,21 @@ from typing import Any
 # token reaches the nonce row): valid_body's token is not one.
 NO_DATABASE = {"/auth/csrf", "/auth/magic-link/send", "/auth/forgot-password", "/auth/ui/config",
                "/auth/oauth/google/token",
+               # The redirect flow's callback refuses a missing or malformed state, and the app's
+               # exchange a malformed code or a missing verifier, before any query.
+               "/auth/oauth/google/callback", "/auth/oauth/google/exchange",
                "/auth/.well-known/jwks.json"}
 #: The social sign-in endpoints, which answer 404 without a query while no provider is configured
 #: (the demo project configures none); SOCIAL_PROVIDERS turns them on for the sweeps that can.
 SOCIAL = frozenset({"/auth/oauth/google/nonce", "/auth/oauth/google/token", "/auth/oauth/google/link",
-                    "/auth/linked-accounts", "/auth/linked-accounts/google/1234"})
-SOCIAL_PROVIDERS = {"google": {"client_ids": ["web.apps.googleusercontent.com"], "jwks_uri": "http://127.0.0.1:9/jwks"}}
+                    "/auth/linked-accounts", "/auth/linked-accounts/google/1234", "/auth/oauth/google",
+                    "/auth/oauth/google/callback", "/auth/oauth/google/exchange"})
+#: Every provider endpoint a dead loopback port (9, discard): a sweep never leaves 127.0.0.1.
+SOCIAL_PROVIDERS = {"google": {"client_ids": ["web.apps.googleusercontent.com"], "jwks_uri": "http://127.0.0.1:9/jwks",
+                               "redirect_uri": "https://api.example.com/auth/oauth/google/callback",
+                               "authorization_endpoint": "http://127.0.0.1:9/auth",
+                               "token_endpoint": "http://127.0.0.1:9/token"}}
+SOCIAL_RETURN_URLS = ["https://app.example.com/signed-in"]
 
 
 def valid_body(email: str, password: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from django_dualauth.exceptions import database_outage
 from django_dualauth.models import AuthSession
 from django_dualauth.services import sessions as sessions_service
 from tests.conftest import EMAIL, PASSWORD, AuthClient
-from tests.endpoints import NO_DATABASE, SOCIAL_PROVIDERS, routes, valid_body
+from tests.endpoints import NO_DATABASE, SOCIAL_PROVIDERS, SOCIAL_RETURN_URLS, routes, valid_body
 
 pytestmark = pytest.mark.django_db
 
@@ -95,6 +95,7 @@ def test_every_endpoint_answers_503_while_the_database_is_down(
         logged_in: AuthClient, outage: Any, settings: Any, path: str, method: str) -> None:
     settings.DUALAUTH_MAGIC_LINK_ENABLED = settings.DUALAUTH_SMS_ENABLED = True
     settings.DUALAUTH_SOCIAL_PROVIDERS = SOCIAL_PROVIDERS
+    settings.DUALAUTH_SOCIAL_RETURN_URLS = SOCIAL_RETURN_URLS
     body = {**valid_body(EMAIL, PASSWORD), **({} if logged_in.is_cookie else {"refreshToken": logged_in.refresh_token})}
     with outage():
         response = getattr(logged_in.client, method)(path, body, format="json", **logged_in.headers())

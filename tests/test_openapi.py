@@ -46,7 +46,16 @@ ALL_ON = {
     "DUALAUTH_VERIFY_EMAIL_URL": "https://app.example.com/verify-email?token={token}",
     "DUALAUTH_PASSWORD_RESET_URL": "https://app.example.com/reset?token={token}",
     "DUALAUTH_EMAIL_CHANGE_URL": "https://app.example.com/change-email?token={token}",
-    "DUALAUTH_SOCIAL_PROVIDERS": {"google": {"client_ids": ["web.apps.googleusercontent.com"]}},
+    # The redirect flow on, every provider endpoint a dead loopback port (port 9, discard): no
+    # fuzzed request can reach a provider off 127.0.0.1. A fuzzed state never names a flow, so the
+    # callback answers 400 before any provider call; the start makes none for Google.
+    "DUALAUTH_SOCIAL_PROVIDERS": {"google": {
+        "client_ids": ["web.apps.googleusercontent.com"],
+        "redirect_uri": "https://api.example.com/auth/oauth/google/callback",
+        "jwks_uri": "http://127.0.0.1:9/certs", "authorization_endpoint": "http://127.0.0.1:9/auth",
+        "token_endpoint": "http://127.0.0.1:9/token"}},
+    "DUALAUTH_SOCIAL_RETURN_URLS": ["https://app.example.com/signed-in"],
+    "DUALAUTH_SOCIAL_APP_RETURN_URLS": ["myapp://auth"],
 }
 
 #: Codes of the enum that no endpoint answers on purpose, documented in the enum only: the
@@ -54,6 +63,9 @@ ALL_ON = {
 #: the views always answer JSON), to a DRF ``PermissionDenied`` (no view of the package raises
 #: one) and to any other DRF exception.
 GENERIC_ONLY = {"METHOD_NOT_ALLOWED", "NOT_ACCEPTABLE", "FORBIDDEN", "ERROR"}
+#: Codes the redirect flow's callback only ever sends as ``error=<code>`` in its 302 (documented
+#: in that operation's description), never as a JSON answer.
+REDIRECT_ONLY = {"OAUTH_ACCESS_DENIED", "OAUTH_ISSUER_MISMATCH", "OAUTH_CODE_EXCHANGE_FAILED"}
 
 
 def generate(**spectacular: Any) -> dict[str, Any]:
@@ -114,7 +126,7 @@ def test_a_warning_fails_generation(all_on: None, settings: Any) -> None:
 def test_every_route_and_method_of_the_include_is_in_the_schema(all_on: None) -> None:
     schema = generate()
     expected = {(_openapi_path(p), m) for p in package_urls.urlpatterns for m in _methods(p)}
-    assert len(expected) == 40  # 38 routes; sms/phone and verify-email have two methods
+    assert len(expected) == 43  # 41 routes; sms/phone and verify-email have two methods
     staff = {(_openapi_path(p, "/admin/api/"), m) for p in staff_urls.urlpatterns for m in _methods(p)}
     assert len(staff) == 15  # the staff include (tests/urls.py mounts it): 13 routes, two with GET and DELETE
     assert set(_operations(schema)) == expected | staff  # none missing, none invented
@@ -145,7 +157,8 @@ def test_operation_ids_do_not_change_with_what_else_is_mounted(all_on: None) -> 
     ("DUALAUTH_SOCIAL_PROVIDERS", {},
      {("/auth/oauth/{provider}/nonce", "post"), ("/auth/oauth/{provider}/token", "post"),
       ("/auth/oauth/{provider}/link", "post"), ("/auth/linked-accounts", "get"),
-      ("/auth/linked-accounts/{provider}/{provider_account_id}", "delete")}),
+      ("/auth/linked-accounts/{provider}/{provider_account_id}", "delete"), ("/auth/oauth/{provider}", "get"),
+      ("/auth/oauth/{provider}/callback", "get"), ("/auth/oauth/{provider}/exchange", "post")}),
     # GET verify-email answers alike while the flow is off (405, or 303 to the page): it stays.
     ("DUALAUTH_VERIFY_EMAIL_URL", "", {("/auth/send-verification-email", "post"), ("/auth/verify-email", "post")}),
     ("DUALAUTH_PASSWORD_RESET_URL", "", {("/auth/forgot-password", "post"), ("/auth/reset-password", "post")}),
@@ -223,7 +236,9 @@ def test_every_code_but_the_generic_ones_is_an_answer_of_some_operation(all_on: 
                 for op in _operations(schema).values()
                 for status, response in op["responses"].items() if int(status) >= 400
                 for example in response["content"]["application/json"]["examples"].values()}
-    assert set(schema["components"]["schemas"]["DualAuthErrorCode"]["enum"]) - answered == GENERIC_ONLY
+    assert set(schema["components"]["schemas"]["DualAuthErrorCode"]["enum"]) - answered == GENERIC_ONLY | REDIRECT_ONLY
+    description = _operations(schema)[("/auth/oauth/{provider}/callback", "get")]["description"]
+    assert all(f"`{code}`" in description for code in REDIRECT_ONLY)
 
 
 def test_every_error_answer_uses_the_shared_error_schema(all_on: None) -> None:

@@ -338,6 +338,11 @@ NO_PROOF: dict[tuple[str, str], str] = {
     ("POST", "oauth/<str:provider>/nonce"): "hands out a nonce (oauth_nonce_ip)",
     ("POST", "oauth/<str:provider>/token"): "a provider-signed id_token and a 256-bit nonce (oauth_token_ip)",
     ("POST", "oauth/<str:provider>/link"): "a provider-signed id_token and a 256-bit nonce (oauth_token_ip)",
+    ("GET", "oauth/<str:provider>"): "starts a redirect flow, proves nothing (oauth_redirect_ip)",
+    ("GET", "oauth/<str:provider>/callback"): "a 256-bit state bound to the browser, then the provider's code "
+                                              "(oauth_redirect_ip)",
+    ("POST", "oauth/<str:provider>/exchange"): "a 256-bit one-time code and the app's PKCE verifier "
+                                               "(oauth_exchange_ip)",
     ("GET", "linked-accounts"): "nothing to prove",
     ("DELETE", "linked-accounts/<str:provider>/<path:provider_account_id>"): "nothing to prove",
 }

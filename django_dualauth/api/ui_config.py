@@ -13,7 +13,7 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ..conf import dualauth_settings
+from ..conf import dualauth_settings, snapshot
 from .base import DualAuthAPIView
 
 __all__ = ["UiConfigView", "ui_config"]
@@ -26,21 +26,25 @@ def ui_config(api_prefix: str) -> dict[str, Any]:
     """The document, from the settings (through ``conf``) alone."""
     s = dualauth_settings
     register, magic_link, sms = s.REGISTRATION_ENABLED, s.MAGIC_LINK_ENABLED, s.SMS_ENABLED
+    # The providers a browser can be sent to (``oauth/<name>``): those with the redirect flow.
+    redirect = [p.config for p in snapshot().social_providers.values() if p.config.redirect_flow]
+    google = any(c.kind == "google" for c in redirect)
+    github = any(c.kind == "github" for c in redirect)
     return {
         "registrationEnabled": register,
         "magicLinkEnabled": magic_link,
         "smsEnabled": sms,
         "totpEnabled": True,  # TOTP has no switch: every account may enrol
-        "githubEnabled": False,  # no OAuth sign-in yet
-        "googleEnabled": False,
-        "availableProviders": [],
+        "githubEnabled": github,
+        "googleEnabled": google,
+        "availableProviders": [c.name for c in redirect],
         "apiPrefix": api_prefix,
         "features": {
             "register": register,
             "magicLink": magic_link,
             "sms": sms,
-            "google": False,
-            "github": False,
+            "google": google,
+            "github": github,
             "forgotPassword": bool(s.PASSWORD_RESET_URL),
             "verifyEmail": bool(s.VERIFY_EMAIL_URL),
             "changeEmail": bool(s.EMAIL_CHANGE_URL),

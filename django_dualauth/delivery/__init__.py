@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from .base import BearerDelivery, CookieDelivery, TokenDelivery, get_delivery, no_store
 from .client import client_info, client_ip
-from .cookies import access_cookie_name, has_token_cookie, read_cookie, refresh_cookie_name
+from .cookies import (
+    access_cookie_name,
+    clear_flow_cookie,
+    has_token_cookie,
+    read_cookie,
+    read_flow_cookie,
+    refresh_cookie_name,
+    set_flow_cookie,
+)
 from .credentials import (
     OTHER_SCHEME,
     Credential,
@@ -47,6 +55,7 @@ __all__ = [
     "access_cookie_name",
     "asks_for_bearer",
     "client_info",
+    "clear_flow_cookie",
     "client_ip",
     "csrf_header_name",
     "existing_refresh_cookie",
@@ -57,6 +66,7 @@ __all__ = [
     "for_session",
     "get_delivery",
     "has_token_cookie",
+    "read_flow_cookie",
     "logout_credential",
     "no_store",
     "plant_csrf_cookie",
@@ -68,4 +78,5 @@ __all__ = [
     "read_refresh_credential",
     "refresh_cookie_name",
     "requested_delivery",
+    "set_flow_cookie",
 ]

@@ -10,7 +10,8 @@ from django.utils import timezone
 from ..conf import snapshot
 
 __all__ = ["access_cookie_name", "refresh_cookie_name", "read_cookie", "DuplicateCookie",
-           "set_token_cookie", "clear_token_cookies", "has_token_cookie"]
+           "set_token_cookie", "clear_token_cookies", "has_token_cookie", "flow_cookie_name", "set_flow_cookie",
+           "clear_flow_cookie", "read_flow_cookie"]
 
 
 class DuplicateCookie(Exception):
@@ -84,3 +85,33 @@ def clear_token_cookies(response: HttpResponseBase) -> None:
             httponly=True,
             samesite=policy.samesite,
         )
+
+
+def flow_cookie_name(key: str) -> str:
+    """The redirect flow's browser-binding cookie for one sign-in (``key``: a digest prefix of
+    its state, so two tabs signing in at once do not overwrite each other's). ``__Host-`` when
+    the token cookies are Secure and host-only, so a sibling subdomain cannot toss one in."""
+    policy = snapshot().cookie_policy
+    prefix = "__Host-" if policy.secure and not policy.domain else ""
+    return f"{prefix}dualauth_oauth_{key}"
+
+
+def set_flow_cookie(response: HttpResponseBase, key: str, value: str, max_age: int) -> None:
+    """Plant the browser-binding cookie: HttpOnly, ``SameSite=Lax`` whatever the token cookies'
+    policy (the provider's redirect back is a cross-site top-level navigation, on which a
+    ``Strict`` cookie is not sent), host-only."""
+    response.set_cookie(flow_cookie_name(key), value, max_age=max_age, path="/",
+                        secure=snapshot().cookie_policy.secure, httponly=True, samesite="Lax")
+
+
+def clear_flow_cookie(response: HttpResponseBase, key: str) -> None:
+    response.set_cookie(flow_cookie_name(key), "", max_age=0, expires="Thu, 01 Jan 1970 00:00:00 GMT", path="/",
+                        secure=snapshot().cookie_policy.secure, httponly=True, samesite="Lax")
+
+
+def read_flow_cookie(request: HttpRequest, key: str) -> str | None:
+    """The binding cookie's value, or None (also for a duplicated one: cookie tossing)."""
+    try:
+        return read_cookie(request, flow_cookie_name(key))
+    except DuplicateCookie:
+        return None

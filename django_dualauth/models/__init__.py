@@ -4,7 +4,7 @@ from .accounts import AccountState, AccountToken, AccountTokenPurpose
 from .email_claims import EmailClaim
 from .passwordless import MagicLink, MagicLinkPurpose, SMSDevice
 from .sessions import AuthSession, RotatedRefreshToken
-from .social import LinkedAccount, OAuthNonce, OAuthNoncePurpose
+from .social import LinkedAccount, OAuthFlow, OAuthNonce, OAuthNoncePurpose, OAuthState
 from .twofactor import ChallengePurpose, LoginChallenge, RecoveryCode
 
 __all__ = [
@@ -18,8 +18,10 @@ __all__ = [
     "LoginChallenge",
     "MagicLink",
     "MagicLinkPurpose",
+    "OAuthFlow",
     "OAuthNonce",
     "OAuthNoncePurpose",
+    "OAuthState",
     "RecoveryCode",
     "RotatedRefreshToken",
     "SMSDevice",

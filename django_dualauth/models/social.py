@@ -62,3 +62,44 @@ class OAuthNonce(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} nonce {self.pk}"
+
+
+class OAuthFlow(models.TextChoices):
+    WEB = "web", "web (cookie session)"
+    APP = "app", "native app (one-time code)"
+
+
+class OAuthState(models.Model):
+    """One redirect-flow sign-in, from ``GET oauth/<provider>`` to its callback (and, for an app,
+    to the redemption of its one-time code).
+
+    Only digests are stored: of the ``state`` (the look-up key), of the value of the browser's
+    binding cookie, and of the app's one-time code. The PKCE verifier and the nonce are derived
+    from the raw state (``crypto.derive_secret``), so neither is stored. Each step spends the row
+    with one conditional UPDATE (``consumed_at``, then ``code_consumed_at``), which exactly one of
+    any number of concurrent requests wins.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.CharField(max_length=32)
+    state_digest = models.CharField(max_length=64, unique=True)
+    browser_digest = models.CharField(max_length=64)
+    flow = models.CharField(max_length=8, choices=OAuthFlow.choices)
+    return_url = models.CharField(max_length=2048)
+    app_code_challenge = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    # The app flow's one-time code, set by a successful callback.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="+")
+    code_digest = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    code_expires_at = models.DateTimeField(null=True, blank=True)
+    code_consumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "redirect-flow state"
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.flow} sign-in {self.pk}"

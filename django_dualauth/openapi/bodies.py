@@ -22,6 +22,7 @@ __all__ = [
     "SetupBody", "SetupSessionAnswer", "SMSSendRequest", "SMSVerifyRequest", "SuccessBody", "TotpSetupBody",
     "UiConfigBody", "JwkSetBody", "VerificationMailRequest", "VerifySetupRequest", "DeleteAccountRequest",
     "NonceBody", "IdTokenRequest", "OAuthTokenRequest", "LinkedAccountBody", "LinkedAccountsBody", "LinkAnswer",
+    "OAuthExchangeRequest",
 ]
 
 _Body = serializers.Serializer[Any]
@@ -348,7 +349,14 @@ class DualAuthLinkAnswerSerializer(DualAuthSuccessSerializer):
     linkedAccount = DualAuthLinkedAccountSerializer()
 
 
+class DualAuthOAuthExchangeRequestSerializer(_Body):
+    code = StrictCharField(help_text="The one-time code the callback put in the app URL (`code`).")
+    codeVerifier = StrictCharField(help_text="The PKCE verifier of the `code_challenge` the app sent to "
+                                             "`oauth/{provider}` (43 to 128 characters).")
+
+
 NonceBody = DualAuthNonceSerializer
+OAuthExchangeRequest = DualAuthOAuthExchangeRequestSerializer
 IdTokenRequest = DualAuthIdTokenRequestSerializer
 OAuthTokenRequest = DualAuthOAuthTokenRequestSerializer
 LinkedAccountBody = DualAuthLinkedAccountSerializer

@@ -258,6 +258,8 @@ def _success_examples(serializer: Any, status: int) -> list[OpenApiExample]:
 def _success_description(op: Operation, status: int) -> str:
     if status == 303:
         return "Sent on to the front-end page with the token (`Location`)."
+    if status == 302:
+        return "A browser redirect (`Location`); see the operation's description for where."
     if status == 304:
         return "Not modified: the `If-None-Match` tag is current (no body)."
     if op.cacheable:
@@ -286,8 +288,9 @@ def _parameters(op: Operation, successes: list[int], errors: list[int]) -> list[
             "Set-Cookie", str, OpenApiParameter.HEADER, response=successes,
             description=f"Cookie delivery: `{delivery.access_cookie_name()}` and `{delivery.refresh_cookie_name()}`, "
                         "HttpOnly (set, or cleared when the session ends)."))
-    if 303 in successes:
-        params.append(OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[303]))
+    redirects = [s for s in successes if s in (302, 303)]
+    if redirects:
+        params.append(OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=redirects))
     if op.cacheable:
         params += [
             OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER,

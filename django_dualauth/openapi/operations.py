@@ -13,7 +13,20 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ..api import account, email_flows, jwks, login, magic_links, profile, sms, social, tokens, twofactor, ui_config
+from ..api import (
+    account,
+    email_flows,
+    jwks,
+    login,
+    magic_links,
+    profile,
+    sms,
+    social,
+    social_redirect,
+    tokens,
+    twofactor,
+    ui_config,
+)
 from ..api.inputs import CredentialsInput, EmailInput, NamesInput, RegisterInput
 from ..exceptions import (
     AccountTokenInvalid,
@@ -33,8 +46,10 @@ from ..exceptions import (
     MagicLinkInvalid,
     OAuthAccountConflict,
     OAuthAccountLinkedElsewhere,
+    OAuthAppCodeInvalid,
     OAuthEmailNotVerified,
     OAuthNonceInvalid,
+    OAuthStateInvalid,
     PhoneCodeInvalid,
     PhoneNotVerified,
     ProviderFlowUnsupported,
@@ -45,6 +60,7 @@ from ..exceptions import (
     ReauthenticationRequired,
     RefreshTokenInvalid,
     RefreshTokenMissing,
+    ReturnUrlNotAllowed,
     SessionRevoked,
     SMSCodeInvalid,
     TempTokenInvalid,
@@ -261,6 +277,31 @@ OPERATIONS.update({
         "Link the provider account of an id_token to the caller", {200: b.LinkAnswer}, b.IdTokenRequest,
         (*_ID_TOKEN, domain(OAuthAccountLinkedElsewhere), domain(ReauthenticationRequired)),
         "Within `DUALAUTH_FRESH_SIGN_IN_WINDOW` of the session's sign-in only." + _SOCIAL, rate_limited=True)},
+    social_redirect.OAuthStartView: {"get": Operation(
+        "Start the redirect flow: 302 to the provider", {302: None}, None,
+        (domain(ProviderNotConfigured), domain(ReturnUrlNotAllowed), domain(ProviderUnavailable)),
+        "node-auth's path. Query (all optional): `returnUrl`, exactly one of `DUALAUTH_SOCIAL_RETURN_URLS` "
+        "(web) or `DUALAUTH_SOCIAL_APP_RETURN_URLS` (`app=1`), the first when absent; `app=1` with "
+        "`code_challenge` (S256 of the app's own verifier) and `code_challenge_method=S256` for a native app "
+        "using the system browser. The answer plants a short-lived HttpOnly `SameSite=Lax` cookie binding the "
+        "flow to this browser. 404 for a provider without `redirect_uri`." + _SOCIAL, rate_limited=True)},
+    social_redirect.OAuthCallbackView: {"get": Operation(
+        "The provider's redirect back: 302 to the return URL", {302: None}, None,
+        (domain(ProviderNotConfigured), domain(OAuthStateInvalid)),
+        "Query: `state`, `code`, `iss` (RFC 9207), or `error`. Web flow: the cookie session (`Set-Cookie`) and "
+        "302 to the return URL; a second factor due: 302 to `<return origin>/auth/2fa?tempToken=…&methods=…`. "
+        "App flow: 302 to the app URL with `code` (one-time, for `oauth/{provider}/exchange`), or its "
+        "`/auth/2fa?tempToken=…&methods=…`. Any refusal once the state is known is a 302 to the return URL with "
+        "`error=<code>` (`INVALID_STATE`, `OAUTH_ACCESS_DENIED`, `OAUTH_ISSUER_MISMATCH`, "
+        "`OAUTH_CODE_EXCHANGE_FAILED`, `INVALID_ID_TOKEN`, `INVALID_NONCE`, `OAUTH_EMAIL_NOT_VERIFIED`, "
+        "`OAUTH_ACCOUNT_CONFLICT` with `code` and `provider`, `PROVIDER_UNAVAILABLE`, a sign-in policy's code); "
+        "a state naming no flow is 400 JSON." + _SOCIAL, rate_limited=True)},
+    social_redirect.OAuthExchangeView: {"post": Operation(
+        "Redeem the app flow's one-time code", {200: b.SessionAnswer}, b.OAuthExchangeRequest,
+        (domain(ProviderNotConfigured), domain(OAuthAppCodeInvalid), domain(InvalidCredentials), *_DELIVERY),
+        "`code` from the app URL and `codeVerifier`, the verifier of the `code_challenge` the app sent to "
+        "`oauth/{provider}`. Single use: a wrong verifier spends the code." + _SOCIAL,
+        issues_session=True, rate_limited=True)},
     social.LinkedAccountsView: {"get": Operation(
         "The caller's linked provider accounts", {200: b.LinkedAccountsBody}, description=_SOCIAL.strip())},
     social.LinkedAccountDetailView: {"delete": Operation(

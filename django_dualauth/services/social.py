@@ -20,10 +20,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jwt
 from django.contrib.auth import get_user_model
@@ -65,6 +65,7 @@ __all__ = [
     "issue_nonce",
     "link_with_id_token",
     "linked_accounts",
+    "sign_in_identity",
     "sign_in_with_id_token",
     "unlink",
     "verify_id_token",
@@ -79,6 +80,7 @@ MAX_ID_TOKEN_LENGTH = 16 * 1024
 _FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c"})
 
 log = logging.getLogger("django_dualauth.social")
+_Outcome = TypeVar("_Outcome")
 
 
 @dataclass(frozen=True)
@@ -252,12 +254,23 @@ def sign_in_with_id_token(provider: SocialProvider, raw_token: object, raw_nonce
     identity = verify_id_token(provider, raw_token, raw_nonce)
     assert isinstance(raw_nonce, str)  # verify_id_token refused any other
     _spend_nonce(provider, raw_nonce)
+    return sign_in_identity(provider, identity, client=client, names=names,
+                            finish=lambda user: login.sign_in(user, first_factor=AMR_FEDERATED, delivery=delivery,
+                                                              client=client))
+
+
+def sign_in_identity(provider: SocialProvider, identity: ProviderIdentity, *, client: ClientInfo,
+                     finish: Callable[[User], _Outcome], names: Mapping[str, str] | None = None) -> _Outcome:
+    """The account rules of every social sign-in for a verified ``identity`` (the native flow's
+    id_token, the redirect flow's id_token or user API): the linked user, a new user, or
+    :class:`OAuthAccountConflict` / :class:`OAuthEmailNotVerified`; then ``finish(user)`` (the
+    login module's ``sign_in`` or the like) in the same transaction, so a refusal writes nothing."""
     linked: list[tuple[User, str, bool]] = []
     with transaction.atomic():
         user, how, created = _account_for(provider, identity, names or {})
         if how:
             linked.append((user, how, created))
-        outcome = login.sign_in(user, first_factor=AMR_FEDERATED, delivery=delivery, client=client)
+        outcome = finish(user)
     for user, how, created in linked:
         social_account_linked.send(sender=LinkedAccount, user=user, provider=identity.provider,
                                    provider_account_id=identity.subject, created=created, how=how)

@@ -1,0 +1,101 @@
+"""The browser and app redirect flow of social sign-in (docs/social-login.md).
+
+``GET oauth/<provider>`` (node-auth's path) sends the browser to the provider; ``GET
+oauth/<provider>/callback`` is where the provider sends it back; ``POST oauth/<provider>/exchange``
+is where a native app redeems its one-time code. The callback's answer depends on the flow the
+start chose (web: cookies; app: a one-time code in the app URL), never on a request header.
+A provider without ``redirect_uri`` answers node-auth's 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .. import delivery
+from ..delivery import no_store
+from ..services import social_redirect
+from . import ratelimits
+from .base import TokenIssuingView, client_ip_key, validated
+from .inputs import StrictCharField
+from .responses import session_response
+from .social import _SocialView
+
+__all__ = ["OAuthCallbackView", "OAuthExchangeView", "OAuthStartView"]
+
+
+def _redirect(location: str) -> Response:
+    return no_store(Response(status=302, headers={"Location": location}))
+
+
+def _query(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    return value if isinstance(value, str) else None
+
+
+class OAuthStartView(_SocialView):
+    """302 to the provider's authorization endpoint, with the browser-binding cookie planted.
+
+    Query: ``returnUrl`` (exactly one of the allowlist; its first entry when absent),
+    ``app=1`` with ``code_challenge`` (S256) for a native app using the system browser."""
+
+    def get(self, request: Request, provider: str) -> Response:
+        chosen = social_redirect.redirect_provider(provider)
+        ratelimits.hit(request, "oauth_redirect_ip", client_ip_key(request))
+        app = _query(request, "app") in ("1", "true")
+        started = social_redirect.start(
+            chosen, app=app, return_url=_query(request, "returnUrl"),
+            app_code_challenge=_query(request, "code_challenge"),
+            app_code_challenge_method=_query(request, "code_challenge_method"),
+            client=delivery.client_info(request))
+        response = _redirect(started.authorization_url)
+        delivery.set_flow_cookie(response, started.cookie_key, started.cookie_value, started.max_age)
+        return response
+
+
+class OAuthCallbackView(_SocialView):
+    """Where the provider sends the browser back: a 302 to the return URL (signed in, the 2FA
+    page, or ``error=<code>``), or 400 JSON when the state names no flow."""
+
+    def get(self, request: Request, provider: str) -> Response:
+        chosen = social_redirect.redirect_provider(provider)
+        ratelimits.hit(request, "oauth_redirect_ip", client_ip_key(request))
+        params = {k: v for k in ("state", "code", "iss", "error") if isinstance(v := request.query_params.get(k), str)}
+        key = social_redirect.cookie_key_for(params.get("state"))
+        try:
+            outcome = social_redirect.callback(chosen, params, browser_value=delivery.read_flow_cookie(request, key),
+                                               client=delivery.client_info(request))
+        except social_redirect.CallbackFailed as failed:
+            response = _redirect(failed.location)
+        else:
+            if outcome.tokens is not None:
+                response = session_response(request, outcome.tokens)
+                response.status_code, response.data = 302, None
+                response["Location"] = outcome.location
+            else:
+                response = _redirect(outcome.location)
+        delivery.clear_flow_cookie(response, key)
+        return response
+
+
+class _ExchangeInput(serializers.Serializer[Any]):
+    code = StrictCharField(max_length=128, trim_whitespace=False)
+    codeVerifier = StrictCharField(max_length=128, trim_whitespace=False)
+
+
+class OAuthExchangeView(_SocialView, TokenIssuingView):
+    """The app flow's end: ``{code, codeVerifier}`` for a session through the request's delivery
+    (an app: ``X-Auth-Strategy: bearer``, tokens in the body)."""
+
+    def post(self, request: Request, provider: str) -> Response:
+        chosen = social_redirect.redirect_provider(provider)
+        self.token_delivery.guard(request)
+        ratelimits.hit(request, "oauth_exchange_ip", client_ip_key(request))
+        data = validated(_ExchangeInput, request.data)
+        tokens = social_redirect.redeem_app_code(chosen, data["code"], data["codeVerifier"],
+                                                 delivery=self.token_delivery.name,
+                                                 client=delivery.client_info(request))
+        return session_response(request, tokens)

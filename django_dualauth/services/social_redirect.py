@@ -1,0 +1,384 @@
+"""The browser and app redirect flow of social sign-in (OpenID Connect providers and GitHub). No HTTP.
+
+:func:`start` makes one :class:`OAuthState` row and returns the provider's authorization URL:
+``state`` (its raw value goes to the provider and back; only its digest is stored), PKCE S256
+and, for the OpenID Connect kinds, a nonce; the verifier and the nonce are derived from the raw
+state with ``crypto.derive_secret``, so neither is stored. The caller binds the flow to the
+browser with a cookie whose value's digest is in the row (RFC 9700 §4.7: login CSRF).
+
+:func:`callback` spends the row once (a conditional UPDATE), checks the binding, RFC 9207's
+``iss``, exchanges the code (``gateways.exchange_code``, with the verifier) and verifies the
+id_token through :func:`.social.verify_id_token` (the nonce), or reads GitHub's user API; then
+the account rules of every social sign-in (:func:`.social.sign_in_identity`). The web flow ends
+in a session (cookies) or the 2FA challenge; the app flow in a one-time code, single use,
+short-lived, stored as a digest and bound to the app's own PKCE challenge, that
+:func:`redeem_app_code` exchanges for a session.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import urllib.parse
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import audit
+from ..conf import SocialProvider, dualauth_settings
+from ..crypto import derive_secret, digest, equal, looks_like_secret, new_secret
+from ..exceptions import (
+    DualAuthError,
+    IdTokenInvalid,
+    InvalidCredentials,
+    OAuthAccessDenied,
+    OAuthAccountConflict,
+    OAuthAppCodeInvalid,
+    OAuthCodeExchangeFailed,
+    OAuthIssuerMismatch,
+    OAuthStateInvalid,
+    ProviderNotConfigured,
+    ProviderUnavailable,
+    ReturnUrlNotAllowed,
+)
+from ..gateways import CodeExchangeRefused, ProviderUnreachable, exchange_code, fetch_json
+from ..models import OAuthFlow, OAuthState
+from ..social_providers import GITHUB, MAX_RETURN_URL_LENGTH
+from ..types import ClientInfo, Delivery, IssuedTokens
+from . import login, social
+from .sessions import issue_session
+
+if TYPE_CHECKING:
+    from ..types import User
+
+__all__ = ["CallbackFailed", "CallbackOutcome", "Started", "allowed_return_url", "callback", "redeem_app_code",
+           "redirect_provider", "start"]
+
+STATE_PURPOSE = "oauth_state"
+BROWSER_PURPOSE = "oauth_browser"
+APP_CODE_PURPOSE = "oauth_app_code"
+_VERIFIER_PURPOSE = "oauth_redirect_pkce"
+_NONCE_PURPOSE = "oauth_redirect_nonce"
+#: RFC 7636 §4.1: a verifier is 43 to 128 unreserved characters; S256 of it is 43 characters.
+_PKCE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+log = logging.getLogger("django_dualauth.social")
+
+
+def redirect_provider(name: str) -> SocialProvider:
+    """The provider ``name`` when the redirect flow serves it; :class:`ProviderNotConfigured` (404) otherwise."""
+    provider = social.configured_provider(name)
+    if not provider.config.redirect_flow:
+        raise ProviderNotConfigured(name)
+    return provider
+
+
+# --- return URLs -----------------------------------------------------------------------------------
+
+def allowed_return_url(raw: object, allowlist: list[str]) -> str:
+    """``raw`` if it is exactly one of ``allowlist``'s URLs, or the first of them when ``raw`` is
+    None; raises :class:`ReturnUrlNotAllowed` otherwise.
+
+    Exact string equality is the rule: no prefix, suffix, case folding or normalisation, so
+    ``https://app.example.com.evil.test``, ``https://app.example.com@evil.test``, ``//evil.test``
+    or ``https:\\\\evil.test`` never pass for ``https://app.example.com``. The shape checks before
+    it refuse what no allowlist should hold (system check E018 refuses such entries too).
+    """
+    if raw is None:
+        if not allowlist:
+            raise ReturnUrlNotAllowed()
+        return allowlist[0]
+    if not isinstance(raw, str) or not raw or len(raw) > MAX_RETURN_URL_LENGTH or not raw.isprintable() \
+            or " " in raw or "\\" in raw or raw.startswith("/"):
+        raise ReturnUrlNotAllowed()
+    if raw not in allowlist:
+        raise ReturnUrlNotAllowed()
+    return raw
+
+
+def with_params(url: str, **params: str) -> str:
+    """``url`` with ``params`` added to its query (those it had kept)."""
+    split = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(split.query, keep_blank_values=True) + list(params.items())
+    return urllib.parse.urlunsplit(split._replace(query=urllib.parse.urlencode(query)))
+
+
+def two_factor_url(return_url: str, step: login.LoginChallengeIssued) -> str:
+    """node-auth's answer for a pending second factor: ``<return origin>/auth/2fa?tempToken&methods``
+    (what its Flutter example reads). The temp token is a challenge, not a session."""
+    split = urllib.parse.urlsplit(return_url)
+    params = {"tempToken": step.temp_token, "methods": ",".join(step.methods)}
+    if step.setup_required:
+        params["setupRequired"] = "true"
+    return urllib.parse.urlunsplit((split.scheme, split.netloc, "/auth/2fa", urllib.parse.urlencode(params), ""))
+
+
+# --- start -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Started:
+    """Where to send the browser, and the binding cookie to plant (``cookie_key``, ``cookie_value``)."""
+
+    authorization_url: str
+    cookie_key: str
+    cookie_value: str
+    max_age: int
+
+
+def _s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
+
+
+def _endpoint(provider: SocialProvider, name: str) -> str:
+    configured: str = getattr(provider.config, name)
+    if configured:
+        return configured
+    try:
+        found = provider.keys.discovery_document().get(name)
+    except ProviderUnreachable as exc:
+        log.warning("provider %s: %s", provider.config.name, exc)
+        raise ProviderUnavailable() from None
+    if not isinstance(found, str) or urllib.parse.urlsplit(found).scheme not in ("http", "https"):
+        log.warning("provider %s: no usable %s", provider.config.name, name)
+        raise ProviderUnavailable()
+    return found
+
+
+def _nonce_for(provider: SocialProvider, raw_state: str) -> str:
+    return derive_secret(raw_state, f"{_NONCE_PURPOSE}:{provider.config.name}")
+
+
+def start(provider: SocialProvider, *, app: bool, return_url: object, app_code_challenge: object,
+          app_code_challenge_method: object, client: ClientInfo) -> Started:
+    """Begin a sign-in: one INSERT. ``app``: a native app that opened the system browser, whose
+    ``return_url`` must be one of ``DUALAUTH_SOCIAL_APP_RETURN_URLS`` and which sends its own
+    PKCE ``code_challenge`` (S256) for the one-time code; the web flow's must be one of
+    ``DUALAUTH_SOCIAL_RETURN_URLS``. Raises :class:`ReturnUrlNotAllowed` and
+    :class:`ProviderUnavailable` (a discovery document that cannot be fetched)."""
+    settings = dualauth_settings
+    url = allowed_return_url(return_url, settings.SOCIAL_APP_RETURN_URLS if app else settings.SOCIAL_RETURN_URLS)
+    challenge = ""
+    if app:
+        if app_code_challenge_method not in (None, "S256") or not isinstance(app_code_challenge, str) \
+                or len(app_code_challenge) != 43 or not set(app_code_challenge) <= _PKCE_CHARS:
+            raise ReturnUrlNotAllowed("The app flow needs its code_challenge (S256)")
+        challenge = app_code_challenge
+    config = provider.config
+    authorize = _endpoint(provider, "authorization_endpoint")
+    raw_state, browser = new_secret(), new_secret()
+    state_digest = digest(raw_state, STATE_PURPOSE)
+    params = {"response_type": "code", "client_id": config.client_ids[0], "redirect_uri": config.redirect_uri,
+              "scope": " ".join(config.scopes), "state": raw_state,
+              "code_challenge": _s256(derive_secret(raw_state, _VERIFIER_PURPOSE)), "code_challenge_method": "S256"}
+    if config.uses_id_tokens:
+        nonce = _nonce_for(provider, raw_state)
+        params["nonce"] = hashlib.sha256(nonce.encode()).hexdigest() if config.nonce_hashed else nonce
+    now = timezone.now()
+    lifetime = settings.SOCIAL_STATE_LIFETIME
+    OAuthState.objects.create(provider=config.name, state_digest=state_digest,
+                              browser_digest=digest(browser, BROWSER_PURPOSE),
+                              flow=OAuthFlow.APP if app else OAuthFlow.WEB, return_url=url,
+                              app_code_challenge=challenge, created_at=now, expires_at=now + lifetime,
+                              ip_address=client.ip_address)
+    separator = "&" if "?" in authorize else "?"
+    audit.record("auth.social.redirect_started", provider=config.name, flow="app" if app else "web",
+                 ip=client.ip_address)
+    return Started(authorize + separator + urllib.parse.urlencode(params), cookie_key_for(raw_state), browser,
+                   int(lifetime.total_seconds()))
+
+
+def cookie_key_for(raw_state: object) -> str:
+    """The binding cookie's name suffix for a state (a digest prefix: the name reveals nothing)."""
+    return digest(raw_state if isinstance(raw_state, str) else "", STATE_PURPOSE)[:16]
+
+
+# --- callback --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CallbackOutcome:
+    """The callback's result. Web: ``tokens`` (a cookie session) or ``challenge``; app: ``app_code``
+    (raw, once) or ``challenge``. ``location`` is where to send the browser."""
+
+    flow: str
+    location: str
+    tokens: IssuedTokens | None = None
+
+
+class CallbackFailed(Exception):
+    """A refusal at the callback once the return URL is known: the view redirects there with
+    ``error=<code>`` (``location``). ``error`` is the domain error."""
+
+    def __init__(self, error: DualAuthError, location: str) -> None:
+        super().__init__(error.code)
+        self.error, self.location = error, location
+
+
+def callback(provider: SocialProvider, params: dict[str, str], *, browser_value: str | None,
+             client: ClientInfo) -> CallbackOutcome:
+    """Finish a sign-in at the provider's redirect back (``code``, ``state``, ``iss``, or ``error``).
+
+    Raises :class:`OAuthStateInvalid` (400, no redirect possible: the state names no flow of
+    this provider) or :class:`CallbackFailed` carrying the refusal and the return URL: a spent
+    or expired state or another browser's (``INVALID_STATE``), the provider's ``error``
+    (``OAUTH_ACCESS_DENIED``), an ``iss`` mismatch, a refused code, an id_token or nonce that
+    does not verify, an unverified address, a conflict, a policy refusal, the provider down
+    (``PROVIDER_UNAVAILABLE``). The state is spent first, whatever follows: nothing half-written.
+    """
+    raw_state = params.get("state")
+    if not looks_like_secret(raw_state):
+        raise OAuthStateInvalid()
+    row = OAuthState.objects.filter(state_digest=digest(raw_state, STATE_PURPOSE),
+                                    provider=provider.config.name).first()
+    if row is None:
+        raise OAuthStateInvalid()
+    now = timezone.now()
+    spent = OAuthState.objects.filter(pk=row.pk, consumed_at__isnull=True, expires_at__gt=now).update(consumed_at=now)
+    location = row.return_url
+    try:
+        if spent != 1 or not isinstance(browser_value, str) \
+                or not equal(digest(browser_value, BROWSER_PURPOSE), row.browser_digest):
+            _refuse(provider, "state_unusable" if spent != 1 else "browser_mismatch")
+            raise OAuthStateInvalid()
+        if params.get("error"):
+            _refuse(provider, "provider_error")
+            raise OAuthAccessDenied()
+        _check_issuer(provider, params.get("iss"))
+        identity = _identity(provider, raw_state, params.get("code"))
+        if row.flow == OAuthFlow.APP:
+            return social.sign_in_identity(provider, identity, client=client,
+                                           finish=lambda user: _finish_app(row, user, client))
+        outcome = social.sign_in_identity(
+            provider, identity, client=client,
+            finish=lambda user: login.sign_in(user, first_factor=social.AMR_FEDERATED, delivery=Delivery.COOKIE,
+                                              client=client))
+    except DualAuthError as exc:
+        if isinstance(exc, OAuthAccountConflict):
+            location = with_params(location, error=exc.code, code=exc.code, provider=provider.config.name)
+        else:
+            location = with_params(location, error=exc.code)
+        raise CallbackFailed(exc, location) from None
+    if isinstance(outcome, login.LoginChallengeIssued):
+        return CallbackOutcome(OAuthFlow.WEB, two_factor_url(row.return_url, outcome))
+    return CallbackOutcome(OAuthFlow.WEB, row.return_url, tokens=outcome)
+
+
+def _refuse(provider: SocialProvider, reason: str) -> None:
+    audit.record("auth.social.refused", level=logging.WARNING, provider=provider.config.name, reason=reason)
+
+
+def _check_issuer(provider: SocialProvider, iss: str | None) -> None:
+    """RFC 9207: where the provider says it sends ``iss`` (its metadata) or sends it, it must be
+    the provider's issuer; an answer from another issuer is a mix-up attack."""
+    config = provider.config
+    declared = False
+    if config.discovery_url:
+        try:
+            declared = provider.keys.discovery_document().get("authorization_response_iss_parameter_supported") is True
+        except ProviderUnreachable:
+            raise ProviderUnavailable() from None
+    if iss is None and not declared:
+        return
+    if iss is None or iss not in config.issuers:
+        _refuse(provider, "issuer_mismatch")
+        raise OAuthIssuerMismatch()
+
+
+def _identity(provider: SocialProvider, raw_state: str, code: str | None) -> social.ProviderIdentity:
+    config = provider.config
+    if not code or len(code) > 2048:
+        raise OAuthCodeExchangeFailed()
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": config.redirect_uri,
+            "client_id": config.client_ids[0], "code_verifier": derive_secret(raw_state, _VERIFIER_PURPOSE)}
+    if config.client_secret:
+        form["client_secret"] = config.client_secret
+    try:
+        tokens = exchange_code(_endpoint(provider, "token_endpoint"), form, timeout=config.timeout)
+        if config.kind == GITHUB:
+            return _github_identity(provider, tokens)
+    except CodeExchangeRefused as exc:
+        log.warning("provider %s refused the code: %s", config.name, exc)
+        _refuse(provider, "code_refused")
+        raise OAuthCodeExchangeFailed() from None
+    except ProviderUnreachable as exc:
+        log.warning("provider %s: %s", config.name, exc)
+        raise ProviderUnavailable() from None
+    id_token = tokens.get("id_token")
+    if not isinstance(id_token, str):
+        _refuse(provider, "no_id_token")
+        raise IdTokenInvalid()
+    return social.verify_id_token(provider, id_token, _nonce_for(provider, raw_state))
+
+
+def _github_identity(provider: SocialProvider, tokens: dict[str, Any]) -> social.ProviderIdentity:
+    """GitHub has no id_token: ``GET /user`` names the account (its numeric ``id``, stable),
+    ``GET /user/emails`` its addresses, of which only the primary one, if verified, counts."""
+    access = tokens.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise CodeExchangeRefused("no access_token")
+    base = provider.config.userinfo_endpoint.rstrip("/")
+    user = fetch_json(base, timeout=provider.config.timeout, bearer=access)
+    emails = fetch_json(base + "/emails", timeout=provider.config.timeout, bearer=access)
+    if not isinstance(user, dict) or isinstance(user.get("id"), bool) or not isinstance(user.get("id"), int | str):
+        raise ProviderUnreachable("GitHub's /user has no id")
+    listed = emails if isinstance(emails, list) else []
+    primary: dict[str, Any] = next((e for e in listed if isinstance(e, dict) and e.get("primary") is True), {})
+    found = primary.get("email")
+    email = found if isinstance(found, str) else ""
+    verified = bool(email) and primary.get("verified") is True
+    name = user.get("name") if isinstance(user.get("name"), str) else ""
+    first, _, last = (name or "").strip().partition(" ")
+    return social.ProviderIdentity(provider=provider.config.name, subject=str(user["id"]),
+                                   email=email if verified else "", email_verified=verified,
+                                   first_name=first, last_name=last)
+
+
+def _finish_app(row: OAuthState, user: User, client: ClientInfo) -> CallbackOutcome:
+    """The app flow's end: the 2FA challenge (bound to bearer delivery) in the app URL, or a
+    one-time code stored on the row as a digest."""
+    step = login.begin_login(user, delivery=Delivery.BEARER, client=client, first_factors=[social.AMR_FEDERATED])
+    if step is not None:
+        return CallbackOutcome(OAuthFlow.APP, two_factor_url(row.return_url, step))
+    raw = new_secret()
+    code_expires = timezone.now() + dualauth_settings.SOCIAL_APP_CODE_LIFETIME
+    # The row lives until its code expires too, so the purge (expires_at) never takes a live code.
+    OAuthState.objects.filter(pk=row.pk).update(user=user, code_digest=digest(raw, APP_CODE_PURPOSE),
+                                                code_expires_at=code_expires,
+                                                expires_at=max(row.expires_at, code_expires))
+    return CallbackOutcome(OAuthFlow.APP, with_params(row.return_url, code=raw))
+
+
+# --- the app's redemption --------------------------------------------------------------------------
+
+def redeem_app_code(provider: SocialProvider, raw_code: object, verifier: object, *, delivery: Delivery,
+                    client: ClientInfo) -> IssuedTokens:
+    """Exchange the app flow's one-time code and the app's PKCE ``verifier`` for a session.
+
+    The code is spent first (one conditional UPDATE, exactly one concurrent request wins), then
+    the verifier checked against the app's ``code_challenge`` (S256): a wrong verifier spends the
+    code, so an intercepted code cannot be tried twice. Raises :class:`OAuthAppCodeInvalid`."""
+    if not looks_like_secret(raw_code) or not isinstance(verifier, str) or not 43 <= len(verifier) <= 128 \
+            or not set(verifier) <= _PKCE_CHARS:
+        raise OAuthAppCodeInvalid()
+    now = timezone.now()
+    code_digest = digest(raw_code, APP_CODE_PURPOSE)
+    with transaction.atomic():
+        spent = OAuthState.objects.filter(code_digest=code_digest, provider=provider.config.name,
+                                          code_consumed_at__isnull=True, code_expires_at__gt=now,
+                                          ).update(code_consumed_at=now)
+        if spent != 1:
+            _refuse(provider, "app_code_unusable")
+            raise OAuthAppCodeInvalid()
+        row = OAuthState.objects.select_related("user").get(code_digest=code_digest)
+    if not equal(_s256(verifier), row.app_code_challenge):
+        _refuse(provider, "app_pkce_mismatch")
+        raise OAuthAppCodeInvalid()
+    user = row.user
+    if user is None or not user.is_active:
+        raise InvalidCredentials()
+    tokens = issue_session(user, delivery=delivery, client=client, methods=[social.AMR_FEDERATED])
+    audit.record("auth.social.app_code_redeemed", user=str(user.pk), provider=provider.config.name,
+                 ip=client.ip_address)
+    return tokens
