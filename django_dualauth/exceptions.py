@@ -59,6 +59,7 @@ __all__ = [
     "OAuthAccountConflict",
     "OAuthAccountLinkedElsewhere",
     "LastSignInMethod",
+    "LinkTokenInvalid",
     "LinkedAccountNotFound",
     "ProviderUnavailable",
 ]
@@ -387,6 +388,12 @@ class OAuthAccountLinkedElsewhere(DualAuthError):
     """Linking a provider account that already signs in another user."""
 
     status, code, message = 409, "OAUTH_ACCOUNT_ALREADY_LINKED", "This provider account is linked to another user"
+
+
+class LinkTokenInvalid(DualAuthError):
+    """An unknown, used, expired or stale ``link-verify`` token (node-auth's ``INVALID_LINK_TOKEN``)."""
+
+    status, code, message = 400, "INVALID_LINK_TOKEN", "Invalid or expired link token"
 
 
 class LastSignInMethod(DualAuthError):

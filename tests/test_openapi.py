@@ -45,6 +45,7 @@ ALL_ON = {
     "DUALAUTH_VERIFY_EMAIL_URL": "https://app.example.com/verify-email?token={token}",
     "DUALAUTH_PASSWORD_RESET_URL": "https://app.example.com/reset?token={token}",
     "DUALAUTH_EMAIL_CHANGE_URL": "https://app.example.com/change-email?token={token}",
+    "DUALAUTH_LINK_VERIFY_URL": "https://app.example.com/link-verify?token={token}",
     "DUALAUTH_SOCIAL_PROVIDERS": {"google": {"client_ids": ["web.apps.googleusercontent.com"]}},
 }
 
@@ -113,7 +114,7 @@ def test_a_warning_fails_generation(all_on: None, settings: Any) -> None:
 def test_every_route_and_method_of_the_include_is_in_the_schema(all_on: None) -> None:
     schema = generate()
     expected = {(_openapi_path(p), m) for p in package_urls.urlpatterns for m in _methods(p)}
-    assert len(expected) == 40  # 38 routes; sms/phone and verify-email have two methods
+    assert len(expected) == 42  # 40 routes; sms/phone and verify-email have two methods
     assert set(_operations(schema)) == expected  # none missing, none invented
 
 
@@ -131,6 +132,7 @@ def test_every_route_and_method_of_the_include_is_in_the_schema(all_on: None) ->
     ("DUALAUTH_VERIFY_EMAIL_URL", "", {("/auth/send-verification-email", "post"), ("/auth/verify-email", "post")}),
     ("DUALAUTH_PASSWORD_RESET_URL", "", {("/auth/forgot-password", "post"), ("/auth/reset-password", "post")}),
     ("DUALAUTH_EMAIL_CHANGE_URL", "", {("/auth/change-email/request", "post"), ("/auth/change-email/confirm", "post")}),
+    ("DUALAUTH_LINK_VERIFY_URL", "", {("/auth/link-request", "post"), ("/auth/link-verify", "post")}),
     ("DUALAUTH_JWT_KEYS", [], {("/auth/.well-known/jwks.json", "get")}),  # no asymmetric key: no JWK set
 ])
 def test_a_feature_that_is_off_is_absent(all_on: None, settings: Any, setting: str, off: Any,

@@ -4,7 +4,7 @@ from .accounts import AccountState, AccountToken, AccountTokenPurpose
 from .email_claims import EmailClaim
 from .passwordless import MagicLink, MagicLinkPurpose, SMSDevice
 from .sessions import AuthSession, RotatedRefreshToken
-from .social import LinkedAccount, OAuthNonce, OAuthNoncePurpose
+from .social import LinkedAccount, LinkToken, OAuthNonce, OAuthNoncePurpose, PendingLink
 from .twofactor import ChallengePurpose, LoginChallenge, RecoveryCode
 
 __all__ = [
@@ -14,12 +14,14 @@ __all__ = [
     "AuthSession",
     "ChallengePurpose",
     "EmailClaim",
+    "LinkToken",
     "LinkedAccount",
     "LoginChallenge",
     "MagicLink",
     "MagicLinkPurpose",
     "OAuthNonce",
     "OAuthNoncePurpose",
+    "PendingLink",
     "RecoveryCode",
     "RotatedRefreshToken",
     "SMSDevice",

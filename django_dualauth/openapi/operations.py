@@ -13,7 +13,20 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ..api import account, email_flows, jwks, login, magic_links, profile, sms, social, tokens, twofactor, ui_config
+from ..api import (
+    account,
+    email_flows,
+    jwks,
+    linking,
+    login,
+    magic_links,
+    profile,
+    sms,
+    social,
+    tokens,
+    twofactor,
+    ui_config,
+)
 from ..api.inputs import CredentialsInput, EmailInput, NamesInput, RegisterInput
 from ..exceptions import (
     AccountTokenInvalid,
@@ -30,7 +43,9 @@ from ..exceptions import (
     InvalidTwoFactorCode,
     LastSignInMethod,
     LinkedAccountNotFound,
+    LinkTokenInvalid,
     MagicLinkInvalid,
+    NotAuthenticated,
     OAuthAccountConflict,
     OAuthAccountLinkedElsewhere,
     OAuthEmailNotVerified,
@@ -266,6 +281,22 @@ OPERATIONS.update({
         "Unlink one of the caller's provider accounts", {200: b.SuccessBody}, None,
         (domain(LinkedAccountNotFound), domain(LastSignInMethod)),
         "Refused while it is the last way to sign in (no usable password, no other link)." + _SOCIAL)},
+})
+
+_LINKING = " Off (absent here) while `DUALAUTH_LINK_VERIFY_URL` is empty."
+
+OPERATIONS.update({
+    linking.LinkRequestView: {"post": Operation(
+        "Mail a single-use link that links an identity to an account", {202: b.SuccessBody}, b.LinkRequestRequest,
+        (domain(NotAuthenticated), domain(ProviderNotConfigured)),
+        "Signed in, `provider` \"email\" (the default) links the mailbox `email`. Signed out, after a provider "
+        "sign-in answered `OAUTH_ACCOUNT_CONFLICT`, `{email, provider}` mails the owner of `email` a link that "
+        "attaches the provider account that sign-in proved. Always 202 alike." + _LINKING, rate_limited=True)},
+    linking.LinkVerifyView: {"post": Operation(
+        "Link with the mailed token", {200: b.LinkVerifyAnswer}, b.LinkVerifyRequest,
+        (domain(LinkTokenInvalid), domain(OAuthAccountLinkedElsewhere), *_SIGN_IN_REFUSALS, *_DELIVERY),
+        "With `loginAfterLinking: true` and a link mailed to the account's own address, also signs in." + _LINKING,
+        issues_session=True, rate_limited=True)},
 })
 
 #: Documented with every rate-limited operation.
