@@ -280,7 +280,8 @@ def test_link_request_bad_input(auth_client: AuthClient, body: dict[str, Any]) -
     assert response.status_code == 400 and response.json()["code"] == "VALIDATION_ERROR"
 
 
-@pytest.mark.parametrize("body", [{}, {"token": 5}, {"token": "x" * 300}, {"token": "abc", "loginAfterLinking": "maybe"}])
+@pytest.mark.parametrize("body", [{}, {"token": 5}, {"token": "x" * 300},
+                                  {"token": "abc", "loginAfterLinking": "maybe"}])
 def test_link_verify_bad_input(auth_client: AuthClient, body: dict[str, Any]) -> None:
     response = auth_client.post(auth_client.url("link-verify"), body)
     assert response.status_code == 400 and response.json()["code"] == "VALIDATION_ERROR"

@@ -64,3 +64,25 @@ def test_a_first_sign_in_made_twice_at_once_creates_one_account(google_provider:
     assert any(isinstance(r, IssuedTokens) for r in results), results
     assert all(isinstance(r, IssuedTokens | DualAuthError) for r in results), results
     assert get_user_model().objects.count() == 1 and LinkedAccount.objects.count() == 1
+
+
+def test_one_link_token_presented_in_parallel_links_and_signs_in_once(google_provider: Any, google: StandinIssuer,
+                                                                       django_user_model: Any) -> None:
+    from django_dualauth.models import LinkToken
+    from django_dualauth.services import social_linking
+
+    user = django_user_model.objects.create_user(username="alice", email="alice@example.com", password="x" * 20)
+    social_linking.remember_conflict("google", "sub-race", "alice@example.com")
+    message = social_linking.conflict_link_mail("alice@example.com", "google", client=CLIENT)
+    assert message is not None
+    raw = message.body.split("token=")[1].split()[0]
+
+    results = _race(N, lambda: social_linking.verify_link(raw, login_after=True, delivery="bearer", client=CLIENT))
+
+    won = [r for r in results if isinstance(r, tuple)]
+    assert len(won) == 1 and isinstance(won[0][1], IssuedTokens), results
+    assert all(isinstance(r, DualAuthError) and r.code == "INVALID_LINK_TOKEN"
+               for r in results if not isinstance(r, tuple)), results
+    assert LinkedAccount.objects.get().user_id == user.pk
+    assert AuthSession.objects.count() == 1
+    assert LinkToken.objects.get().consumed_at is not None
