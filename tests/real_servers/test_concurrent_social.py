@@ -1,6 +1,6 @@
 """Social sign-in under concurrency on the real PostgreSQL server: a nonce is spent once however
-many exchanges present it at the same moment, and a first sign-in made twice at once creates one
-account and one link."""
+many exchanges present it at the same moment, a first sign-in made twice at once creates one
+account and one link, and a mailed link token links and signs in once."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from django.contrib.auth import get_user_model
 
 from django_dualauth.conf import snapshot
 from django_dualauth.exceptions import DualAuthError
-from django_dualauth.models import AuthSession, LinkedAccount, OAuthNonce
-from django_dualauth.services import social
+from django_dualauth.models import AuthSession, LinkedAccount, LinkToken, OAuthNonce
+from django_dualauth.services import social, social_linking
+from django_dualauth.services.claims import update_account_state
 from django_dualauth.types import ClientInfo, IssuedTokens
 from tests.real_servers.test_concurrent_refresh import N, _race
 from tests.social.helpers import apple, corp, google, google_token, provider_settings
@@ -68,10 +69,11 @@ def test_a_first_sign_in_made_twice_at_once_creates_one_account(google_provider:
 
 def test_one_link_token_presented_in_parallel_links_and_signs_in_once(google_provider: Any, google: StandinIssuer,
                                                                        django_user_model: Any) -> None:
-    from django_dualauth.models import LinkToken
-    from django_dualauth.services import social_linking
 
     user = django_user_model.objects.create_user(username="alice", email="alice@example.com", password="x" * 20)
+    # Verified: no first-proof reset changes the password (and the stamp) under the others, so the
+    # conditional UPDATE alone decides.
+    update_account_state(user, email_verified=True)
     social_linking.remember_conflict("google", "sub-race", "alice@example.com")
     message = social_linking.conflict_link_mail("alice@example.com", "google", client=CLIENT)
     assert message is not None
