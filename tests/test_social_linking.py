@@ -307,3 +307,24 @@ def test_link_verify_query_count(auth_client: AuthClient, providers: Any, google
     # the link, RELEASE; DELETE the pending rows; and the transaction's own statements.
     statements = [q["sql"] for q in linked.captured_queries]
     assert len(statements) <= 9, statements
+
+
+def test_the_settings_are_checked(settings: Any) -> None:
+    from django.core.checks import run_checks
+
+    def ids() -> list[str]:
+        return sorted(m.id for m in run_checks() if m.id in ("dualauth.E010", "dualauth.E017"))
+
+    assert ids() == []
+    settings.DUALAUTH_LINK_VERIFY_URL = "https://app.example.com/link-verify"
+    assert ids() == ["dualauth.E010"]
+    settings.DUALAUTH_LINK_VERIFY_URL = "https://app.example.com/link-verify?token={token}"
+    settings.DUALAUTH_LINK_TOKEN_LIFETIME = timedelta(0)
+    assert ids() == ["dualauth.E017"]
+
+
+def test_email_is_a_reserved_provider_name() -> None:
+    from django_dualauth.social_providers import ProviderConfigError, parse_providers
+
+    with pytest.raises(ProviderConfigError, match="reserved"):
+        parse_providers({"email": {"client_ids": ["x"]}})
