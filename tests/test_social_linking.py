@@ -328,3 +328,17 @@ def test_email_is_a_reserved_provider_name() -> None:
 
     with pytest.raises(ProviderConfigError, match="reserved"):
         parse_providers({"email": {"client_ids": ["x"]}})
+
+
+def test_the_purge_deletes_expired_pending_links_and_link_tokens(auth_client: AuthClient, providers: Any,
+                                                                 google: StandinIssuer, user: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    _mailed_after_conflict(auth_client, google)
+    out = StringIO()
+    with freeze_time(timezone.now() + timedelta(hours=2)):
+        call_command("dualauth_purge", stdout=out)
+    assert "1 pending link(s) deleted" in out.getvalue() and "1 link token(s) deleted" in out.getvalue()
+    assert not PendingLink.objects.exists() and not LinkToken.objects.exists()

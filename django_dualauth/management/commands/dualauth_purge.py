@@ -27,7 +27,16 @@ from django.db.models import Model
 from django.utils import timezone
 
 from ...conf import dualauth_settings
-from ...models import AccountToken, AuthSession, LoginChallenge, MagicLink, OAuthNonce, RotatedRefreshToken
+from ...models import (
+    AccountToken,
+    AuthSession,
+    LinkToken,
+    LoginChallenge,
+    MagicLink,
+    OAuthNonce,
+    PendingLink,
+    RotatedRefreshToken,
+)
 
 # Between batches: measured on PostgreSQL beside a client refreshing in a loop, 0.05 s kept its
 # median latency within about 10% of an idle database's, where no pause doubled it in some runs
@@ -65,7 +74,7 @@ class Command(BaseCommand):
         # Expired one-time credentials: useless, and they keep requesters' IP addresses.
         one_time: list[tuple[type[Model], str]] = [
             (LoginChallenge, "2FA challenge(s)"), (MagicLink, "magic link(s)"), (AccountToken, "account token(s)"),
-            (OAuthNonce, "sign-in nonce(s)")]
+            (OAuthNonce, "sign-in nonce(s)"), (PendingLink, "pending link(s)"), (LinkToken, "link token(s)")]
         if options["dry_run"]:
             doomed = AuthSession.objects.purgeable(revoked_before=revoked_before)
             self._say(1, f"{doomed.count()} session(s) would be deleted")
