@@ -92,9 +92,9 @@ class LinkVerifyView(TokenIssuingView, _LinkView):
         if login_after:
             self.token_delivery.guard(request)  # login CSRF, as every sign-in
         ratelimits.hit(request, "account_ip", client_ip_key(request))
-        link, outcome = social_linking.verify_link(data["token"], login_after=login_after,
-                                                   delivery=self.token_delivery.name,
-                                                   client=delivery.client_info(request))
+        # The delivery is chosen (and may refuse) only for a sign-in: a link alone issues nothing.
+        mode = self.token_delivery.name if login_after else None
+        link, outcome = social_linking.verify_link(data["token"], delivery=mode, client=delivery.client_info(request))
         listed = {"provider": link.provider, "providerAccountId": link.provider_account_id, "email": link.email,
                   "linkedAt": link.linked_at}
         if outcome is None:

@@ -34,6 +34,7 @@ from ..signals import social_account_linked
 from ..types import ClientInfo, Delivery, IssuedTokens
 from . import first_proof, login
 from .claims import account_state, update_account_state
+from .magic_links import AMR_EMAIL
 from .users import active_user_by_email, email_of, normalize_address, render_mail, state_stamp
 
 if TYPE_CHECKING:
@@ -43,8 +44,6 @@ __all__ = ["EMAIL_PROVIDER", "conflict_link_mail", "mailbox_link_mail", "remembe
 
 #: ``link-request``'s ``provider`` for a mailbox (node-auth's default); reserved as a provider name.
 EMAIL_PROVIDER = "email"
-#: The ``amr`` of a session signed in by ``link-verify``: the mailbox was proven, as by a magic link.
-AMR_EMAIL = "email"
 TOKEN_PURPOSE = "link_token"
 KEY_PURPOSE = "pending_link"
 STAMP_PURPOSE = "link_token.stamp"
@@ -108,9 +107,9 @@ def _issue(user: User, provider: str, subject: str, provider_email: str, to: str
         "mailbox": provider == EMAIL_PROVIDER, "lifetime_minutes": int(lifetime.total_seconds() // 60)})
 
 
-def verify_link(raw: object, *, login_after: bool, delivery: Delivery, client: ClientInfo,
+def verify_link(raw: object, *, delivery: Delivery | None, client: ClientInfo,
                 ) -> tuple[LinkedAccount, IssuedTokens | login.LoginChallengeIssued | None]:
-    """Link the token's identity to its account; with ``login_after``, also sign in (the session
+    """Link the token's identity to its account; with a ``delivery``, also sign in (the session
     or the 2FA challenge, through the login module) when the token was mailed to the account's own
     address. Returns the link and the outcome (``None`` without a sign-in).
 
@@ -140,7 +139,8 @@ def verify_link(raw: object, *, login_after: bool, delivery: Delivery, client: C
         link, created = _link(user, token, now)
         if token.provider != EMAIL_PROVIDER:
             PendingLink.objects.filter(key=_key(token.provider, token.provider_email)).delete()
-        if login_after and own_mailbox:
+        if delivery is not None and own_mailbox:
+            # The mailbox was proven, as by a magic link: the same ``amr``.
             outcome = login.sign_in(user, first_factor=AMR_EMAIL, delivery=delivery, client=client)
     if created:
         social_account_linked.send(sender=LinkedAccount, user=user, provider=link.provider,

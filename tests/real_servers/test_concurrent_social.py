@@ -79,7 +79,7 @@ def test_one_link_token_presented_in_parallel_links_and_signs_in_once(google_pro
     assert message is not None
     raw = message.body.split("token=")[1].split()[0]
 
-    results = _race(N, lambda: social_linking.verify_link(raw, login_after=True, delivery="bearer", client=CLIENT))
+    results = _race(N, lambda: social_linking.verify_link(raw, delivery="bearer", client=CLIENT))
 
     won = [r for r in results if isinstance(r, tuple)]
     assert len(won) == 1 and isinstance(won[0][1], IssuedTokens), results
