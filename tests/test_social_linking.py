@@ -303,10 +303,12 @@ def test_link_verify_query_count(auth_client: AuthClient, providers: Any, google
     token = _mailed_after_conflict(auth_client, google)
     with CaptureQueriesContext(connection) as linked:
         assert _verify(auth_client, token).status_code == 200
-    # UPDATE the token; SELECT it with the user and state; the existing link; SAVEPOINT, INSERT
-    # the link, RELEASE; DELETE the pending rows; and the transaction's own statements.
+    # Five queries: UPDATE the token (spending it), SELECT it with the user and state, SELECT an
+    # existing link, INSERT the link, DELETE the pending rows; and four savepoint statements (the
+    # transaction, and the one around the INSERT that a unique conflict may abort).
     statements = [q["sql"] for q in linked.captured_queries]
-    assert len(statements) <= 9, statements
+    assert len([s for s in statements if "SAVEPOINT" not in s]) == 5, statements
+    assert len(statements) == 9, statements
 
 
 def test_the_settings_are_checked(settings: Any) -> None:
@@ -342,3 +344,19 @@ def test_the_purge_deletes_expired_pending_links_and_link_tokens(auth_client: Au
         call_command("dualauth_purge", stdout=out)
     assert "1 pending link(s) deleted" in out.getvalue() and "1 link token(s) deleted" in out.getvalue()
     assert not PendingLink.objects.exists() and not LinkToken.objects.exists()
+
+
+def test_login_after_linking_asks_for_the_second_factor(auth_client: AuthClient, providers: Any,
+                                                        google: StandinIssuer, user: Any) -> None:
+    from tests.test_two_factor import enrol
+
+    update_account_state(user, email_verified=True)  # else this first proof would reset the 2FA
+    enrol(AuthClient("bearer", password=PASSWORD), user)
+    AuthSession.objects.filter(user=user).delete()
+    token = _mailed_after_conflict(auth_client, google)
+    response = _verify(auth_client, token, loginAfterLinking=True)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["requiresTwoFactor"] is True and body["tempToken"] and "accessToken" not in body
+    assert not AuthSession.objects.filter(user=user).exists()
+    assert LinkedAccount.objects.get().user_id == user.pk
