@@ -31,15 +31,22 @@ _ACCEPTED = {"success": True}
 
 
 class _LinkRequestInput(serializers.Serializer[Any]):
-    email = StrictEmailField(max_length=254)
-    provider = StrictCharField(max_length=32, required=False, default=social_linking.EMAIL_PROVIDER)
-    emailLang = StrictCharField(max_length=16, required=False)  # node-auth's; the templates decide
+    email = StrictEmailField(max_length=254, help_text="Signed in: the mailbox to link. Signed out: the address "
+                                                       "of the `OAUTH_ACCOUNT_CONFLICT` answer.")
+    provider = StrictCharField(max_length=32, required=False, default=social_linking.EMAIL_PROVIDER, help_text=(
+        '"email": link the mailbox `email` (signed in only). A configured provider\'s name: signed out, after '
+        "its sign-in answered `OAUTH_ACCOUNT_CONFLICT`."))
+    emailLang = StrictCharField(max_length=16, required=False,
+                                help_text="node-auth's; accepted and unused (the templates decide).")
 
 
 class _LinkVerifyInput(serializers.Serializer[Any]):
-    token = StrictCharField(max_length=256)
-    loginAfterLinking = serializers.BooleanField(required=False, default=False)
-    provider = StrictCharField(max_length=32, required=False)  # the Flutter package sends it; unused
+    token = StrictCharField(max_length=256, help_text="The token of the mailed link.")
+    loginAfterLinking = serializers.BooleanField(required=False, default=False, help_text=(
+        "Also sign in (the session through this request's delivery, or the 2FA challenge) when the link was "
+        "mailed to the account's own address."))
+    provider = StrictCharField(max_length=32, required=False,
+                               help_text="Sent by node-auth's Flutter package; unused.")
 
 
 class _LinkView(FeatureView):

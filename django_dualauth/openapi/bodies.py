@@ -22,7 +22,7 @@ __all__ = [
     "SetupBody", "SetupSessionAnswer", "SMSSendRequest", "SMSVerifyRequest", "SuccessBody", "TotpSetupBody",
     "UiConfigBody", "JwkSetBody", "VerificationMailRequest", "VerifySetupRequest", "DeleteAccountRequest",
     "NonceBody", "IdTokenRequest", "OAuthTokenRequest", "LinkedAccountBody", "LinkedAccountsBody", "LinkAnswer",
-    "LinkRequestRequest", "LinkVerifyRequest", "LinkVerifyAnswer",
+    "LinkVerifyAnswer",
 ]
 
 _Body = serializers.Serializer[Any]
@@ -357,29 +357,10 @@ LinkedAccountsBody = DualAuthLinkedAccountsSerializer
 LinkAnswer = DualAuthLinkAnswerSerializer
 
 
-class DualAuthLinkRequestSerializer(_Body):
-    email = serializers.EmailField(help_text="Signed in: the mailbox to link. Signed out: the address of the "
-                                             "`OAUTH_ACCOUNT_CONFLICT` answer.")
-    provider = StrictCharField(required=False, help_text='"email" (the default): link the mailbox `email` '
-                               "(signed in only). A configured provider's name: signed out, after its sign-in "
-                               "answered `OAUTH_ACCOUNT_CONFLICT`.")
-    emailLang = StrictCharField(required=False, help_text="node-auth's; accepted and unused.")
-
-
-class DualAuthLinkVerifyRequestSerializer(_Body):
-    token = StrictCharField(help_text="The token of the mailed link.")
-    loginAfterLinking = serializers.BooleanField(required=False, default=False, help_text=(
-        "Also sign in (the session through this request's delivery, or the 2FA challenge) when the link was "
-        "mailed to the account's own address."))
-    provider = StrictCharField(required=False, help_text="Sent by node-auth's Flutter package; unused.")
-
-
 class DualAuthLinkVerifyAnswerSerializer(AnyOf):
     """Linked; with `loginAfterLinking`, a new session (bearer or cookie) or the second factor due."""
 
     members = (DualAuthLinkAnswerSerializer, BearerSession, CookieSession, ChallengeBody)
 
 
-LinkRequestRequest = DualAuthLinkRequestSerializer
-LinkVerifyRequest = DualAuthLinkVerifyRequestSerializer
 LinkVerifyAnswer = DualAuthLinkVerifyAnswerSerializer
