@@ -338,6 +338,8 @@ NO_PROOF: dict[tuple[str, str], str] = {
     ("POST", "oauth/<str:provider>/nonce"): "hands out a nonce (oauth_nonce_ip)",
     ("POST", "oauth/<str:provider>/token"): "a provider-signed id_token and a 256-bit nonce (oauth_token_ip)",
     ("POST", "oauth/<str:provider>/link"): "a provider-signed id_token and a 256-bit nonce (oauth_token_ip)",
+    ("POST", "link-request"): "sends a link",
+    ("POST", "link-verify"): "a mailed 256-bit token (account_ip)",
     ("GET", "linked-accounts"): "nothing to prove",
     ("DELETE", "linked-accounts/<str:provider>/<path:provider_account_id>"): "nothing to prove",
 }
