@@ -110,7 +110,7 @@ def _check_mail_links() -> list[checks.CheckMessage]:
             "DUALAUTH_MAGIC_LINK_ENABLED needs DUALAUTH_MAGIC_LINK_URL with a {token} placeholder.",
             hint='e.g. "https://app.example.com/magic-link?token={token}" (your front end POSTs it).',
             id="dualauth.E009"))
-    for name in ("VERIFY_EMAIL_URL", "PASSWORD_RESET_URL", "EMAIL_CHANGE_URL"):
+    for name in ("VERIFY_EMAIL_URL", "PASSWORD_RESET_URL", "EMAIL_CHANGE_URL", "LINK_VERIFY_URL"):
         value = getattr(s, name)
         if value and "{token}" not in value:
             errors.append(checks.Error(f"DUALAUTH_{name} needs a {{token}} placeholder.", id="dualauth.E010"))
@@ -275,7 +275,7 @@ def _check_social_providers() -> list[checks.CheckMessage]:
                 errors.append(checks.Error(f"DUALAUTH_{name}: {url!r} {problem}.",
                                            hint="List absolute URLs, each matched exactly.", id="dualauth.E018"))
     for name in ("SOCIAL_NONCE_LIFETIME", "SOCIAL_ID_TOKEN_MAX_AGE", "SOCIAL_JWKS_LIFESPAN", "SOCIAL_STATE_LIFETIME",
-                 "SOCIAL_APP_CODE_LIFETIME"):
+                 "SOCIAL_APP_CODE_LIFETIME", "LINK_TOKEN_LIFETIME"):
         try:
             ok = getattr(s, name) > timedelta(0)
         except (TypeError, ValueError):

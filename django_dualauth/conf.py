@@ -385,6 +385,18 @@ class DualAuthSettings:
         return str(self._get("EMAIL_CHANGE_URL", ""))
 
     @property
+    def LINK_VERIFY_URL(self) -> str:
+        """Front-end URL of the account-linking mail (``link-request``), with a ``{token}``
+        placeholder; empty: ``link-request`` and ``link-verify`` answer 404."""
+        return str(self._get("LINK_VERIFY_URL", ""))
+
+    @property
+    def LINK_TOKEN_LIFETIME(self) -> timedelta:
+        """How long a linking link works (once), and how long a conflict's pending link waits
+        for its ``link-request``."""
+        return _duration(self._get("LINK_TOKEN_LIFETIME", timedelta(hours=1)))
+
+    @property
     def FRESH_SIGN_IN_WINDOW(self) -> timedelta:
         """How long after a session's sign-in (not its last refresh) a change that asks for no
         proof in the body is allowed: setting a first password (``change-password`` with an

@@ -65,6 +65,7 @@ __all__ = [
     "OAuthAccountConflict",
     "OAuthAccountLinkedElsewhere",
     "LastSignInMethod",
+    "LinkTokenInvalid",
     "LinkedAccountNotFound",
     "ProviderUnavailable",
     "StaffPermissionRequired",
@@ -435,6 +436,12 @@ class OAuthAppCodeInvalid(DualAuthError):
     the one of the app's ``code_challenge``; a wrong verifier spends the code."""
 
     status, code, message = 400, "INVALID_OAUTH_CODE", "Invalid, used or expired sign-in code"
+
+
+class LinkTokenInvalid(DualAuthError):
+    """An unknown, used, expired or stale ``link-verify`` token (node-auth's ``INVALID_LINK_TOKEN``)."""
+
+    status, code, message = 400, "INVALID_LINK_TOKEN", "Invalid or expired link token"
 
 
 class LastSignInMethod(DualAuthError):

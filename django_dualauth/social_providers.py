@@ -201,5 +201,7 @@ def parse_providers(raw: Any) -> dict[str, ProviderConfig]:
                 or name != name.lower() or len(name) > 32:
             raise ProviderConfigError(f"provider name {name!r} must be lower-case letters, digits, - or _ "
                                       "(at most 32): it is a URL segment")
+        if name == "email":  # link-request's name for a linked mailbox (docs/social-login.md)
+            raise ProviderConfigError('provider name "email" is reserved')
         providers[name] = _one(name, options)
     return providers

@@ -20,6 +20,7 @@ from .api.email_flows import (
     VerifyEmailView,
 )
 from .api.jwks import JwksView
+from .api.linking import LinkRequestView, LinkVerifyView
 from .api.login import LoginView, RegisterView
 from .api.magic_links import MagicLinkSendView, MagicLinkVerifyView
 from .api.profile import CsrfView, MeView, ProfileView
@@ -86,6 +87,8 @@ urlpatterns = [
     path("oauth/<str:provider>/nonce", OAuthNonceView.as_view(), name="oauth-nonce"),
     path("oauth/<str:provider>/token", OAuthTokenView.as_view(), name="oauth-token"),
     path("oauth/<str:provider>/link", OAuthLinkView.as_view(), name="oauth-link"),
+    path("link-request", LinkRequestView.as_view(), name="link-request"),
+    path("link-verify", LinkVerifyView.as_view(), name="link-verify"),
     path("linked-accounts", LinkedAccountsView.as_view(), name="linked-accounts"),
     path("linked-accounts/<str:provider>/<path:provider_account_id>", LinkedAccountDetailView.as_view(),
          name="linked-account-detail"),

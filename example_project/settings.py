@@ -120,6 +120,7 @@ DUALAUTH_SMS_ENABLED = True
 DUALAUTH_VERIFY_EMAIL_URL = "http://localhost:3000/verify-email?token={token}"
 DUALAUTH_PASSWORD_RESET_URL = "http://localhost:3000/reset-password?token={token}"
 DUALAUTH_EMAIL_CHANGE_URL = "http://localhost:3000/confirm-email?token={token}"
+DUALAUTH_LINK_VERIFY_URL = "http://localhost:3000/link-verify?token={token}"
 DUALAUTH_EMAIL_VERIFICATION = os.environ.get("DUALAUTH_EMAIL_VERIFICATION", "none")
 DUALAUTH_SMS_GATEWAY = os.environ.get("DUALAUTH_SMS_GATEWAY", "django_dualauth.gateways.ConsoleGateway")
 DUALAUTH_JWT_ISSUER = "https://example-project.local"

@@ -83,6 +83,7 @@ DUALAUTH_SMS_GATEWAY = "django_dualauth.gateways.OutboxGateway"
 DUALAUTH_VERIFY_EMAIL_URL = "https://app.example.com/verify-email?token={token}"
 DUALAUTH_PASSWORD_RESET_URL = "https://app.example.com/reset-password?token={token}"
 DUALAUTH_EMAIL_CHANGE_URL = "https://app.example.com/confirm-email?token={token}"
+DUALAUTH_LINK_VERIFY_URL = "https://app.example.com/link-verify?token={token}"
 
 # Django 6.1 configures mail with MAILERS (EMAIL_BACKEND is deprecated); the test runner
 # swaps every mailer for the in-memory one either way.

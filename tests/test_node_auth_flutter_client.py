@@ -17,7 +17,7 @@ What a test's name says, never a silent pass:
 - ``test_<method>``: the method works as the package calls it.
 - ``test_<method>`` asserting :func:`assert_refused_for_a_proof` (or ``EMAIL_REQUIRED``, the
   ``405``): a documented refusal, with ``test_<method>_with_the_one_line_change`` beside it.
-- ``*_comes_with_issue_19``: linking and OAuth. The test asserts today's refusal (a 404 that
+- ``*_comes_with_issue_19``: OAuth and the linked accounts. The test asserts today's refusal (a 404 that
   the package reports as a failure without a refresh or a logout).
 - ``*_not_planned``: the tools stream.
 """
@@ -39,7 +39,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from django_dualauth.gateways import OutboxGateway
-from django_dualauth.models import AccountState, AuthSession, SMSDevice
+from django_dualauth.models import AccountState, AuthSession, LinkedAccount, SMSDevice
 from django_dualauth.models.sessions import RevocationReason
 from django_dualauth.testing import Delivery
 from tests.conftest import EMAIL, ORIGIN, PASSWORD, AuthClient
@@ -58,10 +58,14 @@ from tests.flutter_port import (
     create_web_client,
 )
 from tests.live_server import DEMO_EMAIL, DEMO_PASSWORD, live_server
+from tests.social.helpers import apple, corp, google, provider_settings, sign_in_with_google
+from tests.social.standin_issuers import StandinIssuer
 from tests.test_email_flows import token_in
 from tests.test_pre_account_hijacking import _features  # noqa: F401 - its autouse fixture: links and SMS on
 from tests.test_sms import add_verified_phone, last_code
 from tests.test_two_factor import code_for, device_of, enrol, next_step
+
+__all__ = ["apple", "corp", "google"]  # fixtures of the stand-in issuers, imported for pytest
 
 pytestmark = pytest.mark.django_db
 
@@ -657,22 +661,46 @@ def test_confirm_email_change(signed_in: App, user: Any) -> None:
 
 # --- account linking (issue 19) --------------------------------------------------------------
 
-def test_request_linking_email_comes_with_issue_19(signed_in: App) -> None:
-    assert_refused_404_without_side_effects(signed_in, signed_in.client.request_linking_email(EMAIL, "github"))
+WORK = "alice.work@example.com"
 
 
-def test_verify_linking_token_comes_with_issue_19(signed_in: App) -> None:
-    assert_refused_404_without_side_effects(signed_in, signed_in.client.verify_linking_token("t", "github"))
+def test_request_linking_email(signed_in: App) -> None:
+    # Signed in, provider "email" (the package's default) links a mailbox (docs/social-login.md).
+    assert signed_in.client.request_linking_email(WORK, "email").success
+    assert [m.to for m in mail.outbox] == [[WORK]]
+    assert signed_in.refreshes() == 0 and signed_in.client.state.is_authenticated
 
 
-def test_request_conflict_linking_email_comes_with_issue_19(app: App, user: Any) -> None:
-    result = app.client.request_conflict_linking_email(EMAIL, "github")
-    assert_refused_404_without_side_effects(app, result, signed_in_user=False)
+def test_verify_linking_token(signed_in: App, user: Any) -> None:
+    signed_in.client.request_linking_email(WORK, "email")
+    result = signed_in.client.verify_linking_token(token_in(mail.outbox[-1], "link-verify"), "email")
+    assert result.success and signed_in.client.state.is_authenticated
+    assert LinkedAccount.objects.get(user=user).provider_account_id == WORK
 
 
-def test_verify_conflict_linking_token_comes_with_issue_19(app: App, user: Any) -> None:
-    assert_refused_404_without_side_effects(app, app.client.verify_conflict_linking_token("t"), signed_in_user=False)
-    assert not sessions_of(user).exists()
+def _conflict(settings: Any, google: StandinIssuer, apple: StandinIssuer, corp: StandinIssuer) -> None:
+    """A Google sign-in with the account's address, which answers OAUTH_ACCOUNT_CONFLICT."""
+    settings.DUALAUTH_SOCIAL_PROVIDERS = provider_settings(google, apple, corp)
+    assert sign_in_with_google(AuthClient("bearer"), google).status_code == 409
+
+
+def test_request_conflict_linking_email(app: App, user: Any, settings: Any, google: StandinIssuer,
+                                        apple: StandinIssuer, corp: StandinIssuer) -> None:
+    _conflict(settings, google, apple, corp)
+    assert app.client.request_conflict_linking_email(EMAIL, "google").success
+    assert [m.to for m in mail.outbox] == [[EMAIL]]
+    assert not LinkedAccount.objects.exists()  # only the owner's click links
+
+
+def test_verify_conflict_linking_token(app: App, user: Any, settings: Any, google: StandinIssuer,
+                                       apple: StandinIssuer, corp: StandinIssuer) -> None:
+    _conflict(settings, google, apple, corp)
+    app.client.request_conflict_linking_email(EMAIL, "google")
+    result = app.client.verify_conflict_linking_token(token_in(mail.outbox[-1], "link-verify"))
+    assert result.success and app.client.state.user is not None and app.client.state.user.email == EMAIL
+    assert app.client.event_types() == [AuthEventType.LOGGED_IN]
+    assert sessions_of(user).active().count() == 1
+    assert LinkedAccount.objects.get().user_id == user.pk
 
 
 def test_get_linked_accounts_comes_with_issue_19(signed_in: App) -> None:

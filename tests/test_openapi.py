@@ -49,6 +49,7 @@ ALL_ON = {
     # The redirect flow on, every provider endpoint a dead loopback port (port 9, discard): no
     # fuzzed request can reach a provider off 127.0.0.1. A fuzzed state never names a flow, so the
     # callback answers 400 before any provider call; the start makes none for Google.
+    "DUALAUTH_LINK_VERIFY_URL": "https://app.example.com/link-verify?token={token}",
     "DUALAUTH_SOCIAL_PROVIDERS": {"google": {
         "client_ids": ["web.apps.googleusercontent.com"],
         "redirect_uri": "https://api.example.com/auth/oauth/google/callback",
@@ -126,7 +127,7 @@ def test_a_warning_fails_generation(all_on: None, settings: Any) -> None:
 def test_every_route_and_method_of_the_include_is_in_the_schema(all_on: None) -> None:
     schema = generate()
     expected = {(_openapi_path(p), m) for p in package_urls.urlpatterns for m in _methods(p)}
-    assert len(expected) == 43  # 41 routes; sms/phone and verify-email have two methods
+    assert len(expected) == 45  # 43 routes; sms/phone and verify-email have two methods
     staff = {(_openapi_path(p, "/admin/api/"), m) for p in staff_urls.urlpatterns for m in _methods(p)}
     assert len(staff) == 15  # the staff include (tests/urls.py mounts it): 13 routes, two with GET and DELETE
     assert set(_operations(schema)) == expected | staff  # none missing, none invented
@@ -163,6 +164,7 @@ def test_operation_ids_do_not_change_with_what_else_is_mounted(all_on: None) -> 
     ("DUALAUTH_VERIFY_EMAIL_URL", "", {("/auth/send-verification-email", "post"), ("/auth/verify-email", "post")}),
     ("DUALAUTH_PASSWORD_RESET_URL", "", {("/auth/forgot-password", "post"), ("/auth/reset-password", "post")}),
     ("DUALAUTH_EMAIL_CHANGE_URL", "", {("/auth/change-email/request", "post"), ("/auth/change-email/confirm", "post")}),
+    ("DUALAUTH_LINK_VERIFY_URL", "", {("/auth/link-request", "post"), ("/auth/link-verify", "post")}),
     ("DUALAUTH_JWT_KEYS", [], {("/auth/.well-known/jwks.json", "get")}),  # no asymmetric key: no JWK set
 ])
 def test_a_feature_that_is_off_is_absent(all_on: None, settings: Any, setting: str, off: Any,

@@ -343,6 +343,8 @@ NO_PROOF: dict[tuple[str, str], str] = {
                                               "(oauth_redirect_ip)",
     ("POST", "oauth/<str:provider>/exchange"): "a 256-bit one-time code and the app's PKCE verifier "
                                                "(oauth_exchange_ip)",
+    ("POST", "link-request"): "sends a link",
+    ("POST", "link-verify"): "a mailed 256-bit token (account_ip)",
     ("GET", "linked-accounts"): "nothing to prove",
     ("DELETE", "linked-accounts/<str:provider>/<path:provider_account_id>"): "nothing to prove",
 }

@@ -4,7 +4,7 @@ from .accounts import AccountState, AccountToken, AccountTokenPurpose
 from .email_claims import EmailClaim
 from .passwordless import MagicLink, MagicLinkPurpose, SMSDevice
 from .sessions import AuthSession, RotatedRefreshToken
-from .social import LinkedAccount, OAuthFlow, OAuthNonce, OAuthNoncePurpose, OAuthState
+from .social import LinkedAccount, LinkToken, OAuthFlow, OAuthNonce, OAuthNoncePurpose, OAuthState, PendingLink
 from .twofactor import ChallengePurpose, LoginChallenge, RecoveryCode
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "AuthSession",
     "ChallengePurpose",
     "EmailClaim",
+    "LinkToken",
     "LinkedAccount",
     "LoginChallenge",
     "MagicLink",
@@ -22,6 +23,7 @@ __all__ = [
     "OAuthNonce",
     "OAuthNoncePurpose",
     "OAuthState",
+    "PendingLink",
     "RecoveryCode",
     "RotatedRefreshToken",
     "SMSDevice",

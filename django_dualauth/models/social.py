@@ -103,3 +103,57 @@ class OAuthState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.flow} sign-in {self.pk}"
+
+
+class PendingLink(models.Model):
+    """A provider identity proven by a verified id_token whose address an account already had
+    (the ``OAUTH_ACCOUNT_CONFLICT`` answer), kept for ``link-request`` to mail that account's owner.
+
+    ``key`` is a keyed digest of the provider name and the normalised address, so the table holds
+    no look-up by raw address. It links nothing by itself: only the owner's click on the mailed
+    link does (:class:`LinkToken`).
+    """
+
+    key = models.CharField(max_length=64, db_index=True)
+    provider = models.CharField(max_length=32)
+    provider_account_id = models.CharField(max_length=255)
+    email = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "pending link"
+
+    def __str__(self) -> str:
+        return f"pending {self.provider} link {self.pk}"
+
+
+class LinkToken(models.Model):
+    """A mailed, single-use token (stored as a keyed digest) that links ``provider`` +
+    ``provider_account_id`` to ``user`` once the mailbox's owner POSTs it to ``link-verify``.
+
+    Spent by one conditional UPDATE; void once expired or once the account state it was issued
+    against changed (``stamp``: password, address, active flag).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="dualauth_link_tokens")
+    token_digest = models.CharField(max_length=64, unique=True)
+    provider = models.CharField(max_length=32)
+    provider_account_id = models.CharField(max_length=255)
+    provider_email = models.CharField(max_length=254, blank=True)
+    #: The address the token was mailed to (the account's own, or the mailbox linked as ``email``).
+    email = models.CharField(max_length=254)
+    stamp = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "link token"
+        indexes = [models.Index(fields=["user"], name="dualauth_link_token_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} link token {self.pk}"

@@ -23,6 +23,7 @@ __all__ = [
     "UiConfigBody", "JwkSetBody", "VerificationMailRequest", "VerifySetupRequest", "DeleteAccountRequest",
     "NonceBody", "IdTokenRequest", "OAuthTokenRequest", "LinkedAccountBody", "LinkedAccountsBody", "LinkAnswer",
     "OAuthExchangeRequest",
+    "LinkVerifyAnswer",
 ]
 
 _Body = serializers.Serializer[Any]
@@ -362,3 +363,12 @@ OAuthTokenRequest = DualAuthOAuthTokenRequestSerializer
 LinkedAccountBody = DualAuthLinkedAccountSerializer
 LinkedAccountsBody = DualAuthLinkedAccountsSerializer
 LinkAnswer = DualAuthLinkAnswerSerializer
+
+
+class DualAuthLinkVerifyAnswerSerializer(AnyOf):
+    """Linked; with `loginAfterLinking`, a new session (bearer or cookie) or the second factor due."""
+
+    members = (DualAuthLinkAnswerSerializer, BearerSession, CookieSession, ChallengeBody)
+
+
+LinkVerifyAnswer = DualAuthLinkVerifyAnswerSerializer

@@ -17,6 +17,7 @@ from ..api import (
     account,
     email_flows,
     jwks,
+    linking,
     login,
     magic_links,
     profile,
@@ -43,7 +44,9 @@ from ..exceptions import (
     InvalidTwoFactorCode,
     LastSignInMethod,
     LinkedAccountNotFound,
+    LinkTokenInvalid,
     MagicLinkInvalid,
+    NotAuthenticated,
     OAuthAccountConflict,
     OAuthAccountLinkedElsewhere,
     OAuthAppCodeInvalid,
@@ -308,6 +311,24 @@ OPERATIONS.update({
         "Unlink one of the caller's provider accounts", {200: b.SuccessBody}, None,
         (domain(LinkedAccountNotFound), domain(LastSignInMethod)),
         "Refused while it is the last way to sign in (no usable password, no other link)." + _SOCIAL)},
+})
+
+_LINKING = " Off (absent here) while `DUALAUTH_LINK_VERIFY_URL` is empty."
+
+OPERATIONS.update({
+    linking.LinkRequestView: {"post": Operation(
+        "Mail a single-use link that links an identity to an account", {202: b.SuccessBody},
+        _named(linking._LinkRequestInput, "LinkRequestRequest"),
+        (domain(NotAuthenticated), domain(ProviderNotConfigured)),
+        "Signed in, `provider` \"email\" (the default) links the mailbox `email`. Signed out, after a provider "
+        "sign-in answered `OAUTH_ACCOUNT_CONFLICT`, `{email, provider}` mails the owner of `email` a link that "
+        "attaches the provider account that sign-in proved. Always 202 alike." + _LINKING, rate_limited=True)},
+    linking.LinkVerifyView: {"post": Operation(
+        "Link with the mailed token", {200: b.LinkVerifyAnswer},
+        _named(linking._LinkVerifyInput, "LinkVerifyRequest"),
+        (domain(LinkTokenInvalid), domain(OAuthAccountLinkedElsewhere), *_SIGN_IN_REFUSALS, *_DELIVERY),
+        "With `loginAfterLinking: true` and a link mailed to the account's own address, also signs in." + _LINKING,
+        issues_session=True, rate_limited=True)},
 })
 
 #: Documented with every rate-limited operation.

@@ -52,7 +52,7 @@ from ..gateways import ProviderUnreachable, UnknownSigningKey
 from ..models import AccountState, LinkedAccount, OAuthNonce, OAuthNoncePurpose
 from ..signals import social_account_linked, social_account_unlinked
 from ..types import ClientInfo, Delivery, IssuedTokens
-from . import email_claims, first_proof, login, profile_names, users
+from . import email_claims, first_proof, login, profile_names, social_linking, users
 from .claims import account_state
 
 if TYPE_CHECKING:
@@ -266,11 +266,16 @@ def sign_in_identity(provider: SocialProvider, identity: ProviderIdentity, *, cl
     :class:`OAuthAccountConflict` / :class:`OAuthEmailNotVerified`; then ``finish(user)`` (the
     login module's ``sign_in`` or the like) in the same transaction, so a refusal writes nothing."""
     linked: list[tuple[User, str, bool]] = []
-    with transaction.atomic():
-        user, how, created = _account_for(provider, identity, names or {})
-        if how:
-            linked.append((user, how, created))
-        outcome = finish(user)
+    try:
+        with transaction.atomic():
+            user, how, created = _account_for(provider, identity, names or {})
+            if how:
+                linked.append((user, how, created))
+            outcome = finish(user)
+    except OAuthAccountConflict:
+        # The identity is proven: kept for link-request to mail the address's owner (social_linking).
+        social_linking.remember_conflict(identity.provider, identity.subject, identity.email)
+        raise
     for user, how, created in linked:
         social_account_linked.send(sender=LinkedAccount, user=user, provider=identity.provider,
                                    provider_account_id=identity.subject, created=created, how=how)
@@ -403,7 +408,9 @@ def unlink(user: User, provider: str, provider_account_id: str) -> None:
                       None)
         if target is None:
             raise LinkedAccountNotFound()
-        if len(links) == 1 and not user.has_usable_password():
+        # A mailbox linked as "email" is listed but signs nobody in: it does not count.
+        if target.provider != social_linking.EMAIL_PROVIDER and not user.has_usable_password() and not any(
+                a is not target and a.provider != social_linking.EMAIL_PROVIDER for a in links):
             raise LastSignInMethod()
         target.delete()
     social_account_unlinked.send(sender=LinkedAccount, user=user, provider=provider,

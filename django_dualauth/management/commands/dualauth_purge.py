@@ -30,10 +30,12 @@ from ...conf import dualauth_settings
 from ...models import (
     AccountToken,
     AuthSession,
+    LinkToken,
     LoginChallenge,
     MagicLink,
     OAuthNonce,
     OAuthState,
+    PendingLink,
     RotatedRefreshToken,
 )
 
@@ -73,7 +75,8 @@ class Command(BaseCommand):
         # Expired one-time credentials: useless, and they keep requesters' IP addresses.
         one_time: list[tuple[type[Model], str]] = [
             (LoginChallenge, "2FA challenge(s)"), (MagicLink, "magic link(s)"), (AccountToken, "account token(s)"),
-            (OAuthNonce, "sign-in nonce(s)"), (OAuthState, "redirect-flow state(s)")]
+            (OAuthNonce, "sign-in nonce(s)"), (OAuthState, "redirect-flow state(s)"),
+            (PendingLink, "pending link(s)"), (LinkToken, "link token(s)")]
         if options["dry_run"]:
             doomed = AuthSession.objects.purgeable(revoked_before=revoked_before)
             self._say(1, f"{doomed.count()} session(s) would be deleted")
