@@ -97,6 +97,17 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path | None = N
     raise RuntimeError(f"server did not listen on {port} within {START_TIMEOUT} s:\n{tail()}")
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server this suite started, by its process id: SIGTERM, then SIGKILL after 30 s."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+
 @contextmanager
 def live_server(tmp_path: Path, *, env: Mapping[str, str] | None = None, threads: int = 8,
                 port: int | None = None) -> Iterator[str]:
@@ -116,13 +127,7 @@ def live_server(tmp_path: Path, *, env: Mapping[str, str] | None = None, threads
         wait_for_port(port, proc, log)
         yield f"http://127.0.0.1:{port}"
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
+        stop(proc)
 
 
 @dataclass

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import urllib.error
@@ -32,7 +31,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.live_server import DEADLINE, Client, free_port, live_server, wait_for_port
+from tests.live_server import DEADLINE, Client, free_port, live_server, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ISSUER, AUDIENCE = "https://example-project.local", "example-project-api"  # example_project/settings.py
@@ -74,13 +73,7 @@ def resource_server(jwks_url: str, tmp_path: Path) -> Iterator[str]:
         wait_for_port(port, proc, log)
         yield f"http://127.0.0.1:{port}"
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
+        stop(proc)
 
 
 def call(url: str, headers: dict[str, str] | None = None, method: str = "GET") -> tuple[int, Any, Any]:

@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.live_server import ROOT, free_port, wait_for_port
+from tests.live_server import ROOT, free_port, stop, wait_for_port
 
 __all__ = ["DEFAULT_USERS", "OidcClient", "OidcProvider", "OidcUser", "Pkce", "TokenAnswer", "start_oidc_provider"]
 
@@ -247,10 +246,4 @@ def start_oidc_provider(
         provider.startup_seconds = time.monotonic() - started
         yield provider
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
+        stop(proc)
