@@ -17,15 +17,17 @@ What a test's name says, never a silent pass:
 - ``test_<method>``: the method works as the package calls it.
 - ``test_<method>`` asserting :func:`assert_refused_for_a_proof` (or ``EMAIL_REQUIRED``, the
   ``405``): a documented refusal, with ``test_<method>_with_the_one_line_change`` beside it.
-- ``*_comes_with_issue_19``: OAuth and the linked accounts. The test asserts today's refusal (a 404 that
-  the package reports as a failure without a refresh or a logout).
 - ``*_not_planned``: the tools stream.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
+import secrets
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,9 +37,11 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.test import Client
 from django.utils import timezone
 from freezegun import freeze_time
 
+from django_dualauth.delivery import access_cookie_name
 from django_dualauth.gateways import OutboxGateway
 from django_dualauth.models import AccountState, AuthSession, LinkedAccount, SMSDevice
 from django_dualauth.models.sessions import RevocationReason
@@ -58,14 +62,16 @@ from tests.flutter_port import (
     create_web_client,
 )
 from tests.live_server import DEMO_EMAIL, DEMO_PASSWORD, live_server
-from tests.social.helpers import apple, corp, google, provider_settings, sign_in_with_google
+from tests.social.github_standin import GitHubApp, GitHubStandIn
+from tests.social.helpers import GOOGLE_WEB, apple, corp, google, provider_settings, providers, sign_in_with_google
 from tests.social.standin_issuers import StandinIssuer
+from tests.social.system_browser import SystemBrowser
 from tests.test_email_flows import token_in
 from tests.test_pre_account_hijacking import _features  # noqa: F401 - its autouse fixture: links and SMS on
 from tests.test_sms import add_verified_phone, last_code
 from tests.test_two_factor import code_for, device_of, enrol, next_step
 
-__all__ = ["apple", "corp", "google"]  # fixtures of the stand-in issuers, imported for pytest
+__all__ = ["apple", "corp", "google", "providers"]  # fixtures of the stand-in issuers, imported for pytest
 
 pytestmark = pytest.mark.django_db
 
@@ -703,16 +709,64 @@ def test_verify_conflict_linking_token(app: App, user: Any, settings: Any, googl
     assert LinkedAccount.objects.get().user_id == user.pk
 
 
-def test_get_linked_accounts_comes_with_issue_19(signed_in: App) -> None:
-    assert signed_in.client.get_linked_accounts() == []  # the package turns the 404 into []
-    assert signed_in.calls("GET", "linked-accounts")[0].response.status_code == 404
+def _link_google(app: App, google: StandinIssuer) -> str:
+    """Link a Google identity to the signed-in account through the package's own ``httpClient``
+    (``oauth/google/link``, right after the sign-in: fresh enough); its ``sub``."""
+    answer = app.call("POST", "oauth/google/nonce", {})
+    assert answer.status_code == 201, answer.body
+    nonce = json.loads(answer.body)["nonce"]
+    claims = google.claims(nonce=nonce, aud=GOOGLE_WEB, email="alice.google@example.com")
+    linked = app.call("POST", "oauth/google/link", {"idToken": google.mint(claims), "nonce": nonce})
+    assert linked.status_code == 200, linked.body
+    app.forget()
+    return str(claims["sub"])
+
+
+def test_get_linked_accounts(signed_in: App, providers: Any, google: StandinIssuer) -> None:
+    """node-auth answers ``{"linkedAccounts": [...]}`` and so do we; the package reads a top-level
+    list and returns ``[]`` (against node-auth too): the one-line change reads the field."""
+    _link_google(signed_in, google)
+    assert signed_in.client.get_linked_accounts() == []
+    answer = signed_in.last_answer("GET", "linked-accounts")
+    assert answer["status"] == 200 and [a["provider"] for a in answer["linkedAccounts"]] == ["google"]
     assert signed_in.refreshes() == 0 and signed_in.client.state.is_authenticated
 
 
-def test_unlink_account_comes_with_issue_19(signed_in: App) -> None:
-    # The route exists (docs/social-login.md); with no provider configured it is our JSON 404.
-    assert_refused_404_without_side_effects(signed_in, signed_in.client.unlink_account("github", "12345"),
-                                            error="Not found")
+def test_get_linked_accounts_with_the_one_line_change(signed_in: App, providers: Any, google: StandinIssuer) -> None:
+    sub = _link_google(signed_in, google)
+    accounts = json.loads(signed_in.call("GET", "linked-accounts").body)["linkedAccounts"]
+    assert [(a["provider"], a["providerAccountId"], a["email"]) for a in accounts] == [
+        ("google", sub, "alice.google@example.com")]
+    assert accounts[0]["linkedAt"]
+
+
+def test_unlink_account(signed_in: App, user: Any, providers: Any, google: StandinIssuer) -> None:
+    sub = _link_google(signed_in, google)
+    assert signed_in.client.unlink_account("google", sub).success
+    assert not LinkedAccount.objects.filter(user=user).exists()
+    assert signed_in.client.state.is_authenticated and signed_in.refreshes() == 0
+    # The package's checkSession after the unlink: the session it holds still works.
+    assert [e.response.status_code for e in signed_in.calls("GET", "me")] == [200]
+
+
+def test_unlink_account_refuses_the_last_way_to_sign_in(make_app: Callable[..., App], providers: Any,
+                                                         google: StandinIssuer, delivery: Delivery) -> None:
+    """An account made by Google sign-in has no password: unlinking Google would lock it out."""
+    app = make_app()
+    answer = sign_in_with_google(AuthClient(delivery), google, email="new@example.com")
+    assert answer.status_code == 200, answer.content
+    link = LinkedAccount.objects.get()
+    link.user.set_password(PASSWORD)  # give it a password only to sign the package in, then take it back
+    link.user.save()
+    assert app.client.login("new@example.com", PASSWORD).success
+    link.user.set_unusable_password()
+    link.user.save()
+    app.forget()
+    result = app.client.unlink_account("google", link.provider_account_id)
+    assert not result.success
+    answer_ = app.last_answer("DELETE", f"linked-accounts/google/{link.provider_account_id}")
+    assert (answer_["status"], answer_["code"]) == (409, "LAST_SIGN_IN_METHOD")
+    assert LinkedAccount.objects.filter(pk=link.pk).exists() and app.refreshes() == 0
 
 
 # --- account, UI, OAuth, tools ---------------------------------------------------------------
@@ -736,7 +790,7 @@ def test_load_ui_config(app: App, settings: Any) -> None:
     assert config is not None
     assert (config.registration_enabled, config.magic_link_enabled, config.sms_enabled, config.totp_enabled) == (
         True, True, True, True)
-    assert (config.github_enabled, config.google_enabled) == (False, False)  # no social sign-in before issue 19
+    assert (config.github_enabled, config.google_enabled) == (False, False)  # no redirect-flow provider here
     settings.DUALAUTH_REGISTRATION_ENABLED = False
     settings.DUALAUTH_SMS_ENABLED = False
     config = app.client.load_ui_config()
@@ -744,18 +798,90 @@ def test_load_ui_config(app: App, settings: Any) -> None:
     assert app.refreshes() == 0
 
 
-def test_get_oauth_url_comes_with_issue_19(app: App) -> None:
+def test_load_ui_config_names_the_redirect_flow_providers(app: App, gh: GitHubApp) -> None:
+    config = app.client.load_ui_config()
+    assert config is not None and (config.github_enabled, config.google_enabled) == (True, False)
+
+
+# The GitHub stand-in (tests/social/github_standin.py) on loopback; the app is served in-process
+# as http://testserver, where the browser that follows the package's URL is mounted.
+APP_ORIGIN = "http://testserver"
+WEB_RETURN = ORIGIN + "/signed-in"  # the web app's page, on its own origin
+APP_RETURN = "myapp://auth"  # siteUrl of node-auth's Flutter guide
+
+
+@pytest.fixture
+def gh(settings: Any, github: GitHubStandIn) -> GitHubApp:
+    callback = f"{APP_ORIGIN}/auth/oauth/github/callback"
+    registered = github.register_app(callback_url=callback)
+    settings.DUALAUTH_SOCIAL_PROVIDERS = {"github": {
+        "client_ids": [registered.client_id], "client_secret": registered.client_secret, "redirect_uri": callback,
+        "authorization_endpoint": github.authorize_url, "token_endpoint": github.token_url,
+        "userinfo_endpoint": github.api_url + "/user"}}
+    settings.DUALAUTH_SOCIAL_RETURN_URLS = [WEB_RETURN]
+    settings.DUALAUTH_SOCIAL_APP_RETURN_URLS = [APP_RETURN]
+    return registered
+
+
+def _s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def test_get_oauth_url(app: App, gh: GitHubApp, system_browser: SystemBrowser) -> None:
+    """Web: the page navigates to the package's URL; GitHub, the callback, and back on the return
+    URL with the session cookies set. Native: the same URL unchanged hands the system browser a web
+    session the app never sees (node-auth put tokens in the app URL; we never do), so the app makes
+    the one-line change below."""
     url = app.client.get_oauth_url("github")
     assert url == "/auth/oauth/github"
-    # The app opens it in a browser; today there is no such route.
-    assert app.transport.send("GET", url, {}, None).status_code == 404
+    if app.is_native:
+        browser = Client()  # the system browser: its own jar, not the app's
+        system_browser.mount(APP_ORIGIN, browser)
+        page = system_browser.follow(APP_ORIGIN + url, stop_at=lambda u: u.startswith(WEB_RETURN))
+        assert page.location == WEB_RETURN and browser.cookies.get(access_cookie_name())
+        assert app.client.handle_oauth_callback() is None  # the app itself holds nothing
+        return
+    system_browser.mount(APP_ORIGIN, app.transport.client)  # the page's own browser
+    page = system_browser.follow(APP_ORIGIN + url, stop_at=lambda u: u.startswith(WEB_RETURN))
+    assert page.location == WEB_RETURN
+    assert app.transport.cookie(access_cookie_name())
+    assert access_cookie_name() not in app.transport.document_cookie()
 
 
-def test_handle_oauth_callback(signed_in: App, user: Any) -> None:
-    """GET me after the browser came back: works for any session; OAuth itself is issue 19."""
-    me = signed_in.client.handle_oauth_callback()
-    assert me is not None and me.sub == str(user.pk)
-    assert signed_in.client.event_types() == [AuthEventType.LOGGED_IN]
+def test_get_oauth_url_with_the_one_line_change(app: App, gh: GitHubApp, system_browser: SystemBrowser) -> None:
+    """Native: ask for the app flow (``app=1``, a PKCE challenge, the app's return URL), then redeem
+    the one-time code the app URL carries: ``final url = '${auth.getOAuthUrl(p)}?app=1&code_challenge=$c';``
+    and, after ``FlutterWebAuth2.authenticate``, ``auth.httpClient.post(Uri.parse('$prefix/oauth/$p/exchange'),
+    body: jsonEncode({'code': code, 'codeVerifier': verifier}))`` (tutorial-mobile.md). The web needs none."""
+    if not app.is_native:
+        test_get_oauth_url(app, gh, system_browser)
+        return
+    verifier = secrets.token_urlsafe(48)
+    url = app.client.get_oauth_url("github") + "?" + urllib.parse.urlencode(
+        {"app": "1", "code_challenge": _s256(verifier), "returnUrl": APP_RETURN})
+    system_browser.mount(APP_ORIGIN, Client())
+    page = system_browser.follow(APP_ORIGIN + url, stop_at=lambda u: u.startswith(APP_RETURN))
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(page.location).query))
+    assert set(query) == {"code"}  # never a token in a URL
+    answer = app.call("POST", "oauth/github/exchange", {"code": query["code"], "codeVerifier": verifier})
+    assert answer.status_code == 200, answer.body
+    me = app.client.handle_oauth_callback()
+    assert me is not None and me.email == "octocat@github.example"
+    assert app.client.event_types()[-1] == AuthEventType.LOGGED_IN
+
+
+def test_handle_oauth_callback(app: App, gh: GitHubApp, system_browser: SystemBrowser) -> None:
+    """After the browser came back, ``GET me`` finds the session the flow set up."""
+    if app.is_native:
+        test_get_oauth_url_with_the_one_line_change(app, gh, system_browser)
+        return
+    system_browser.mount(APP_ORIGIN, app.transport.client)
+    system_browser.follow(APP_ORIGIN + app.client.get_oauth_url("github"),
+                          stop_at=lambda u: u.startswith(WEB_RETURN))
+    app.forget()
+    me = app.client.handle_oauth_callback()
+    assert me is not None and me.email == "octocat@github.example" and me.login_provider == "github"
+    assert app.client.event_types() == [AuthEventType.LOGGED_IN] and app.refreshes() == 0
 
 
 def test_get_tools_stream_not_planned(signed_in: App) -> None:
@@ -867,10 +993,10 @@ def test_login_as_the_first_request(delivery: Delivery, user: Any) -> None:
 # --- the documentation's table ----------------------------------------------------------------
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "node-auth-compatibility.md"
-ROW = re.compile(r"^\| (\d+) \| `(\w+)` \| .+ \| (works|one-line change|issue 19|not planned)\b", re.MULTILINE)
-COUNT = re.compile(r"^\| (works|one-line change|issue 19|not planned) \| (\d+) \|", re.MULTILINE)
+ROW = re.compile(r"^\| (\d+) \| `(\w+)` \| .+ \| (works|one-line change|not planned)\b", re.MULTILINE)
+COUNT = re.compile(r"^\| (works|one-line change|not planned) \| (\d+) \|", re.MULTILINE)
 #: The test each status asks for, besides ``test_<method>`` itself for works and one-line change.
-SUFFIX = {"works": "", "one-line change": "", "issue 19": "_comes_with_issue_19", "not planned": "_not_planned"}
+SUFFIX = {"works": "", "one-line change": "", "not planned": "_not_planned"}
 
 
 def snake(method: str) -> str:
@@ -880,8 +1006,8 @@ def snake(method: str) -> str:
 
 
 def test_the_documented_table_is_what_this_module_replays() -> None:
-    """docs/node-auth-compatibility.md says of each of the 40 methods: works, one-line change,
-    issue 19 or not planned. Each needs its test here (a one-line change also its
+    """docs/node-auth-compatibility.md says of each of the 40 methods: works, one-line change
+    or not planned. Each needs its test here (a one-line change also its
     ``_with_the_one_line_change``), the totals below the table must add up, and nothing here
     may be marked to fail: the table can only say what the replay shows."""
     text = DOCS.read_text(encoding="utf-8")
