@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import hypothesis
+import hypothesis.strategies as st
 import pytest
 import schemathesis
 from django.contrib.auth import get_user_model
@@ -52,6 +53,11 @@ STATEFUL_EXAMPLES = 15
 BASE_URL = "https://localhost"
 CSRF_COOKIE = "csrf-token"
 TWO_FACTOR_EMAIL = "totp-user@example.com"
+#: The staff member of the staff API's fuzzing: a superuser, so that every operation's permission
+#: is held and the cases reach the views' own work (their refusals have tests of their own).
+STAFF_EMAIL = "staff@example.com"
+#: Users the staff cases act on: a fuzzed ``user_id`` is most often a small integer.
+STAFF_TARGETS = ("target-1@example.com", "target-2@example.com", "target-3@example.com")
 
 #: Every feature on (every operation in the schema), and no rate limit: with the limits on, all
 #: but the first few examples of an operation would answer 429 (documented on every rate-limited
@@ -71,6 +77,8 @@ with override_settings(**FUZZ_SETTINGS):
 # database), and a slow or heavily filtered generation is schemathesis's concern, not a finding.
 HYPOTHESIS = hypothesis.settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
                                  suppress_health_check=list(hypothesis.HealthCheck))
+#: The staff operations again as a staff member: fewer examples, as each one does more work.
+STAFF_HYPOTHESIS = hypothesis.settings(HYPOTHESIS, max_examples=15)
 STATEFUL = hypothesis.settings(max_examples=STATEFUL_EXAMPLES, deadline=None, database=None, derandomize=True,
                                stateful_step_count=10, suppress_health_check=list(hypothesis.HealthCheck))
 
@@ -116,11 +124,12 @@ def schema_valid_input_passes_its_stated_rules(ctx: Any, response: Any, case: An
 
 # --- the signed-in clients ------------------------------------------------------------------------
 
-def _user(email: str = EMAIL) -> Any:
+def _user(email: str = EMAIL, *, staff: bool = False) -> Any:
     users = get_user_model()
     user = users.objects.filter(email=email).first() or users.objects.create_user(email, email, PASSWORD)
-    if not (user.is_active and user.check_password(PASSWORD)):
+    if not (user.is_active and user.check_password(PASSWORD)) or (staff and not user.is_superuser):
         user.is_active = True
+        user.is_staff = user.is_superuser = staff
         user.set_password(PASSWORD)
         user.save()
     return user
@@ -130,8 +139,9 @@ class Actor:
     """One client of one delivery, kept signed in: it logs in again whenever its session has
     ended. ``client`` is its cookie jar (a browser's; a native app's stays empty)."""
 
-    def __init__(self, delivery: str) -> None:
+    def __init__(self, delivery: str, email: str = EMAIL) -> None:
         self.delivery = delivery
+        self.email = email
         self.client = Client(WSGIHandler())
         self.access: str | None = None
         self.session_id: Any = None
@@ -140,10 +150,10 @@ class Actor:
         return self.session_id is not None and AuthSession.objects.active().filter(pk=self.session_id).exists()
 
     def sign_in(self) -> None:
-        user = _user()
+        user = _user(self.email, staff=self.email == STAFF_EMAIL)
         self.client = Client(WSGIHandler())
         headers = {"X-Auth-Strategy": "bearer"} if self.delivery == "bearer" else self.csrf_headers()
-        answer = self.client.post("/auth/login", base_url=BASE_URL, json={"email": EMAIL, "password": PASSWORD},
+        answer = self.client.post("/auth/login", base_url=BASE_URL, json={"email": self.email, "password": PASSWORD},
                                   headers=headers)
         assert answer.status_code == 200, answer.get_data()
         if self.delivery == "bearer":
@@ -169,6 +179,7 @@ class Actor:
 
 
 ACTORS = {"bearer": Actor("bearer"), "cookie": Actor("cookie")}
+STAFF_ACTORS = {"bearer": Actor("bearer", STAFF_EMAIL), "cookie": Actor("cookie", STAFF_EMAIL)}
 
 
 class _Auth:
@@ -187,6 +198,28 @@ class _Auth:
 bearer_schema.auth(refresh_interval=None)(_Auth)
 cookie_schema.auth(refresh_interval=None)(_Auth)
 
+STAFF_OPERATIONS = "^staff_"
+staff_bearer_schema = _load().include(operation_id_regex=STAFF_OPERATIONS)
+staff_cookie_schema = _load().include(operation_id_regex=STAFF_OPERATIONS)
+
+
+def _existing_ids(context: Any, path_parameters: dict[str, Any] | None) -> Any:
+    """A staff case's ``user_id`` / ``session_id``: as generated, or one that exists (a random one
+    almost never does, and the case would stop at the 404). Read when the case is generated,
+    inside the test's database."""
+    choices = [st.just(path_parameters)]
+    for name, model in (("user_id", get_user_model()), ("session_id", AuthSession)):
+        if path_parameters and name in path_parameters:
+            ids = sorted(str(pk) for pk in model.objects.values_list("pk", flat=True))
+            if ids:
+                choices.append(st.sampled_from(ids).map(lambda pk, name=name: {**path_parameters, name: pk}))
+    return st.one_of(*choices)
+
+
+for _schema in (staff_bearer_schema, staff_cookie_schema):
+    _schema.auth(refresh_interval=None)(_Auth)
+    _schema.hook("flatmap_path_parameters")(_existing_ids)
+
 _CHECKS: dict[str, Any] = {"excluded_checks": [positive_data_acceptance],
                            "additional_checks": [schema_valid_input_passes_its_stated_rules]}
 
@@ -203,8 +236,16 @@ def fuzz_app(db: None, settings: Any) -> Iterator[None]:
     request_finished.connect(close_old_connections)
 
 
-def _call(case: Any, delivery: str) -> None:
-    actor = ACTORS[delivery]
+@pytest.fixture
+def staff_targets(fuzz_app: None) -> None:
+    """The users a staff case may name: the staff member, the usual actor and a few more, each with
+    a session, so that deletes, deactivations, 2FA resets and revocations find something to do."""
+    for email in (EMAIL, *STAFF_TARGETS):
+        Actor("bearer", email).sign_in()
+
+
+def _call(case: Any, delivery: str, actors: dict[str, Actor] = ACTORS) -> None:
+    actor = actors[delivery]
     if case.operation.schema.is_security_param_negated(case):
         # Wrong credentials on purpose: only those the case generated (and a browser's CSRF pair).
         stranger = Actor(delivery)
@@ -242,6 +283,32 @@ def test_bearer(case: Any, fuzz_app: None) -> None:
 @hypothesis.settings(HYPOTHESIS)
 def test_cookie(case: Any, fuzz_app: None) -> None:
     _call(case, "cookie")
+
+
+# --- the staff API, as a staff member ----------------------------------------------------------------
+# test_bearer and test_cookie reach the staff operations as a user who is not staff (401/403); these
+# reach them as a superuser, with users to act on, so the views' own work is fuzzed too.
+
+@pytest.mark.parametrize("delivery", ["bearer", "cookie"])
+def test_the_staff_fuzzing_clients_reach_the_views(delivery: str, staff_targets: None) -> None:
+    """Without this, a staff case refused for want of staff would pass unnoticed."""
+    actor = STAFF_ACTORS[delivery]
+    headers = actor.headers()
+    listed = actor.client.open("/admin/api/users", method="GET", base_url=BASE_URL, headers=headers)
+    assert listed.status_code == 200, listed.get_data()
+    assert {STAFF_EMAIL, EMAIL, *STAFF_TARGETS} <= {u["email"] for u in listed.json["users"]}
+
+
+@staff_bearer_schema.parametrize()
+@hypothesis.settings(STAFF_HYPOTHESIS)
+def test_staff_bearer(case: Any, staff_targets: None) -> None:
+    _call(case, "bearer", STAFF_ACTORS)
+
+
+@staff_cookie_schema.parametrize()
+@hypothesis.settings(STAFF_HYPOTHESIS)
+def test_staff_cookie(case: Any, staff_targets: None) -> None:
+    _call(case, "cookie", STAFF_ACTORS)
 
 
 # --- stateful: the links ----------------------------------------------------------------------------
