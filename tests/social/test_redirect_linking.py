@@ -1,3 +1,4 @@
+# ruff: noqa: F811
 """Linking a provider account from a signed-in session through the redirect flow (``POST
 oauth/<provider>/link/start``, then the browser at ``GET oauth/<provider>?linkTicket=``), and
 node-auth's names for the start's return address (``return_path``, ``returnTo``), against the
@@ -24,6 +25,9 @@ from tests.conftest import capture
 
 from .oidc_provider import OidcProvider, OidcUser
 from .system_browser import SystemBrowser
+
+# The in-process app and its provider, as test_redirect_flow.py sets them up (fixtures by import,
+# so parameters of the same names redefine them: F811 is pytest's idiom here, not a mistake).
 from .test_redirect_flow import APP, APP_RETURN, RETURN, _web_sign_in, app, browser, idp, idp_client  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -176,7 +180,8 @@ def test_link_start_refuses_a_return_url_off_the_allowlist_and_bad_input(
                  {"returnUrl": APP_RETURN}, {"app": True, "returnUrl": RETURN}):
         answer = _link_start(signed_in, **body)
         assert answer.status_code == 400 and answer.json()["code"] == "RETURN_URL_NOT_ALLOWED", body
-    for body in ({"returnUrl": 5}, {"app": "sometimes"}, {"returnUrl": "x" * 5000}):
+    bad: tuple[dict[str, object], ...] = ({"returnUrl": 5}, {"app": "sometimes"}, {"returnUrl": "x" * 5000})
+    for body in bad:
         answer = _link_start(signed_in, **body)
         assert answer.status_code == 400 and answer.json()["code"], body
     assert not OAuthState.objects.exists()
