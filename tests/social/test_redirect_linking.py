@@ -241,3 +241,27 @@ def test_the_app_flow_takes_return_path_on_its_own_allowlist(idp: OidcProvider, 
     answer = app.get("/auth/oauth/idp", {"app": "1", "code_challenge": challenge, "return_path": "/done"})
     assert answer.status_code == 302, answer.content
     assert OAuthState.objects.get().return_url == "myapp://auth/done"
+
+
+def test_a_redirect_uri_that_is_not_the_providers_callback_is_check_w013(settings: Any) -> None:
+    from django_dualauth.checks import check_settings
+
+    base = {"kind": "oidc", "issuer": "https://login.example", "client_ids": ["c"]}
+    for uri in ("https://api.example.com/auth/oauth/idp/callback", "http://127.0.0.1:8001/v2/auth/oauth/idp/callback"):
+        settings.DUALAUTH_SOCIAL_PROVIDERS = {"idp": {**base, "redirect_uri": uri}}
+        assert "dualauth.W013" not in [m.id for m in check_settings()], uri
+    for uri in ("https://api.example.com/auth/oauth/other/callback", "https://api.example.com/cb",
+                "https://api.example.com/auth/oauth/idp/callback/"):
+        settings.DUALAUTH_SOCIAL_PROVIDERS = {"idp": {**base, "redirect_uri": uri}}
+        assert "dualauth.W013" in [m.id for m in check_settings()], uri
+    settings.DUALAUTH_SOCIAL_PROVIDERS = {"idp": base}  # no redirect flow: nothing derived
+    assert "dualauth.W013" not in [m.id for m in check_settings()]
+
+
+def test_the_link_url_comes_from_the_redirect_uri_never_the_host(signed_in: AuthClient, idp: OidcProvider,
+                                                                 settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["testserver", "evil.example"]
+    answer = signed_in.client.post(signed_in.url("oauth/idp/link/start"), {}, format="json", HTTP_HOST="evil.example",
+                                   **signed_in.headers())
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["url"].startswith(APP + "/auth/oauth/idp?linkTicket=")
