@@ -74,13 +74,19 @@ def _link_through_provider(client: AuthClient, browser: SystemBrowser, idp: Oidc
 # --- linking ---------------------------------------------------------------------------------------
 
 def test_a_signed_in_user_links_through_the_redirect_flow(
-        signed_in: AuthClient, browser: SystemBrowser, idp: OidcProvider, linker: OidcUser, user: Any) -> None:
+        signed_in: AuthClient, browser: SystemBrowser, idp: OidcProvider, linker: OidcUser, user: Any,
+        caplog: Any) -> None:
+    caplog.set_level("INFO", logger="django_dualauth")
     sessions = AuthSession.objects.count()
     events = capture(social_account_linked)
     linked = next(events)
     page = _link_through_provider(signed_in, browser, idp, linker)
     next(events, None)
     assert page.location == RETURN + "?linked=idp"
+    audit = [r.getMessage() for r in caplog.records if r.getMessage().startswith("auth.social")]
+    assert f"auth.social.redirect_started user={user.pk} provider=idp flow=link ip=127.0.0.1" in audit
+    assert f"auth.social.linked user={user.pk} provider=idp how=redirect" in audit
+    assert all("linkTicket" not in r.getMessage() for r in caplog.records)  # the raw ticket is never logged
     link = LinkedAccount.objects.get()
     assert (link.user_id, link.provider, link.provider_account_id) == (user.pk, "idp", linker.sub)
     assert [(e["how"], e["provider"]) for e in linked] == [("redirect", "idp")]
@@ -144,6 +150,8 @@ def test_a_link_ticket_is_spent_once_and_an_unknown_one_refused(
         signed_in: AuthClient, idp: OidcProvider, app: Client) -> None:
     url = _link_start(signed_in).json()["url"]
     path = url.removeprefix(APP)
+    row = OAuthState.objects.get()
+    assert row.flow == "link" and _query(url)["linkTicket"] not in (row.code_digest, row.state_digest)
     first = app.get(path)
     assert first.status_code == 302 and first["Location"].startswith(idp.issuer + "/authorize")
     for again in (path, f"/auth/oauth/idp?linkTicket={secrets.token_urlsafe(32)}", "/auth/oauth/idp?linkTicket=x"):
