@@ -138,7 +138,7 @@ def test_link_start_needs_a_session_and_a_cookie_request_its_csrf_token(
     web = client_factory("cookie")
     assert web.login().status_code == 200
     # Another site's page cannot start a link in the user's browser: its token, not its Origin.
-    headers = {**web.headers(), "HTTP_ORIGIN": "https://evil.example"}
+    headers: dict[str, Any] = {**web.headers(), "HTTP_ORIGIN": "https://evil.example"}
     forged = web.client.post(web.url("oauth/idp/link/start"), {}, format="json", **headers)
     assert forged.status_code == 403 and forged.json()["code"] == "CSRF_INVALID"
     untokened = web.client.post(web.url("oauth/idp/link/start"), {}, format="json", HTTP_ORIGIN=web.origin)
@@ -269,7 +269,7 @@ def test_a_redirect_uri_that_is_not_the_providers_callback_is_check_w013(setting
 def test_the_link_url_comes_from_the_redirect_uri_never_the_host(signed_in: AuthClient, idp: OidcProvider,
                                                                  settings: Any) -> None:
     settings.ALLOWED_HOSTS = ["testserver", "evil.example"]
-    answer = signed_in.client.post(signed_in.url("oauth/idp/link/start"), {}, format="json", HTTP_HOST="evil.example",
-                                   **signed_in.headers())
+    headers: dict[str, Any] = {**signed_in.headers(), "HTTP_HOST": "evil.example"}
+    answer = signed_in.client.post(signed_in.url("oauth/idp/link/start"), {}, format="json", **headers)
     assert answer.status_code == 200, answer.content
     assert answer.json()["url"].startswith(APP + "/auth/oauth/idp?linkTicket=")
