@@ -256,7 +256,9 @@ _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 def _check_social_providers() -> list[checks.CheckMessage]:
     """E016: a provider that cannot work (the message names it); E017: a duration of social
     sign-in that is not positive; E018: a return URL of the redirect flow that cannot be
-    matched safely; W010: a provider endpoint over plain HTTP off loopback."""
+    matched safely; W010: a provider endpoint over plain HTTP off loopback; W013: a redirect-flow
+    ``redirect_uri`` whose path is not ``…/oauth/<name>/callback`` (the link flow's start URL is
+    derived from it)."""
     s = dualauth_settings
     errors: list[checks.CheckMessage] = []
     try:
@@ -292,6 +294,13 @@ def _check_social_providers() -> list[checks.CheckMessage]:
             errors.append(checks.Error(f"DUALAUTH_{name} must be a timedelta (or seconds), not negative.",
                                        id="dualauth.E017"))
     for provider in providers.values():
+        if provider.redirect_flow and not urlsplit(provider.redirect_uri).path.endswith(
+                f"/oauth/{provider.name}/callback"):
+            errors.append(checks.Warning(
+                f"DUALAUTH_SOCIAL_PROVIDERS[{provider.name!r}]: redirect_uri {provider.redirect_uri!r} is not this "
+                f"provider's callback (…/oauth/{provider.name}/callback).",
+                hint="Point it at the package's callback as the browser reaches it: the link flow's "
+                     "oauth/<name>?linkTicket= URL is derived from it.", id="dualauth.W013"))
         for url in (provider.jwks_uri, provider.discovery_url, provider.token_endpoint, provider.userinfo_endpoint):
             parsed = urlsplit(url)
             if parsed.scheme == "http" and parsed.hostname not in _LOOPBACK_HOSTS:

@@ -65,7 +65,8 @@ profile_updated = Signal()
 #: A provider account now signs a user in: at the first sign-in with it (``created`` tells a new
 #: account), or linked by the user or by a verified address. Sent after commit. kwargs: ``user``,
 #: ``provider``, ``provider_account_id``, ``created`` (the user account was created too), ``how``
-#: ("sign_up", "session", "verified_email", "mailbox").
+#: ("sign_up", "session", "redirect", "verified_email", "mailbox"; "redirect": linked from a
+#: session through the redirect flow).
 social_account_linked = Signal()
 #: The user removed a linked provider account. kwargs: ``user``, ``provider``, ``provider_account_id``.
 social_account_unlinked = Signal()

@@ -12,19 +12,22 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import delivery
+from ..authentication import DualAuthentication
 from ..delivery import no_store
-from ..services import social_redirect
+from ..services import fresh_sign_in, social_redirect
+from ..social_providers import MAX_RETURN_URL_LENGTH
 from . import ratelimits
-from .base import TokenIssuingView, client_ip_key, validated
+from .base import TokenIssuingView, client_ip_key, request_user, session_id, validated
 from .inputs import StrictCharField
 from .responses import session_response
 from .social import _SocialView
 
-__all__ = ["OAuthCallbackView", "OAuthExchangeView", "OAuthStartView"]
+__all__ = ["OAuthCallbackView", "OAuthExchangeView", "OAuthLinkStartView", "OAuthStartView"]
 
 
 def _redirect(location: str) -> Response:
@@ -36,21 +39,34 @@ def _query(request: Request, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _return_url(request: Request, *, app: bool) -> str:
+    """The start's return URL by any name a client sends (``returnUrl``, node-auth's ``returnTo``
+    and ``return_path``), exactly one of the allowlist."""
+    return social_redirect.return_url_for(
+        url=_query(request, "returnUrl"), alias=_query(request, "returnTo"), path=_query(request, "return_path"),
+        allowlist=social_redirect.return_allowlist(app=app), preferred_origin=delivery.request_origin(request))
+
+
 class OAuthStartView(_SocialView):
     """302 to the provider's authorization endpoint, with the browser-binding cookie planted.
 
-    Query: ``returnUrl`` (exactly one of the allowlist; its first entry when absent),
-    ``app=1`` with ``code_challenge`` (S256) for a native app using the system browser."""
+    Query: ``returnUrl`` (exactly one of the allowlist; its first entry when absent; node-auth's
+    ``return_path`` and ``returnTo`` are aliases), ``app=1`` with ``code_challenge`` (S256) for a
+    native app using the system browser, or ``linkTicket`` (from ``oauth/<provider>/link/start``)."""
 
     def get(self, request: Request, provider: str) -> Response:
         chosen = social_redirect.redirect_provider(provider)
         ratelimits.hit(request, "oauth_redirect_ip", client_ip_key(request))
-        app = _query(request, "app") in ("1", "true")
-        started = social_redirect.start(
-            chosen, app=app, return_url=_query(request, "returnUrl"),
-            app_code_challenge=_query(request, "code_challenge"),
-            app_code_challenge_method=_query(request, "code_challenge_method"),
-            client=delivery.client_info(request))
+        ticket = _query(request, "linkTicket")
+        if ticket is not None:
+            started = social_redirect.start_from_ticket(chosen, ticket)
+        else:
+            app = _query(request, "app") in ("1", "true")
+            started = social_redirect.start(
+                chosen, app=app, return_url=_return_url(request, app=app),
+                app_code_challenge=_query(request, "code_challenge"),
+                app_code_challenge_method=_query(request, "code_challenge_method"),
+                client=delivery.client_info(request))
         response = _redirect(started.authorization_url)
         delivery.set_flow_cookie(response, started.cookie_key, started.cookie_value, started.max_age)
         return response
@@ -99,3 +115,39 @@ class OAuthExchangeView(_SocialView, TokenIssuingView):
                                                  delivery=self.token_delivery.name,
                                                  client=delivery.client_info(request))
         return session_response(request, tokens)
+
+
+class _LinkStartInput(serializers.Serializer[Any]):
+    returnUrl = StrictCharField(max_length=MAX_RETURN_URL_LENGTH, required=False, trim_whitespace=False)
+    returnTo = StrictCharField(max_length=MAX_RETURN_URL_LENGTH, required=False, trim_whitespace=False)
+    return_path = StrictCharField(max_length=MAX_RETURN_URL_LENGTH, required=False, trim_whitespace=False)
+    app = serializers.BooleanField(required=False, default=False)
+
+
+class OAuthLinkStartView(_SocialView):
+    """Link a provider account to the caller's through the redirect flow: ``{"url", "expiresAt"}``,
+    the address (this provider's ``GET oauth/<provider>`` with a single-use ``linkTicket``) that
+    the caller opens in a browser: a web page navigates to it; an app opens it in the system
+    browser. The callback then links instead of signing in, and sends the browser to the return
+    URL with ``linked=<provider>`` (or ``error=``).
+
+    Authenticated (a cookie request passes CSRF and Origin) and within
+    ``DUALAUTH_FRESH_SIGN_IN_WINDOW`` of the session's sign-in, as ``oauth/<provider>/link``."""
+
+    authentication_classes = [DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Request, provider: str) -> Response:
+        chosen = social_redirect.redirect_provider(provider)
+        ratelimits.hit(request, "oauth_redirect_ip", client_ip_key(request))
+        data = validated(_LinkStartInput, request.data)
+        user = request_user(request)
+        fresh_sign_in.require_fresh_sign_in(session_id(request), user.pk)
+        app = bool(data.get("app"))
+        return_url = social_redirect.return_url_for(
+            url=data.get("returnUrl"), alias=data.get("returnTo"), path=data.get("return_path"),
+            allowlist=social_redirect.return_allowlist(app=app), preferred_origin=delivery.request_origin(request))
+        started = social_redirect.start_link(chosen, user, session_id(request), app=app, return_url=return_url,
+                                             client=delivery.client_info(request))
+        return no_store(Response({"url": social_redirect.link_start_url(chosen, started.ticket),
+                                  "expiresAt": started.expires_at}))

@@ -29,7 +29,7 @@ from .credentials import (
     read_logout_credentials,
     read_refresh_credential,
 )
-from .csrf import SAFE_METHODS, csrf_header_name, protect_cookie_request
+from .csrf import SAFE_METHODS, csrf_header_name, protect_cookie_request, request_origin
 from .csrf_cookie import plant_csrf_cookie
 from .selection import (
     BEARER,
@@ -77,6 +77,7 @@ __all__ = [
     "read_logout_credentials",
     "read_refresh_credential",
     "refresh_cookie_name",
+    "request_origin",
     "requested_delivery",
     "set_flow_cookie",
 ]

@@ -22,7 +22,7 @@ from .. import audit
 from ..conf import dualauth_settings, snapshot
 from ..exceptions import CSRFFailed, UnsupportedMediaType
 
-__all__ = ["protect_cookie_request", "SAFE_METHODS", "csrf_header_name", "http_request"]
+__all__ = ["protect_cookie_request", "SAFE_METHODS", "csrf_header_name", "http_request", "request_origin"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -53,7 +53,8 @@ def _require_json(http: HttpRequest) -> None:
         raise UnsupportedMediaType()
 
 
-def _request_origin(http: HttpRequest) -> str | None:
+def request_origin(http: HttpRequest) -> str | None:
+    """The origin the request says it comes from: ``Origin``, or lacking it ``Referer``'s."""
     origin = http.META.get("HTTP_ORIGIN")
     if origin is not None:
         return str(origin)
@@ -102,7 +103,7 @@ def _refuse_forgery(http: HttpRequest) -> None:
     _require_json(http)
     if http.META.get("HTTP_SEC_FETCH_SITE") == "cross-site":
         raise CSRFFailed("Cross-site request refused")
-    origin = _request_origin(http)
+    origin = request_origin(http)
     if origin is None:
         if dualauth_settings.REQUIRE_ORIGIN:
             raise CSRFFailed("Origin header required")

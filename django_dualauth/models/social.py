@@ -67,6 +67,8 @@ class OAuthNonce(models.Model):
 class OAuthFlow(models.TextChoices):
     WEB = "web", "web (cookie session)"
     APP = "app", "native app (one-time code)"
+    #: Linking from a signed-in session (``POST oauth/<provider>/link/start``): no session is issued.
+    LINK = "link", "link to the signed-in account"
 
 
 class OAuthState(models.Model):
@@ -91,12 +93,16 @@ class OAuthState(models.Model):
     expires_at = models.DateTimeField(db_index=True)
     consumed_at = models.DateTimeField(null=True, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
-    # The app flow's one-time code, set by a successful callback.
+    # The app flow's one-time code, set by a successful callback. In the link flow, ``user`` is the
+    # signed-in account from the start, and the code_* fields hold the single-use link ticket that
+    # the browser brings to ``GET oauth/<provider>`` (where the binding cookie is planted).
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
                              related_name="+")
     code_digest = models.CharField(max_length=64, null=True, blank=True, unique=True)
     code_expires_at = models.DateTimeField(null=True, blank=True)
     code_consumed_at = models.DateTimeField(null=True, blank=True)
+    #: The link flow's session (``AuthSession`` id): it must still be live at the callback.
+    link_session_id = models.UUIDField(null=True, blank=True)
 
     class Meta:
         verbose_name = "redirect-flow state"

@@ -22,7 +22,7 @@ __all__ = [
     "SetupBody", "SetupSessionAnswer", "SMSSendRequest", "SMSVerifyRequest", "SuccessBody", "TotpSetupBody",
     "UiConfigBody", "JwkSetBody", "VerificationMailRequest", "VerifySetupRequest", "DeleteAccountRequest",
     "NonceBody", "IdTokenRequest", "OAuthTokenRequest", "LinkedAccountBody", "LinkedAccountsBody", "LinkAnswer",
-    "OAuthExchangeRequest",
+    "OAuthExchangeRequest", "OAuthLinkStartRequest", "OAuthLinkStartBody",
     "LinkVerifyAnswer",
 ]
 
@@ -356,7 +356,24 @@ class DualAuthOAuthExchangeRequestSerializer(_Body):
                                              "`oauth/{provider}` (43 to 128 characters).")
 
 
+class DualAuthOAuthLinkStartRequestSerializer(_Body):
+    returnUrl = StrictCharField(required=False, help_text="Exactly one of `DUALAUTH_SOCIAL_RETURN_URLS` (or, with "
+                                                          "`app`, `DUALAUTH_SOCIAL_APP_RETURN_URLS`); the first "
+                                                          "when no name is given.")
+    returnTo = StrictCharField(required=False, help_text="node-auth's name: a URL, or a path as `return_path`.")
+    return_path = StrictCharField(required=False, help_text="node-auth's name: a path of an allowlisted origin.")
+    app = serializers.BooleanField(required=False, help_text="The return URL is the app's "
+                                                             "(`DUALAUTH_SOCIAL_APP_RETURN_URLS`).")
+
+
+class DualAuthOAuthLinkStartSerializer(_Body):
+    url = serializers.CharField(help_text="`oauth/{provider}?linkTicket=…`: open it in the browser (single use).")
+    expiresAt = serializers.DateTimeField()
+
+
 NonceBody = DualAuthNonceSerializer
+OAuthLinkStartRequest = DualAuthOAuthLinkStartRequestSerializer
+OAuthLinkStartBody = DualAuthOAuthLinkStartSerializer
 OAuthExchangeRequest = DualAuthOAuthExchangeRequestSerializer
 IdTokenRequest = DualAuthIdTokenRequestSerializer
 OAuthTokenRequest = DualAuthOAuthTokenRequestSerializer

@@ -284,10 +284,26 @@ OPERATIONS.update({
         "Start the redirect flow: 302 to the provider", {302: None}, None,
         (domain(ProviderNotConfigured), domain(ReturnUrlNotAllowed), domain(ProviderUnavailable)),
         "node-auth's path. Query (all optional): `returnUrl`, exactly one of `DUALAUTH_SOCIAL_RETURN_URLS` "
-        "(web) or `DUALAUTH_SOCIAL_APP_RETURN_URLS` (`app=1`), the first when absent; `app=1` with "
-        "`code_challenge` (S256 of the app's own verifier) and `code_challenge_method=S256` for a native app "
-        "using the system browser. The answer plants a short-lived HttpOnly `SameSite=Lax` cookie binding the "
-        "flow to this browser. 404 for a provider without `redirect_uri`." + _SOCIAL, rate_limited=True)},
+        "(web) or `DUALAUTH_SOCIAL_APP_RETURN_URLS` (`app=1`), the first when absent; node-auth's "
+        "`return_path` (a path of an allowlisted origin: the request's `Origin`/`Referer` one if allowlisted, "
+        "else the first entry's) and `returnTo` (a URL or such a path) are aliases, matched against the same "
+        "allowlist (names that disagree are refused); `app=1` with `code_challenge` (S256 of the app's own "
+        "verifier) and `code_challenge_method=S256` for a native app using the system browser; `linkTicket` "
+        "from `oauth/{provider}/link/start` (linking, `INVALID_STATE` when unknown or spent). The answer plants "
+        "a short-lived HttpOnly `SameSite=Lax` cookie binding the flow to this browser. 404 for a provider "
+        "without `redirect_uri`." + _SOCIAL, rate_limited=True)},
+    social_redirect.OAuthLinkStartView: {"post": Operation(
+        "Link a provider account to the caller through the redirect flow", {200: b.OAuthLinkStartBody},
+        b.OAuthLinkStartRequest,
+        (domain(ProviderNotConfigured), domain(ReturnUrlNotAllowed), domain(ProviderUnavailable),
+         domain(ReauthenticationRequired)),
+        "Within `DUALAUTH_FRESH_SIGN_IN_WINDOW` of the session's sign-in only. `url` is "
+        "`oauth/{provider}?linkTicket=…` (single use, for `DUALAUTH_SOCIAL_STATE_LIFETIME`): a web page "
+        "navigates to it, an app opens it in the system browser. The callback links the provider account "
+        "instead of signing in and sends the browser to the return URL with `linked={provider}`, or with "
+        "`error=OAUTH_ACCOUNT_CONFLICT&code=OAUTH_ACCOUNT_CONFLICT&provider=…` when it signs in another user, "
+        "`error=REAUTHENTICATION_REQUIRED` when the session ended meanwhile, or the callback's other errors."
+        + _SOCIAL, rate_limited=True)},
     social_redirect.OAuthCallbackView: {"get": Operation(
         "The provider's redirect back: 302 to the return URL", {302: None}, None,
         (domain(ProviderNotConfigured), domain(OAuthStateInvalid)),

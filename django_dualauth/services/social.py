@@ -63,6 +63,7 @@ __all__ = [
     "ProviderIdentity",
     "configured_provider",
     "issue_nonce",
+    "link_identity",
     "link_with_id_token",
     "linked_accounts",
     "sign_in_identity",
@@ -379,6 +380,12 @@ def link_with_id_token(user: User, provider: SocialProvider, raw_token: object, 
     identity = verify_id_token(provider, raw_token, raw_nonce)
     assert isinstance(raw_nonce, str)
     _spend_nonce(provider, raw_nonce)
+    return link_identity(user, provider, identity, how="session")
+
+
+def link_identity(user: User, provider: SocialProvider, identity: ProviderIdentity, *, how: str) -> LinkedAccount:
+    """Link a verified ``identity`` to ``user`` (idempotent for one already theirs): the signal
+    (``how``) and the audit event for a new link. Raises :class:`OAuthAccountLinkedElsewhere`."""
     existing = LinkedAccount.objects.filter(provider=identity.provider, provider_account_id=identity.subject).first()
     if existing is not None:
         if existing.user_id != user.pk:
@@ -387,8 +394,9 @@ def link_with_id_token(user: User, provider: SocialProvider, raw_token: object, 
         return existing
     link = _create_link(user, identity, timezone.now())
     social_account_linked.send(sender=LinkedAccount, user=user, provider=identity.provider,
-                               provider_account_id=identity.subject, created=False, how="session")
-    audit.record("auth.social.linked", user=str(user.pk), provider=identity.provider)
+                               provider_account_id=identity.subject, created=False, how=how)
+    audit.record("auth.social.linked", user=str(user.pk), provider=identity.provider,
+                 how=how)
     return link
 
 

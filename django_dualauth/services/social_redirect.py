@@ -21,7 +21,9 @@ import base64
 import hashlib
 import logging
 import urllib.parse
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -36,16 +38,18 @@ from ..exceptions import (
     InvalidCredentials,
     OAuthAccessDenied,
     OAuthAccountConflict,
+    OAuthAccountLinkedElsewhere,
     OAuthAppCodeInvalid,
     OAuthCodeExchangeFailed,
     OAuthIssuerMismatch,
     OAuthStateInvalid,
     ProviderNotConfigured,
     ProviderUnavailable,
+    ReauthenticationRequired,
     ReturnUrlNotAllowed,
 )
 from ..gateways import CodeExchangeRefused, ProviderUnreachable, exchange_code, fetch_json
-from ..models import OAuthFlow, OAuthState
+from ..models import AuthSession, OAuthFlow, OAuthState
 from ..social_providers import GITHUB, MAX_RETURN_URL_LENGTH
 from ..types import ClientInfo, Delivery, IssuedTokens
 from . import login, social
@@ -54,12 +58,14 @@ from .sessions import issue_session
 if TYPE_CHECKING:
     from ..types import User
 
-__all__ = ["CallbackFailed", "CallbackOutcome", "Started", "allowed_return_url", "callback", "redeem_app_code",
-           "redirect_provider", "start"]
+__all__ = ["CallbackFailed", "CallbackOutcome", "LinkStarted", "Started", "allowed_return_url", "callback",
+           "link_start_url", "redeem_app_code", "redirect_provider", "return_allowlist", "return_url_for", "start",
+           "start_from_ticket", "start_link"]
 
 STATE_PURPOSE = "oauth_state"
 BROWSER_PURPOSE = "oauth_browser"
 APP_CODE_PURPOSE = "oauth_app_code"
+LINK_TICKET_PURPOSE = "oauth_link_ticket"
 _VERIFIER_PURPOSE = "oauth_redirect_pkce"
 _NONCE_PURPOSE = "oauth_redirect_nonce"
 #: RFC 7636 §4.1: a verifier is 43 to 128 unreserved characters; S256 of it is 43 characters.
@@ -97,6 +103,40 @@ def allowed_return_url(raw: object, allowlist: list[str]) -> str:
     if raw not in allowlist:
         raise ReturnUrlNotAllowed()
     return raw
+
+
+def return_url_for(*, url: object = None, alias: object = None, path: object = None, allowlist: list[str],
+                   preferred_origin: str | None = None) -> str:
+    """The return URL a start asks for, by any of the names clients send, checked by
+    :func:`allowed_return_url` (exact match) whatever the name.
+
+    ``url`` is ours (``returnUrl``), ``alias`` node-auth's ``returnTo`` (a URL, or a path as
+    ``path``), ``path`` node-auth's ``return_path``: a path of one of the allowlist's origins,
+    ``preferred_origin`` (the request's ``Origin`` or ``Referer`` origin) when it is one of them,
+    else the first entry's (node-auth picks the origin the same way). Names that disagree are
+    refused (which one would win is not the client's guess)."""
+    given = [value for value in (url, alias, path) if value is not None]
+    if not given:
+        return allowed_return_url(None, allowlist)
+    # Ours is a URL only, as it always was; node-auth's names may be paths.
+    found = {value if value is url else _absolute(value, allowlist, preferred_origin) for value in given}
+    if len(found) != 1:
+        raise ReturnUrlNotAllowed()
+    return allowed_return_url(found.pop(), allowlist)
+
+
+def _absolute(raw: object, allowlist: list[str], preferred_origin: str | None) -> object:
+    """``raw`` itself, or for a path (one leading ``/``, no ``//``) the allowlisted origin plus it."""
+    if not isinstance(raw, str) or not raw.startswith("/") or raw.startswith("//") or not allowlist:
+        return raw
+    origins = list(dict.fromkeys(_origin(entry) for entry in allowlist))
+    origin = preferred_origin if preferred_origin in origins else origins[0]
+    return origin + raw
+
+
+def _origin(url: str) -> str:
+    split = urllib.parse.urlsplit(url)
+    return f"{split.scheme}://{split.netloc}"
 
 
 def with_params(url: str, **params: str) -> str:
@@ -159,7 +199,7 @@ def start(provider: SocialProvider, *, app: bool, return_url: object, app_code_c
     ``DUALAUTH_SOCIAL_RETURN_URLS``. Raises :class:`ReturnUrlNotAllowed` and
     :class:`ProviderUnavailable` (a discovery document that cannot be fetched)."""
     settings = dualauth_settings
-    url = allowed_return_url(return_url, settings.SOCIAL_APP_RETURN_URLS if app else settings.SOCIAL_RETURN_URLS)
+    url = allowed_return_url(return_url, return_allowlist(app=app))
     challenge = ""
     if app:
         if app_code_challenge_method not in (None, "S256") or not isinstance(app_code_challenge, str) \
@@ -169,25 +209,100 @@ def start(provider: SocialProvider, *, app: bool, return_url: object, app_code_c
     config = provider.config
     authorize = _endpoint(provider, "authorization_endpoint")
     raw_state, browser = new_secret(), new_secret()
-    state_digest = digest(raw_state, STATE_PURPOSE)
+    now = timezone.now()
+    lifetime = settings.SOCIAL_STATE_LIFETIME
+    OAuthState.objects.create(provider=config.name, state_digest=digest(raw_state, STATE_PURPOSE),
+                              browser_digest=digest(browser, BROWSER_PURPOSE),
+                              flow=OAuthFlow.APP if app else OAuthFlow.WEB, return_url=url,
+                              app_code_challenge=challenge, created_at=now, expires_at=now + lifetime,
+                              ip_address=client.ip_address)
+    audit.record("auth.social.redirect_started", provider=config.name, flow="app" if app else "web",
+                 ip=client.ip_address)
+    return _started(provider, authorize, raw_state, browser, lifetime)
+
+
+def return_allowlist(*, app: bool) -> list[str]:
+    """The allowlist of an app's (``DUALAUTH_SOCIAL_APP_RETURN_URLS``) or the web's return URLs."""
+    return dualauth_settings.SOCIAL_APP_RETURN_URLS if app else dualauth_settings.SOCIAL_RETURN_URLS
+
+
+def _started(provider: SocialProvider, authorize: str, raw_state: str, browser: str, lifetime: timedelta) -> Started:
+    """The authorization URL for ``raw_state`` (PKCE S256, the nonce) and the binding cookie."""
+    config = provider.config
     params = {"response_type": "code", "client_id": config.client_ids[0], "redirect_uri": config.redirect_uri,
               "scope": " ".join(config.scopes), "state": raw_state,
               "code_challenge": _s256(derive_secret(raw_state, _VERIFIER_PURPOSE)), "code_challenge_method": "S256"}
     if config.uses_id_tokens:
         nonce = _nonce_for(provider, raw_state)
         params["nonce"] = hashlib.sha256(nonce.encode()).hexdigest() if config.nonce_hashed else nonce
-    now = timezone.now()
-    lifetime = settings.SOCIAL_STATE_LIFETIME
-    OAuthState.objects.create(provider=config.name, state_digest=state_digest,
-                              browser_digest=digest(browser, BROWSER_PURPOSE),
-                              flow=OAuthFlow.APP if app else OAuthFlow.WEB, return_url=url,
-                              app_code_challenge=challenge, created_at=now, expires_at=now + lifetime,
-                              ip_address=client.ip_address)
     separator = "&" if "?" in authorize else "?"
-    audit.record("auth.social.redirect_started", provider=config.name, flow="app" if app else "web",
-                 ip=client.ip_address)
     return Started(authorize + separator + urllib.parse.urlencode(params), cookie_key_for(raw_state), browser,
                    int(lifetime.total_seconds()))
+
+
+# --- linking from a session ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LinkStarted:
+    """The single-use link ticket (raw, once) and when it expires."""
+
+    ticket: str
+    expires_at: datetime
+
+
+def start_link(provider: SocialProvider, user: User, session_id: object, *, app: bool, return_url: object,
+               client: ClientInfo) -> LinkStarted:
+    """Begin linking the provider account to the signed-in ``user`` (one INSERT): a ticket the
+    browser brings to ``GET oauth/<provider>?linkTicket=`` (the web page's own browser, or the
+    system browser an app opens), which plants the binding cookie there and goes on to the
+    provider. ``return_url`` must be one of the web's or, with ``app``, the app's allowlist.
+    The caller has checked the session may make this change (a fresh sign-in)."""
+    url = allowed_return_url(return_url, return_allowlist(app=app))
+    _endpoint(provider, "authorization_endpoint")  # the provider reachable now, not after the hop
+    try:
+        session = uuid.UUID(str(session_id))
+    except ValueError:
+        raise OAuthStateInvalid() from None
+    raw = new_secret()
+    now = timezone.now()
+    lifetime = dualauth_settings.SOCIAL_STATE_LIFETIME
+    # The state is made at the hop (its raw value is never stored): a placeholder digest until then.
+    OAuthState.objects.create(provider=provider.config.name, state_digest=digest(new_secret(), STATE_PURPOSE),
+                              browser_digest="", flow=OAuthFlow.LINK, return_url=url, created_at=now,
+                              expires_at=now + lifetime, ip_address=client.ip_address, user=user,
+                              link_session_id=session, code_digest=digest(raw, LINK_TICKET_PURPOSE),
+                              code_expires_at=now + lifetime)
+    audit.record("auth.social.redirect_started", user=str(user.pk), provider=provider.config.name, flow="link",
+                 ip=client.ip_address)
+    return LinkStarted(raw, now + lifetime)
+
+
+def start_from_ticket(provider: SocialProvider, raw_ticket: object) -> Started:
+    """The browser's hop of the link flow: spend the ticket (one conditional UPDATE), bind the
+    flow to this browser and make its state. Raises :class:`OAuthStateInvalid` (400) for a
+    ticket that is unknown, spent, expired or another provider's."""
+    if not looks_like_secret(raw_ticket):
+        raise OAuthStateInvalid()
+    authorize = _endpoint(provider, "authorization_endpoint")
+    now = timezone.now()
+    raw_state, browser = new_secret(), new_secret()
+    spent = OAuthState.objects.filter(code_digest=digest(raw_ticket, LINK_TICKET_PURPOSE),
+                                      provider=provider.config.name, flow=OAuthFlow.LINK,
+                                      code_consumed_at__isnull=True, code_expires_at__gt=now,
+                                      ).update(code_consumed_at=now, state_digest=digest(raw_state, STATE_PURPOSE),
+                                               browser_digest=digest(browser, BROWSER_PURPOSE))
+    if spent != 1:
+        _refuse(provider, "link_ticket_unusable")
+        raise OAuthStateInvalid()
+    return _started(provider, authorize, raw_state, browser, dualauth_settings.SOCIAL_STATE_LIFETIME)
+
+
+def link_start_url(provider: SocialProvider, ticket: str) -> str:
+    """Where the browser takes a link ticket: this provider's ``GET oauth/<provider>``, derived
+    from its registered ``redirect_uri`` (``…/oauth/<provider>/callback``), never from the Host."""
+    base = provider.config.redirect_uri
+    base = base[:-len("/callback")] if base.endswith("/callback") else base.rsplit("/", 1)[0]
+    return with_params(base, linkTicket=ticket)
 
 
 def cookie_key_for(raw_state: object) -> str:
@@ -247,6 +362,9 @@ def callback(provider: SocialProvider, params: dict[str, str], *, browser_value:
             raise OAuthAccessDenied()
         _check_issuer(provider, params.get("iss"))
         identity = _identity(provider, raw_state, params.get("code"))
+        if row.flow == OAuthFlow.LINK:
+            _finish_link(provider, row, identity)
+            return CallbackOutcome(OAuthFlow.LINK, with_params(row.return_url, linked=provider.config.name))
         if row.flow == OAuthFlow.APP:
             return social.sign_in_identity(provider, identity, client=client,
                                            finish=lambda user: _finish_app(row, user, client))
@@ -255,14 +373,27 @@ def callback(provider: SocialProvider, params: dict[str, str], *, browser_value:
             finish=lambda user: login.sign_in(user, first_factor=social.AMR_FEDERATED, delivery=Delivery.COOKIE,
                                               client=client))
     except DualAuthError as exc:
-        if isinstance(exc, OAuthAccountConflict):
-            location = with_params(location, error=exc.code, code=exc.code, provider=provider.config.name)
+        if isinstance(exc, OAuthAccountConflict | OAuthAccountLinkedElsewhere):
+            # node-auth's clients know this answer (the linked-elsewhere case included).
+            location = with_params(location, error=OAuthAccountConflict.code, code=OAuthAccountConflict.code,
+                                   provider=provider.config.name)
         else:
             location = with_params(location, error=exc.code)
         raise CallbackFailed(exc, location) from None
     if isinstance(outcome, login.LoginChallengeIssued):
         return CallbackOutcome(OAuthFlow.WEB, two_factor_url(row.return_url, outcome))
     return CallbackOutcome(OAuthFlow.WEB, row.return_url, tokens=outcome)
+
+
+def _finish_link(provider: SocialProvider, row: OAuthState, identity: social.ProviderIdentity) -> None:
+    """The link flow's end: the account of the session that started it, if that session is
+    still live and its user active, gets the identity. No session is issued."""
+    user = row.user
+    if user is None or row.link_session_id is None or not user.is_active or not AuthSession.objects.filter(
+            pk=row.link_session_id, user_id=user.pk, revoked_at__isnull=True).exists():
+        _refuse(provider, "link_session_gone")
+        raise ReauthenticationRequired((), "The session that started this link has ended")
+    social.link_identity(user, provider, identity, how="redirect")
 
 
 def _refuse(provider: SocialProvider, reason: str) -> None:
