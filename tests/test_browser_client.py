@@ -32,6 +32,7 @@ pytestmark = pytest.mark.browser
 CLIENT_JS = Path(__file__).resolve().parents[1] / "django_dualauth" / "static" / "dualauth" / "dualauth.js"
 SETTINGS = "tests.webclient_site.settings"
 ACCESS_SECONDS = 5  # the short-lived server's access-token lifetime
+HOLD_SECONDS = 2  # how long it holds a refresh for a second one to overlap
 TOKEN_COOKIES = ("__Host-accessToken", "__Host-refreshToken")  # DEBUG off: __Host- names
 
 
@@ -103,8 +104,11 @@ def api(tmp_path_factory: Any, spa: Site) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def short_api(tmp_path_factory: Any, spa: Site) -> Iterator[str]:
-    """The API with access tokens of ACCESS_SECONDS."""
-    yield from _serve(tmp_path_factory, spa, WEBCLIENT_ACCESS_TOKEN_SECONDS=str(ACCESS_SECONDS))
+    """The API with access tokens of ACCESS_SECONDS, strict rotation (no grace window: a refresh
+    token presented twice revokes the session), and each refresh held until a second one is in
+    flight or HOLD_SECONDS passed."""
+    yield from _serve(tmp_path_factory, spa, WEBCLIENT_ACCESS_TOKEN_SECONDS=str(ACCESS_SECONDS),
+                      WEBCLIENT_REFRESH_REUSE_GRACE="0", WEBCLIENT_REFRESH_HOLD_SECONDS=str(HOLD_SECONDS))
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -210,6 +214,35 @@ def test_ten_parallel_calls_after_expiry_share_one_refresh_and_all_succeed(brows
     assert events(browser, "signedout") == []
     assert token_cookies(browser) == set(TOKEN_COOKIES)  # the new pair, still out of reach of script
     assert_no_token_in_document_cookie(browser)
+
+
+def test_two_tabs_that_need_a_refresh_at_once_take_turns(browser: Any, short_api: str) -> None:
+    """Tabs share the cookies, so two refreshing at once would present one refresh token twice:
+    on this server (no grace window) that revokes the session. The Web Lock makes the second tab
+    wait, and then rotate the token the first tab got."""
+    open_harness(browser, short_api + "/harness/")
+    sign_in(browser)
+    tabs = [browser.current_window_handle]
+    browser.switch_to.new_window("tab")
+    open_harness(browser, short_api + "/harness/")
+    tabs.append(browser.current_window_handle)
+    assert run(browser, "return isSecureContext && typeof navigator.locks.request === 'function';")
+    wait_for_expiry(browser)
+
+    mark = len(server_log(short_api))
+    for tab in tabs:  # each tab starts its calls and does not wait for them
+        browser.switch_to.window(tab)
+        browser.execute_script("window.outcome = null; Promise.all([client.me(), client.me()]).then("
+                               "(all) => { window.outcome = all.map((me) => me.email); },"
+                               " (e) => { window.outcome = e.code; });")
+    for tab in tabs:
+        browser.switch_to.window(tab)
+        outcome = wait_until(browser, lambda d: d.execute_script("return window.outcome"),
+                             timeout=HOLD_SECONDS * 2 + 60)
+        assert outcome == [DEMO_EMAIL] * 2
+        assert events(browser, "signedout") == []
+    refreshes = hits(since(short_api, mark), "/auth/refresh")
+    assert [(e["status"], e["overlap"]) for e in refreshes] == [(200, 1), (200, 1)], refreshes
 
 
 def test_document_cookie_never_shows_a_token(browser: Any, api: str) -> None:
