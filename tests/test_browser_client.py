@@ -111,6 +111,12 @@ def short_api(tmp_path_factory: Any, spa: Site) -> Iterator[str]:
                       WEBCLIENT_REFRESH_REUSE_GRACE="0", WEBCLIENT_REFRESH_HOLD_SECONDS=str(HOLD_SECONDS))
 
 
+@pytest.fixture(scope="module")
+def required_2fa_api(tmp_path_factory: Any, spa: Site) -> Iterator[str]:
+    """The API with ``DUALAUTH_REQUIRE_2FA``: a user without 2FA must enrol to sign in."""
+    yield from _serve(tmp_path_factory, spa, WEBCLIENT_REQUIRE_2FA="1")
+
+
 # --- helpers ---------------------------------------------------------------------------------------------
 
 def server_log(base: str) -> list[dict[str, Any]]:
@@ -432,6 +438,35 @@ def test_two_factor_enrolment_and_sign_in_through_the_client(browser: Any, api: 
         ("POST", "/auth/2fa/verify", 200), ("GET", "/auth/csrf", 200), ("GET", "/auth/me", 200),
         ("POST", "/auth/logout-all", 200)], entries
     assert events(browser, "signedout")[-1] == {"reason": "logout-all"}
+
+
+def test_enrolment_that_the_server_requires_signs_in_through_the_client(
+        browser: Any, required_2fa_api: str) -> None:
+    api = required_2fa_api
+    email, password = f"di-{uuid.uuid4().hex[:8]}@example.com", "a-long-enough-password-42"
+    created = Client(api, "bearer").call("POST", "/auth/register", {"email": email, "password": password})
+    assert created.status == 201, created.body
+    open_harness(browser, api + "/harness/")
+    first = run(browser, f"return await client.login({json.dumps(email)}, {json.dumps(password)});")
+    assert first["status"] == "two-factor-setup" and first["tempToken"], first  # a 403 on the wire, not an error
+    assert first["body"]["code"] == "2FA_SETUP_REQUIRED"
+    assert events(browser, "signedin") == [] and token_cookies(browser) == set()
+    temp = json.dumps(first["tempToken"])
+    setup = run(browser, f"return await client.call('POST', '2fa/setup', {{tempToken: {temp}}});")
+    mark = len(server_log(api))
+    done = run(browser, f"return await client.call('POST', '2fa/verify-setup', "
+                        f"{{tempToken: {temp}, token: {json.dumps(_totp(setup['secret']))}}});")
+    assert done["success"] is True and done["expiresIn"] > 0 and len(done["recoveryCodes"]) >= 8
+    # call() saw a new session: the client announced it and fetched the rotated CSRF token.
+    assert events(browser, "signedin") == [{"result": {"status": "signed-in", "expiresIn": done["expiresIn"],
+                                                       "body": done}}]
+    assert token_cookies(browser) == set(TOKEN_COOKIES)
+    assert run(browser, "return (await client.me()).isTotpEnabled;") is True
+    assert run(browser, "return await client.call('PATCH', 'profile', {firstName: 'Di'});") == {"success": True}
+    entries = since(api, mark)
+    assert [(e["method"], e["path"], e["status"]) for e in entries] == [
+        ("POST", "/auth/2fa/verify-setup", 200), ("GET", "/auth/csrf", 200), ("GET", "/auth/me", 200),
+        ("PATCH", "/auth/profile", 200)], entries
 
 
 def test_a_wrong_code_and_a_cancelled_second_step(browser: Any, api: str) -> None:

@@ -19,3 +19,4 @@ MIDDLEWARE = ["tests.webclient_site.views.RequestLog", "tests.webclient_site.vie
 # (strict rotation) makes two refreshes with one token revoke the session instead of being forgiven.
 DUALAUTH_ACCESS_TOKEN_LIFETIME = timedelta(seconds=int(os.environ.get("WEBCLIENT_ACCESS_TOKEN_SECONDS", "900")))
 DUALAUTH_REFRESH_REUSE_GRACE = timedelta(seconds=int(os.environ.get("WEBCLIENT_REFRESH_REUSE_GRACE", "10")))
+DUALAUTH_REQUIRE_2FA = os.environ.get("WEBCLIENT_REQUIRE_2FA") == "1"
