@@ -37,19 +37,43 @@ TOKEN_COOKIES = ("__Host-accessToken", "__Host-refreshToken")  # DEBUG off: __Ho
 
 
 class Site:
-    """Static pages on a free port of 127.0.0.1 (``path -> (content type, body)``)."""
+    """Static pages on a free port of 127.0.0.1 (``path -> (content type, body)``). Under
+    ``/api/`` it plays a third party's API for any origin (CORS with credentials): every request
+    is written down in ``received`` (method, path, header names) and answered
+    ``401 NOT_AUTHENTICATED``."""
 
     def __init__(self) -> None:
         self.pages: dict[str, tuple[str, bytes]] = {}
-        pages = self.pages
+        self.received: list[tuple[str, str, set[str]]] = []
+        pages, received = self.pages, self.received
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                if self.path.startswith("/api/"):
+                    return self.third_party()
                 found = pages.get(self.path.split("?")[0])
                 self.send_response(200 if found else 404)
                 self.send_header("Content-Type", found[0] if found else "text/plain")
                 self.end_headers()
                 self.wfile.write(found[1] if found else b"not found")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.third_party()
+
+            def do_OPTIONS(self) -> None:  # noqa: N802
+                self.third_party(preflight=True)
+
+            def third_party(self, preflight: bool = False) -> None:
+                received.append((self.command, self.path, {name.lower() for name in self.headers}))
+                self.send_response(204 if preflight else 401)
+                self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin", "*"))
+                self.send_header("Access-Control-Allow-Credentials", "true")
+                self.send_header("Access-Control-Allow-Headers", "content-type, x-csrf-token")
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                if not preflight:
+                    self.wfile.write(b'{"error": "Authentication required", "code": "NOT_AUTHENTICATED"}')
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -396,6 +420,23 @@ def test_a_forged_post_from_another_page_is_refused_and_the_session_survives(
             (403, "CSRF_INVALID"), (415, "UNSUPPORTED_MEDIA_TYPE"), (415, "UNSUPPORTED_MEDIA_TYPE")], forged
     open_harness(browser, api + "/harness/")
     assert run(browser, "return (await client.me()).email;") == DEMO_EMAIL  # still signed in
+    assert events(browser, "signedout") == []
+
+
+def test_a_third_partys_api_gets_no_csrf_token_and_its_401_no_refresh(
+        browser: Any, api: str, attacker: Site) -> None:
+    open_harness(browser, api + "/harness/")
+    sign_in(browser)
+    mark, seen = len(server_log(api)), len(attacker.received)
+    other = json.dumps(attacker.url() + "/api/things")
+    error = rejection(browser, f"return await client.call('POST', {other}, {{name: 'x'}});")
+    assert (error["status"], error["code"]) == (401, "NOT_AUTHENTICATED"), error
+    assert rejection(browser, f"return await client.call('GET', {other});")["status"] == 401
+    sent = attacker.received[seen:]
+    assert [(method, path) for method, path, _ in sent] == [
+        ("OPTIONS", "/api/things"), ("POST", "/api/things"), ("GET", "/api/things")], sent  # not retried
+    assert all("x-csrf-token" not in headers for _, _, headers in sent)
+    assert since(api, mark) == []  # no refresh, no CSRF token fetched for it
     assert events(browser, "signedout") == []
 
 

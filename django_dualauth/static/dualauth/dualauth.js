@@ -79,7 +79,8 @@ export class DualAuthClient extends EventTarget {
     return url === `${this.#base}/${name}`;
   }
 
-  // The CSRF token goes only to the API's origin and the page's own, never to a third party.
+  // The API's origin or the page's own: only there does the CSRF token go, and only from there
+  // do a 401 or 403 concern this session.
   #ownOrigin(url) {
     const page = globalThis.location?.href;
     try {
@@ -129,7 +130,8 @@ export class DualAuthClient extends EventTarget {
   async #request(input, init = {}, noRefresh = false) {
     const url = this.#url(String(input));
     const method = String(init.method ?? "GET").toUpperCase();
-    const unsafe = !SAFE.has(method) && this.#ownOrigin(url);
+    const own = this.#ownOrigin(url); // a third party's 401 or 403 says nothing about this session
+    const unsafe = own && !SAFE.has(method);
     let csrfRetried = false;
     let refreshed = false;
     for (;;) {
@@ -141,7 +143,7 @@ export class DualAuthClient extends EventTarget {
         if (unsafe && url.startsWith(`${this.#base}/`)) await this.#afterSuccess(url, res);
         return res;
       }
-      if (res.status !== 401 && res.status !== 403) return res;
+      if (!own || (res.status !== 401 && res.status !== 403)) return res;
       const { code } = await errorOf(res);
       if (res.status === 403) {
         if (code !== "CSRF_INVALID" || !unsafe || csrfRetried) return res;
