@@ -37,6 +37,8 @@ class _IdTokenInput(serializers.Serializer[Any]):
 class _SignInInput(_IdTokenInput):
     #: Apple hands the name to the app at the first authorization only, never in the id_token.
     name = NamesInput(required=False)
+    #: Apple's ``authorizationCode`` (exchanged for Apple's refresh token where the team key is set).
+    authorizationCode = StrictCharField(required=False, max_length=2048, trim_whitespace=False)
 
 
 class _SocialView(FeatureView):
@@ -66,7 +68,8 @@ class OAuthTokenView(_SocialView, TokenIssuingView):
         data = validated(_SignInInput, request.data)
         outcome = social.sign_in_with_id_token(chosen, data["idToken"], data["nonce"],
                                                delivery=self.token_delivery.name,
-                                               client=delivery.client_info(request), names=data.get("name"))
+                                               client=delivery.client_info(request), names=data.get("name"),
+                                               authorization_code=data.get("authorizationCode"))
         return login_response(request, outcome)
 
 

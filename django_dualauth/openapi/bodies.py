@@ -333,6 +333,11 @@ class DualAuthNamesSerializer(_Body):
 class DualAuthOAuthTokenRequestSerializer(DualAuthIdTokenRequestSerializer):
     name = DualAuthNamesSerializer(required=False, help_text="Apple gives the app the name at the first "
                                                              "authorization only: send it then (a new account).")
+    authorizationCode = StrictCharField(
+        required=False, max_length=2048,
+        help_text="Apple: the credential's `authorizationCode`. Where the server has Apple's team key it is "
+                  "exchanged for Apple's refresh token (kept encrypted, revoked when the account or the link is "
+                  "deleted); a code that fails refuses the sign-in (`OAUTH_CODE_EXCHANGE_FAILED`).")
 
 
 class DualAuthLinkedAccountSerializer(_Body):

@@ -50,6 +50,7 @@ from ..exceptions import (
     OAuthAccountConflict,
     OAuthAccountLinkedElsewhere,
     OAuthAppCodeInvalid,
+    OAuthCodeExchangeFailed,
     OAuthEmailNotVerified,
     OAuthNonceInvalid,
     OAuthStateInvalid,
@@ -272,7 +273,7 @@ OPERATIONS.update({
     social.OAuthTokenView: {"post": Operation(
         "Sign in (or up) with the provider's id_token", {200: b.LoginAnswer}, b.OAuthTokenRequest,
         (*_ID_TOKEN, domain(OAuthEmailNotVerified), domain(OAuthAccountConflict), domain(InvalidCredentials),
-         *_SIGN_IN_REFUSALS, *_DELIVERY),
+         domain(OAuthCodeExchangeFailed), *_SIGN_IN_REFUSALS, *_DELIVERY),
         "A first sign-in creates the account (no password) when the provider verified an address no account "
         "has; an address an account has is `OAUTH_ACCOUNT_CONFLICT` (nothing written). With 2FA on, the answer "
         "is the challenge." + _SOCIAL, issues_session=True, rate_limited=True)},

@@ -41,6 +41,7 @@ from ..exceptions import (
     LinkedAccountNotFound,
     OAuthAccountConflict,
     OAuthAccountLinkedElsewhere,
+    OAuthCodeExchangeFailed,
     OAuthEmailNotVerified,
     OAuthNonceInvalid,
     ProviderFlowUnsupported,
@@ -52,7 +53,7 @@ from ..gateways import ProviderUnreachable, UnknownSigningKey
 from ..models import AccountState, LinkedAccount, OAuthNonce, OAuthNoncePurpose
 from ..signals import social_account_linked, social_account_unlinked
 from ..types import ClientInfo, Delivery, IssuedTokens
-from . import email_claims, first_proof, login, profile_names, social_linking, users
+from . import email_claims, first_proof, login, profile_names, social_linking, social_tokens, users
 from .claims import account_state
 
 if TYPE_CHECKING:
@@ -62,12 +63,14 @@ __all__ = [
     "AMR_FEDERATED",
     "ProviderIdentity",
     "configured_provider",
+    "identity_from_claims",
     "issue_nonce",
     "link_with_id_token",
     "linked_accounts",
     "sign_in_identity",
     "sign_in_with_id_token",
     "unlink",
+    "verified_claims",
     "verify_id_token",
 ]
 
@@ -134,7 +137,7 @@ def _spend_nonce(provider: SocialProvider, raw: str) -> None:
         raise OAuthNonceInvalid()
 
 
-def _nonce_claim_matches(provider: SocialProvider, claim: object, raw: str) -> bool:
+def nonce_claim_matches(provider: SocialProvider, claim: object, raw: str) -> bool:
     """Whether the id_token's ``nonce`` is the one issued: the raw value, or (``nonce_hashed``,
     Apple's convention: the app hands Apple SHA-256 of the nonce) its hex SHA-256."""
     if not isinstance(claim, str):
@@ -147,6 +150,9 @@ def _nonce_claim_matches(provider: SocialProvider, claim: object, raw: str) -> b
 
 def _refuse(provider: SocialProvider, reason: str) -> None:
     audit.record("auth.social.refused", level=logging.WARNING, provider=provider.config.name, reason=reason)
+
+
+refuse = _refuse  # for the redirect flow and the code exchange: the same audit event
 
 
 def _truthy(value: object) -> bool:
@@ -168,14 +174,30 @@ def verify_id_token(provider: SocialProvider, raw_token: object, raw_nonce: obje
     a ``sub``; the ``nonce`` claim matching ``raw_nonce`` (:class:`OAuthNonceInvalid`). Makes no
     network call in steady state and writes nothing; the nonce is spent by the caller.
     """
+    return _verify_with_claims(provider, raw_token, raw_nonce)[0]
+
+
+def _verify_with_claims(provider: SocialProvider, raw_token: object,
+                        raw_nonce: object) -> tuple[ProviderIdentity, dict[str, Any]]:
+    if not looks_like_secret(raw_nonce):
+        _refuse(provider, "nonce_malformed")
+        raise OAuthNonceInvalid()
+    claims = verified_claims(provider, raw_token)
+    if not nonce_claim_matches(provider, claims.get("nonce"), raw_nonce):
+        _refuse(provider, "nonce_mismatch")
+        raise OAuthNonceInvalid()
+    return identity_from_claims(provider, claims), claims
+
+
+def verified_claims(provider: SocialProvider, raw_token: object) -> dict[str, Any]:
+    """The claims of an id_token of ``provider`` once every check of :func:`verify_id_token` but
+    the nonce passed (the code exchange's id_token, compared by ``sub`` instead). Raises
+    :class:`IdTokenInvalid` and :class:`ProviderUnavailable`."""
     config = provider.config
     if not isinstance(raw_token, str) or not raw_token or len(raw_token) > MAX_ID_TOKEN_LENGTH \
             or raw_token.count(".") != 2:
         _refuse(provider, "malformed")
         raise IdTokenInvalid()
-    if not looks_like_secret(raw_nonce):
-        _refuse(provider, "nonce_malformed")
-        raise OAuthNonceInvalid()
     try:
         header = jwt.get_unverified_header(raw_token)
     except jwt.InvalidTokenError:
@@ -220,15 +242,26 @@ def verify_id_token(provider: SocialProvider, raw_token: object, raw_nonce: obje
     if not isinstance(subject, str) or not subject or len(subject) > 255:
         _refuse(provider, "sub")
         raise IdTokenInvalid()
-    if not _nonce_claim_matches(provider, claims.get("nonce"), raw_nonce):
-        _refuse(provider, "nonce_mismatch")
-        raise OAuthNonceInvalid()
+    return claims
+
+
+def identity_from_claims(provider: SocialProvider, claims: Mapping[str, Any]) -> ProviderIdentity:
+    """Who verified claims name (``sub``, the address and whether the provider verified it, the names)."""
     email = claims.get("email")
     email = email.strip() if isinstance(email, str) else ""
     return ProviderIdentity(
-        provider=config.name, subject=subject, email=email,
+        provider=provider.config.name, subject=claims["sub"], email=email,
         email_verified=bool(email) and _truthy(claims.get("email_verified")),
         first_name=_claim_text(claims.get("given_name")), last_name=_claim_text(claims.get("family_name")))
+
+
+def token_client_id(claims: Mapping[str, Any]) -> str:
+    """The client id an id_token was issued to (``azp``, else its one ``aud``): the app whose
+    authorization code came with it."""
+    azp, aud = claims.get("azp"), claims["aud"]  # verified: aud is present
+    if isinstance(azp, str):
+        return azp
+    return aud if isinstance(aud, str) else str(aud[0])
 
 
 def _claim_text(value: object) -> str:
@@ -239,10 +272,19 @@ def _claim_text(value: object) -> str:
 
 def sign_in_with_id_token(provider: SocialProvider, raw_token: object, raw_nonce: object, *, delivery: Delivery,
                           client: ClientInfo, names: Mapping[str, str] | None = None,
-                          ) -> IssuedTokens | login.LoginChallengeIssued:
+                          authorization_code: object = None) -> IssuedTokens | login.LoginChallengeIssued:
     """Sign in (or up) with an id_token: the session, or the 2FA challenge password login would
     answer. ``names`` (``firstName``, ``lastName``: Apple sends the name to the app at the first
     authorization only) fill a new account; the token's ``given_name``/``family_name`` otherwise.
+
+    ``authorization_code`` (Apple's ``authorizationCode``, sent with the identity token): where the
+    provider has its client key (``has_client_key``) it is exchanged at the provider
+    (:func:`.social_tokens.exchange_code`) before any account is touched; the id_token that answer
+    carries must verify and name the same ``sub``, and the refresh token is kept sealed on the
+    linked account for its revocation. A code that was sent and fails refuses the sign-in
+    (:class:`OAuthCodeExchangeFailed`, 400; :class:`ProviderUnavailable` while Apple is down):
+    signing in without it would leave a token nobody can revoke. Without a client key the code
+    is ignored (system check W012).
 
     The nonce is spent once the token verified, whatever follows; then the account is found or
     made and the session issued in one transaction, so a refusal (a conflict, a policy) writes
@@ -251,26 +293,38 @@ def sign_in_with_id_token(provider: SocialProvider, raw_token: object, raw_nonce
     :class:`OAuthAccountConflict`, :class:`InvalidCredentials` (the linked user is inactive) and
     the login module's policy errors.
     """
-    identity = verify_id_token(provider, raw_token, raw_nonce)
+    identity, claims = _verify_with_claims(provider, raw_token, raw_nonce)
     assert isinstance(raw_nonce, str)  # verify_id_token refused any other
     _spend_nonce(provider, raw_nonce)
-    return sign_in_identity(provider, identity, client=client, names=names,
+    token = None
+    if authorization_code is not None and provider.client_secret_jwt is not None:
+        exchanged, token = social_tokens.exchange_code(provider, authorization_code,
+                                                       client_id=token_client_id(claims))
+        if exchanged["sub"] != identity.subject:
+            _refuse(provider, "code_subject_mismatch")
+            raise OAuthCodeExchangeFailed()
+    return sign_in_identity(provider, identity, client=client, names=names, provider_token=token,
                             finish=lambda user: login.sign_in(user, first_factor=AMR_FEDERATED, delivery=delivery,
                                                               client=client))
 
 
 def sign_in_identity(provider: SocialProvider, identity: ProviderIdentity, *, client: ClientInfo,
-                     finish: Callable[[User], _Outcome], names: Mapping[str, str] | None = None) -> _Outcome:
+                     finish: Callable[[User], _Outcome], names: Mapping[str, str] | None = None,
+                     provider_token: social_tokens.ProviderToken | None = None) -> _Outcome:
     """The account rules of every social sign-in for a verified ``identity`` (the native flow's
     id_token, the redirect flow's id_token or user API): the linked user, a new user, or
     :class:`OAuthAccountConflict` / :class:`OAuthEmailNotVerified`; then ``finish(user)`` (the
-    login module's ``sign_in`` or the like) in the same transaction, so a refusal writes nothing."""
+    login module's ``sign_in`` or the like) in the same transaction, so a refusal writes nothing.
+    ``provider_token`` (Apple's refresh token) is kept sealed on the linked account, in it too."""
+
     linked: list[tuple[User, str, bool]] = []
     try:
         with transaction.atomic():
             user, how, created = _account_for(provider, identity, names or {})
             if how:
                 linked.append((user, how, created))
+            if provider_token is not None:
+                social_tokens.store(identity, provider_token)
             outcome = finish(user)
     except OAuthAccountConflict:
         # The identity is proven: kept for link-request to mail the address's owner (social_linking).
