@@ -121,6 +121,8 @@ class AppleStandIn:
         self._lock = threading.Lock()
         self.down = False
         self.deny = False
+        #: Set: the token endpoint's id_token carries this nonce instead of the authorization's.
+        self.nonce_override: str | None = None
         self.next_user = AppleUser("001234.apple-web", "web@example.com")
         self.revoked: list[Revocation] = []
         self.token_requests = 0
@@ -190,8 +192,8 @@ class AppleStandIn:
             code.used = True
             refresh = "r" + secrets.token_hex(24) + ".0.apple"
             self._state.refresh_tokens[refresh] = client.client_id
-        claims = self.issuer.claims(aud=client.client_id, nonce=code.nonce, sub=code.user.sub, email=code.user.email,
-                                    email_verified="true")
+        claims = self.issuer.claims(aud=client.client_id, nonce=self.nonce_override or code.nonce, sub=code.user.sub,
+                                    email=code.user.email, email_verified="true")
         return 200, {"access_token": "a" + secrets.token_hex(16), "token_type": "Bearer", "expires_in": 3600,
                      "refresh_token": refresh, "id_token": self.issuer.mint(claims)}
 
