@@ -29,6 +29,7 @@ from .apple_secret import AppleClientSecret
 from .gateways import ProviderKeys
 from .jwt_keys import SigningKey, prepare_keys, public_jwks
 from .social_providers import ProviderConfig, parse_providers
+from .token_cipher import token_cipher
 from .types import AccessClaims, Delivery
 
 if TYPE_CHECKING:
@@ -702,8 +703,6 @@ class Snapshot:
     def social_token_cipher(self) -> Any:
         """The ``cryptography`` ``MultiFernet`` of ``DUALAUTH_SOCIAL_TOKEN_KEYS`` (or of keys derived
         from ``SECRET_KEY`` and its fallbacks): :func:`crypto.seal_token` / :func:`crypto.open_token`."""
-        from .crypto import token_cipher  # crypto reads these settings through this module
-
         s = dualauth_settings
         return token_cipher(s.SOCIAL_TOKEN_KEYS or s.SECRET_KEYS)
 

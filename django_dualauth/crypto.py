@@ -13,15 +13,12 @@ import re
 import secrets
 from typing import TypeGuard
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.fernet import InvalidToken, MultiFernet
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from .conf import dualauth_settings
+from .conf import dualauth_settings, snapshot
 
-__all__ = ["new_secret", "digest", "digests", "derive_secret", "looks_like_secret", "token_cipher", "seal_token",
-           "open_token"]
+__all__ = ["new_secret", "digest", "digests", "derive_secret", "looks_like_secret", "seal_token", "open_token"]
 
 _SECRET_RE = re.compile(r"\A[A-Za-z0-9_-]{32,128}\Z")
 
@@ -70,23 +67,8 @@ def equal(a: str, b: str) -> bool:
 
 # --- provider tokens kept at rest (Apple's refresh token) ------------------------------------------
 
-_TOKEN_KEY_INFO = b"django_dualauth.social_token"
-
-
-def token_cipher(secrets_: list[str]) -> MultiFernet:
-    """A ``MultiFernet`` (AES-128-CBC + HMAC-SHA256, authenticated) over one key per secret, each
-    stretched from the secret by HKDF-SHA256 with a purpose label, so ``SECRET_KEY`` itself is
-    never the cipher key. The first encrypts, all decrypt."""
-    keys = [Fernet(base64.urlsafe_b64encode(HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                                                 info=_TOKEN_KEY_INFO).derive(secret.encode())))
-            for secret in secrets_]
-    return MultiFernet(keys)
-
-
 def seal_token(raw: str) -> str:
     """``raw`` encrypted for storage (``DUALAUTH_SOCIAL_TOKEN_KEYS``' first key), as text."""
-    from .conf import snapshot
-
     cipher: MultiFernet = snapshot().social_token_cipher
     return cipher.encrypt(raw.encode()).decode("ascii")
 
@@ -94,8 +76,6 @@ def seal_token(raw: str) -> str:
 def open_token(sealed: str) -> str | None:
     """The raw value of :func:`seal_token`'s output, under any configured key; None when no key
     opens it (a key dropped from the list) or it was tampered with."""
-    from .conf import snapshot
-
     cipher: MultiFernet = snapshot().social_token_cipher
     try:
         return cipher.decrypt(sealed.encode("ascii")).decode()

@@ -22,7 +22,7 @@ __all__ = [
     "SetupBody", "SetupSessionAnswer", "SMSSendRequest", "SMSVerifyRequest", "SuccessBody", "TotpSetupBody",
     "UiConfigBody", "JwkSetBody", "VerificationMailRequest", "VerifySetupRequest", "DeleteAccountRequest",
     "NonceBody", "IdTokenRequest", "OAuthTokenRequest", "LinkedAccountBody", "LinkedAccountsBody", "LinkAnswer",
-    "OAuthExchangeRequest",
+    "OAuthExchangeRequest", "AppleFormPost",
     "LinkVerifyAnswer",
 ]
 
@@ -361,6 +361,19 @@ class DualAuthOAuthExchangeRequestSerializer(_Body):
                                              "`oauth/{provider}` (43 to 128 characters).")
 
 
+class DualAuthAppleFormPostSerializer(_Body):
+    """What Apple's page POSTs to the callback (``response_mode=form_post``)."""
+
+    state = StrictCharField(help_text="The `state` of `oauth/apple`: it must be this browser's (binding cookie).")
+    code = StrictCharField(required=False, help_text="Apple's authorization code (exchanged with the client secret "
+                                                      "JWT).")
+    id_token = StrictCharField(required=False, help_text="Ignored: the token endpoint's id_token is the one verified.")
+    user = StrictCharField(required=False, help_text="First authorization only: JSON `{\"name\": {\"firstName\", "
+                                                      "\"lastName\"}, \"email\"}`; its names fill a new account.")
+    error = StrictCharField(required=False, help_text="Apple's error (`user_cancelled_authorize`).")
+
+
+AppleFormPost = DualAuthAppleFormPostSerializer
 NonceBody = DualAuthNonceSerializer
 OAuthExchangeRequest = DualAuthOAuthExchangeRequestSerializer
 IdTokenRequest = DualAuthIdTokenRequestSerializer

@@ -49,7 +49,7 @@ from ..exceptions import (
     ProviderUnavailable,
     ValidationFailed,
 )
-from ..gateways import ProviderUnreachable, UnknownSigningKey
+from ..gateways import CodeExchangeRefused, ProviderUnreachable, UnknownSigningKey, exchange_code
 from ..models import AccountState, LinkedAccount, OAuthNonce, OAuthNoncePurpose
 from ..signals import social_account_linked, social_account_unlinked
 from ..types import ClientInfo, Delivery, IssuedTokens
@@ -63,6 +63,7 @@ __all__ = [
     "AMR_FEDERATED",
     "ProviderIdentity",
     "configured_provider",
+    "exchange_authorization_code",
     "identity_from_claims",
     "issue_nonce",
     "link_with_id_token",
@@ -79,6 +80,8 @@ AMR_FEDERATED = "fed"
 NONCE_PURPOSE = "oauth_nonce"
 #: id_tokens are a few hundred bytes to a few KB; refuse anything larger before parsing it.
 MAX_ID_TOKEN_LENGTH = 16 * 1024
+#: An authorization code is a few hundred characters; refuse anything longer before sending it on.
+MAX_CODE_LENGTH = 2048
 #: Header parameters that would let a token name its own key; never honoured, so refused.
 _FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c"})
 
@@ -268,6 +271,48 @@ def _claim_text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+# --- Apple's authorization code --------------------------------------------------------------------
+
+def exchange_authorization_code(provider: SocialProvider, code: object, *, client_id: str, redirect_uri: str = "",
+                                ) -> tuple[dict[str, Any], social_tokens.ProviderToken | None]:
+    """Exchange Apple's authorization ``code`` issued to ``client_id``; returns the verified claims
+    of the id_token Apple answered with (no nonce check: the caller compares ``sub`` or checks
+    the nonce) and the refresh token, if Apple gave one.
+
+    Raises :class:`OAuthCodeExchangeFailed` (400: Apple refused the code, used, expired, another
+    client's, or the client secret), :class:`ProviderUnavailable` (503: Apple unreachable) and
+    :class:`IdTokenInvalid` (its id_token does not verify)."""
+    signer = provider.client_secret_jwt
+    if signer is None or not isinstance(code, str) or not code or len(code) > MAX_CODE_LENGTH:
+        _refuse(provider, "code_malformed")
+        raise OAuthCodeExchangeFailed()
+    form = {"grant_type": "authorization_code", "code": code, "client_id": client_id,
+            "client_secret": signer.for_client(client_id)}
+    if redirect_uri:
+        form["redirect_uri"] = redirect_uri
+    config = provider.config
+    try:
+        answer = exchange_code(config.token_endpoint, form, timeout=config.timeout)
+    except CodeExchangeRefused as exc:
+        log.warning("provider %s refused the code: %s", config.name, exc)
+        _refuse(provider, "code_refused")
+        raise OAuthCodeExchangeFailed() from None
+    except ProviderUnreachable as exc:
+        log.warning("provider %s: %s", config.name, exc)
+        audit.record("auth.social.provider_unavailable", level=logging.ERROR, provider=config.name,
+                     error=repr(str(exc)[:200]))
+        raise ProviderUnavailable() from None
+    id_token = answer.get("id_token")
+    if not isinstance(id_token, str):
+        _refuse(provider, "no_id_token")
+        raise IdTokenInvalid()
+    claims = verified_claims(provider, id_token)
+    refresh = answer.get("refresh_token")
+    if not isinstance(refresh, str) or not 0 < len(refresh) <= 4096:
+        return claims, None
+    return claims, social_tokens.ProviderToken(client_id, refresh)
+
+
 # --- sign-in ---------------------------------------------------------------------------------------
 
 def sign_in_with_id_token(provider: SocialProvider, raw_token: object, raw_nonce: object, *, delivery: Delivery,
@@ -279,7 +324,7 @@ def sign_in_with_id_token(provider: SocialProvider, raw_token: object, raw_nonce
 
     ``authorization_code`` (Apple's ``authorizationCode``, sent with the identity token): where the
     provider has its client key (``has_client_key``) it is exchanged at the provider
-    (:func:`.social_tokens.exchange_code`) before any account is touched; the id_token that answer
+    (:func:`exchange_authorization_code`) before any account is touched; the id_token that answer
     carries must verify and name the same ``sub``, and the refresh token is kept sealed on the
     linked account for its revocation. A code that was sent and fails refuses the sign-in
     (:class:`OAuthCodeExchangeFailed`, 400; :class:`ProviderUnavailable` while Apple is down):
@@ -298,7 +343,7 @@ def sign_in_with_id_token(provider: SocialProvider, raw_token: object, raw_nonce
     _spend_nonce(provider, raw_nonce)
     token = None
     if authorization_code is not None and provider.client_secret_jwt is not None:
-        exchanged, token = social_tokens.exchange_code(provider, authorization_code,
+        exchanged, token = exchange_authorization_code(provider, authorization_code,
                                                        client_id=token_client_id(claims))
         if exchanged["sub"] != identity.subject:
             _refuse(provider, "code_subject_mismatch")
@@ -324,7 +369,7 @@ def sign_in_identity(provider: SocialProvider, identity: ProviderIdentity, *, cl
             if how:
                 linked.append((user, how, created))
             if provider_token is not None:
-                social_tokens.store(identity, provider_token)
+                social_tokens.store(identity.provider, identity.subject, provider_token)
             outcome = finish(user)
     except OAuthAccountConflict:
         # The identity is proven: kept for link-request to mail the address's owner (social_linking).

@@ -334,8 +334,8 @@ def _apple_identity(provider: SocialProvider, raw_state: str,
     ``id_token`` Apple also POSTs to the callback is not used: the one from the token endpoint
     came straight from Apple, to a client it authenticated."""
     config = provider.config
-    claims, token = social_tokens.exchange_code(provider, code, client_id=config.client_ids[0],
-                                                redirect_uri=config.redirect_uri)
+    claims, token = social.exchange_authorization_code(provider, code, client_id=config.client_ids[0],
+                                                       redirect_uri=config.redirect_uri)
     if not social.nonce_claim_matches(provider, claims.get("nonce"), _nonce_for(provider, raw_state)):
         _refuse(provider, "nonce_mismatch")
         raise OAuthNonceInvalid()

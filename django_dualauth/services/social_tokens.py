@@ -2,11 +2,9 @@
 encrypted at rest, and the token's revocation when the link or the account goes. No HTTP of its
 own: the provider is reached through ``gateways`` (bounded timeouts, no redirects).
 
-**The exchange** (:func:`exchange_code`): a code the app (``authorizationCode``) or Apple's web
-callback hands over is POSTed to Apple's token endpoint with the client secret JWT
-(``apple_secret``); the id_token Apple answers with is verified as any other
-(:func:`.social.verified_claims`), and must name the same ``sub``. What is kept is the
-refresh token, sealed (``crypto.seal_token``) on the :class:`LinkedAccount`.
+**The exchange** (:func:`.social.exchange_authorization_code`) hands over a
+:class:`ProviderToken`; :func:`store` keeps its refresh token, sealed (``crypto.seal_token``),
+on the :class:`LinkedAccount`.
 
 **The revocation** (App Store guideline 5.1.1(v)): deleting a :class:`LinkedAccount` that holds a
 token (an unlink; the user's deletion, whichever way, cascades to it) queues a
@@ -23,28 +21,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from .. import audit
-from ..conf import SocialProvider, snapshot
+from ..conf import snapshot
 from ..crypto import open_token, seal_token
-from ..exceptions import IdTokenInvalid, OAuthCodeExchangeFailed, ProviderUnavailable
 from ..gateways import CodeExchangeRefused, ProviderUnreachable, revoke_token
-from ..gateways import exchange_code as post_code
 from ..models import LinkedAccount, ProviderTokenRevocation
 from ..signals import provider_token_revoked
 
-if TYPE_CHECKING:
-    from .social import ProviderIdentity
-
-__all__ = ["ProviderToken", "attempt", "exchange_code", "queue_revocation", "retry_pending", "store"]
+__all__ = ["ProviderToken", "attempt", "queue_revocation", "retry_pending", "store"]
 
 log = logging.getLogger("django_dualauth.social")
-#: An authorization code is a few hundred characters; refuse anything longer before sending it on.
-MAX_CODE_LENGTH = 2048
 
 
 @dataclass(frozen=True)
@@ -55,52 +46,12 @@ class ProviderToken:
     refresh_token: str
 
 
-def exchange_code(provider: SocialProvider, code: object, *, client_id: str, redirect_uri: str = "",
-                  ) -> tuple[dict[str, object], ProviderToken | None]:
-    """Exchange Apple's authorization ``code`` issued to ``client_id``; returns the verified claims
-    of the id_token Apple answered with (no nonce check: the caller compares ``sub`` or checks
-    the nonce) and the refresh token, if Apple gave one.
-
-    Raises :class:`OAuthCodeExchangeFailed` (400: Apple refused the code, used, expired, another
-    client's, or the client secret), :class:`ProviderUnavailable` (503: Apple unreachable) and
-    :class:`IdTokenInvalid` (its id_token does not verify)."""
-    from .social import refuse, verified_claims  # social imports this module
-
-    signer = provider.client_secret_jwt
-    if signer is None or not isinstance(code, str) or not code or len(code) > MAX_CODE_LENGTH:
-        refuse(provider, "code_malformed")
-        raise OAuthCodeExchangeFailed()
-    form = {"grant_type": "authorization_code", "code": code, "client_id": client_id,
-            "client_secret": signer.for_client(client_id)}
-    if redirect_uri:
-        form["redirect_uri"] = redirect_uri
-    config = provider.config
-    try:
-        answer = post_code(config.token_endpoint, form, timeout=config.timeout)
-    except CodeExchangeRefused as exc:
-        log.warning("provider %s refused the code: %s", config.name, exc)
-        refuse(provider, "code_refused")
-        raise OAuthCodeExchangeFailed() from None
-    except ProviderUnreachable as exc:
-        log.warning("provider %s: %s", config.name, exc)
-        audit.record("auth.social.provider_unavailable", level=logging.ERROR, provider=config.name,
-                     error=repr(str(exc)[:200]))
-        raise ProviderUnavailable() from None
-    id_token = answer.get("id_token")
-    if not isinstance(id_token, str):
-        refuse(provider, "no_id_token")
-        raise IdTokenInvalid()
-    claims = verified_claims(provider, id_token)
-    refresh = answer.get("refresh_token")
-    token = ProviderToken(client_id, refresh) if isinstance(refresh, str) and 0 < len(refresh) <= 4096 else None
-    return claims, token
-
-
-def store(identity: ProviderIdentity, token: ProviderToken) -> None:
-    """Keep ``token`` sealed on the identity's linked account (inside the sign-in's transaction).
+def store(provider: str, subject: str, token: ProviderToken) -> None:
+    """Keep ``token`` sealed on the linked account ``provider`` + ``subject`` (inside the sign-in's
+    transaction).
     A token already kept is replaced, not revoked: Apple's revocation ends the user's whole
     authorization of the app, which would void the new token too."""
-    LinkedAccount.objects.filter(provider=identity.provider, provider_account_id=identity.subject).update(
+    LinkedAccount.objects.filter(provider=provider, provider_account_id=subject).update(
         provider_token=seal_token(token.refresh_token), provider_token_client_id=token.client_id)
 
 
