@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import pickle
 from collections.abc import Iterator
 from typing import Any
 
@@ -273,6 +274,30 @@ def test_a_token_apple_refuses_to_revoke_is_dropped(keyed: AppleStandIn, client_
     assert not ProviderTokenRevocation.objects.exists()
     assert [(e["revoked"], e["error"]) for e in received] == [(False, "refused: invalid_client")]
     events.close()
+
+
+DISPATCHED: list[Any] = []
+
+
+def collect(send: Any) -> None:
+    """A ``DUALAUTH_MESSAGE_DISPATCHER`` that keeps what it is given (a task queue's stand-in)."""
+    DISPATCHED.append(send)
+
+
+def test_the_revocation_goes_through_the_dispatcher_as_a_picklable_call(
+        keyed: AppleStandIn, client_factory: Any, settings: Any, django_capture_on_commit_callbacks: Any) -> None:
+    assert apple_sign_in(client_factory("bearer"), keyed).status_code == 200
+    (raw,) = issued_refresh_tokens(keyed)
+    settings.DUALAUTH_MESSAGE_DISPATCHER = "tests.test_social_apple.collect"
+    DISPATCHED.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        User.objects.get().delete()
+    (send,) = DISPATCHED
+    assert keyed.revoked == []  # the request path sent nothing itself
+    sent = pickle.loads(pickle.dumps(send))  # what a task queue would do
+    assert raw not in repr(pickle.dumps(send))  # the call names the queued row, not the token
+    sent()
+    assert [r.token for r in keyed.revoked] == [raw]
 
 
 # --- encryption keys ---------------------------------------------------------------------------------

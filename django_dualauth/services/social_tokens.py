@@ -10,7 +10,8 @@ on the :class:`LinkedAccount`.
 token (an unlink; the user's deletion, whichever way, cascades to it) queues a
 :class:`ProviderTokenRevocation` row *in the deleting transaction*
 (:func:`queue_revocation`, from a ``post_delete`` receiver), and :func:`attempt` runs after the
-commit: a deletion never waits on Apple, and never fails because Apple is down. A revocation that
+commit, off the request path (``DUALAUTH_MESSAGE_DISPATCHER``): a deletion never waits on Apple,
+and never fails because Apple is down. A revocation that
 fails stays queued (``attempts``, ``last_error``) for ``manage.py dualauth_revoke_provider_tokens``
 (:func:`retry_pending`), run from cron; a refused one (Apple's 4xx: an already revoked or foreign
 token) is final and dropped. Logs and signals never carry the token.
@@ -18,6 +19,7 @@ token) is final and dropped. Logs and signals never carry the token.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,7 +28,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit
+from .. import audit, messaging
 from ..conf import snapshot
 from ..crypto import open_token, seal_token
 from ..gateways import CodeExchangeRefused, ProviderUnreachable, revoke_token
@@ -59,11 +61,13 @@ def store(provider: str, subject: str, token: ProviderToken) -> None:
 
 def queue_revocation(link: LinkedAccount) -> None:
     """Queue the revocation of the token ``link`` held, in the transaction that deletes it, and
-    attempt it once that transaction commits (nothing is sent if it rolls back)."""
+    attempt it once that transaction commits (nothing is sent if it rolls back), off the request
+    path through ``DUALAUTH_MESSAGE_DISPATCHER`` as mails are: a slow Apple never holds the
+    response. The row is the durable record; the dispatched call carries only its key."""
     row = ProviderTokenRevocation.objects.create(
         provider=link.provider, client_id=link.provider_token_client_id, token=link.provider_token,
         user_id=str(link.user_id), created_at=timezone.now())
-    transaction.on_commit(lambda: attempt(row.pk), robust=True)
+    transaction.on_commit(functools.partial(messaging.dispatch, functools.partial(attempt, row.pk)), robust=True)
 
 
 def attempt(pk: Any) -> bool:
