@@ -174,6 +174,19 @@ def test_a_later_sign_in_replaces_the_kept_token_without_revoking(auth_client: A
     assert keyed.revoked == []  # revoking the old one would end the user's whole authorization
 
 
+def test_a_code_from_apples_js_on_the_web_is_exchanged_with_the_redirect_uri(
+        auth_client: AuthClient, settings: Any, apple_rest: AppleStandIn, team: AppleTeam) -> None:
+    web = "https://api.example.com/auth/oauth/apple/callback"
+    settings.DUALAUTH_SOCIAL_PROVIDERS = {"apple": {**apple_options(apple_rest, team)["apple"],
+                                                    "client_ids": [APPLE_SERVICES, APPLE_BUNDLE], "redirect_uri": web}}
+    nonce = get_nonce(auth_client, "apple")
+    body = {"idToken": identity_token(apple_rest, nonce, aud=APPLE_SERVICES), "nonce": nonce,
+            "authorizationCode": apple_rest.issue_code(APPLE_SERVICES, ALICE, redirect_uri=web)}
+    response = auth_client._remember(auth_client.post(auth_client.url("oauth/apple/token"), body))
+    assert response.status_code == 200, response.content
+    assert LinkedAccount.objects.get().provider_token_client_id == APPLE_SERVICES
+
+
 def test_an_oversized_code_is_a_400(auth_client: AuthClient, keyed: AppleStandIn) -> None:
     response = apple_sign_in(auth_client, keyed, code="x" * 5000)
     assert response.status_code == 400 and response.json()["code"] == "VALIDATION_ERROR"

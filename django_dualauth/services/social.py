@@ -343,8 +343,12 @@ def sign_in_with_id_token(provider: SocialProvider, raw_token: object, raw_nonce
     _spend_nonce(provider, raw_nonce)
     token = None
     if authorization_code is not None and provider.client_secret_jwt is not None:
-        exchanged, token = exchange_authorization_code(provider, authorization_code,
-                                                       client_id=token_client_id(claims))
+        client_id = token_client_id(claims)
+        # A code from Apple's JS on the web (the Services ID, the first client id) was issued for
+        # the configured redirect_uri, which Apple then requires; a native app's needs none.
+        redirect_uri = provider.config.redirect_uri if client_id == provider.config.client_ids[0] else ""
+        exchanged, token = exchange_authorization_code(provider, authorization_code, client_id=client_id,
+                                                       redirect_uri=redirect_uri)
         if exchanged["sub"] != identity.subject:
             _refuse(provider, "code_subject_mismatch")
             raise OAuthCodeExchangeFailed()

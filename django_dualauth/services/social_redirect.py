@@ -25,6 +25,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -45,12 +46,13 @@ from ..exceptions import (
     ProviderNotConfigured,
     ProviderUnavailable,
     ReturnUrlNotAllowed,
+    ValidationFailed,
 )
 from ..gateways import CodeExchangeRefused, ProviderUnreachable, exchange_code, fetch_json
 from ..models import OAuthFlow, OAuthState
 from ..social_providers import GITHUB, MAX_RETURN_URL_LENGTH
 from ..types import ClientInfo, Delivery, IssuedTokens
-from . import login, social, social_tokens
+from . import login, profile_names, social, social_tokens
 from .sessions import issue_session
 
 if TYPE_CHECKING:
@@ -355,8 +357,12 @@ def _form_post_names(raw: str | None) -> dict[str, str] | None:
     name = data.get("name") if isinstance(data, dict) else None
     if not isinstance(name, dict):
         return None
-    names = {key: value.strip()[:150] for key in ("firstName", "lastName")
+    names = {key: value.strip() for key in ("firstName", "lastName")
              if isinstance(value := name.get(key), str) and value.strip()}
+    try:  # names the user model cannot hold (too long) are dropped, not a refused sign-in
+        profile_names.names_to_store(get_user_model(), dict(names), skip_missing=True)
+    except ValidationFailed:
+        return None
     return names or None
 
 

@@ -142,11 +142,12 @@ class AppleStandIn:
         with self._lock:
             self._state.clients[client_id] = _Client(client_id, team, redirect_uris)
 
-    def issue_code(self, client_id: str, user: AppleUser, *, nonce: str | None = None) -> str:
-        """An authorization code as the native SDK hands the app (with the identity token)."""
+    def issue_code(self, client_id: str, user: AppleUser, *, nonce: str | None = None, redirect_uri: str = "") -> str:
+        """An authorization code as the native SDK hands the app (with the identity token), or
+        Apple's JS on a web page (``redirect_uri``: the one it was initialised with)."""
         code = "c" + secrets.token_hex(24) + ".0.apple"
         with self._lock:
-            self._state.codes[code] = _Code(client_id, user, nonce, "", time.time() + CODE_LIFETIME)
+            self._state.codes[code] = _Code(client_id, user, nonce, redirect_uri, time.time() + CODE_LIFETIME)
         return code
 
     @property

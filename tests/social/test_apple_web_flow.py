@@ -133,6 +133,14 @@ def test_an_unreadable_user_field_is_ignored(apple: AppleStandIn) -> None:
     assert User.objects.get().first_name == ""
 
 
+def test_names_the_account_cannot_hold_are_dropped_not_a_refusal(apple: AppleStandIn) -> None:
+    browser = Client()
+    _, fields = _start(browser)
+    fields["user"] = '{"name": {"firstName": "%s", "lastName": "Liddell"}}' % ("A" * 300)
+    assert _post_back(browser, fields)["Location"] == RETURN
+    assert User.objects.get().first_name == ""
+
+
 def test_a_post_from_another_browser_is_refused(apple: AppleStandIn) -> None:
     """Login CSRF: the attacker's own state and code posted from the victim's browser."""
     attacker, victim = Client(), Client()
