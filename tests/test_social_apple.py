@@ -193,6 +193,31 @@ def test_an_oversized_code_is_a_400(auth_client: AuthClient, keyed: AppleStandIn
     assert keyed.token_requests == 0
 
 
+def _link(client: AuthClient, apple_rest: AppleStandIn, code: str | None) -> Any:
+    nonce = get_nonce(client, "apple")
+    body = {"idToken": identity_token(apple_rest, nonce), "nonce": nonce}
+    if code is not None:
+        body["authorizationCode"] = code
+    return client.post(client.url("oauth/apple/link"), body)
+
+
+def test_linking_apple_from_a_session_keeps_the_token_and_unlinking_revokes_it(
+        auth_client: AuthClient, keyed: AppleStandIn, user_factory: Any,
+        django_capture_on_commit_callbacks: Any) -> None:
+    user_factory(email="owner@example.com")
+    assert auth_client.login("owner@example.com", PASSWORD).status_code == 200
+    refused = _link(auth_client, keyed, "c" + "0" * 40)  # a code Apple refuses: nothing linked
+    assert refused.status_code == 400 and refused.json()["code"] == "OAUTH_CODE_EXCHANGE_FAILED"
+    assert not LinkedAccount.objects.exists()
+    response = _link(auth_client, keyed, keyed.issue_code(APPLE_BUNDLE, ALICE))
+    assert response.status_code == 200, response.content
+    (raw,) = issued_refresh_tokens(keyed)
+    assert open_token(LinkedAccount.objects.get().provider_token) == raw
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _delete(auth_client, auth_client.url(f"linked-accounts/apple/{ALICE.sub}")).status_code == 200
+    assert [r.token for r in keyed.revoked] == [raw]
+
+
 # --- revocation -------------------------------------------------------------------------------------
 
 def test_deleting_the_account_revokes_the_token_after_the_commit(

@@ -22,7 +22,7 @@ __all__ = [
     "SetupBody", "SetupSessionAnswer", "SMSSendRequest", "SMSVerifyRequest", "SuccessBody", "TotpSetupBody",
     "UiConfigBody", "JwkSetBody", "VerificationMailRequest", "VerifySetupRequest", "DeleteAccountRequest",
     "NonceBody", "IdTokenRequest", "OAuthTokenRequest", "LinkedAccountBody", "LinkedAccountsBody", "LinkAnswer",
-    "OAuthExchangeRequest", "AppleFormPost",
+    "OAuthExchangeRequest", "AppleFormPost", "OAuthLinkRequest",
     "LinkVerifyAnswer",
 ]
 
@@ -330,14 +330,17 @@ class DualAuthNamesSerializer(_Body):
     lastName = StrictCharField(required=False, allow_blank=True)
 
 
-class DualAuthOAuthTokenRequestSerializer(DualAuthIdTokenRequestSerializer):
-    name = DualAuthNamesSerializer(required=False, help_text="Apple gives the app the name at the first "
-                                                             "authorization only: send it then (a new account).")
+class DualAuthOAuthLinkRequestSerializer(DualAuthIdTokenRequestSerializer):
     authorizationCode = StrictCharField(
         required=False, max_length=2048,
         help_text="Apple: the credential's `authorizationCode`. Where the server has Apple's team key it is "
                   "exchanged for Apple's refresh token (kept encrypted, revoked when the account or the link is "
-                  "deleted); a code that fails refuses the sign-in (`OAUTH_CODE_EXCHANGE_FAILED`).")
+                  "deleted); a code that fails refuses the call (`OAUTH_CODE_EXCHANGE_FAILED`).")
+
+
+class DualAuthOAuthTokenRequestSerializer(DualAuthOAuthLinkRequestSerializer):
+    name = DualAuthNamesSerializer(required=False, help_text="Apple gives the app the name at the first "
+                                                             "authorization only: send it then (a new account).")
 
 
 class DualAuthLinkedAccountSerializer(_Body):
@@ -377,6 +380,7 @@ AppleFormPost = DualAuthAppleFormPostSerializer
 NonceBody = DualAuthNonceSerializer
 OAuthExchangeRequest = DualAuthOAuthExchangeRequestSerializer
 IdTokenRequest = DualAuthIdTokenRequestSerializer
+OAuthLinkRequest = DualAuthOAuthLinkRequestSerializer
 OAuthTokenRequest = DualAuthOAuthTokenRequestSerializer
 LinkedAccountBody = DualAuthLinkedAccountSerializer
 LinkedAccountsBody = DualAuthLinkedAccountsSerializer

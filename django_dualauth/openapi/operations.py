@@ -278,8 +278,9 @@ OPERATIONS.update({
         "has; an address an account has is `OAUTH_ACCOUNT_CONFLICT` (nothing written). With 2FA on, the answer "
         "is the challenge." + _SOCIAL, issues_session=True, rate_limited=True)},
     social.OAuthLinkView: {"post": Operation(
-        "Link the provider account of an id_token to the caller", {200: b.LinkAnswer}, b.IdTokenRequest,
-        (*_ID_TOKEN, domain(OAuthAccountLinkedElsewhere), domain(ReauthenticationRequired)),
+        "Link the provider account of an id_token to the caller", {200: b.LinkAnswer}, b.OAuthLinkRequest,
+        (*_ID_TOKEN, domain(OAuthAccountLinkedElsewhere), domain(ReauthenticationRequired),
+         domain(OAuthCodeExchangeFailed)),
         "Within `DUALAUTH_FRESH_SIGN_IN_WINDOW` of the session's sign-in only." + _SOCIAL, rate_limited=True)},
     social_redirect.OAuthStartView: {"get": Operation(
         "Start the redirect flow: 302 to the provider", {302: None}, None,

@@ -341,20 +341,29 @@ def sign_in_with_id_token(provider: SocialProvider, raw_token: object, raw_nonce
     identity, claims = _verify_with_claims(provider, raw_token, raw_nonce)
     assert isinstance(raw_nonce, str)  # verify_id_token refused any other
     _spend_nonce(provider, raw_nonce)
-    token = None
-    if authorization_code is not None and provider.client_secret_jwt is not None:
-        client_id = token_client_id(claims)
-        # A code from Apple's JS on the web (the Services ID, the first client id) was issued for
-        # the configured redirect_uri, which Apple then requires; a native app's needs none.
-        redirect_uri = provider.config.redirect_uri if client_id == provider.config.client_ids[0] else ""
-        exchanged, token = exchange_authorization_code(provider, authorization_code, client_id=client_id,
-                                                       redirect_uri=redirect_uri)
-        if exchanged["sub"] != identity.subject:
-            _refuse(provider, "code_subject_mismatch")
-            raise OAuthCodeExchangeFailed()
+    token = _exchange_for(provider, identity, claims, authorization_code)
     return sign_in_identity(provider, identity, client=client, names=names, provider_token=token,
                             finish=lambda user: login.sign_in(user, first_factor=AMR_FEDERATED, delivery=delivery,
                                                               client=client))
+
+
+def _exchange_for(provider: SocialProvider, identity: ProviderIdentity, claims: Mapping[str, Any],
+                  authorization_code: object) -> social_tokens.ProviderToken | None:
+    """The provider token of the code that came with a verified id_token (None without a code or
+    a client key): exchanged for the client the id_token names, and refused unless the exchange's
+    id_token names the same ``sub``."""
+    if authorization_code is None or provider.client_secret_jwt is None:
+        return None
+    client_id = token_client_id(claims)
+    # A code from Apple's JS on the web (the Services ID, the first client id) was issued for
+    # the configured redirect_uri, which Apple then requires; a native app's needs none.
+    redirect_uri = provider.config.redirect_uri if client_id == provider.config.client_ids[0] else ""
+    exchanged, token = exchange_authorization_code(provider, authorization_code, client_id=client_id,
+                                                   redirect_uri=redirect_uri)
+    if exchanged["sub"] != identity.subject:
+        _refuse(provider, "code_subject_mismatch")
+        raise OAuthCodeExchangeFailed()
+    return token
 
 
 def sign_in_identity(provider: SocialProvider, identity: ProviderIdentity, *, client: ClientInfo,
@@ -473,22 +482,30 @@ def _create_link(user: User, identity: ProviderIdentity, now: datetime) -> Linke
 
 # --- linking from a session, listing, unlinking ----------------------------------------------------
 
-def link_with_id_token(user: User, provider: SocialProvider, raw_token: object, raw_nonce: object,
-                       ) -> LinkedAccount:
+def link_with_id_token(user: User, provider: SocialProvider, raw_token: object, raw_nonce: object, *,
+                       authorization_code: object = None) -> LinkedAccount:
     """Link the provider account of an id_token to the signed-in ``user`` (idempotent for an
-    account already theirs). Raises what :func:`verify_id_token` raises,
-    :class:`OAuthNonceInvalid` and :class:`OAuthAccountLinkedElsewhere`. The caller has checked
-    that the session may make this change (a fresh sign-in)."""
-    identity = verify_id_token(provider, raw_token, raw_nonce)
+    account already theirs). ``authorization_code``: Apple's, exchanged as at sign-in
+    (:func:`sign_in_with_id_token`), its refresh token kept on the link for its revocation.
+    Raises what :func:`verify_id_token` raises, :class:`OAuthNonceInvalid`,
+    :class:`OAuthAccountLinkedElsewhere` (before any exchange) and the exchange's errors. The
+    caller has checked that the session may make this change (a fresh sign-in)."""
+    identity, claims = _verify_with_claims(provider, raw_token, raw_nonce)
     assert isinstance(raw_nonce, str)
     _spend_nonce(provider, raw_nonce)
     existing = LinkedAccount.objects.filter(provider=identity.provider, provider_account_id=identity.subject).first()
+    if existing is not None and existing.user_id != user.pk:
+        _refuse(provider, "linked_elsewhere")
+        raise OAuthAccountLinkedElsewhere()
+    token = _exchange_for(provider, identity, claims, authorization_code)
     if existing is not None:
-        if existing.user_id != user.pk:
-            _refuse(provider, "linked_elsewhere")
-            raise OAuthAccountLinkedElsewhere()
+        if token is not None:
+            social_tokens.store(identity.provider, identity.subject, token)
         return existing
-    link = _create_link(user, identity, timezone.now())
+    with transaction.atomic():
+        link = _create_link(user, identity, timezone.now())
+        if token is not None:
+            social_tokens.store(identity.provider, identity.subject, token)
     social_account_linked.send(sender=LinkedAccount, user=user, provider=identity.provider,
                                provider_account_id=identity.subject, created=False, how="session")
     audit.record("auth.social.linked", user=str(user.pk), provider=identity.provider)
