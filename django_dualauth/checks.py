@@ -12,8 +12,9 @@ from django.conf import settings
 from django.core import checks
 from jwt.algorithms import get_default_algorithms
 
+from .apple_secret import load_apple_key
 from .conf import DELIVERY_POLICIES, REDIS_CACHES, REVOCATION_CHECKS, SAMESITE_VALUES, dualauth_settings
-from .social_providers import parse_providers, return_url_problem
+from .social_providers import APPLE_KEY_OPTIONS, ProviderConfig, parse_providers, return_url_problem
 
 _NON_SHARED_CACHES = {
     "django.core.cache.backends.locmem.LocMemCache",
@@ -293,6 +294,7 @@ def _check_social_providers() -> list[checks.CheckMessage]:
         if not ok:
             errors.append(checks.Error(f"DUALAUTH_{name} must be a timedelta (or seconds), not negative.",
                                        id="dualauth.E017"))
+    errors.extend(_check_apple(providers))
     for provider in providers.values():
         if provider.redirect_flow and not urlsplit(provider.redirect_uri).path.endswith(
                 f"/oauth/{provider.name}/callback"):
@@ -301,12 +303,55 @@ def _check_social_providers() -> list[checks.CheckMessage]:
                 f"provider's callback (…/oauth/{provider.name}/callback).",
                 hint="Point it at the package's callback as the browser reaches it: the link flow's "
                      "oauth/<name>?linkTicket= URL is derived from it.", id="dualauth.W013"))
-        for url in (provider.jwks_uri, provider.discovery_url, provider.token_endpoint, provider.userinfo_endpoint):
+        for url in (provider.jwks_uri, provider.discovery_url, provider.token_endpoint, provider.userinfo_endpoint,
+                    provider.revoke_endpoint):
             parsed = urlsplit(url)
             if parsed.scheme == "http" and parsed.hostname not in _LOOPBACK_HOSTS:
                 errors.append(checks.Warning(
                     f"DUALAUTH_SOCIAL_PROVIDERS[{provider.name!r}] fetches {url} over plain HTTP.",
                     hint="Use https: keys fetched in clear text can be replaced on the way.", id="dualauth.W010"))
+    return errors
+
+
+def _check_apple(providers: dict[str, ProviderConfig]) -> list[checks.CheckMessage]:
+    """E019: Apple's team key incomplete or unusable, Apple's web flow without it, or
+    ``DUALAUTH_SOCIAL_TOKEN_KEYS`` unusable; W012: Apple without the key, so the app's
+    authorization code is not exchanged and no Apple token can be revoked at account deletion."""
+    errors: list[checks.CheckMessage] = []
+    token_keys: list[object]
+    try:
+        token_keys = list(dualauth_settings.SOCIAL_TOKEN_KEYS)
+    except TypeError:
+        token_keys = [None]
+    if any(not isinstance(key, str) or len(key) < 32 for key in token_keys):
+        errors.append(checks.Error("DUALAUTH_SOCIAL_TOKEN_KEYS must be a list of secret strings of at least 32 "
+                                   "characters (the first encrypts, all decrypt).",
+                                   hint="Generate one with secrets.token_urlsafe(32); load it from the environment.",
+                                   id="dualauth.E019"))
+    for provider in providers.values():
+        if provider.kind != "apple":
+            continue
+        where = f"DUALAUTH_SOCIAL_PROVIDERS[{provider.name!r}]"
+        given = [name for name in APPLE_KEY_OPTIONS if getattr(provider, name)]
+        if given and len(given) < len(APPLE_KEY_OPTIONS):
+            errors.append(checks.Error(f"{where} sets {given} but Apple's client secret needs all of "
+                                       f"{list(APPLE_KEY_OPTIONS)}.", id="dualauth.E019"))
+            continue
+        if provider.has_client_key:
+            try:
+                load_apple_key(provider.private_key)
+            except ValueError as exc:
+                errors.append(checks.Error(f"{where}: private_key is unusable: {exc}.",
+                                           hint="The .p8 file of a Sign in with Apple key (PEM, P-256).",
+                                           id="dualauth.E019"))
+            continue
+        if provider.redirect_uri:
+            errors.append(checks.Error(f"{where} sets redirect_uri, but Apple's web flow needs team_id, key_id and "
+                                       "private_key (its client secret is a JWT they sign).", id="dualauth.E019"))
+        errors.append(checks.Warning(
+            f"{where} has no team_id, key_id and private_key: the app's authorizationCode is not exchanged, so "
+            "deleting an account cannot revoke its Apple tokens (App Store guideline 5.1.1(v)).",
+            hint="Add the Sign in with Apple key (docs/social-login.md#apple).", id="dualauth.W012"))
     return errors
 
 

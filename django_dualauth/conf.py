@@ -25,9 +25,11 @@ from django.utils.module_loading import import_string
 
 from ._seam.csrf_check import CsrfCheck
 from ._seam.settings_holder import settings_holder
+from .apple_secret import AppleClientSecret
 from .gateways import ProviderKeys
 from .jwt_keys import SigningKey, prepare_keys, public_jwks
 from .social_providers import ProviderConfig, parse_providers
+from .token_cipher import token_cipher
 from .types import AccessClaims, Delivery
 
 if TYPE_CHECKING:
@@ -463,6 +465,14 @@ class DualAuthSettings:
         return _duration(self._get("SOCIAL_APP_CODE_LIFETIME", timedelta(seconds=60)))
 
     @property
+    def SOCIAL_TOKEN_KEYS(self) -> list[str]:
+        """Keys that encrypt provider tokens kept at rest (Apple's refresh token): the first
+        encrypts, every one decrypts (rotation). Each is a secret string of at least 32
+        characters, stretched by HKDF. Empty (the default): keys derived from ``SECRET_KEY`` and
+        ``SECRET_KEY_FALLBACKS``."""
+        return list(self._get("SOCIAL_TOKEN_KEYS", []))
+
+    @property
     def SOCIAL_JWKS_REFETCH_COOLDOWN(self) -> timedelta:
         """The least time between two fetches of a key set caused by an unknown ``kid``."""
         return _duration(self._get("SOCIAL_JWKS_REFETCH_COOLDOWN", timedelta(seconds=30)))
@@ -577,6 +587,8 @@ class SocialProvider:
 
     config: ProviderConfig
     keys: ProviderKeys
+    #: Apple with its team key configured: the client secret JWTs (``apple_secret``).
+    client_secret_jwt: AppleClientSecret | None = None
 
 
 class Snapshot:
@@ -682,8 +694,17 @@ class Snapshot:
         return {name: SocialProvider(config, ProviderKeys(
             jwks_uri=config.jwks_uri, discovery_url=config.discovery_url,
             issuer=config.issuers[0] if config.issuers else "", timeout=config.timeout,
-            lifespan=s.SOCIAL_JWKS_LIFESPAN.total_seconds(), cooldown=s.SOCIAL_JWKS_REFETCH_COOLDOWN.total_seconds()))
+            lifespan=s.SOCIAL_JWKS_LIFESPAN.total_seconds(), cooldown=s.SOCIAL_JWKS_REFETCH_COOLDOWN.total_seconds()),
+            AppleClientSecret(team_id=config.team_id, key_id=config.key_id, private_key=config.private_key)
+            if config.has_client_key else None)
             for name, config in configs.items()}
+
+    @cached_property
+    def social_token_cipher(self) -> Any:
+        """The ``cryptography`` ``MultiFernet`` of ``DUALAUTH_SOCIAL_TOKEN_KEYS`` (or of keys derived
+        from ``SECRET_KEY`` and its fallbacks): :func:`crypto.seal_token` / :func:`crypto.open_token`."""
+        s = dualauth_settings
+        return token_cipher(s.SOCIAL_TOKEN_KEYS or s.SECRET_KEYS)
 
     # --- revocation and the user ----------------------------------------------------------
     @cached_property

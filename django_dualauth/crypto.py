@@ -1,4 +1,5 @@
-"""Secrets and keyed digests. Only standard primitives (``secrets``, Django's ``salted_hmac``).
+"""Secrets, keyed digests and the encryption of provider tokens at rest. Only standard primitives
+(``secrets``, Django's ``salted_hmac``, ``cryptography``'s Fernet and HKDF).
 
 Refresh tokens and other random 256-bit secrets are stored as HMAC-SHA256 digests:
 they carry enough entropy that a slow password hash would add cost and no safety, and a
@@ -12,11 +13,12 @@ import re
 import secrets
 from typing import TypeGuard
 
+from cryptography.fernet import InvalidToken, MultiFernet
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from .conf import dualauth_settings
+from .conf import dualauth_settings, snapshot
 
-__all__ = ["new_secret", "digest", "digests", "derive_secret", "looks_like_secret"]
+__all__ = ["new_secret", "digest", "digests", "derive_secret", "looks_like_secret", "seal_token", "open_token"]
 
 _SECRET_RE = re.compile(r"\A[A-Za-z0-9_-]{32,128}\Z")
 
@@ -61,3 +63,21 @@ def derive_secret(parent: str, purpose: str) -> str:
 def equal(a: str, b: str) -> bool:
     """Constant-time comparison of two digests."""
     return constant_time_compare(a, b)
+
+
+# --- provider tokens kept at rest (Apple's refresh token) ------------------------------------------
+
+def seal_token(raw: str) -> str:
+    """``raw`` encrypted for storage (``DUALAUTH_SOCIAL_TOKEN_KEYS``' first key), as text."""
+    cipher: MultiFernet = snapshot().social_token_cipher
+    return cipher.encrypt(raw.encode()).decode("ascii")
+
+
+def open_token(sealed: str) -> str | None:
+    """The raw value of :func:`seal_token`'s output, under any configured key; None when no key
+    opens it (a key dropped from the list) or it was tampered with."""
+    cipher: MultiFernet = snapshot().social_token_cipher
+    try:
+        return cipher.decrypt(sealed.encode("ascii")).decode()
+    except (InvalidToken, UnicodeError):
+        return None

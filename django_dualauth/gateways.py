@@ -23,7 +23,7 @@ import jwt
 
 __all__ = ["SMSGateway", "GatewayError", "ConsoleGateway", "OutboxGateway", "SMSMessage", "TwilioGateway",
            "ProviderKeys", "ProviderUnreachable", "UnknownSigningKey", "fetch_json", "CodeExchangeRefused",
-           "exchange_code"]
+           "exchange_code", "revoke_token"]
 
 
 class GatewayError(Exception):
@@ -177,6 +177,37 @@ def exchange_code(token_endpoint: str, form: dict[str, str], *, timeout: float) 
         error = data.get("error")
         raise CodeExchangeRefused(error if isinstance(error, str) else f"status {status}")
     return data
+
+
+def revoke_token(revoke_endpoint: str, form: dict[str, str], *, timeout: float) -> None:
+    """POST a token revocation (RFC 7009; Apple's ``auth/revoke``): returns on a 2xx. Raises
+    :class:`CodeExchangeRefused` when the provider refuses it (a 4xx: carrying its ``error``
+    code only) and :class:`ProviderUnreachable` when it cannot be reached, times out or answers
+    5xx. No redirect is followed; the form (which holds the token) is never in a message."""
+    if urllib.parse.urlparse(revoke_endpoint).scheme not in ("http", "https"):
+        raise ProviderUnreachable("only http(s) URLs are fetched")
+    request = urllib.request.Request(  # noqa: S310 - the URL comes from settings
+        revoke_endpoint, data=urllib.parse.urlencode(form).encode(), method="POST",
+        headers={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"})
+    opener = urllib.request.build_opener(_NoRedirect())
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            status, payload = response.status, b""
+    except urllib.error.HTTPError as exc:
+        status, payload = exc.code, exc.read(64 * 1024)
+        exc.close()
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise ProviderUnreachable(f"the revocation endpoint is unreachable: {type(exc).__name__}") from None
+    if 200 <= status < 300:
+        return
+    if status >= 500 or status < 400:
+        raise ProviderUnreachable(f"the revocation endpoint answered {status}")
+    try:
+        data = json.loads(payload or b"{}")
+    except ValueError:
+        data = {}
+    error = data.get("error") if isinstance(data, dict) else None
+    raise CodeExchangeRefused(error[:60] if isinstance(error, str) else f"status {status}")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

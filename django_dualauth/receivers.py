@@ -8,9 +8,9 @@ from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .models import AuthSession
+from .models import AuthSession, LinkedAccount
 from .models.sessions import RevocationReason
-from .services import revocation
+from .services import revocation, social_tokens
 from .services.sessions import revoke_all_sessions
 
 if TYPE_CHECKING:
@@ -32,3 +32,12 @@ def publish_deleted_session(sender: type[AuthSession], instance: AuthSession, **
     """A deleted session (user deleted, admin delete) is revoked for the cache mode too."""
     if instance.revoked_at is None:
         revocation.mark_revoked([instance.pk])
+
+
+@receiver(post_delete, sender=LinkedAccount, dispatch_uid="dualauth_linked_account_deleted")
+def revoke_provider_token(sender: type[LinkedAccount], instance: LinkedAccount, **kwargs: object) -> None:
+    """A deleted link that holds a provider token (an unlink, or its user deleted by any path:
+    ``DELETE account``, the staff API, the admin) queues the token's revocation in the deleting
+    transaction, sent after the commit (App Store guideline 5.1.1(v))."""
+    if instance.provider_token:
+        social_tokens.queue_revocation(instance)

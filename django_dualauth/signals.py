@@ -22,6 +22,7 @@ __all__ = [
     "profile_updated",
     "social_account_linked",
     "social_account_unlinked",
+    "provider_token_revoked",
     "staff_action",
 ]
 
@@ -70,6 +71,12 @@ profile_updated = Signal()
 social_account_linked = Signal()
 #: The user removed a linked provider account. kwargs: ``user``, ``provider``, ``provider_account_id``.
 social_account_unlinked = Signal()
+#: A provider's refresh token (Apple's) kept for a linked account was sent for revocation after
+#: the link or its user was deleted. Sent after the attempt, which runs after the commit.
+#: kwargs: ``provider``, ``user_id`` (text; the user may be gone), ``revoked`` (False: it failed
+#: and stays queued for ``dualauth_revoke_provider_tokens``), ``error`` (the failure's code or
+#: kind, never the token; "" when revoked), ``attempts``.
+provider_token_revoked = Signal()
 #: A staff member changed something through the staff API (``admin/api/``) or revoked sessions
 #: in the Django admin; the change is durable and a ``LogEntry`` records it. kwargs: ``staff``
 #: (the user acting), ``action`` (``"user.deactivated"``, ``"user.reactivated"``, ``"user.deleted"``,

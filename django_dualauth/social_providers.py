@@ -19,6 +19,12 @@ URL exactly as registered with the provider, never derived from the request's ``
 Every endpoint (``issuer``, ``jwks_uri``, ``discovery_url``, and the redirect flow's
 ``authorization_endpoint``, ``token_endpoint``, ``userinfo_endpoint``) may be overridden, which is
 how the tests point providers at loopback.
+
+Apple's client authentication is a *client secret JWT* signed ES256 by the team's key
+(``team_id``, ``key_id``, ``private_key``: a PEM, a secret loaded from the environment or a
+file). With it the server exchanges the app's ``authorizationCode`` for Apple's refresh token
+(kept encrypted, revoked at ``revoke_endpoint`` when the account or the link goes) and serves
+Apple's web redirect flow (``response_mode=form_post``).
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     APPLE: {"issuers": ("https://appleid.apple.com",), "jwks_uri": "https://appleid.apple.com/auth/keys",
             "authorization_endpoint": "https://appleid.apple.com/auth/authorize",
             "token_endpoint": "https://appleid.apple.com/auth/token", "scopes": ("name", "email"),
-            "nonce_hashed": True},
+            "revoke_endpoint": "https://appleid.apple.com/auth/revoke", "nonce_hashed": True},
     OIDC: {"scopes": ("openid", "email", "profile")},
     GITHUB: {"authorization_endpoint": "https://github.com/login/oauth/authorize",
              "token_endpoint": "https://github.com/login/oauth/access_token",
@@ -58,8 +64,10 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 _KNOWN_KEYS = frozenset({
     "kind", "client_ids", "client_secret", "issuer", "issuers", "jwks_uri", "discovery_url", "algorithms",
     "link_verified_email", "nonce_hashed", "authorization_endpoint", "token_endpoint", "userinfo_endpoint",
-    "scopes", "timeout", "display_name", "redirect_uri",
+    "scopes", "timeout", "display_name", "redirect_uri", "team_id", "key_id", "private_key", "revoke_endpoint",
 })
+#: Apple's client-secret options: all three or none (system check E019 reports a partial set).
+APPLE_KEY_OPTIONS = ("team_id", "key_id", "private_key")
 
 
 MAX_RETURN_URL_LENGTH = 2048
@@ -113,13 +121,33 @@ class ProviderConfig:
     timeout: float = 5.0
     display_name: str = ""
     redirect_uri: str = ""
+    team_id: str = ""
+    key_id: str = ""
+    private_key: str = ""
+    revoke_endpoint: str = ""
+
+    @property
+    def has_client_key(self) -> bool:
+        """Apple: the team's key that signs the client secret JWT is configured (all three parts)."""
+        return self.kind == APPLE and bool(self.team_id and self.key_id and self.private_key)
 
     @property
     def redirect_flow(self) -> bool:
         """Whether the browser and app redirect flow serves this provider: its ``redirect_uri``
-        (the callback exactly as registered with the provider) is set. Apple's web flow answers
-        by ``form_post`` and is not served by it."""
-        return bool(self.redirect_uri) and self.kind != APPLE
+        (the callback exactly as registered with the provider) is set, and for Apple the key that
+        signs its client secret (Apple has no static secret)."""
+        return bool(self.redirect_uri) and (self.kind != APPLE or self.has_client_key)
+
+    @property
+    def form_post(self) -> bool:
+        """The provider answers the redirect flow by a cross-site POST (Apple's
+        ``response_mode=form_post``, which Apple requires when ``name`` or ``email`` is asked)."""
+        return self.kind == APPLE
+
+    @property
+    def pkce(self) -> bool:
+        """Whether the redirect flow sends PKCE (Apple documents none; the nonce and the state do its work)."""
+        return self.kind != APPLE
 
     @property
     def uses_id_tokens(self) -> bool:
@@ -156,7 +184,8 @@ def _one(name: str, raw: Any) -> ProviderConfig:
     if kind == OIDC and not values.get("issuers"):
         raise ProviderConfigError(f"provider {name!r}: an oidc provider needs its issuer")
     for key in ("jwks_uri", "discovery_url", "authorization_endpoint", "token_endpoint", "userinfo_endpoint",
-                "client_secret", "display_name", "redirect_uri"):
+                "client_secret", "display_name", "redirect_uri", "team_id", "key_id", "private_key",
+                "revoke_endpoint"):
         if key in raw:
             if not isinstance(raw[key], str):
                 raise ProviderConfigError(f"provider {name!r}: {key} must be a string")
@@ -166,6 +195,9 @@ def _one(name: str, raw: Any) -> ProviderConfig:
     redirect_uri = values.get("redirect_uri", "")
     if redirect_uri and (not redirect_uri.startswith(("https://", "http://")) or "#" in redirect_uri):
         raise ProviderConfigError(f"provider {name!r}: redirect_uri must be an absolute http(s) URL, no fragment")
+    if kind != APPLE and any(raw.get(key) for key in (*APPLE_KEY_OPTIONS, "revoke_endpoint")):
+        raise ProviderConfigError(f"provider {name!r}: team_id, key_id, private_key and revoke_endpoint are "
+                                  "Apple's options")
     if kind == GITHUB and not values.get("client_secret"):
         raise ProviderConfigError(f"provider {name!r}: github needs its client_secret")
     if "algorithms" in raw:

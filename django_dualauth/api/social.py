@@ -34,7 +34,12 @@ class _IdTokenInput(serializers.Serializer[Any]):
     nonce = StrictCharField(max_length=256, trim_whitespace=False)
 
 
-class _SignInInput(_IdTokenInput):
+class _LinkInput(_IdTokenInput):
+    #: Apple's ``authorizationCode`` (exchanged for Apple's refresh token where the team key is set).
+    authorizationCode = StrictCharField(required=False, max_length=2048, trim_whitespace=False)
+
+
+class _SignInInput(_LinkInput):
     #: Apple hands the name to the app at the first authorization only, never in the id_token.
     name = NamesInput(required=False)
 
@@ -66,7 +71,8 @@ class OAuthTokenView(_SocialView, TokenIssuingView):
         data = validated(_SignInInput, request.data)
         outcome = social.sign_in_with_id_token(chosen, data["idToken"], data["nonce"],
                                                delivery=self.token_delivery.name,
-                                               client=delivery.client_info(request), names=data.get("name"))
+                                               client=delivery.client_info(request), names=data.get("name"),
+                                               authorization_code=data.get("authorizationCode"))
         return login_response(request, outcome)
 
 
@@ -84,10 +90,11 @@ class OAuthLinkView(_SocialView):
     def post(self, request: Request, provider: str) -> Response:
         chosen = social.configured_provider(provider, id_token=True)
         ratelimits.hit(request, "oauth_token_ip", client_ip_key(request))
-        data = validated(_IdTokenInput, request.data)
+        data = validated(_LinkInput, request.data)
         user = request_user(request)
         fresh_sign_in.require_fresh_sign_in(session_id(request), user.pk)
-        link = social.link_with_id_token(user, chosen, data["idToken"], data["nonce"])
+        link = social.link_with_id_token(user, chosen, data["idToken"], data["nonce"],
+                                         authorization_code=data.get("authorizationCode"))
         return Response({"success": True, "linkedAccount": linked_account_body(link)})
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.exceptions import MethodNotAllowed
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -68,22 +70,47 @@ class OAuthStartView(_SocialView):
                 app_code_challenge_method=_query(request, "code_challenge_method"),
                 client=delivery.client_info(request))
         response = _redirect(started.authorization_url)
-        delivery.set_flow_cookie(response, started.cookie_key, started.cookie_value, started.max_age)
+        delivery.set_flow_cookie(response, started.cookie_key, started.cookie_value, started.max_age,
+                                 cross_site_post=started.cross_site_post)
         return response
 
 
 class OAuthCallbackView(_SocialView):
     """Where the provider sends the browser back: a 302 to the return URL (signed in, the 2FA
-    page, or ``error=<code>``), or 400 JSON when the state names no flow."""
+    page, or ``error=<code>``), or 400 JSON when the state names no flow.
+
+    GET (the query) for every provider but Apple; POST (a form, ``application/x-www-form-urlencoded``)
+    for Apple only, whose ``response_mode=form_post`` has Apple's page POST ``code``, ``state``,
+    ``id_token`` and, at the first authorization, ``user``. That cross-site POST carries no CSRF
+    token and needs none: it changes nothing unless its ``state`` is one this browser started
+    (the binding cookie, ``SameSite=None`` for Apple so that it is sent), spent once."""
+
+    parser_classes = [FormParser]
 
     def get(self, request: Request, provider: str) -> Response:
         chosen = social_redirect.redirect_provider(provider)
+        if chosen.config.form_post:
+            raise MethodNotAllowed("GET")
         ratelimits.hit(request, "oauth_redirect_ip", client_ip_key(request))
         params = {k: v for k in ("state", "code", "iss", "error") if isinstance(v := request.query_params.get(k), str)}
+        return self._finish(request, chosen, params)
+
+    def post(self, request: Request, provider: str) -> Response:
+        chosen = social_redirect.redirect_provider(provider)
+        if not chosen.config.form_post:
+            raise MethodNotAllowed("POST")
+        ratelimits.hit(request, "oauth_redirect_ip", client_ip_key(request))
+        form = request.data if isinstance(request.data, dict) else {}  # a QueryDict (the form parser)
+        params = {k: v for k in ("state", "code", "error", "user") if isinstance(v := form.get(k), str)}
+        return self._finish(request, chosen, params)
+
+    def _finish(self, request: Request, chosen: Any, params: dict[str, str]) -> Response:
         key = social_redirect.cookie_key_for(params.get("state"))
+        cross_site = chosen.config.form_post
         try:
-            outcome = social_redirect.callback(chosen, params, browser_value=delivery.read_flow_cookie(request, key),
-                                               client=delivery.client_info(request))
+            outcome = social_redirect.callback(
+                chosen, params, browser_value=delivery.read_flow_cookie(request, key, cross_site_post=cross_site),
+                client=delivery.client_info(request))
         except social_redirect.CallbackFailed as failed:
             response = _redirect(failed.location)
         else:
@@ -93,7 +120,7 @@ class OAuthCallbackView(_SocialView):
                 response["Location"] = outcome.location
             else:
                 response = _redirect(outcome.location)
-        delivery.clear_flow_cookie(response, key)
+        delivery.clear_flow_cookie(response, key, cross_site_post=cross_site)
         return response
 
 

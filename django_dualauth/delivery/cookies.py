@@ -87,31 +87,43 @@ def clear_token_cookies(response: HttpResponseBase) -> None:
         )
 
 
-def flow_cookie_name(key: str) -> str:
+def flow_cookie_name(key: str, *, cross_site_post: bool = False) -> str:
     """The redirect flow's browser-binding cookie for one sign-in (``key``: a digest prefix of
     its state, so two tabs signing in at once do not overwrite each other's). ``__Host-`` when
-    the token cookies are Secure and host-only, so a sibling subdomain cannot toss one in."""
+    the cookie is Secure (always for ``cross_site_post``) and host-only, so a sibling subdomain
+    cannot toss one in."""
     policy = snapshot().cookie_policy
-    prefix = "__Host-" if policy.secure and not policy.domain else ""
+    prefix = "__Host-" if (policy.secure or cross_site_post) and not policy.domain else ""
     return f"{prefix}dualauth_oauth_{key}"
 
 
-def set_flow_cookie(response: HttpResponseBase, key: str, value: str, max_age: int) -> None:
+def set_flow_cookie(response: HttpResponseBase, key: str, value: str, max_age: int, *,
+                    cross_site_post: bool = False) -> None:
     """Plant the browser-binding cookie: HttpOnly, ``SameSite=Lax`` whatever the token cookies'
     policy (the provider's redirect back is a cross-site top-level navigation, on which a
-    ``Strict`` cookie is not sent), host-only."""
-    response.set_cookie(flow_cookie_name(key), value, max_age=max_age, path="/",
-                        secure=snapshot().cookie_policy.secure, httponly=True, samesite="Lax")
+    ``Strict`` cookie is not sent), host-only.
+
+    ``cross_site_post`` (Apple's ``form_post``: the provider's page POSTs to the callback, and a
+    ``Lax`` cookie is not sent on a cross-site POST): ``SameSite=None; Secure`` instead, which
+    browsers accept only with ``Secure`` (Apple allows only https callbacks anyway). Sending
+    this cookie cross-site gives nothing away: it binds one state, which an attacker forging a
+    POST does not have for the victim's browser (the cookie's name is derived from the state)."""
+    policy = snapshot().cookie_policy
+    response.set_cookie(flow_cookie_name(key, cross_site_post=cross_site_post), value, max_age=max_age, path="/",
+                        secure=policy.secure or cross_site_post, httponly=True,
+                        samesite="None" if cross_site_post else "Lax")
 
 
-def clear_flow_cookie(response: HttpResponseBase, key: str) -> None:
-    response.set_cookie(flow_cookie_name(key), "", max_age=0, expires="Thu, 01 Jan 1970 00:00:00 GMT", path="/",
-                        secure=snapshot().cookie_policy.secure, httponly=True, samesite="Lax")
+def clear_flow_cookie(response: HttpResponseBase, key: str, *, cross_site_post: bool = False) -> None:
+    response.set_cookie(flow_cookie_name(key, cross_site_post=cross_site_post), "", max_age=0,
+                        expires="Thu, 01 Jan 1970 00:00:00 GMT", path="/",
+                        secure=snapshot().cookie_policy.secure or cross_site_post, httponly=True,
+                        samesite="None" if cross_site_post else "Lax")
 
 
-def read_flow_cookie(request: HttpRequest, key: str) -> str | None:
+def read_flow_cookie(request: HttpRequest, key: str, *, cross_site_post: bool = False) -> str | None:
     """The binding cookie's value, or None (also for a duplicated one: cookie tossing)."""
     try:
-        return read_cookie(request, flow_cookie_name(key))
+        return read_cookie(request, flow_cookie_name(key, cross_site_post=cross_site_post))
     except DuplicateCookie:
         return None

@@ -4,7 +4,16 @@ from .accounts import AccountState, AccountToken, AccountTokenPurpose
 from .email_claims import EmailClaim
 from .passwordless import MagicLink, MagicLinkPurpose, SMSDevice
 from .sessions import AuthSession, RotatedRefreshToken
-from .social import LinkedAccount, LinkToken, OAuthFlow, OAuthNonce, OAuthNoncePurpose, OAuthState, PendingLink
+from .social import (
+    LinkedAccount,
+    LinkToken,
+    OAuthFlow,
+    OAuthNonce,
+    OAuthNoncePurpose,
+    OAuthState,
+    PendingLink,
+    ProviderTokenRevocation,
+)
 from .twofactor import ChallengePurpose, LoginChallenge, RecoveryCode
 
 __all__ = [
@@ -24,6 +33,7 @@ __all__ = [
     "OAuthNoncePurpose",
     "OAuthState",
     "PendingLink",
+    "ProviderTokenRevocation",
     "RecoveryCode",
     "RotatedRefreshToken",
     "SMSDevice",

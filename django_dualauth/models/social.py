@@ -14,6 +14,12 @@ class LinkedAccount(models.Model):
     ``provider`` is the configured name (``DUALAUTH_SOCIAL_PROVIDERS``), ``provider_account_id``
     the id_token's ``sub`` (stable per provider; never the e-mail, which can change hands).
     ``email`` is the address the provider last asserted, for display only.
+
+    ``provider_token`` is the provider's refresh token (Apple's, from the code exchange),
+    **encrypted** (``crypto.seal_token``: Fernet under ``DUALAUTH_SOCIAL_TOKEN_KEYS``), never
+    raw; ``provider_token_client_id`` the client id it was issued to (Apple's revocation names
+    it). Deleting the row (an unlink, the user's deletion) queues its revocation
+    (:class:`ProviderTokenRevocation`).
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
@@ -23,6 +29,8 @@ class LinkedAccount(models.Model):
     email = models.CharField(max_length=254, blank=True)
     linked_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
+    provider_token = models.TextField(blank=True, default="")
+    provider_token_client_id = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         verbose_name = "linked account"
@@ -163,3 +171,31 @@ class LinkToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} link token {self.pk}"
+
+
+class ProviderTokenRevocation(models.Model):
+    """A provider refresh token to revoke at the provider (Apple's ``auth/revoke``), queued in the
+    transaction that deleted its linked account and tried after the commit.
+
+    ``token`` is encrypted as on :class:`LinkedAccount`. A successful revocation deletes the row;
+    a failed one (the provider down) keeps it, with ``attempts`` and ``last_error`` (the
+    provider's error code or the failure's kind, never the token), for
+    ``manage.py dualauth_revoke_provider_tokens`` to retry. ``user_id`` is the former owner's
+    primary key as text, for the audit trail only (the user may be gone).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.CharField(max_length=32)
+    client_id = models.CharField(max_length=255)
+    token = models.TextField()
+    user_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "pending provider token revocation"
+
+    def __str__(self) -> str:
+        return f"{self.provider} token revocation {self.pk}"

@@ -22,7 +22,7 @@ __all__ = [
     "SetupBody", "SetupSessionAnswer", "SMSSendRequest", "SMSVerifyRequest", "SuccessBody", "TotpSetupBody",
     "UiConfigBody", "JwkSetBody", "VerificationMailRequest", "VerifySetupRequest", "DeleteAccountRequest",
     "NonceBody", "IdTokenRequest", "OAuthTokenRequest", "LinkedAccountBody", "LinkedAccountsBody", "LinkAnswer",
-    "OAuthExchangeRequest", "OAuthLinkStartRequest", "OAuthLinkStartBody",
+    "OAuthExchangeRequest", "OAuthLinkStartRequest", "OAuthLinkStartBody", "AppleFormPost", "OAuthLinkRequest",
     "LinkVerifyAnswer",
 ]
 
@@ -330,7 +330,15 @@ class DualAuthNamesSerializer(_Body):
     lastName = StrictCharField(required=False, allow_blank=True)
 
 
-class DualAuthOAuthTokenRequestSerializer(DualAuthIdTokenRequestSerializer):
+class DualAuthOAuthLinkRequestSerializer(DualAuthIdTokenRequestSerializer):
+    authorizationCode = StrictCharField(
+        required=False, max_length=2048,
+        help_text="Apple: the credential's `authorizationCode`. Where the server has Apple's team key it is "
+                  "exchanged for Apple's refresh token (kept encrypted, revoked when the account or the link is "
+                  "deleted); a code that fails refuses the call (`OAUTH_CODE_EXCHANGE_FAILED`).")
+
+
+class DualAuthOAuthTokenRequestSerializer(DualAuthOAuthLinkRequestSerializer):
     name = DualAuthNamesSerializer(required=False, help_text="Apple gives the app the name at the first "
                                                              "authorization only: send it then (a new account).")
 
@@ -371,11 +379,25 @@ class DualAuthOAuthLinkStartSerializer(_Body):
     expiresAt = serializers.DateTimeField()
 
 
+class DualAuthAppleFormPostSerializer(_Body):
+    """What Apple's page POSTs to the callback (``response_mode=form_post``)."""
+
+    state = StrictCharField(help_text="The `state` of `oauth/apple`: it must be this browser's (binding cookie).")
+    code = StrictCharField(required=False, help_text="Apple's authorization code (exchanged with the client secret "
+                                                      "JWT).")
+    id_token = StrictCharField(required=False, help_text="Ignored: the token endpoint's id_token is the one verified.")
+    user = StrictCharField(required=False, help_text="First authorization only: JSON `{\"name\": {\"firstName\", "
+                                                      "\"lastName\"}, \"email\"}`; its names fill a new account.")
+    error = StrictCharField(required=False, help_text="Apple's error (`user_cancelled_authorize`).")
+
+
+AppleFormPost = DualAuthAppleFormPostSerializer
 NonceBody = DualAuthNonceSerializer
 OAuthLinkStartRequest = DualAuthOAuthLinkStartRequestSerializer
 OAuthLinkStartBody = DualAuthOAuthLinkStartSerializer
 OAuthExchangeRequest = DualAuthOAuthExchangeRequestSerializer
 IdTokenRequest = DualAuthIdTokenRequestSerializer
+OAuthLinkRequest = DualAuthOAuthLinkRequestSerializer
 OAuthTokenRequest = DualAuthOAuthTokenRequestSerializer
 LinkedAccountBody = DualAuthLinkedAccountSerializer
 LinkedAccountsBody = DualAuthLinkedAccountsSerializer

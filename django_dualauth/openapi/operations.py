@@ -50,6 +50,7 @@ from ..exceptions import (
     OAuthAccountConflict,
     OAuthAccountLinkedElsewhere,
     OAuthAppCodeInvalid,
+    OAuthCodeExchangeFailed,
     OAuthEmailNotVerified,
     OAuthNonceInvalid,
     OAuthStateInvalid,
@@ -272,13 +273,14 @@ OPERATIONS.update({
     social.OAuthTokenView: {"post": Operation(
         "Sign in (or up) with the provider's id_token", {200: b.LoginAnswer}, b.OAuthTokenRequest,
         (*_ID_TOKEN, domain(OAuthEmailNotVerified), domain(OAuthAccountConflict), domain(InvalidCredentials),
-         *_SIGN_IN_REFUSALS, *_DELIVERY),
+         domain(OAuthCodeExchangeFailed), *_SIGN_IN_REFUSALS, *_DELIVERY),
         "A first sign-in creates the account (no password) when the provider verified an address no account "
         "has; an address an account has is `OAUTH_ACCOUNT_CONFLICT` (nothing written). With 2FA on, the answer "
         "is the challenge." + _SOCIAL, issues_session=True, rate_limited=True)},
     social.OAuthLinkView: {"post": Operation(
-        "Link the provider account of an id_token to the caller", {200: b.LinkAnswer}, b.IdTokenRequest,
-        (*_ID_TOKEN, domain(OAuthAccountLinkedElsewhere), domain(ReauthenticationRequired)),
+        "Link the provider account of an id_token to the caller", {200: b.LinkAnswer}, b.OAuthLinkRequest,
+        (*_ID_TOKEN, domain(OAuthAccountLinkedElsewhere), domain(ReauthenticationRequired),
+         domain(OAuthCodeExchangeFailed)),
         "Within `DUALAUTH_FRESH_SIGN_IN_WINDOW` of the session's sign-in only." + _SOCIAL, rate_limited=True)},
     social_redirect.OAuthStartView: {"get": Operation(
         "Start the redirect flow: 302 to the provider", {302: None}, None,
@@ -306,7 +308,7 @@ OPERATIONS.update({
         + _SOCIAL, rate_limited=True)},
     social_redirect.OAuthCallbackView: {"get": Operation(
         "The provider's redirect back: 302 to the return URL", {302: None}, None,
-        (domain(ProviderNotConfigured), domain(OAuthStateInvalid)),
+        (domain(ProviderNotConfigured), domain(OAuthStateInvalid), drf_refusal("METHOD_NOT_ALLOWED")),
         "Query: `state`, `code`, `iss` (RFC 9207), or `error`. Web flow: the cookie session (`Set-Cookie`) and "
         "302 to the return URL; a second factor due: 302 to `<return origin>/auth/2fa?tempToken=…&methods=…`. "
         "App flow: 302 to the app URL with `code` (one-time, for `oauth/{provider}/exchange`), or its "
@@ -314,7 +316,15 @@ OPERATIONS.update({
         "`error=<code>` (`INVALID_STATE`, `OAUTH_ACCESS_DENIED`, `OAUTH_ISSUER_MISMATCH`, "
         "`OAUTH_CODE_EXCHANGE_FAILED`, `INVALID_ID_TOKEN`, `INVALID_NONCE`, `OAUTH_EMAIL_NOT_VERIFIED`, "
         "`OAUTH_ACCOUNT_CONFLICT` with `code` and `provider`, `PROVIDER_UNAVAILABLE`, a sign-in policy's code); "
-        "a state naming no flow is 400 JSON." + _SOCIAL, rate_limited=True)},
+        "a state naming no flow is 400 JSON. Apple answers by POST instead (405 here)." + _SOCIAL,
+        rate_limited=True),
+        "post": Operation(
+        "Apple's form_post back to the callback: 302 to the return URL", {302: None}, b.AppleFormPost,
+        (domain(ProviderNotConfigured), domain(OAuthStateInvalid), drf_refusal("METHOD_NOT_ALLOWED")),
+        "Apple only (`response_mode=form_post`; other providers answer 405): Apple's page POSTs `state`, `code`, "
+        "`id_token` and, at the first authorization, `user`. No CSRF token: the `state` must be one this browser "
+        "started (its `SameSite=None; Secure` binding cookie), spent once. The answers are the GET's." + _SOCIAL,
+        rate_limited=True)},
     social_redirect.OAuthExchangeView: {"post": Operation(
         "Redeem the app flow's one-time code", {200: b.SessionAnswer}, b.OAuthExchangeRequest,
         (domain(ProviderNotConfigured), domain(OAuthAppCodeInvalid), domain(InvalidCredentials), *_DELIVERY),

@@ -41,6 +41,7 @@ from ..exceptions import (
     LinkedAccountNotFound,
     OAuthAccountConflict,
     OAuthAccountLinkedElsewhere,
+    OAuthCodeExchangeFailed,
     OAuthEmailNotVerified,
     OAuthNonceInvalid,
     ProviderFlowUnsupported,
@@ -48,11 +49,11 @@ from ..exceptions import (
     ProviderUnavailable,
     ValidationFailed,
 )
-from ..gateways import ProviderUnreachable, UnknownSigningKey
+from ..gateways import CodeExchangeRefused, ProviderUnreachable, UnknownSigningKey, exchange_code
 from ..models import AccountState, LinkedAccount, OAuthNonce, OAuthNoncePurpose
 from ..signals import social_account_linked, social_account_unlinked
 from ..types import ClientInfo, Delivery, IssuedTokens
-from . import email_claims, first_proof, login, profile_names, social_linking, users
+from . import email_claims, first_proof, login, profile_names, social_linking, social_tokens, users
 from .claims import account_state
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ __all__ = [
     "AMR_FEDERATED",
     "ProviderIdentity",
     "configured_provider",
+    "exchange_authorization_code",
+    "identity_from_claims",
     "issue_nonce",
     "link_identity",
     "link_with_id_token",
@@ -69,6 +72,7 @@ __all__ = [
     "sign_in_identity",
     "sign_in_with_id_token",
     "unlink",
+    "verified_claims",
     "verify_id_token",
 ]
 
@@ -77,6 +81,8 @@ AMR_FEDERATED = "fed"
 NONCE_PURPOSE = "oauth_nonce"
 #: id_tokens are a few hundred bytes to a few KB; refuse anything larger before parsing it.
 MAX_ID_TOKEN_LENGTH = 16 * 1024
+#: An authorization code is a few hundred characters; refuse anything longer before sending it on.
+MAX_CODE_LENGTH = 2048
 #: Header parameters that would let a token name its own key; never honoured, so refused.
 _FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c"})
 
@@ -135,7 +141,7 @@ def _spend_nonce(provider: SocialProvider, raw: str) -> None:
         raise OAuthNonceInvalid()
 
 
-def _nonce_claim_matches(provider: SocialProvider, claim: object, raw: str) -> bool:
+def nonce_claim_matches(provider: SocialProvider, claim: object, raw: str) -> bool:
     """Whether the id_token's ``nonce`` is the one issued: the raw value, or (``nonce_hashed``,
     Apple's convention: the app hands Apple SHA-256 of the nonce) its hex SHA-256."""
     if not isinstance(claim, str):
@@ -148,6 +154,9 @@ def _nonce_claim_matches(provider: SocialProvider, claim: object, raw: str) -> b
 
 def _refuse(provider: SocialProvider, reason: str) -> None:
     audit.record("auth.social.refused", level=logging.WARNING, provider=provider.config.name, reason=reason)
+
+
+refuse = _refuse  # for the redirect flow and the code exchange: the same audit event
 
 
 def _truthy(value: object) -> bool:
@@ -169,14 +178,30 @@ def verify_id_token(provider: SocialProvider, raw_token: object, raw_nonce: obje
     a ``sub``; the ``nonce`` claim matching ``raw_nonce`` (:class:`OAuthNonceInvalid`). Makes no
     network call in steady state and writes nothing; the nonce is spent by the caller.
     """
+    return _verify_with_claims(provider, raw_token, raw_nonce)[0]
+
+
+def _verify_with_claims(provider: SocialProvider, raw_token: object,
+                        raw_nonce: object) -> tuple[ProviderIdentity, dict[str, Any]]:
+    if not looks_like_secret(raw_nonce):
+        _refuse(provider, "nonce_malformed")
+        raise OAuthNonceInvalid()
+    claims = verified_claims(provider, raw_token)
+    if not nonce_claim_matches(provider, claims.get("nonce"), raw_nonce):
+        _refuse(provider, "nonce_mismatch")
+        raise OAuthNonceInvalid()
+    return identity_from_claims(provider, claims), claims
+
+
+def verified_claims(provider: SocialProvider, raw_token: object) -> dict[str, Any]:
+    """The claims of an id_token of ``provider`` once every check of :func:`verify_id_token` but
+    the nonce passed (the code exchange's id_token, compared by ``sub`` instead). Raises
+    :class:`IdTokenInvalid` and :class:`ProviderUnavailable`."""
     config = provider.config
     if not isinstance(raw_token, str) or not raw_token or len(raw_token) > MAX_ID_TOKEN_LENGTH \
             or raw_token.count(".") != 2:
         _refuse(provider, "malformed")
         raise IdTokenInvalid()
-    if not looks_like_secret(raw_nonce):
-        _refuse(provider, "nonce_malformed")
-        raise OAuthNonceInvalid()
     try:
         header = jwt.get_unverified_header(raw_token)
     except jwt.InvalidTokenError:
@@ -221,29 +246,91 @@ def verify_id_token(provider: SocialProvider, raw_token: object, raw_nonce: obje
     if not isinstance(subject, str) or not subject or len(subject) > 255:
         _refuse(provider, "sub")
         raise IdTokenInvalid()
-    if not _nonce_claim_matches(provider, claims.get("nonce"), raw_nonce):
-        _refuse(provider, "nonce_mismatch")
-        raise OAuthNonceInvalid()
+    return claims
+
+
+def identity_from_claims(provider: SocialProvider, claims: Mapping[str, Any]) -> ProviderIdentity:
+    """Who verified claims name (``sub``, the address and whether the provider verified it, the names)."""
     email = claims.get("email")
     email = email.strip() if isinstance(email, str) else ""
     return ProviderIdentity(
-        provider=config.name, subject=subject, email=email,
+        provider=provider.config.name, subject=claims["sub"], email=email,
         email_verified=bool(email) and _truthy(claims.get("email_verified")),
         first_name=_claim_text(claims.get("given_name")), last_name=_claim_text(claims.get("family_name")))
+
+
+def token_client_id(claims: Mapping[str, Any]) -> str:
+    """The client id an id_token was issued to (``azp``, else its one ``aud``): the app whose
+    authorization code came with it."""
+    azp, aud = claims.get("azp"), claims["aud"]  # verified: aud is present
+    if isinstance(azp, str):
+        return azp
+    return aud if isinstance(aud, str) else str(aud[0])
 
 
 def _claim_text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+# --- Apple's authorization code --------------------------------------------------------------------
+
+def exchange_authorization_code(provider: SocialProvider, code: object, *, client_id: str, redirect_uri: str = "",
+                                ) -> tuple[dict[str, Any], social_tokens.ProviderToken | None]:
+    """Exchange Apple's authorization ``code`` issued to ``client_id``; returns the verified claims
+    of the id_token Apple answered with (no nonce check: the caller compares ``sub`` or checks
+    the nonce) and the refresh token, if Apple gave one.
+
+    Raises :class:`OAuthCodeExchangeFailed` (400: Apple refused the code, used, expired, another
+    client's, or the client secret), :class:`ProviderUnavailable` (503: Apple unreachable) and
+    :class:`IdTokenInvalid` (its id_token does not verify)."""
+    signer = provider.client_secret_jwt
+    if signer is None or not isinstance(code, str) or not code or len(code) > MAX_CODE_LENGTH:
+        _refuse(provider, "code_malformed")
+        raise OAuthCodeExchangeFailed()
+    form = {"grant_type": "authorization_code", "code": code, "client_id": client_id,
+            "client_secret": signer.for_client(client_id)}
+    if redirect_uri:
+        form["redirect_uri"] = redirect_uri
+    config = provider.config
+    try:
+        answer = exchange_code(config.token_endpoint, form, timeout=config.timeout)
+    except CodeExchangeRefused as exc:
+        log.warning("provider %s refused the code: %s", config.name, exc)
+        _refuse(provider, "code_refused")
+        raise OAuthCodeExchangeFailed() from None
+    except ProviderUnreachable as exc:
+        log.warning("provider %s: %s", config.name, exc)
+        audit.record("auth.social.provider_unavailable", level=logging.ERROR, provider=config.name,
+                     error=repr(str(exc)[:200]))
+        raise ProviderUnavailable() from None
+    id_token = answer.get("id_token")
+    if not isinstance(id_token, str):
+        _refuse(provider, "no_id_token")
+        raise IdTokenInvalid()
+    claims = verified_claims(provider, id_token)
+    refresh = answer.get("refresh_token")
+    if not isinstance(refresh, str) or not 0 < len(refresh) <= 4096:
+        return claims, None
+    return claims, social_tokens.ProviderToken(client_id, refresh)
+
+
 # --- sign-in ---------------------------------------------------------------------------------------
 
 def sign_in_with_id_token(provider: SocialProvider, raw_token: object, raw_nonce: object, *, delivery: Delivery,
                           client: ClientInfo, names: Mapping[str, str] | None = None,
-                          ) -> IssuedTokens | login.LoginChallengeIssued:
+                          authorization_code: object = None) -> IssuedTokens | login.LoginChallengeIssued:
     """Sign in (or up) with an id_token: the session, or the 2FA challenge password login would
     answer. ``names`` (``firstName``, ``lastName``: Apple sends the name to the app at the first
     authorization only) fill a new account; the token's ``given_name``/``family_name`` otherwise.
+
+    ``authorization_code`` (Apple's ``authorizationCode``, sent with the identity token): where the
+    provider has its client key (``has_client_key``) it is exchanged at the provider
+    (:func:`exchange_authorization_code`) before any account is touched; the id_token that answer
+    carries must verify and name the same ``sub``, and the refresh token is kept sealed on the
+    linked account for its revocation. A code that was sent and fails refuses the sign-in
+    (:class:`OAuthCodeExchangeFailed`, 400; :class:`ProviderUnavailable` while Apple is down):
+    signing in without it would leave a token nobody can revoke. Without a client key the code
+    is ignored (system check W012).
 
     The nonce is spent once the token verified, whatever follows; then the account is found or
     made and the session issued in one transaction, so a refusal (a conflict, a policy) writes
@@ -252,26 +339,51 @@ def sign_in_with_id_token(provider: SocialProvider, raw_token: object, raw_nonce
     :class:`OAuthAccountConflict`, :class:`InvalidCredentials` (the linked user is inactive) and
     the login module's policy errors.
     """
-    identity = verify_id_token(provider, raw_token, raw_nonce)
+    identity, claims = _verify_with_claims(provider, raw_token, raw_nonce)
     assert isinstance(raw_nonce, str)  # verify_id_token refused any other
     _spend_nonce(provider, raw_nonce)
-    return sign_in_identity(provider, identity, client=client, names=names,
+    token = _exchange_for(provider, identity, claims, authorization_code)
+    return sign_in_identity(provider, identity, client=client, names=names, provider_token=token,
                             finish=lambda user: login.sign_in(user, first_factor=AMR_FEDERATED, delivery=delivery,
                                                               client=client))
 
 
+def _exchange_for(provider: SocialProvider, identity: ProviderIdentity, claims: Mapping[str, Any],
+                  authorization_code: object) -> social_tokens.ProviderToken | None:
+    """The provider token of the code that came with a verified id_token (None without a code or
+    a client key): exchanged for the client the id_token names, and refused unless the exchange's
+    id_token names the same ``sub``."""
+    if authorization_code is None or provider.client_secret_jwt is None:
+        return None
+    client_id = token_client_id(claims)
+    # A code from Apple's JS on the web (the Services ID, the first client id) was issued for
+    # the configured redirect_uri, which Apple then requires; a native app's needs none.
+    redirect_uri = provider.config.redirect_uri if client_id == provider.config.client_ids[0] else ""
+    exchanged, token = exchange_authorization_code(provider, authorization_code, client_id=client_id,
+                                                   redirect_uri=redirect_uri)
+    if exchanged["sub"] != identity.subject:
+        _refuse(provider, "code_subject_mismatch")
+        raise OAuthCodeExchangeFailed()
+    return token
+
+
 def sign_in_identity(provider: SocialProvider, identity: ProviderIdentity, *, client: ClientInfo,
-                     finish: Callable[[User], _Outcome], names: Mapping[str, str] | None = None) -> _Outcome:
+                     finish: Callable[[User], _Outcome], names: Mapping[str, str] | None = None,
+                     provider_token: social_tokens.ProviderToken | None = None) -> _Outcome:
     """The account rules of every social sign-in for a verified ``identity`` (the native flow's
     id_token, the redirect flow's id_token or user API): the linked user, a new user, or
     :class:`OAuthAccountConflict` / :class:`OAuthEmailNotVerified`; then ``finish(user)`` (the
-    login module's ``sign_in`` or the like) in the same transaction, so a refusal writes nothing."""
+    login module's ``sign_in`` or the like) in the same transaction, so a refusal writes nothing.
+    ``provider_token`` (Apple's refresh token) is kept sealed on the linked account, in it too."""
+
     linked: list[tuple[User, str, bool]] = []
     try:
         with transaction.atomic():
             user, how, created = _account_for(provider, identity, names or {})
             if how:
                 linked.append((user, how, created))
+            if provider_token is not None:
+                social_tokens.store(identity.provider, identity.subject, provider_token)
             outcome = finish(user)
     except OAuthAccountConflict:
         # The identity is proven: kept for link-request to mail the address's owner (social_linking).
@@ -371,32 +483,49 @@ def _create_link(user: User, identity: ProviderIdentity, now: datetime) -> Linke
 
 # --- linking from a session, listing, unlinking ----------------------------------------------------
 
-def link_with_id_token(user: User, provider: SocialProvider, raw_token: object, raw_nonce: object,
-                       ) -> LinkedAccount:
+def link_with_id_token(user: User, provider: SocialProvider, raw_token: object, raw_nonce: object, *,
+                       authorization_code: object = None) -> LinkedAccount:
     """Link the provider account of an id_token to the signed-in ``user`` (idempotent for an
-    account already theirs). Raises what :func:`verify_id_token` raises,
-    :class:`OAuthNonceInvalid` and :class:`OAuthAccountLinkedElsewhere`. The caller has checked
-    that the session may make this change (a fresh sign-in)."""
-    identity = verify_id_token(provider, raw_token, raw_nonce)
+    account already theirs). ``authorization_code``: Apple's, exchanged as at sign-in
+    (:func:`sign_in_with_id_token`), its refresh token kept on the link for its revocation.
+    Raises what :func:`verify_id_token` raises, :class:`OAuthNonceInvalid`,
+    :class:`OAuthAccountLinkedElsewhere` (before any exchange) and the exchange's errors. The
+    caller has checked that the session may make this change (a fresh sign-in)."""
+    identity, claims = _verify_with_claims(provider, raw_token, raw_nonce)
     assert isinstance(raw_nonce, str)
     _spend_nonce(provider, raw_nonce)
-    return link_identity(user, provider, identity, how="session")
+    _linkable(user, provider, identity)  # before the exchange: a refused link redeems no code
+    token = _exchange_for(provider, identity, claims, authorization_code)
+    return link_identity(user, provider, identity, how="session", provider_token=token)
 
 
-def link_identity(user: User, provider: SocialProvider, identity: ProviderIdentity, *, how: str) -> LinkedAccount:
-    """Link a verified ``identity`` to ``user`` (idempotent for one already theirs): the signal
-    (``how``) and the audit event for a new link. Raises :class:`OAuthAccountLinkedElsewhere`."""
+def _linkable(user: User, provider: SocialProvider, identity: ProviderIdentity) -> LinkedAccount | None:
+    """The link of ``identity`` if it is already ``user``'s; :class:`OAuthAccountLinkedElsewhere`
+    if it is another user's."""
     existing = LinkedAccount.objects.filter(provider=identity.provider, provider_account_id=identity.subject).first()
+    if existing is not None and existing.user_id != user.pk:
+        _refuse(provider, "linked_elsewhere")
+        raise OAuthAccountLinkedElsewhere()
+    return existing
+
+
+def link_identity(user: User, provider: SocialProvider, identity: ProviderIdentity, *, how: str,
+                  provider_token: social_tokens.ProviderToken | None = None) -> LinkedAccount:
+    """Link a verified ``identity`` to ``user`` (idempotent for one already theirs): the signal
+    (``how``) and the audit event for a new link; ``provider_token`` (Apple's refresh token) kept
+    sealed on the link. Raises :class:`OAuthAccountLinkedElsewhere`."""
+    existing = _linkable(user, provider, identity)
     if existing is not None:
-        if existing.user_id != user.pk:
-            _refuse(provider, "linked_elsewhere")
-            raise OAuthAccountLinkedElsewhere()
+        if provider_token is not None:
+            social_tokens.store(identity.provider, identity.subject, provider_token)
         return existing
-    link = _create_link(user, identity, timezone.now())
+    with transaction.atomic():
+        link = _create_link(user, identity, timezone.now())
+        if provider_token is not None:
+            social_tokens.store(identity.provider, identity.subject, provider_token)
     social_account_linked.send(sender=LinkedAccount, user=user, provider=identity.provider,
                                provider_account_id=identity.subject, created=False, how=how)
-    audit.record("auth.social.linked", user=str(user.pk), provider=identity.provider,
-                 how=how)
+    audit.record("auth.social.linked", user=str(user.pk), provider=identity.provider, how=how)
     return link
 
 

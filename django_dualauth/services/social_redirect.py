@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import urllib.parse
 import uuid
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -42,17 +44,19 @@ from ..exceptions import (
     OAuthAppCodeInvalid,
     OAuthCodeExchangeFailed,
     OAuthIssuerMismatch,
+    OAuthNonceInvalid,
     OAuthStateInvalid,
     ProviderNotConfigured,
     ProviderUnavailable,
     ReauthenticationRequired,
     ReturnUrlNotAllowed,
+    ValidationFailed,
 )
 from ..gateways import CodeExchangeRefused, ProviderUnreachable, exchange_code, fetch_json
 from ..models import AuthSession, OAuthFlow, OAuthState
 from ..social_providers import GITHUB, MAX_RETURN_URL_LENGTH
 from ..types import ClientInfo, Delivery, IssuedTokens
-from . import login, social
+from . import login, profile_names, social, social_tokens
 from .sessions import issue_session
 
 if TYPE_CHECKING:
@@ -160,12 +164,15 @@ def two_factor_url(return_url: str, step: login.LoginChallengeIssued) -> str:
 
 @dataclass(frozen=True)
 class Started:
-    """Where to send the browser, and the binding cookie to plant (``cookie_key``, ``cookie_value``)."""
+    """Where to send the browser, and the binding cookie to plant (``cookie_key``, ``cookie_value``).
+    ``cross_site_post``: the provider answers by a cross-site POST (Apple's ``form_post``), on
+    which a ``SameSite=Lax`` cookie is not sent."""
 
     authorization_url: str
     cookie_key: str
     cookie_value: str
     max_age: int
+    cross_site_post: bool = False
 
 
 def _s256(verifier: str) -> str:
@@ -230,14 +237,18 @@ def _started(provider: SocialProvider, authorize: str, raw_state: str, browser: 
     """The authorization URL for ``raw_state`` (PKCE S256, the nonce) and the binding cookie."""
     config = provider.config
     params = {"response_type": "code", "client_id": config.client_ids[0], "redirect_uri": config.redirect_uri,
-              "scope": " ".join(config.scopes), "state": raw_state,
-              "code_challenge": _s256(derive_secret(raw_state, _VERIFIER_PURPOSE)), "code_challenge_method": "S256"}
+              "scope": " ".join(config.scopes), "state": raw_state}
+    if config.pkce:
+        params.update(code_challenge=_s256(derive_secret(raw_state, _VERIFIER_PURPOSE)), code_challenge_method="S256")
+    if config.form_post:
+        # Apple requires it when name or email is asked, and then POSTs code, state and user.
+        params["response_mode"] = "form_post"
     if config.uses_id_tokens:
         nonce = _nonce_for(provider, raw_state)
         params["nonce"] = hashlib.sha256(nonce.encode()).hexdigest() if config.nonce_hashed else nonce
     separator = "&" if "?" in authorize else "?"
     return Started(authorize + separator + urllib.parse.urlencode(params), cookie_key_for(raw_state), browser,
-                   int(lifetime.total_seconds()))
+                   int(lifetime.total_seconds()), cross_site_post=config.form_post)
 
 
 # --- linking from a session ------------------------------------------------------------------------
@@ -333,7 +344,9 @@ class CallbackFailed(Exception):
 
 def callback(provider: SocialProvider, params: dict[str, str], *, browser_value: str | None,
              client: ClientInfo) -> CallbackOutcome:
-    """Finish a sign-in at the provider's redirect back (``code``, ``state``, ``iss``, or ``error``).
+    """Finish a sign-in at the provider's redirect back (``code``, ``state``, ``iss``, or ``error``;
+    Apple's form_post adds ``user``, the JSON of the name it sends at the first authorization
+    only, which fills a new account's names and is ignored otherwise).
 
     Raises :class:`OAuthStateInvalid` (400, no redirect possible: the state names no flow of
     this provider) or :class:`CallbackFailed` carrying the refusal and the return URL: a spent
@@ -361,15 +374,19 @@ def callback(provider: SocialProvider, params: dict[str, str], *, browser_value:
             _refuse(provider, "provider_error")
             raise OAuthAccessDenied()
         _check_issuer(provider, params.get("iss"))
-        identity = _identity(provider, raw_state, params.get("code"))
+        if provider.config.form_post:
+            identity, token = _apple_identity(provider, raw_state, params.get("code"))
+        else:
+            identity, token = _identity(provider, raw_state, params.get("code")), None
         if row.flow == OAuthFlow.LINK:
-            _finish_link(provider, row, identity)
+            _finish_link(provider, row, identity, token)
             return CallbackOutcome(OAuthFlow.LINK, with_params(row.return_url, linked=provider.config.name))
+        names = _form_post_names(params.get("user")) if provider.config.form_post else None
         if row.flow == OAuthFlow.APP:
-            return social.sign_in_identity(provider, identity, client=client,
+            return social.sign_in_identity(provider, identity, client=client, names=names, provider_token=token,
                                            finish=lambda user: _finish_app(row, user, client))
         outcome = social.sign_in_identity(
-            provider, identity, client=client,
+            provider, identity, client=client, names=names, provider_token=token,
             finish=lambda user: login.sign_in(user, first_factor=social.AMR_FEDERATED, delivery=Delivery.COOKIE,
                                               client=client))
     except DualAuthError as exc:
@@ -385,7 +402,8 @@ def callback(provider: SocialProvider, params: dict[str, str], *, browser_value:
     return CallbackOutcome(OAuthFlow.WEB, row.return_url, tokens=outcome)
 
 
-def _finish_link(provider: SocialProvider, row: OAuthState, identity: social.ProviderIdentity) -> None:
+def _finish_link(provider: SocialProvider, row: OAuthState, identity: social.ProviderIdentity,
+                 token: social_tokens.ProviderToken | None) -> None:
     """The link flow's end: the account of the session that started it, if that session is
     still live and its user active, gets the identity. No session is issued."""
     user = row.user
@@ -393,7 +411,7 @@ def _finish_link(provider: SocialProvider, row: OAuthState, identity: social.Pro
             pk=row.link_session_id, user_id=user.pk, revoked_at__isnull=True).exists():
         _refuse(provider, "link_session_gone")
         raise ReauthenticationRequired((), "The session that started this link has ended")
-    social.link_identity(user, provider, identity, how="redirect")
+    social.link_identity(user, provider, identity, how="redirect", provider_token=token)
 
 
 def _refuse(provider: SocialProvider, reason: str) -> None:
@@ -441,6 +459,43 @@ def _identity(provider: SocialProvider, raw_state: str, code: str | None) -> soc
         _refuse(provider, "no_id_token")
         raise IdTokenInvalid()
     return social.verify_id_token(provider, id_token, _nonce_for(provider, raw_state))
+
+
+def _apple_identity(provider: SocialProvider, raw_state: str,
+                    code: str | None) -> tuple[social.ProviderIdentity, social_tokens.ProviderToken | None]:
+    """Apple's web flow: the code exchanged with the client secret JWT (no PKCE: Apple documents
+    none) for an id_token that must carry this flow's nonce, and Apple's refresh token. The
+    ``id_token`` Apple also POSTs to the callback is not used: the one from the token endpoint
+    came straight from Apple, to a client it authenticated."""
+    config = provider.config
+    claims, token = social.exchange_authorization_code(provider, code, client_id=config.client_ids[0],
+                                                       redirect_uri=config.redirect_uri)
+    if not social.nonce_claim_matches(provider, claims.get("nonce"), _nonce_for(provider, raw_state)):
+        _refuse(provider, "nonce_mismatch")
+        raise OAuthNonceInvalid()
+    return social.identity_from_claims(provider, claims), token
+
+
+def _form_post_names(raw: str | None) -> dict[str, str] | None:
+    """The names of Apple's ``user`` field (``{"name": {"firstName", "lastName"}, "email"}``),
+    sent at the first authorization only; None when absent or unreadable (never a refusal:
+    the names are a courtesy, the verified id_token is the proof)."""
+    if not raw or len(raw) > 4096:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    if not isinstance(name, dict):
+        return None
+    names = {key: value.strip() for key in ("firstName", "lastName")
+             if isinstance(value := name.get(key), str) and value.strip()}
+    try:  # names the user model cannot hold (too long) are dropped, not a refused sign-in
+        profile_names.names_to_store(get_user_model(), dict(names), skip_missing=True)
+    except ValidationFailed:
+        return None
+    return names or None
 
 
 def _github_identity(provider: SocialProvider, tokens: dict[str, Any]) -> social.ProviderIdentity:
