@@ -341,6 +341,8 @@ NO_PROOF: dict[tuple[str, str], str] = {
     ("GET", "oauth/<str:provider>"): "starts a redirect flow, proves nothing (oauth_redirect_ip)",
     ("GET", "oauth/<str:provider>/callback"): "a 256-bit state bound to the browser, then the provider's code "
                                               "(oauth_redirect_ip)",
+    ("POST", "oauth/<str:provider>/callback"): "Apple's form_post: the same 256-bit state bound to the browser, "
+                                               "then Apple's code (oauth_redirect_ip)",
     ("POST", "oauth/<str:provider>/exchange"): "a 256-bit one-time code and the app's PKCE verifier "
                                                "(oauth_exchange_ip)",
     ("POST", "oauth/<str:provider>/link/start"): "starts a link from a fresh session, proves nothing "
