@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 import django
+from corsheaders.defaults import default_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
@@ -29,7 +30,7 @@ if DEMO_ORIGIN not in CSRF_TRUSTED_ORIGINS:
 # X-CSRF-Token and JSON bodies to it) only if the API says so. Same origin needs none of it.
 CORS_ALLOWED_ORIGINS = [DEMO_ORIGIN]
 CORS_ALLOW_CREDENTIALS = True  # the cookies: fetch(..., {credentials: "include"})
-CORS_ALLOW_HEADERS = ["content-type", "x-csrf-token", "x-auth-strategy", "authorization"]
+CORS_ALLOW_HEADERS = (*default_headers, "x-csrf-token")  # JSON bodies and the CSRF header need a preflight
 CORS_EXPOSE_HEADERS = ["Retry-After"]  # the client's DualAuthError.retryAfter on 429/503
 CORS_URLS_REGEX = r"^/(auth|api)/"
 
@@ -51,11 +52,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",  # first: before any middleware that may answer
     "django.middleware.security.SecurityMiddleware",
     # Static files (the demo page's CSS and scripts, the client, Swagger UI) under gunicorn with
     # DEBUG off as well as under runserver, straight from the apps' static/ folders.
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "corsheaders.middleware.CorsMiddleware",  # before CommonMiddleware, which may answer first
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
