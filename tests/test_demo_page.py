@@ -65,6 +65,13 @@ def demo(tmp_path_factory: Any) -> Iterator[Demo]:
 
 
 @pytest.fixture
+def browser(browser: Any) -> Any:
+    """The suite's browser, its console log emptied: what :func:`page_errors` reads is this test's."""
+    browser.get_log("browser")
+    return browser
+
+
+@pytest.fixture
 def shots(screenshot_dir: Path) -> Path:
     """Where the docs' screenshots go: ``DUALAUTH_SCREENSHOTS`` (relative to the checkout) or tmp."""
     configured = os.environ.get("DUALAUTH_SCREENSHOTS")
@@ -119,9 +126,14 @@ def sign_in(browser: Any, base: str, address: str, password: str) -> None:
     submit(browser, "login-form")
 
 
-def signed_in_as(browser: Any, address: str) -> None:
+def signed_in_as(browser: Any, address: str, *, just_now: bool = True) -> None:
+    """The page shows the account of ``address``. ``just_now``: after a sign-in step on this
+    page, which ends by saying so and moving the focus to ``main``: typing before that could
+    lose keys to the move."""
     shown(browser, "signed-in")
     text_of(browser, "me", address)
+    if just_now:
+        text_of(browser, "status", "Signed in.")
 
 
 def page_errors(browser: Any) -> list[dict[str, Any]]:
@@ -247,7 +259,7 @@ def test_a_wrong_password_shows_the_error_then_the_right_one_signs_in(browser: A
     assert token_cookies(browser) == ""
     assert page_errors(browser) == []
     browser.refresh()  # the cookies keep the page signed in
-    signed_in_as(browser, email("errors"))
+    signed_in_as(browser, email("errors"), just_now=False)
     by_id(browser, "logout").click()
     shown(browser, "signed-out")
     text_of(browser, "status", "Signed out.")
@@ -379,7 +391,7 @@ def test_change_password_through_the_page(browser: Any, demo: Demo) -> None:
     assert Client(demo.base, "bearer").login(email("password"), PASSWORD).status == 401
     assert Client(demo.base, "bearer").login(email("password"), NEW_PASSWORD).status == 200
     browser.refresh()  # this session was kept
-    signed_in_as(browser, email("password"))
+    signed_in_as(browser, email("password"), just_now=False)
     assert page_errors(browser) == []
 
 
@@ -400,7 +412,7 @@ def test_the_magic_link_page_signs_in_from_the_mailed_link(browser: Any, demo: D
     assert wait_until(browser, lambda d: d.current_url == demo.base + "/magic-link")  # the token left the URL
     submit_button.find_element("css selector", "button").click()
     wait_for_url(browser, demo.base + "/")
-    signed_in_as(browser, email("magic"))
+    signed_in_as(browser, email("magic"), just_now=False)
     assert token_cookies(browser) == ""
 
     browser.get(link)  # once only
@@ -451,7 +463,7 @@ def test_the_verify_email_page_verifies_the_address(browser: Any, demo: Demo) ->
     submit(browser, "token-form")
     text_of(browser, "status", "Your e-mail address is verified")
     by_id(browser, "token-done").find_element("css selector", "a").click()
-    signed_in_as(browser, email("verify"))
+    signed_in_as(browser, email("verify"), just_now=False)
     assert wait_until(browser, lambda d: fact(d, "E-mail verified") == "yes")
     assert not by_id(browser, "verify-send").is_displayed()
     assert page_errors(browser) == []
@@ -503,3 +515,62 @@ def test_the_page_on_another_origin_signs_in_and_calls_me(browser: Any, tmp_path
         shown(browser, "signed-out")
         text_of(browser, "status", "Signed out.")
         assert page_errors(browser) == []
+
+
+# ---- accessibility: labels, landmarks, live regions, contrast
+
+#: For each visible form field: its label; for each visible text: its contrast ratio on the
+#: background it is drawn on (WCAG 2: relative luminance; AA is 4.5:1, 3:1 for large text).
+AUDIT = r"""
+const lum = (rgb) => {
+  const c = rgb.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+  return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]; };
+const parse = (s) => (s.match(/[\d.]+/g) || []).map(Number);
+const background = (e) => { for (; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor);
+  if (c.length === 3 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+const visible = (e) => e.offsetParent !== null || getComputedStyle(e).position === "fixed";
+const unlabelled = [...document.querySelectorAll("input, select, textarea")]
+  .filter(e => visible(e) && e.type !== "hidden" && !(e.labels && e.labels.length) && !e.getAttribute("aria-label"))
+  .map(e => e.id || e.name);
+const low = [];
+for (const e of document.querySelectorAll("body *")) {
+  if (!visible(e) || ![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+  const s = getComputedStyle(e), fg = parse(s.color).slice(0, 3), bg = background(e);
+  const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x), ratio = (a + 0.05) / (b + 0.05);
+  const large = parseFloat(s.fontSize) >= 24 || (parseFloat(s.fontSize) >= 18.66 && Number(s.fontWeight) >= 700);
+  if (ratio < (large ? 3 : 4.5)) {
+    low.push(`${e.tagName}#${e.id} "${e.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+  }
+}
+return {unlabelled, low, mains: document.querySelectorAll("main").length, h1: document.querySelectorAll("h1").length,
+        live: ["status", "error"].map(id => document.getElementById(id).getAttribute("aria-live")),
+        lang: document.documentElement.lang};
+"""
+
+
+def audit(browser: Any) -> dict[str, Any]:
+    result: dict[str, Any] = browser.execute_script(AUDIT)
+    return result
+
+
+@pytest.mark.browser
+def test_the_pages_are_labelled_and_their_text_meets_aa_contrast(browser: Any, demo: Demo) -> None:
+    open_home(browser, demo.base)
+    fill(browser, {"login-email": DEMO_EMAIL, "login-password": "wrong-password"})
+    submit(browser, "login-form")
+    text_of(browser, "error", "INVALID_CREDENTIALS")  # the error message's colours are audited too
+    states = {"signed out, with an error": audit(browser)}
+    fill(browser, {"login-email": DEMO_EMAIL, "login-password": DEMO_PASSWORD})
+    submit(browser, "login-form")
+    signed_in_as(browser, DEMO_EMAIL)
+    wait_until(browser, lambda d: "This device" in by_id(d, "sessions").text)
+    states["signed in"] = audit(browser)
+    browser.get(demo.base + "/reset-password?token=abc")
+    shown(browser, "token-form")
+    states["a mail's page"] = audit(browser)
+    for state, result in states.items():
+        assert result["unlabelled"] == [], (state, result)
+        assert result["low"] == [], (state, result)
+        assert (result["mains"], result["h1"], result["lang"]) == (1, 1, "en"), (state, result)
+        assert result["live"] == ["polite", "assertive"], (state, result)
+    assert page_errors(browser) == []
