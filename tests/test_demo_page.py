@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "a-long-test-passphrase-41"
 NEW_PASSWORD = "another-long-passphrase-42"
 #: one account per test that changes its account, so that the tests do not depend on their order
-USERS = ("twofa", "sessions", "password", "magic", "reset", "verify", "keyboard", "errors")
+USERS = ("twofa", "sessions", "password", "magic", "reset", "verify", "keyboard", "errors", "required")
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -51,6 +51,9 @@ def _create_users(tmp: Path) -> None:
             "    e = name + '@example.com'\n"
             "    u = U.objects.create_user(username=e, email=e)\n"
             f"    u.set_password({PASSWORD!r}); u.save()\n")
+    code += ("from django_dualauth.models import AccountState\n"
+             "AccountState.objects.create(user=U.objects.get(username='required@example.com'),"
+             " two_factor_required=True)\n")
     manage(tmp, "shell", "-c", code)
 
 
@@ -332,6 +335,30 @@ def test_two_factor_enrolment_then_sign_in_with_the_second_step(browser: Any, de
     submit(browser, "two-factor-form")
     signed_in_as(browser, email("twofa"))
     assert not by_id(browser, "two-factor").is_displayed()
+    assert token_cookies(browser) == ""
+    assert page_errors(browser) == []
+
+
+@pytest.mark.browser
+def test_an_account_that_must_enrol_sets_up_two_factor_while_signing_in(browser: Any, demo: Demo) -> None:
+    sign_in(browser, demo.base, email("required"), PASSWORD)
+    shown(browser, "setup-required")
+    assert not by_id(browser, "signed-in").is_displayed()
+    assert browser.execute_script("return document.activeElement.id") == "sr-code"
+    secret = wait_until(browser, lambda d: by_id(d, "sr-secret").text.strip())
+    assert by_id(browser, "sr-qr").get_attribute("src").startswith("data:image/png;base64,")
+    fill(browser, {"sr-code": totp_now(secret)})
+    submit(browser, "sr-form")
+    shown(browser, "signed-in")
+    text_of(browser, "status", "Two-factor authentication is on, and you are signed in")
+    text_of(browser, "me", email("required"))
+    assert len(by_id(browser, "tf-codes-list").find_elements("tag name", "li")) == 10
+    text_of(browser, "tf-state", "On")
+    # The session is a real one: a reload still shows the account, and unsafe calls pass CSRF.
+    browser.refresh()
+    signed_in_as(browser, email("required"), just_now=False)
+    by_id(browser, "logout").click()
+    text_of(browser, "status", "Signed out.")
     assert token_cookies(browser) == ""
     assert page_errors(browser) == []
 

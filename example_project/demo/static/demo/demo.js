@@ -9,6 +9,7 @@ const client = new DualAuthClient({ baseUrl: document.body.dataset.apiBase || "/
 
 let signedIn = false; // what this page shows, so that "signed out" is said only after "signed in"
 let pendingTempToken = null; // the second step of a sign-in, while it is pending
+let pendingSetupToken = null; // the enrolment a sign-in must go through first (2FA_SETUP_REQUIRED)
 
 const MESSAGES = {
   INVALID_CREDENTIALS: "Wrong e-mail or password.",
@@ -82,8 +83,18 @@ async function afterSignIn(result) {
     return;
   }
   if (result.status === "two-factor-setup") {
-    // DUALAUTH_REQUIRE_2FA (off in the demo): the account must enrol before it may sign in.
-    fail("This account must set up two-factor authentication first; this demo page does not offer that step.");
+    // DUALAUTH_REQUIRE_2FA or the account's own flag: it enrols before it may sign in, under
+    // the temp token, and confirming the code starts the session.
+    if (page !== "home") {
+      fail("This account must set up two-factor authentication first: sign in on the demo page.");
+      return;
+    }
+    pendingSetupToken = result.tempToken;
+    const setup = await client.call("POST", "2fa/setup", { tempToken: result.tempToken });
+    $("sr-qr").src = setup.qrCode;
+    $("sr-secret").textContent = setup.secret;
+    showOnly("setup-required");
+    $("sr-code").focus();
     return;
   }
   if (page !== "home") {
@@ -121,9 +132,12 @@ $("two-factor-cancel")?.addEventListener("click", () => run($("two-factor"), asy
   say("Sign-in cancelled.");
 }));
 
-const VIEWS = ["loading", "signed-out", "signed-in", "two-factor", "token-page"];
+const VIEWS = ["loading", "signed-out", "setup-required", "signed-in", "two-factor", "token-page"];
 
-const TITLES = { "signed-out": "Sign in", "signed-in": "Your account", "two-factor": "Sign in: second step" };
+const TITLES = {
+  "signed-out": "Sign in", "signed-in": "Your account", "two-factor": "Sign in: second step",
+  "setup-required": "Sign in: set up two-factor",
+};
 
 function showOnly(id) {
   for (const view of VIEWS) {
@@ -228,7 +242,28 @@ function sessionRow(session) {
   return row;
 }
 
+function showRecoveryCodes(codes) {
+  $("tf-codes-list").replaceChildren(...codes.map((code) => {
+    const item = document.createElement("li");
+    item.textContent = code;
+    return item;
+  }));
+  $("tf-codes").hidden = false;
+}
+
 async function startHome() {
+  onSubmit("sr-form", async (data, form) => {
+    const answer = await client.call("POST", "2fa/verify-setup",
+      { token: String(data.get("code")).trim(), tempToken: pendingSetupToken });
+    pendingSetupToken = null;
+    form.reset();
+    $("sr-secret").textContent = "";
+    $("sr-qr").removeAttribute("src");
+    showRecoveryCodes(answer.recoveryCodes);
+    await showAccount();
+    say("Two-factor authentication is on, and you are signed in.");
+    $("main").focus();
+  });
   onSubmit("login-form", async (data) => {
     const result = await client.login(String(data.get("email")), String(data.get("password")));
     $("login-form").reset();
@@ -274,15 +309,10 @@ async function startHome() {
   onSubmit("tf-confirm-form", async (data, form) => {
     const answer = await client.call("POST", "2fa/verify-setup", { token: String(data.get("code")).trim() });
     form.reset();
-    $("tf-codes-list").replaceChildren(...answer.recoveryCodes.map((code) => {
-      const item = document.createElement("li");
-      item.textContent = code;
-      return item;
-    }));
     $("tf-setup").hidden = true;
     $("tf-secret").textContent = "";
     $("tf-qr").removeAttribute("src");
-    $("tf-codes").hidden = false;
+    showRecoveryCodes(answer.recoveryCodes);
     await showAccount();
     say("Two-factor authentication is on. Your other sessions were signed out.");
   });
