@@ -43,7 +43,16 @@ demo-cross-origin: $(STAMP)
 screenshots: $(STAMP)
 	DUALAUTH_SCREENSHOTS=docs/images $(PY) -m pytest tests/test_demo_page.py -q -p no:randomly
 
-test: $(STAMP)
+# TypeScript for the browser client's declarations test (tests/test_webclient_declarations.py),
+# from tests/js/package-lock.json; without npm that test is skipped and says so.
+JS_STAMP := tests/js/node_modules/.installed
+
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix tests/js --no-audit --no-fund --silent && touch $(JS_STAMP); \
+	else echo "npm not found: the TypeScript check of dualauth.d.ts will be skipped"; fi
+
+test: $(STAMP) $(JS_STAMP)
 	$(PY) -m ruff check django_dualauth tests example_project
 	$(PY) -m mypy
 	$(PY) manage.py makemigrations dualauth --check --dry-run --settings=tests.settings
@@ -70,4 +79,4 @@ bench-instructions: $(BENCH_STAMP)
 	$(PY) -m bench.instructions $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache tests/js/node_modules

@@ -32,23 +32,48 @@ pytestmark = pytest.mark.browser
 CLIENT_JS = Path(__file__).resolve().parents[1] / "django_dualauth" / "static" / "dualauth" / "dualauth.js"
 SETTINGS = "tests.webclient_site.settings"
 ACCESS_SECONDS = 5  # the short-lived server's access-token lifetime
+HOLD_SECONDS = 2  # how long it holds a refresh for a second one to overlap
 TOKEN_COOKIES = ("__Host-accessToken", "__Host-refreshToken")  # DEBUG off: __Host- names
 
 
 class Site:
-    """Static pages on a free port of 127.0.0.1 (``path -> (content type, body)``)."""
+    """Static pages on a free port of 127.0.0.1 (``path -> (content type, body)``). Under
+    ``/api/`` it plays a third party's API for any origin (CORS with credentials): every request
+    is written down in ``received`` (method, path, header names) and answered
+    ``401 NOT_AUTHENTICATED``."""
 
     def __init__(self) -> None:
         self.pages: dict[str, tuple[str, bytes]] = {}
-        pages = self.pages
+        self.received: list[tuple[str, str, set[str]]] = []
+        pages, received = self.pages, self.received
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                if self.path.startswith("/api/"):
+                    return self.third_party()
                 found = pages.get(self.path.split("?")[0])
                 self.send_response(200 if found else 404)
                 self.send_header("Content-Type", found[0] if found else "text/plain")
                 self.end_headers()
                 self.wfile.write(found[1] if found else b"not found")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.third_party()
+
+            def do_OPTIONS(self) -> None:  # noqa: N802
+                self.third_party(preflight=True)
+
+            def third_party(self, preflight: bool = False) -> None:
+                received.append((self.command, self.path, {name.lower() for name in self.headers}))
+                self.send_response(204 if preflight else 401)
+                self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin", "*"))
+                self.send_header("Access-Control-Allow-Credentials", "true")
+                self.send_header("Access-Control-Allow-Headers", "content-type, x-csrf-token")
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                if not preflight:
+                    self.wfile.write(b'{"error": "Authentication required", "code": "NOT_AUTHENTICATED"}')
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -103,8 +128,17 @@ def api(tmp_path_factory: Any, spa: Site) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def short_api(tmp_path_factory: Any, spa: Site) -> Iterator[str]:
-    """The API with access tokens of ACCESS_SECONDS."""
-    yield from _serve(tmp_path_factory, spa, WEBCLIENT_ACCESS_TOKEN_SECONDS=str(ACCESS_SECONDS))
+    """The API with access tokens of ACCESS_SECONDS, strict rotation (no grace window: a refresh
+    token presented twice revokes the session), and each refresh held until a second one is in
+    flight or HOLD_SECONDS passed."""
+    yield from _serve(tmp_path_factory, spa, WEBCLIENT_ACCESS_TOKEN_SECONDS=str(ACCESS_SECONDS),
+                      WEBCLIENT_REFRESH_REUSE_GRACE="0", WEBCLIENT_REFRESH_HOLD_SECONDS=str(HOLD_SECONDS))
+
+
+@pytest.fixture(scope="module")
+def required_2fa_api(tmp_path_factory: Any, spa: Site) -> Iterator[str]:
+    """The API with ``DUALAUTH_REQUIRE_2FA``: a user without 2FA must enrol to sign in."""
+    yield from _serve(tmp_path_factory, spa, WEBCLIENT_REQUIRE_2FA="1")
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -210,6 +244,38 @@ def test_ten_parallel_calls_after_expiry_share_one_refresh_and_all_succeed(brows
     assert events(browser, "signedout") == []
     assert token_cookies(browser) == set(TOKEN_COOKIES)  # the new pair, still out of reach of script
     assert_no_token_in_document_cookie(browser)
+
+
+def test_two_tabs_that_need_a_refresh_at_once_take_turns(browser: Any, short_api: str) -> None:
+    """Tabs share the cookies, so two refreshing at once would present one refresh token twice:
+    on this server (no grace window) that revokes the session. The Web Lock makes the second tab
+    wait, and then rotate the token the first tab got."""
+    open_harness(browser, short_api + "/harness/")
+    sign_in(browser)
+    tabs = [browser.current_window_handle]
+    browser.switch_to.new_window("tab")
+    open_harness(browser, short_api + "/harness/")
+    tabs.append(browser.current_window_handle)
+    assert run(browser, "return isSecureContext && typeof navigator.locks.request === 'function';")
+    wait_for_expiry(browser)
+
+    mark = len(server_log(short_api))
+    start = ("window.outcome = null; window.start = () => Promise.all([client.me(), client.me()]).then("
+             "(all) => { window.outcome = all.map((me) => me.email); }, (e) => { window.outcome = e.code; });"
+             "window.go = new BroadcastChannel('go'); window.go.onmessage = () => window.start();")
+    for tab in tabs:
+        browser.switch_to.window(tab)
+        browser.execute_script(start)
+    # Both tabs start at once: this one, and the other on the message (which its sender does not get).
+    browser.execute_script("window.start(); window.go.postMessage('go');")
+    for tab in tabs:
+        browser.switch_to.window(tab)
+        outcome = wait_until(browser, lambda d: d.execute_script("return window.outcome"),
+                             timeout=HOLD_SECONDS * 2 + 60)
+        assert outcome == [DEMO_EMAIL] * 2
+        assert events(browser, "signedout") == []
+    refreshes = hits(since(short_api, mark), "/auth/refresh")
+    assert [(e["status"], e["overlap"]) for e in refreshes] == [(200, 1), (200, 1)], refreshes
 
 
 def test_document_cookie_never_shows_a_token(browser: Any, api: str) -> None:
@@ -357,6 +423,23 @@ def test_a_forged_post_from_another_page_is_refused_and_the_session_survives(
     assert events(browser, "signedout") == []
 
 
+def test_a_third_partys_api_gets_no_csrf_token_and_its_401_no_refresh(
+        browser: Any, api: str, attacker: Site) -> None:
+    open_harness(browser, api + "/harness/")
+    sign_in(browser)
+    mark, seen = len(server_log(api)), len(attacker.received)
+    other = json.dumps(attacker.url() + "/api/things")
+    error = rejection(browser, f"return await client.call('POST', {other}, {{name: 'x'}});")
+    assert (error["status"], error["code"]) == (401, "NOT_AUTHENTICATED"), error
+    assert rejection(browser, f"return await client.call('GET', {other});")["status"] == 401
+    sent = attacker.received[seen:]
+    assert [(method, path) for method, path, _ in sent] == [
+        ("OPTIONS", "/api/things"), ("POST", "/api/things"), ("GET", "/api/things")], sent  # not retried
+    assert all("x-csrf-token" not in headers for _, _, headers in sent)
+    assert since(api, mark) == []  # no refresh, no CSRF token fetched for it
+    assert events(browser, "signedout") == []
+
+
 def _totp(secret: str, drift: int = 0) -> str:
     from django_otp.oath import totp
 
@@ -399,6 +482,35 @@ def test_two_factor_enrolment_and_sign_in_through_the_client(browser: Any, api: 
         ("POST", "/auth/2fa/verify", 200), ("GET", "/auth/csrf", 200), ("GET", "/auth/me", 200),
         ("POST", "/auth/logout-all", 200)], entries
     assert events(browser, "signedout")[-1] == {"reason": "logout-all"}
+
+
+def test_enrolment_that_the_server_requires_signs_in_through_the_client(
+        browser: Any, required_2fa_api: str) -> None:
+    api = required_2fa_api
+    email, password = f"di-{uuid.uuid4().hex[:8]}@example.com", "a-long-enough-password-42"
+    created = Client(api, "bearer").call("POST", "/auth/register", {"email": email, "password": password})
+    assert created.status == 201, created.body
+    open_harness(browser, api + "/harness/")
+    first = run(browser, f"return await client.login({json.dumps(email)}, {json.dumps(password)});")
+    assert first["status"] == "two-factor-setup" and first["tempToken"], first  # a 403 on the wire, not an error
+    assert first["body"]["code"] == "2FA_SETUP_REQUIRED"
+    assert events(browser, "signedin") == [] and token_cookies(browser) == set()
+    temp = json.dumps(first["tempToken"])
+    setup = run(browser, f"return await client.call('POST', '2fa/setup', {{tempToken: {temp}}});")
+    mark = len(server_log(api))
+    done = run(browser, f"return await client.call('POST', '2fa/verify-setup', "
+                        f"{{tempToken: {temp}, token: {json.dumps(_totp(setup['secret']))}}});")
+    assert done["success"] is True and done["expiresIn"] > 0 and len(done["recoveryCodes"]) >= 8
+    # call() saw a new session: the client announced it and fetched the rotated CSRF token.
+    assert events(browser, "signedin") == [{"result": {"status": "signed-in", "expiresIn": done["expiresIn"],
+                                                       "body": done}}]
+    assert token_cookies(browser) == set(TOKEN_COOKIES)
+    assert run(browser, "return (await client.me()).isTotpEnabled;") is True
+    assert run(browser, "return await client.call('PATCH', 'profile', {firstName: 'Di'});") == {"success": True}
+    entries = since(api, mark)
+    assert [(e["method"], e["path"], e["status"]) for e in entries] == [
+        ("POST", "/auth/2fa/verify-setup", 200), ("GET", "/auth/csrf", 200), ("GET", "/auth/me", 200),
+        ("PATCH", "/auth/profile", 200)], entries
 
 
 def test_a_wrong_code_and_a_cancelled_second_step(browser: Any, api: str) -> None:

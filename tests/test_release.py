@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import configparser
 import re
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 from example_project.demo.howto import howto
@@ -89,3 +92,19 @@ def test_demo_examples_name_the_port_the_demo_serves_on():
 def test_python_version_file_is_ignored():
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert ".python-version" in ignored
+
+
+def test_the_wheel_ships_the_browser_client_and_its_types(tmp_path: Path) -> None:
+    """The static files (django_dualauth/static/dualauth/) are package data: a wheel built from
+    this checkout carries them where ``staticfiles`` finds them, and no test or project file."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("django_dualauth-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        for name in ("dualauth.js", "dualauth.d.ts"):
+            path = f"django_dualauth/static/dualauth/{name}"
+            assert path in names
+            assert archive.read(path) == (ROOT / path).read_bytes()
+    assert "django_dualauth/py.typed" in names
+    assert not [n for n in names if n.startswith(("tests/", "example_project/", "docs/")) or "node_modules" in n]

@@ -3,16 +3,29 @@ the same runtime exports, the same public methods and the same error fields. A m
 to the module and forgotten in the .d.ts (or the reverse) is a bug for TypeScript users.
 
 Both files are parsed by their layout (one declaration a line, two-space class bodies), which
-the module keeps; the Chromium tests (tests/test_browser_client.py) run the module itself."""
+the module keeps; the Chromium tests (tests/test_browser_client.py) run the module itself.
+
+Where node is installed, TypeScript (pinned in tests/js/package-lock.json, installed by `make`
+with ``npm ci``) also compiles tests/js/usage.ts, an app's code against the declarations under
+``strict`` (its ``@ts-expect-error`` lines must fail to compile), and type-checks dualauth.js
+itself (``checkJs``, with JSDoc types where inference needs them). Without node that test is skipped, saying so; under
+``DUALAUTH_REQUIRE_SERVICES=1`` (CI) a missing TypeScript next to an installed node fails it.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-STATIC = Path(__file__).resolve().parents[1] / "django_dualauth" / "static" / "dualauth"
+ROOT = Path(__file__).resolve().parents[1]
+STATIC = ROOT / "django_dualauth" / "static" / "dualauth"
+TS_DIR = ROOT / "tests" / "js"
+TSC = TS_DIR / "node_modules" / "typescript" / "bin" / "tsc"
 JS = (STATIC / "dualauth.js").read_text()
 DTS = (STATIC / "dualauth.d.ts").read_text()
 CONTRACT = {"DualAuthClient": {"call", "fetch", "login", "verifyTwoFactor", "cancelTwoFactor", "sendMagicLink",
@@ -84,3 +97,24 @@ def test_the_module_stays_plain_and_small() -> None:
     assert "localStorage" not in code and "sessionStorage" not in code
     assert "document.cookie" not in code  # the CSRF token comes from GET csrf, the tokens are HttpOnly
     assert len(code.encode()) < 12_000
+
+
+def _node_and_tsc() -> tuple[str, Path]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("TYPESCRIPT CHECK SKIPPED: node is not installed (the .d.ts is still parsed above)")
+    if not TSC.is_file():
+        message = f"TypeScript is not installed in {TS_DIR} (run `make test`, or `npm ci --prefix tests/js`)"
+        if os.environ.get("DUALAUTH_REQUIRE_SERVICES") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(f"TYPESCRIPT CHECK SKIPPED: {message}")
+    return node, TSC
+
+
+def test_typescript_compiles_an_app_against_the_declarations_and_checks_the_module() -> None:
+    node, tsc = _node_and_tsc()
+    result = subprocess.run([node, str(tsc), "-p", str(TS_DIR / "tsconfig.json"), "--listFiles"], cwd=TS_DIR,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    checked = {Path(line).resolve() for line in result.stdout.splitlines()}
+    assert {STATIC / "dualauth.d.ts", STATIC / "dualauth.js", TS_DIR / "usage.ts"} <= checked

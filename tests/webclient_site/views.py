@@ -15,6 +15,8 @@ from django_dualauth.delivery.cookies import access_cookie_name, refresh_cookie_
 
 _lock = threading.Lock()
 _log: list[dict[str, Any]] = []  # one worker process (live_server): one log
+_refreshes = threading.Condition()
+_in_flight = 0  # refreshes being answered now (RequestLog's hold)
 
 #: The page: the client on ``window.client``, its events in ``window.events``, and every fetch it
 #: made in ``window.requests``.
@@ -73,11 +75,16 @@ class RequestLog:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        self.hold = float(os.environ.get("WEBCLIENT_REFRESH_HOLD_SECONDS", "0"))
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
         if request.path.startswith("/harness/log"):
-            return response
+            return self.get_response(request)
+        overlap = None
+        if self.hold and request.path == "/auth/refresh":
+            overlap, response = self._held(request)
+        else:
+            response = self.get_response(request)
         code = None
         if response.get("Content-Type", "").startswith("application/json") and response.status_code >= 400:
             try:
@@ -91,8 +98,24 @@ class RequestLog:
                 "access": f"{access_cookie_name()}=" in sent, "refresh": f"{refresh_cookie_name()}=" in sent,
                 "site": request.META.get("HTTP_SEC_FETCH_SITE"), "origin": request.META.get("HTTP_ORIGIN"),
                 "csrfHeader": bool(request.META.get("HTTP_X_CSRF_TOKEN")),
+                "overlap": overlap,
             })
         return response
+
+    def _held(self, request: HttpRequest) -> tuple[int, HttpResponse]:
+        """Hold a refresh until another is in flight (or ``hold`` s passed); answer it; how many
+        refreshes were in flight at most while it was held."""
+        global _in_flight
+        with _refreshes:
+            _in_flight += 1
+            _refreshes.notify_all()
+            _refreshes.wait_for(lambda: _in_flight >= 2, timeout=self.hold)
+            overlap = _in_flight
+        try:
+            return overlap, self.get_response(request)
+        finally:
+            with _refreshes:
+                _in_flight -= 1
 
 
 class CorsForTests:

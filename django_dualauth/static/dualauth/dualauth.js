@@ -10,6 +10,7 @@ const ABSOLUTE = /^[a-z][a-z0-9+.-]*:/i;
 
 /** An answer that is not a success, or a failed network round trip (status 0). */
 export class DualAuthError extends Error {
+  /** @param {number} status @param {string} code @param {string} [message] @param {unknown} [body] @param {number | null} [retryAfter] */
   constructor(status, code, message, body = null, retryAfter = null) {
     super(message || code);
     this.name = "DualAuthError";
@@ -50,9 +51,12 @@ export class DualAuthClient extends EventTarget {
   #base;
   #fetch;
   #csrfHeader;
-  #csrf = null; // the CSRF token from GET <base>/csrf
-  #csrfLoading = null; // the one GET csrf in flight
-  #refreshing = null; // the one refresh in flight (single-flight)
+  /** @type {string | null} the CSRF token from GET <base>/csrf */
+  #csrf = null;
+  /** @type {Promise<string> | null} the one GET csrf in flight */
+  #csrfLoading = null;
+  /** @type {Promise<boolean> | null} the one refresh in flight (single-flight) */
+  #refreshing = null;
   #state = "unknown"; // "in" | "out" | "unknown": signedout is emitted once per transition
   // Refreshes finished so far, and whether the last one worked: a 401 to a request sent before
   // a refresh finished is answered by that refresh (retry, or give up), not by another one.
@@ -75,11 +79,23 @@ export class DualAuthClient extends EventTarget {
     return url === `${this.#base}/${name}`;
   }
 
+  // The API's origin or the page's own: only there does the CSRF token go, and only from there
+  // do a 401 or 403 concern this session.
+  #ownOrigin(url) {
+    const page = globalThis.location?.href;
+    try {
+      const origin = new URL(url, page).origin;
+      return origin === new URL(this.#base, page).origin || (page !== undefined && origin === new URL(page).origin);
+    } catch {
+      return false;
+    }
+  }
+
   async #send(url, init) {
     try {
       return await this.#fetch(url, init);
     } catch (error) {
-      throw new DualAuthError(0, "NETWORK_ERROR", String(error?.message ?? error));
+      throw new DualAuthError(0, "NETWORK_ERROR", error instanceof Error ? error.message : String(error));
     }
   }
 
@@ -90,7 +106,7 @@ export class DualAuthClient extends EventTarget {
       const body = await readJson(res);
       if (!body || typeof body.csrfToken !== "string") throw new DualAuthError(res.status, "BAD_RESPONSE", "No csrfToken");
       this.#csrf = body.csrfToken;
-      return this.#csrf;
+      return body.csrfToken;
     })().finally(() => {
       this.#csrfLoading = null;
     });
@@ -114,7 +130,8 @@ export class DualAuthClient extends EventTarget {
   async #request(input, init = {}, noRefresh = false) {
     const url = this.#url(String(input));
     const method = String(init.method ?? "GET").toUpperCase();
-    const unsafe = !SAFE.has(method);
+    const own = this.#ownOrigin(url); // a third party's 401 or 403 says nothing about this session
+    const unsafe = own && !SAFE.has(method);
     let csrfRetried = false;
     let refreshed = false;
     for (;;) {
@@ -126,7 +143,7 @@ export class DualAuthClient extends EventTarget {
         if (unsafe && url.startsWith(`${this.#base}/`)) await this.#afterSuccess(url, res);
         return res;
       }
-      if (res.status !== 401 && res.status !== 403) return res;
+      if (!own || (res.status !== 401 && res.status !== 403)) return res;
       const { code } = await errorOf(res);
       if (res.status === 403) {
         if (code !== "CSRF_INVALID" || !unsafe || csrfRetried) return res;
@@ -195,9 +212,8 @@ export class DualAuthClient extends EventTarget {
     try {
       answer = await this.#json("POST", path, body, {}, true);
     } catch (error) {
-      if (error instanceof DualAuthError && error.code === "2FA_SETUP_REQUIRED" && error.body?.tempToken) {
-        return { status: "two-factor-setup", tempToken: error.body.tempToken, body: error.body };
-      }
+      const body = error instanceof DualAuthError && error.code === "2FA_SETUP_REQUIRED" ? /** @type {any} */ (error.body) : null;
+      if (typeof body?.tempToken === "string") return { status: "two-factor-setup", tempToken: body.tempToken, body };
       throw error;
     }
     if (answer?.requiresTwoFactor) {
@@ -258,8 +274,13 @@ export class DualAuthClient extends EventTarget {
   #refreshLocked() {
     const locks = globalThis.navigator?.locks;
     if (!locks?.request) return this.#refreshNow();
-    return locks.request(`dualauth-refresh ${new URL(this.#url("refresh"), globalThis.location?.href).href}`,
-      () => this.#refreshNow());
+    let name = this.#url("refresh");
+    try {
+      name = new URL(name, globalThis.location?.href).href; // one lock per API, whatever the spelling
+    } catch {
+      // no page to resolve against: the URL as given
+    }
+    return locks.request(`dualauth-refresh ${name}`, () => this.#refreshNow());
   }
 
   async #refreshNow() {
@@ -278,7 +299,7 @@ export class DualAuthClient extends EventTarget {
     try {
       await this.#json("POST", "logout", undefined, {}, true);
     } catch (error) {
-      if (error.status === 0) throw error; // the server never answered
+      if (!(error instanceof DualAuthError) || error.status === 0) throw error; // the server never answered
     }
     this.#signedOut("logout");
   }
