@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "a-long-test-passphrase-41"
 NEW_PASSWORD = "another-long-passphrase-42"
 #: one account per test that changes its account, so that the tests do not depend on their order
-USERS = ("twofa", "sessions", "password", "magic", "reset", "verify", "keyboard", "errors", "required")
+USERS = ("twofa", "sessions", "password", "magic", "reset", "verify", "keyboard", "errors", "required",
+         "change")
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -493,6 +494,26 @@ def test_the_verify_email_page_verifies_the_address(browser: Any, demo: Demo) ->
     signed_in_as(browser, email("verify"), just_now=False)
     assert wait_until(browser, lambda d: fact(d, "E-mail verified") == "yes")
     assert not by_id(browser, "verify-send").is_displayed()
+    assert page_errors(browser) == []
+
+
+@pytest.mark.browser
+def test_the_confirm_email_page_changes_the_address(browser: Any, demo: Demo) -> None:
+    sign_in(browser, demo.base, email("change"), PASSWORD)
+    signed_in_as(browser, email("change"))
+    fill(browser, {"email-new": email("changed"), "email-password": "not-the-password"})
+    submit(browser, "email-form")
+    text_of(browser, "error", "REAUTHENTICATION_FAILED")
+    offset = log_size(demo)
+    fill(browser, {"email-new": email("changed"), "email-password": PASSWORD})
+    submit(browser, "email-form")
+    text_of(browser, "status", "confirmation link is on its way")
+    link = mailed_link(browser, demo, "confirm-email", offset)
+    browser.get(link)
+    submit(browser, "token-form")
+    text_of(browser, "status", "Your account's e-mail address is changed")
+    assert Client(demo.base, "bearer").login(email("changed"), PASSWORD).status == 200
+    assert Client(demo.base, "bearer").login(email("change"), PASSWORD).status == 401
     assert page_errors(browser) == []
 
 

@@ -51,6 +51,7 @@ async function run(element, work) {
   const buttons = element.querySelectorAll("button");
   buttons.forEach((b) => { b.disabled = true; });
   $("error").textContent = "";
+  $("status").textContent = ""; // what the last action said is no longer news
   try {
     await work();
   } catch (error) {
@@ -322,6 +323,13 @@ async function startHome() {
     $("tf-codes").hidden = true;
     await showAccount();
     say("Two-factor authentication is off.");
+  });
+  onSubmit("email-form", async (data, form) => {
+    await client.call("POST", "change-email/request", {
+      newEmail: String(data.get("newEmail")), password: String(data.get("password")),
+    });
+    form.reset();
+    say("A confirmation link is on its way to the new address (the demo prints mails on the server console).");
   });
   onSubmit("password-form", async (data, form) => {
     await client.call("POST", "change-password", {
