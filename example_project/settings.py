@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 import django
+from corsheaders.defaults import default_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
@@ -16,6 +17,23 @@ ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").sp
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get(
     "DJANGO_CSRF_TRUSTED_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000").split(",") if o]
 
+# The demo page (example_project/demo/, at "/"): DEMO_ORIGIN is where it is served, which the
+# mails link to (`make demo` sets it from PORT). DEMO_API_ORIGIN, when set, makes this server
+# serve the page for the API at that origin instead of its own: the cross-origin recipe
+# (docs/recipe-cross-origin.md, `make demo-cross-origin`), where the API's server runs with
+# DEMO_ORIGIN = the page's origin and so trusts it for CORS and CSRF.
+DEMO_ORIGIN = os.environ.get("DEMO_ORIGIN", "http://127.0.0.1:8000").rstrip("/")
+DEMO_API_ORIGIN = os.environ.get("DEMO_API_ORIGIN", "").rstrip("/")
+if DEMO_ORIGIN not in CSRF_TRUSTED_ORIGINS:
+    CSRF_TRUSTED_ORIGINS.append(DEMO_ORIGIN)  # the Origin check of cookie requests from the page
+# django-cors-headers: the browser lets the page read the API's answers (and send cookies,
+# X-CSRF-Token and JSON bodies to it) only if the API says so. Same origin needs none of it.
+CORS_ALLOWED_ORIGINS = [DEMO_ORIGIN]
+CORS_ALLOW_CREDENTIALS = True  # the cookies: fetch(..., {credentials: "include"})
+CORS_ALLOW_HEADERS = (*default_headers, "x-csrf-token")  # JSON bodies and the CSRF header need a preflight
+CORS_EXPOSE_HEADERS = ["Retry-After"]  # the client's DualAuthError.retryAfter on 429/503
+CORS_URLS_REGEX = r"^/(auth|api)/"
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -23,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -33,7 +52,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",  # first: before any middleware that may answer
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the demo page's CSS and scripts, the client, Swagger UI) under gunicorn with
+    # DEBUG off as well as under runserver, straight from the apps' static/ folders.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -114,13 +137,13 @@ if django.VERSION >= (6, 1):
 else:
     EMAIL_BACKEND = _MAIL_BACKEND
 DUALAUTH_MAGIC_LINK_ENABLED = True
-DUALAUTH_MAGIC_LINK_URL = os.environ.get("DUALAUTH_MAGIC_LINK_URL", "http://localhost:3000/magic-link?token={token}")
+DUALAUTH_MAGIC_LINK_URL = os.environ.get("DUALAUTH_MAGIC_LINK_URL", f"{DEMO_ORIGIN}/magic-link?token={{token}}")
 DUALAUTH_SMS_ENABLED = True
-# Account mails link to the front end, which POSTs the token back.
-DUALAUTH_VERIFY_EMAIL_URL = "http://localhost:3000/verify-email?token={token}"
-DUALAUTH_PASSWORD_RESET_URL = "http://localhost:3000/reset-password?token={token}"
-DUALAUTH_EMAIL_CHANGE_URL = "http://localhost:3000/confirm-email?token={token}"
-DUALAUTH_LINK_VERIFY_URL = "http://localhost:3000/link-verify?token={token}"
+# Account mails link to the demo's pages, which POST the token back.
+DUALAUTH_VERIFY_EMAIL_URL = f"{DEMO_ORIGIN}/verify-email?token={{token}}"
+DUALAUTH_PASSWORD_RESET_URL = f"{DEMO_ORIGIN}/reset-password?token={{token}}"
+DUALAUTH_EMAIL_CHANGE_URL = f"{DEMO_ORIGIN}/confirm-email?token={{token}}"
+DUALAUTH_LINK_VERIFY_URL = f"{DEMO_ORIGIN}/link-verify?token={{token}}"
 DUALAUTH_EMAIL_VERIFICATION = os.environ.get("DUALAUTH_EMAIL_VERIFICATION", "none")
 DUALAUTH_SMS_GATEWAY = os.environ.get("DUALAUTH_SMS_GATEWAY", "django_dualauth.gateways.ConsoleGateway")
 DUALAUTH_JWT_ISSUER = "https://example-project.local"
@@ -136,6 +159,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+WHITENOISE_USE_FINDERS = True  # serve from the apps' folders: no collectstatic step for the demo
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Keep Django's own loggers (disable_existing_loggers: False), or server errors leave no trace.

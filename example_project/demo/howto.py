@@ -1,8 +1,11 @@
-"""Printed by `make demo`: how to try both flows with curl, against the port it serves on."""
+"""Printed by `make demo`: the demo page's address, then how to try both flows with curl, against the port it
+serves on."""
 
 import sys
 
 HOWTO = r"""
+Demo page: http://127.0.0.1:8000/  (sign in, two-factor, sessions; its mails print on this console)
+
 django-dualauth demo on http://127.0.0.1:8000  (demo user: demo@example.com / demo-password-123,
 admin: http://127.0.0.1:8000/admin/  admin / demo-password-123)
 
