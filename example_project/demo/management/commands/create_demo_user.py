@@ -1,6 +1,8 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from django_dualauth.services.claims import update_account_state
+
 EMAIL = "demo@example.com"
 PASSWORD = "demo-password-123"
 
@@ -15,6 +17,10 @@ class Command(BaseCommand):
         user.is_active = True
         user.set_password(PASSWORD)
         user.save()
+        # Verified, as a real user who signed up and confirmed would be: otherwise the first magic
+        # link or social sign-in to the address would take it as the first proof of the mailbox and
+        # drop the password (the pre-account-hijacking defence), and the demo would lock itself out.
+        update_account_state(user, email_verified=True)
         admin, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@example.com"})
         admin.is_staff = admin.is_superuser = True
         admin.set_password(PASSWORD)
