@@ -1,0 +1,258 @@
+# ruff: noqa: F811
+"""Attacks on the redirect flow's new surfaces (issue 19 §5-§6): the link ticket, return URLs,
+Apple's form_post, provider mix-up and the rate limits of the new endpoints. Each test performs
+the attack and asserts the defence; ids in brackets are ``security-catalogue.md``'s.
+
+The app under test in-process, the real OpenID Connect provider and the Apple stand-in, as in
+``test_redirect_flow.py``, ``test_redirect_linking.py`` and ``test_apple_web_flow.py``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import urllib.parse
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from django_dualauth.models import LinkedAccount, OAuthState
+from django_dualauth.testing import AuthClient
+
+from .apple_standin import AppleStandIn
+from .oidc_provider import OidcClient, OidcProvider
+from .system_browser import SystemBrowser
+from .test_apple_web_flow import _post_back, _start, apple, apple_rest, team  # noqa: F401
+from .test_redirect_flow import APP, APP_RETURN, CALLBACK, RETURN, app, browser, idp, idp_client  # noqa: F401
+from .test_redirect_linking import _link_start, signed_in  # noqa: F401
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _query(url: str) -> dict[str, str]:
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+
+
+# --- the link ticket handed to a victim -----------------------------------------------------------
+
+@pytest.fixture
+def web_signed_in(client_factory: Any, user: Any) -> AuthClient:
+    """A web page's session (cookies): its tickets are bound to it."""
+    client = client_factory("cookie")
+    assert client.login().status_code == 200
+    return client
+
+
+def test_a_web_link_ticket_opened_in_another_browser_links_nothing(
+        web_signed_in: AuthClient, idp: OidcProvider) -> None:
+    """[OAUTH-LOGIN-CSRF] The attacker's own ticket (a cookie session's), sent to a victim whose
+    browser opens it: without the binding, the victim's provider account would be linked to the
+    attacker's account, and the victim's next "Sign in with …" would land in it."""
+    url = _link_start(web_signed_in).json()["url"]
+    hop = Client().get(url.removeprefix(APP))  # the victim's browser: no session of the attacker's
+    assert hop.status_code == 400 and hop.json()["code"] == "INVALID_STATE"
+    assert OAuthState.objects.get().code_consumed_at is not None  # spent: the attacker cannot retry it
+    # Nor in the attacker's own browser afterwards (single use).
+    again = web_signed_in.client.get(url.removeprefix(APP))
+    assert again.status_code == 400 and again.json()["code"] == "INVALID_STATE"
+    assert not LinkedAccount.objects.exists()
+
+
+def test_a_web_link_ticket_opened_in_the_victims_signed_in_browser_is_refused(
+        signed_in: AuthClient, client_factory: Any, idp: OidcProvider) -> None:
+    """[OAUTH-LOGIN-CSRF] The victim is signed in here too (their own session cookie): still not
+    the session that made the ticket."""
+    victim_user = get_user_model().objects.create_user(username="victim", email="victim@example.com",
+                                                       password="victim-password-1")
+    victim = client_factory("cookie")
+    assert victim.login(email="victim@example.com", password="victim-password-1").status_code == 200
+    url = _link_start(signed_in).json()["url"]
+    hop = victim.client.get(url.removeprefix(APP))
+    assert hop.status_code == 400 and hop.json()["code"] == "INVALID_STATE"
+    assert not LinkedAccount.objects.filter(user=victim_user).exists()
+
+
+def test_an_app_link_ticket_is_refused_in_a_browser_signed_in_as_someone_else(
+        client_factory: Any, user: Any, idp: OidcProvider) -> None:
+    """[OAUTH-LOGIN-CSRF] An app's (bearer) ticket cannot be bound to its system browser, which
+    holds nothing of the app's; but a browser signed in as another user is not that browser."""
+    attacker = client_factory("bearer")
+    assert attacker.login().status_code == 200
+    url = _link_start(attacker, app=True).json()["url"]
+    get_user_model().objects.create_user(username="victim", email="victim@example.com",
+                                         password="victim-password-1")
+    victim = client_factory("cookie")
+    assert victim.login(email="victim@example.com", password="victim-password-1").status_code == 200
+    hop = victim.client.get(url.removeprefix(APP))
+    assert hop.status_code == 400 and hop.json()["code"] == "INVALID_STATE"
+    # The same user's web session in the system browser (shared with Safari on iOS) is no obstacle.
+    url = _link_start(attacker, app=True).json()["url"]
+    same_user_browser = client_factory("cookie")
+    assert same_user_browser.login().status_code == 200
+    hop = same_user_browser.client.get(url.removeprefix(APP))
+    assert hop.status_code == 302 and hop["Location"].startswith(idp.issuer + "/authorize")
+
+
+def test_a_link_ticket_after_sign_out_does_not_hop(web_signed_in: AuthClient, idp: OidcProvider) -> None:
+    """[SESSION-FIXATION] Signed out between link/start and the hop: the cookie session is gone,
+    the ticket refused (a bearer session's is refused at the callback: test_redirect_linking)."""
+    url = _link_start(web_signed_in).json()["url"]
+    assert web_signed_in.logout().status_code in (200, 204)
+    hop = web_signed_in.client.get(url.removeprefix(APP))
+    assert hop.status_code == 400 and hop.json()["code"] == "INVALID_STATE"
+    assert not LinkedAccount.objects.exists()
+
+
+# --- open redirects through the return URL ----------------------------------------------------------
+
+_OFF_LIST = [
+    {"return_path": "//evil.example"}, {"return_path": "/\\evil.example"}, {"return_path": "/%2F%2Fevil.example"},
+    {"return_path": "/%2f%2fevil.example"}, {"return_path": "/@evil.example"}, {"return_path": "/\t/evil.example"},
+    {"return_path": "/\n/evil.example"}, {"return_path": "/app/signed-in\t"},
+    {"return_path": "\uff0f\uff0fevil.example"}, {"return_path": "/app/signed-in#@evil.example"},
+    {"return_path": "/app/signed-in/"}, {"return_path": "/" + "a" * 5000},
+    {"returnTo": "//evil.example/app/signed-in"}, {"returnTo": "http://testserver.evil.example/app/signed-in"},
+    {"returnUrl": RETURN + "/"}, {"returnUrl": "HTTP://TESTSERVER/app/signed-in"},
+    {"returnUrl": "http://testserver:80/app/signed-in"}, {"returnUrl": "http://user@testserver/app/signed-in"},
+    {"returnUrl": "http://testserver@evil.example/app/signed-in"}, {"returnUrl": RETURN + "#x"},
+    {"returnUrl": RETURN + "?next=https://evil.example"}, {"returnUrl": RETURN + "\u3002evil.example"},
+    {"returnUrl": "http://testserver\uff0eevil.example/app/signed-in"},
+]
+
+
+@pytest.mark.parametrize("params", _OFF_LIST)
+def test_no_return_url_near_match_starts_a_flow(idp: OidcProvider, app: Client, params: dict[str, str]) -> None:
+    """[OPEN-REDIRECT] Exact match only, whatever the name, encoding or spoofed origin."""
+    answer = app.get("/auth/oauth/idp", params, HTTP_ORIGIN="https://evil.example",
+                     HTTP_REFERER="https://evil.example/")
+    assert answer.status_code == 400 and answer.json()["code"] == "RETURN_URL_NOT_ALLOWED", params
+    assert not OAuthState.objects.exists()
+
+
+@pytest.mark.parametrize("delivery", ["cookie", "bearer"])
+def test_no_return_url_near_match_starts_a_link(client_factory: Any, user: Any, idp: OidcProvider,
+                                               delivery: str) -> None:
+    """[OPEN-REDIRECT] The same rule at ``link/start``, under both deliveries."""
+    client = client_factory(delivery)
+    assert client.login().status_code == 200
+    for params in _OFF_LIST:
+        answer = _link_start(client, **params)
+        assert answer.status_code == 400 and answer.json()["code"], params
+    assert not OAuthState.objects.exists()
+
+
+def test_a_spoofed_origin_only_picks_among_allowlisted_origins(idp: OidcProvider, app: Client,
+                                                                settings: Any) -> None:
+    """[OPEN-REDIRECT] ``Origin``/``Referer`` choose the origin of ``return_path`` only among the
+    allowlist's, never add one."""
+    settings.DUALAUTH_SOCIAL_RETURN_URLS = [RETURN, "https://spa.example/done"]
+    for header in ({"HTTP_ORIGIN": "https://evil.example"}, {"HTTP_REFERER": "https://evil.example/done"},
+                   {"HTTP_ORIGIN": "https://spa.example.evil.example"}, {"HTTP_ORIGIN": "null"}):
+        answer = app.get("/auth/oauth/idp", {"return_path": "/done"}, **header)
+        assert answer.status_code == 400 and answer.json()["code"] == "RETURN_URL_NOT_ALLOWED", header
+    assert not OAuthState.objects.exists()
+
+
+# --- mix-up --------------------------------------------------------------------------------------------
+
+def test_a_state_of_one_provider_at_another_providers_callback_is_refused(
+        idp: OidcProvider, settings: Any, oidc_provider: OidcProvider, idp_client: OidcClient,
+        browser: SystemBrowser, app: Client) -> None:
+    """[OAUTH-MIX-UP] RFC 9207's attack: provider A's code and state delivered to provider B's
+    callback. The state is looked up per provider, so B knows no such flow; A's flow still works."""
+    other_callback = APP + "/auth/oauth/other/callback"
+    other = oidc_provider.register_client(OidcClient(
+        f"other-{secrets.token_hex(6)}", secrets.token_urlsafe(24), (other_callback,), skip_authorization=True))
+    settings.DUALAUTH_SOCIAL_PROVIDERS = {**settings.DUALAUTH_SOCIAL_PROVIDERS, "other": {
+        "kind": "oidc", "issuer": oidc_provider.issuer, "client_ids": [other.client_id],
+        "client_secret": other.client_secret, "redirect_uri": other_callback}}
+    page = idp.sign_in(browser, f"{APP}/auth/oauth/idp", idp.users["alice"],
+                       stop_at=lambda url: url.startswith(CALLBACK))
+    query = urllib.parse.urlsplit(page.location).query
+    mixed = app.get("/auth/oauth/other/callback?" + query)
+    assert mixed.status_code == 400 and mixed.json()["code"] == "INVALID_STATE"
+    assert OAuthState.objects.get().consumed_at is None
+    assert app.get("/auth/oauth/idp/callback?" + query)["Location"] == RETURN
+
+
+def test_apples_form_post_is_no_get_and_another_providers_callback_no_post(apple: AppleStandIn) -> None:
+    """[OAUTH-MIX-UP] Apple's state POSTed where a GET callback is (and a GET at Apple's): 405."""
+    browser = Client()
+    _, fields = _start(browser)
+    assert browser.get("/auth/oauth/apple/callback", fields).status_code == 405
+    assert OAuthState.objects.get().consumed_at is None
+    assert _post_back(browser, fields).status_code == 302
+
+
+# --- Apple's form_post ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("user_field", [
+    "[" * 2048, '{"name": ' * 1000 + "1" + "}" * 1000, '{"name": {"firstName": 5, "lastName": ["x"]}}',
+    '{"name": {"firstName": "<script>alert(1)</script>"}}', "x" * 100_000, '"just a string"', "null",
+])
+def test_a_hostile_user_field_never_fails_the_sign_in(apple: AppleStandIn, user_field: str) -> None:
+    """[INPUT-ROBUSTNESS] The ``user`` field is the browser's to forge: nested deeper than the
+    recursion limit (was a 500), huge, of the wrong types. Names are stored as text (escaped
+    where rendered: the admin, the API's JSON), never markup the server produces."""
+    browser = Client()
+    _, fields = _start(browser)
+    fields["user"] = user_field
+    answer = _post_back(browser, fields)
+    assert answer.status_code == 302 and answer["Location"] == RETURN, answer.content
+    user = get_user_model().objects.get()
+    assert user.first_name in ("", "<script>alert(1)</script>")
+    assert LinkedAccount.objects.filter(user=user).exists()
+
+
+def test_a_replayed_form_post_is_refused(apple: AppleStandIn) -> None:
+    """[OAUTH-CODE-REPLAY] The same POST again, from the same browser (the cookie cleared) or with
+    the cookie kept: the state is spent."""
+    browser = Client()
+    _, fields = _start(browser)
+    cookies = dict(browser.cookies.items())
+    assert _post_back(browser, fields)["Location"] == RETURN
+    replay = Client()
+    replay.cookies.update(cookies)
+    answer = _post_back(replay, fields)
+    assert answer.status_code == 302 and _query(answer["Location"]) == {"error": "INVALID_STATE"}
+    assert LinkedAccount.objects.count() == 1
+
+
+# --- rate limits of the new endpoints ----------------------------------------------------------------
+
+def test_the_form_post_callback_is_rate_limited(apple: AppleStandIn, settings: Any) -> None:
+    """[RATE-LIMIT] The callback POST counts against ``oauth_redirect_ip`` (its start too)."""
+    settings.DUALAUTH_RATE_LIMITS = {"oauth_redirect_ip": "3/h"}
+    browser = Client()
+    _, fields = _start(browser)  # 1
+    assert _post_back(browser, fields).status_code == 302  # 2
+    assert _post_back(browser, {"state": secrets.token_urlsafe(32)}).status_code == 400  # 3
+    answer = _post_back(browser, fields)
+    assert answer.status_code == 429 and answer.json()["code"] == "RATE_LIMITED"
+
+
+@pytest.mark.parametrize("delivery", ["cookie", "bearer"])
+def test_link_start_is_rate_limited(client_factory: Any, user: Any, idp: OidcProvider, settings: Any,
+                                    delivery: str) -> None:
+    """[RATE-LIMIT] ``link/start`` counts against ``oauth_redirect_ip``: each makes a row."""
+    settings.DUALAUTH_RATE_LIMITS = {"oauth_redirect_ip": "2/h"}
+    client = client_factory(delivery)
+    assert client.login().status_code == 200
+    assert [_link_start(client).status_code for _ in range(2)] == [200, 200]
+    answer = _link_start(client)
+    assert answer.status_code == 429 and answer.json()["code"] == "RATE_LIMITED"
+    assert OAuthState.objects.count() == 2
+
+
+@pytest.mark.parametrize("delivery", ["cookie", "bearer"])
+def test_the_code_exchange_is_rate_limited(client_factory: Any, idp: OidcProvider, settings: Any,
+                                           delivery: str) -> None:
+    """[RATE-LIMIT][BRUTE-FORCE] Guessing one-time codes: ``oauth_exchange_ip``."""
+    settings.DUALAUTH_RATE_LIMITS = {"oauth_exchange_ip": "2/h"}
+    client = client_factory(delivery)
+    body = {"code": secrets.token_urlsafe(32), "codeVerifier": "v" * 43}
+    url = client.url("oauth/idp/exchange")
+    assert [client.post(url, body).status_code for _ in range(2)] == [400, 400]
+    answer = client.post(url, body)
+    assert answer.status_code == 429 and answer.json()["code"] == "RATE_LIMITED"
