@@ -116,7 +116,8 @@ class OAuthCallbackView(_SocialView):
             raise MethodNotAllowed("POST")
         ratelimits.hit(request, "oauth_redirect_ip", client_ip_key(request))
         form = request.data if isinstance(request.data, dict) else {}  # a QueryDict (the form parser)
-        params = {k: v for k in ("state", "code", "error", "user") if isinstance(v := form.get(k), str)}
+        # ``iss`` too: Apple sends none today, but one that is present must be Apple's (RFC 9207).
+        params = {k: v for k in ("state", "code", "iss", "error", "user") if isinstance(v := form.get(k), str)}
         return self._finish(request, chosen, params)
 
     def _finish(self, request: Request, chosen: Any, params: dict[str, str]) -> Response:

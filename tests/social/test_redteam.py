@@ -256,3 +256,107 @@ def test_the_code_exchange_is_rate_limited(client_factory: Any, idp: OidcProvide
     assert [client.post(url, body).status_code for _ in range(2)] == [400, 400]
     answer = client.post(url, body)
     assert answer.status_code == 429 and answer.json()["code"] == "RATE_LIMITED"
+
+
+# --- the exchange: login CSRF through a browser ---------------------------------------------------
+
+def test_a_cross_site_exchange_in_a_browser_is_refused_and_spends_nothing(
+        client_factory: Any, idp: OidcProvider) -> None:
+    """[LOGIN-CSRF] An attacker's own one-time code (and verifier) POSTed by the victim's browser
+    under cookie delivery would sign the victim into the attacker's account: CSRF and Origin are
+    checked before the code is touched; the same code then still works for its app (bearer)."""
+    OAuthState.objects.create(
+        provider="idp", state_digest="s" * 64, browser_digest="b" * 64, flow="app", return_url=APP_RETURN,
+        app_code_challenge=_s256("v" * 43), created_at=_now(), expires_at=_now() + _minutes(5),
+        user=get_user_model().objects.create_user(username="attacker", email="attacker@example.com"),
+        code_digest=_code_digest("c" * 43), code_expires_at=_now() + _minutes(1))
+    web = client_factory("cookie")
+    body = {"code": "c" * 43, "codeVerifier": "v" * 43}
+    forged = web.client.post(web.url("oauth/idp/exchange"), body, format="json", HTTP_ORIGIN="https://evil.example")
+    assert forged.status_code == 403 and forged.json()["code"] == "CSRF_INVALID"
+    assert OAuthState.objects.get().code_consumed_at is None
+    app = client_factory("bearer")
+    assert app.post(app.url("oauth/idp/exchange"), body).status_code == 200
+
+
+def _now() -> Any:
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def _minutes(n: int) -> Any:
+    from datetime import timedelta
+
+    return timedelta(minutes=n)
+
+
+def _s256(verifier: str) -> str:
+    import base64
+    import hashlib
+
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def _code_digest(raw: str) -> str:
+    from django_dualauth.crypto import digest
+    from django_dualauth.services.social_redirect import APP_CODE_PURPOSE
+
+    return digest(raw, APP_CODE_PURPOSE)
+
+
+# --- Apple's refresh token: nowhere to be seen ---------------------------------------------------------
+
+def test_apples_refresh_token_shows_nowhere_raw_or_sealed(apple: AppleStandIn, admin_client: Any,
+                                                          caplog: Any) -> None:
+    """[TOKEN-STORAGE] Neither the raw refresh token nor its ciphertext in the logs, the model's
+    ``str``/``repr``, the admin's pages, the user's or the staff API's linked-account bodies."""
+    from django_dualauth.api.social import linked_account_body
+
+    caplog.set_level("DEBUG")
+    browser = Client()
+    assert _post_back(browser, _start(browser)[1]).status_code == 302
+    link = LinkedAccount.objects.get()
+    (raw,) = list(apple._state.refresh_tokens)
+    sealed = link.provider_token
+    assert sealed and raw not in sealed
+    secrets_ = (raw, sealed, sealed[:24])
+    pages = [str(link), repr(link), repr(linked_account_body(link)), caplog.text,
+             browser.get("/auth/linked-accounts").content.decode(),
+             admin_client.get("/admin/django_dualauth/linkedaccount/").content.decode(),
+             admin_client.get(f"/admin/django_dualauth/linkedaccount/{link.pk}/change/").content.decode(),
+             admin_client.get(f"/admin/auth/user/{link.user_id}/change/").content.decode()]
+    assert all(page for page in pages)
+    for page in pages:
+        assert not any(value in page for value in secrets_)
+
+
+def test_a_tampered_sealed_token_does_not_open(apple: AppleStandIn) -> None:
+    """[TOKEN-STORAGE] Fernet is authenticated: one flipped character and nothing opens."""
+    from django_dualauth.crypto import open_token
+
+    browser = Client()
+    assert _post_back(browser, _start(browser)[1]).status_code == 302
+    sealed = LinkedAccount.objects.get().provider_token
+    middle = len(sealed) // 2
+    flipped = sealed[:middle] + ("A" if sealed[middle] != "A" else "B") + sealed[middle + 1:]
+    assert open_token(sealed) is not None
+    assert open_token(flipped) is None and open_token("not a token \u00e9") is None
+
+
+# --- RFC 9207 on Apple ---------------------------------------------------------------------------------
+
+def test_an_iss_of_another_issuer_in_apples_form_post_is_refused(apple: AppleStandIn) -> None:
+    """[OAUTH-MIX-UP] Apple sends no ``iss``; one in the form must still be Apple's."""
+    from django_dualauth.conf import snapshot
+
+    browser = Client()
+    _, fields = _start(browser)
+    fields["iss"] = "https://evil.example"
+    answer = _post_back(browser, fields)
+    assert answer.status_code == 302 and _query(answer["Location"]) == {"error": "OAUTH_ISSUER_MISMATCH"}, answer
+    assert not LinkedAccount.objects.exists()
+    again = Client()
+    _, fields = _start(again)
+    fields["iss"] = snapshot().social_providers["apple"].config.issuers[0]
+    assert _post_back(again, fields)["Location"] == RETURN
