@@ -575,7 +575,7 @@ def test_cross_origin_single_page_app_with_an_absolute_base_url(browser: Any, ap
 
 
 def test_a_redirect_to_another_origin_never_carries_the_csrf_token(browser: Any, api: str, attacker: Site) -> None:
-    """[CSRF-TOKEN-LEAK] An unsafe call to an own-origin URL that redirects (307: method, body and
+    """[CSRF-06] An unsafe call to an own-origin URL that redirects (307: method, body and
     headers kept) to another origin: fetch would follow it with the CSRF header the client set,
     handing the token to that origin (an open redirect on the API's or the page's origin is all
     it takes). The client refuses redirects of the requests it gives its token to."""

@@ -46,7 +46,7 @@ def web_signed_in(client_factory: Any, user: Any) -> AuthClient:
 
 def test_a_web_link_ticket_opened_in_another_browser_links_nothing(
         web_signed_in: AuthClient, idp: OidcProvider) -> None:
-    """[OAUTH-LOGIN-CSRF] The attacker's own ticket (a cookie session's), sent to a victim whose
+    """[CSRF-04, RFC 9700 §4.7] The attacker's own ticket (a cookie session's), sent to a victim whose
     browser opens it: without the binding, the victim's provider account would be linked to the
     attacker's account, and the victim's next "Sign in with …" would land in it."""
     url = _link_start(web_signed_in).json()["url"]
@@ -61,7 +61,7 @@ def test_a_web_link_ticket_opened_in_another_browser_links_nothing(
 
 def test_a_web_link_ticket_opened_in_the_victims_signed_in_browser_is_refused(
         signed_in: AuthClient, client_factory: Any, idp: OidcProvider) -> None:
-    """[OAUTH-LOGIN-CSRF] The victim is signed in here too (their own session cookie): still not
+    """[CSRF-04, RFC 9700 §4.7] The victim is signed in here too (their own session cookie): still not
     the session that made the ticket."""
     victim_user = get_user_model().objects.create_user(username="victim", email="victim@example.com",
                                                        password="victim-password-1")
@@ -75,7 +75,7 @@ def test_a_web_link_ticket_opened_in_the_victims_signed_in_browser_is_refused(
 
 def test_an_app_link_ticket_is_refused_in_a_browser_signed_in_as_someone_else(
         client_factory: Any, user: Any, idp: OidcProvider) -> None:
-    """[OAUTH-LOGIN-CSRF] An app's (bearer) ticket cannot be bound to its system browser, which
+    """[CSRF-04, RFC 9700 §4.7] An app's (bearer) ticket cannot be bound to its system browser, which
     holds nothing of the app's; but a browser signed in as another user is not that browser."""
     attacker = client_factory("bearer")
     assert attacker.login().status_code == 200
@@ -95,7 +95,7 @@ def test_an_app_link_ticket_is_refused_in_a_browser_signed_in_as_someone_else(
 
 
 def test_a_link_ticket_after_sign_out_does_not_hop(web_signed_in: AuthClient, idp: OidcProvider) -> None:
-    """[SESSION-FIXATION] Signed out between link/start and the hop: the cookie session is gone,
+    """[SES-01] Signed out between link/start and the hop: the cookie session is gone,
     the ticket refused (a bearer session's is refused at the callback: test_redirect_linking)."""
     url = _link_start(web_signed_in).json()["url"]
     assert web_signed_in.logout().status_code in (200, 204)
@@ -123,7 +123,7 @@ _OFF_LIST = [
 
 @pytest.mark.parametrize("params", _OFF_LIST)
 def test_no_return_url_near_match_starts_a_flow(idp: OidcProvider, app: Client, params: dict[str, str]) -> None:
-    """[OPEN-REDIRECT] Exact match only, whatever the name, encoding or spoofed origin."""
+    """[CK-04, ASVS 3.7.2] Exact match only, whatever the name, encoding or spoofed origin."""
     answer = app.get("/auth/oauth/idp", params, HTTP_ORIGIN="https://evil.example",
                      HTTP_REFERER="https://evil.example/")
     assert answer.status_code == 400 and answer.json()["code"] == "RETURN_URL_NOT_ALLOWED", params
@@ -133,7 +133,7 @@ def test_no_return_url_near_match_starts_a_flow(idp: OidcProvider, app: Client, 
 @pytest.mark.parametrize("delivery", ["cookie", "bearer"])
 def test_no_return_url_near_match_starts_a_link(client_factory: Any, user: Any, idp: OidcProvider,
                                                delivery: str) -> None:
-    """[OPEN-REDIRECT] The same rule at ``link/start``, under both deliveries."""
+    """[CK-04, ASVS 3.7.2] The same rule at ``link/start``, under both deliveries."""
     client = client_factory(delivery)
     assert client.login().status_code == 200
     for params in _OFF_LIST:
@@ -144,7 +144,7 @@ def test_no_return_url_near_match_starts_a_link(client_factory: Any, user: Any, 
 
 def test_a_spoofed_origin_only_picks_among_allowlisted_origins(idp: OidcProvider, app: Client,
                                                                 settings: Any) -> None:
-    """[OPEN-REDIRECT] ``Origin``/``Referer`` choose the origin of ``return_path`` only among the
+    """[CK-04, ASVS 3.7.2] ``Origin``/``Referer`` choose the origin of ``return_path`` only among the
     allowlist's, never add one."""
     settings.DUALAUTH_SOCIAL_RETURN_URLS = [RETURN, "https://spa.example/done"]
     for header in ({"HTTP_ORIGIN": "https://evil.example"}, {"HTTP_REFERER": "https://evil.example/done"},
@@ -159,8 +159,8 @@ def test_a_spoofed_origin_only_picks_among_allowlisted_origins(idp: OidcProvider
 def test_a_state_of_one_provider_at_another_providers_callback_is_refused(
         idp: OidcProvider, settings: Any, oidc_provider: OidcProvider, idp_client: OidcClient,
         browser: SystemBrowser, app: Client) -> None:
-    """[OAUTH-MIX-UP] RFC 9207's attack: provider A's code and state delivered to provider B's
-    callback. The state is looked up per provider, so B knows no such flow; A's flow still works."""
+    """[RFC 9207, RFC 9700 §4.4: no catalogue id] Mix-up: provider A's code and state delivered to
+    provider B's callback. The state is looked up per provider, so B knows no such flow; A's flow still works."""
     other_callback = APP + "/auth/oauth/other/callback"
     other = oidc_provider.register_client(OidcClient(
         f"other-{secrets.token_hex(6)}", secrets.token_urlsafe(24), (other_callback,), skip_authorization=True))
@@ -177,7 +177,9 @@ def test_a_state_of_one_provider_at_another_providers_callback_is_refused(
 
 
 def test_apples_form_post_is_no_get_and_another_providers_callback_no_post(apple: AppleStandIn) -> None:
-    """[OAUTH-MIX-UP] Apple's state POSTed where a GET callback is (and a GET at Apple's): 405."""
+    """[RFC 9207, RFC 9700 §4.4: no catalogue id] Apple's form fields sent as a GET query to
+    Apple's callback: 405, the state untouched (other providers' callbacks refuse POST:
+    test_apple_web_flow)."""
     browser = Client()
     _, fields = _start(browser)
     assert browser.get("/auth/oauth/apple/callback", fields).status_code == 405
@@ -192,7 +194,7 @@ def test_apples_form_post_is_no_get_and_another_providers_callback_no_post(apple
     '{"name": {"firstName": "<script>alert(1)</script>"}}', "x" * 100_000, '"just a string"', "null",
 ])
 def test_a_hostile_user_field_never_fails_the_sign_in(apple: AppleStandIn, user_field: str) -> None:
-    """[INPUT-ROBUSTNESS] The ``user`` field is the browser's to forge: nested deeper than the
+    """[IN-02, IN-03] The ``user`` field is the browser's to forge: nested deeper than the
     recursion limit (was a 500), huge, of the wrong types. Names are stored as text (escaped
     where rendered: the admin, the API's JSON), never markup the server produces."""
     browser = Client()
@@ -206,7 +208,7 @@ def test_a_hostile_user_field_never_fails_the_sign_in(apple: AppleStandIn, user_
 
 
 def test_a_replayed_form_post_is_refused(apple: AppleStandIn) -> None:
-    """[OAUTH-CODE-REPLAY] The same POST again, from the same browser (the cookie cleared) or with
+    """[RFC 9700 §4.7; single use as ML-01] The same POST again, from the same browser (the cookie cleared) or with
     the cookie kept: the state is spent."""
     browser = Client()
     _, fields = _start(browser)
@@ -222,7 +224,7 @@ def test_a_replayed_form_post_is_refused(apple: AppleStandIn) -> None:
 # --- rate limits of the new endpoints ----------------------------------------------------------------
 
 def test_the_form_post_callback_is_rate_limited(apple: AppleStandIn, settings: Any) -> None:
-    """[RATE-LIMIT] The callback POST counts against ``oauth_redirect_ip`` (its start too)."""
+    """[BF-04] The callback POST counts against ``oauth_redirect_ip`` (its start too)."""
     settings.DUALAUTH_RATE_LIMITS = {"oauth_redirect_ip": "3/h"}
     browser = Client()
     _, fields = _start(browser)  # 1
@@ -235,7 +237,7 @@ def test_the_form_post_callback_is_rate_limited(apple: AppleStandIn, settings: A
 @pytest.mark.parametrize("delivery", ["cookie", "bearer"])
 def test_link_start_is_rate_limited(client_factory: Any, user: Any, idp: OidcProvider, settings: Any,
                                     delivery: str) -> None:
-    """[RATE-LIMIT] ``link/start`` counts against ``oauth_redirect_ip``: each makes a row."""
+    """[BF-04] ``link/start`` counts against ``oauth_redirect_ip``: each makes a row."""
     settings.DUALAUTH_RATE_LIMITS = {"oauth_redirect_ip": "2/h"}
     client = client_factory(delivery)
     assert client.login().status_code == 200
@@ -248,7 +250,7 @@ def test_link_start_is_rate_limited(client_factory: Any, user: Any, idp: OidcPro
 @pytest.mark.parametrize("delivery", ["cookie", "bearer"])
 def test_the_code_exchange_is_rate_limited(client_factory: Any, idp: OidcProvider, settings: Any,
                                            delivery: str) -> None:
-    """[RATE-LIMIT][BRUTE-FORCE] Guessing one-time codes: ``oauth_exchange_ip``."""
+    """[BF-03, BF-04] Guessing one-time codes: ``oauth_exchange_ip``."""
     settings.DUALAUTH_RATE_LIMITS = {"oauth_exchange_ip": "2/h"}
     client = client_factory(delivery)
     body = {"code": secrets.token_urlsafe(32), "codeVerifier": "v" * 43}
@@ -262,7 +264,7 @@ def test_the_code_exchange_is_rate_limited(client_factory: Any, idp: OidcProvide
 
 def test_a_cross_site_exchange_in_a_browser_is_refused_and_spends_nothing(
         client_factory: Any, idp: OidcProvider) -> None:
-    """[LOGIN-CSRF] An attacker's own one-time code (and verifier) POSTed by the victim's browser
+    """[CSRF-01, CSRF-04] An attacker's own one-time code (and verifier) POSTed by the victim's browser
     under cookie delivery would sign the victim into the attacker's account: CSRF and Origin are
     checked before the code is touched; the same code then still works for its app (bearer)."""
     OAuthState.objects.create(
@@ -309,7 +311,7 @@ def _code_digest(raw: str) -> str:
 
 def test_apples_refresh_token_shows_nowhere_raw_or_sealed(apple: AppleStandIn, admin_client: Any,
                                                           caplog: Any) -> None:
-    """[TOKEN-STORAGE] Neither the raw refresh token nor its ciphertext in the logs, the model's
+    """[RT-01, IN-08] Neither the raw refresh token nor its ciphertext in the logs, the model's
     ``str``/``repr``, the admin's pages, the user's or the staff API's linked-account bodies."""
     from django_dualauth.api.social import linked_account_body
 
@@ -332,7 +334,7 @@ def test_apples_refresh_token_shows_nowhere_raw_or_sealed(apple: AppleStandIn, a
 
 
 def test_a_tampered_sealed_token_does_not_open(apple: AppleStandIn) -> None:
-    """[TOKEN-STORAGE] Fernet is authenticated: one flipped character and nothing opens."""
+    """[RT-01, IN-08] Fernet is authenticated: one flipped character and nothing opens."""
     from django_dualauth.crypto import open_token
 
     browser = Client()
@@ -347,7 +349,7 @@ def test_a_tampered_sealed_token_does_not_open(apple: AppleStandIn) -> None:
 # --- RFC 9207 on Apple ---------------------------------------------------------------------------------
 
 def test_an_iss_of_another_issuer_in_apples_form_post_is_refused(apple: AppleStandIn) -> None:
-    """[OAUTH-MIX-UP] Apple sends no ``iss``; one in the form must still be Apple's."""
+    """[RFC 9207, RFC 9700 §4.4: no catalogue id] Apple sends no ``iss``; one in the form must still be Apple's."""
     from django_dualauth.conf import snapshot
 
     browser = Client()
