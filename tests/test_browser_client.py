@@ -594,3 +594,7 @@ def test_a_redirect_to_another_origin_never_carries_the_csrf_token(browser: Any,
     assert all("x-csrf-token" not in headers for _, _, headers in attacker.received[seen:])
     assert run(browser, "return (await client.me()).email;") == DEMO_EMAIL
     assert events(browser, "signedout") == []
+    # Nothing of the session in web storage or in any URL the client fetched.
+    assert run(browser, "return [localStorage.length, sessionStorage.length];") == [0, 0]
+    fetched = run(browser, "return window.requests.map((r) => r.url);")
+    assert not any(re.search(r"eyJ|token=|csrf", url, re.I) for url in fetched if "/csrf" not in url), fetched
