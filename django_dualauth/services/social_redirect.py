@@ -514,8 +514,10 @@ def _form_post_names(raw: str | None) -> dict[str, str] | None:
     name = data.get("name") if isinstance(data, dict) else None
     if not isinstance(name, dict):
         return None
+    # The browser can forge the field: NUL and other control characters (PostgreSQL refuses NUL
+    # in text, a 500) leave the name out, as a name too long does.
     names = {key: value.strip() for key in ("firstName", "lastName")
-             if isinstance(value := name.get(key), str) and value.strip()}
+             if isinstance(value := name.get(key), str) and value.strip() and value.strip().isprintable()}
     try:  # names the user model cannot hold (too long) are dropped, not a refused sign-in
         profile_names.names_to_store(get_user_model(), dict(names), skip_missing=True)
     except ValidationFailed:

@@ -207,6 +207,20 @@ def test_a_hostile_user_field_never_fails_the_sign_in(apple: AppleStandIn, user_
     assert LinkedAccount.objects.filter(user=user).exists()
 
 
+@pytest.mark.parametrize("first", ["Al\x00ice", "Al\u0007ice", "Alice\u202e", "\u200b"])
+def test_control_characters_in_apples_names_leave_the_name_out(first: str) -> None:
+    """[IN-06] NUL (a 500 on PostgreSQL, which refuses it in text), other control and format
+    characters in a forged ``user`` field: that name is left out, the other kept."""
+    import json
+
+    from django_dualauth.services.social_redirect import _form_post_names
+
+    raw = json.dumps({"name": {"firstName": first, "lastName": "Liddell"}})
+    assert _form_post_names(raw) == {"lastName": "Liddell"}
+    assert _form_post_names(json.dumps({"name": {"firstName": "Zoë 🍎", "lastName": "O'Brien"}})) == {
+        "firstName": "Zoë 🍎", "lastName": "O'Brien"}
+
+
 def test_a_replayed_form_post_is_refused(apple: AppleStandIn) -> None:
     """[RFC 9700 §4.7; single use as ML-01] The same POST again, from the same browser (the cookie cleared) or with
     the cookie kept: the state is spent."""
