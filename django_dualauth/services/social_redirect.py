@@ -541,8 +541,8 @@ def _github_identity(provider: SocialProvider, tokens: dict[str, Any]) -> social
     found = primary.get("email")
     email = found if isinstance(found, str) else ""
     verified = bool(email) and primary.get("verified") is True
-    name = user.get("name") if isinstance(user.get("name"), str) else ""
-    first, _, last = (name or "").strip().partition(" ")
+    name = social._claim_text(user.get("name"))  # a GitHub user's own text: no NUL, no control characters
+    first, _, last = name.partition(" ")
     return social.ProviderIdentity(provider=provider.config.name, subject=str(user["id"]),
                                    email=email if verified else "", email_verified=verified,
                                    first_name=first, last_name=last)

@@ -221,6 +221,24 @@ def test_control_characters_in_apples_names_leave_the_name_out(first: str) -> No
         "firstName": "Zoë 🍎", "lastName": "O'Brien"}
 
 
+def test_control_characters_in_a_providers_names_are_not_stored(monkeypatch: Any) -> None:
+    """[IN-06] A provider's user may set their own display name: an id_token's ``given_name`` or
+    GitHub's ``name`` with NUL or a control character fills no name (was a 500 on PostgreSQL)."""
+    from types import SimpleNamespace
+
+    from django_dualauth.services import social, social_redirect
+
+    assert social._claim_text("Al\x00ice") == social._claim_text("Al\u0007ice") == social._claim_text(5) == ""
+    assert social._claim_text("  Zoë ") == "Zoë"
+    answers = iter([{"id": 7, "name": "Mal\x00lory Evil"}, [{"email": "m@example.com", "primary": True,
+                                                             "verified": True}]])
+    monkeypatch.setattr(social_redirect, "fetch_json", lambda *args, **kwargs: next(answers))
+    provider = SimpleNamespace(config=SimpleNamespace(name="github", userinfo_endpoint="https://api.example/user",
+                                                      timeout=5))
+    identity = social_redirect._github_identity(provider, {"access_token": "t"})  # type: ignore[arg-type]
+    assert (identity.subject, identity.first_name, identity.last_name) == ("7", "", "")
+
+
 def test_a_replayed_form_post_is_refused(apple: AppleStandIn) -> None:
     """[RFC 9700 §4.7; single use as ML-01] The same POST again, from the same browser (the cookie cleared) or with
     the cookie kept: the state is spent."""
