@@ -572,3 +572,29 @@ def test_cross_origin_single_page_app_with_an_absolute_base_url(browser: Any, ap
     assert all(e["origin"] == spa.url() and e["site"] == "same-site" and e["csrfHeader"] for e in unsafe)
     assert events(browser, "signedout") == [{"reason": "logout"}]
     assert token_cookies(browser) == set()
+
+
+def test_a_redirect_to_another_origin_never_carries_the_csrf_token(browser: Any, api: str, attacker: Site) -> None:
+    """[CSRF-06] An unsafe call to an own-origin URL that redirects (307: method, body and
+    headers kept) to another origin: fetch would follow it with the CSRF header the client set,
+    handing the token to that origin (an open redirect on the API's or the page's origin is all
+    it takes). The client refuses redirects of the requests it gives its token to."""
+    open_harness(browser, api + "/harness/")
+    sign_in(browser)
+    seen = len(attacker.received)
+    target = json.dumps("/harness/redirect-307?to=" + attacker.url("localhost") + "/api/things")
+    error = rejection(browser, f"return await client.call('POST', {target}, {{name: 'x'}});")
+    assert (error["status"], error["code"]) == (0, "NETWORK_ERROR"), error
+    sent = attacker.received[seen:]
+    assert all("x-csrf-token" not in headers for _, _, headers in sent), sent
+    assert sent == [], sent  # not followed at all
+    # A safe request carries no token and follows redirects as fetch does.
+    status = run(browser, f"return (await client.fetch({target})).status;")
+    assert status == 401  # the third party's answer, reached through the redirect
+    assert all("x-csrf-token" not in headers for _, _, headers in attacker.received[seen:])
+    assert run(browser, "return (await client.me()).email;") == DEMO_EMAIL
+    assert events(browser, "signedout") == []
+    # Nothing of the session in web storage or in any URL the client fetched.
+    assert run(browser, "return [localStorage.length, sessionStorage.length];") == [0, 0]
+    fetched = run(browser, "return window.requests.map((r) => r.url);")
+    assert not any(re.search(r"eyJ|token=|csrf", url, re.I) for url in fetched if "/csrf" not in url), fetched

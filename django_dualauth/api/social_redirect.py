@@ -21,7 +21,9 @@ from rest_framework.response import Response
 from .. import delivery
 from ..authentication import DualAuthentication
 from ..delivery import no_store
-from ..services import fresh_sign_in, social_redirect
+from ..delivery.cookies import DuplicateCookie
+from ..exceptions import DualAuthError
+from ..services import fresh_sign_in, social_redirect, verification
 from ..social_providers import MAX_RETURN_URL_LENGTH
 from . import ratelimits
 from .base import TokenIssuingView, client_ip_key, request_user, session_id, validated
@@ -49,6 +51,19 @@ def _return_url(request: Request, *, app: bool) -> str:
         allowlist=social_redirect.return_allowlist(app=app), preferred_origin=delivery.request_origin(request))
 
 
+def _cookie_session(request: Request) -> tuple[str, str] | None:
+    """``(session id, user id)`` of the browser's access cookie when it is valid, else None
+    (a GET: no CSRF to check; an expired or revoked cookie is no session)."""
+    try:
+        raw = delivery.read_cookie(request, delivery.access_cookie_name())
+        if not raw:
+            return None
+        _, claims = verification.authenticate_access_token(raw)
+    except (DualAuthError, DuplicateCookie):
+        return None
+    return str(claims.sid), str(claims.sub)
+
+
 class OAuthStartView(_SocialView):
     """302 to the provider's authorization endpoint, with the browser-binding cookie planted.
 
@@ -61,7 +76,7 @@ class OAuthStartView(_SocialView):
         ratelimits.hit(request, "oauth_redirect_ip", client_ip_key(request))
         ticket = _query(request, "linkTicket")
         if ticket is not None:
-            started = social_redirect.start_from_ticket(chosen, ticket)
+            started = social_redirect.start_from_ticket(chosen, ticket, browser_session=_cookie_session(request))
         else:
             app = _query(request, "app") in ("1", "true")
             started = social_redirect.start(
@@ -101,7 +116,8 @@ class OAuthCallbackView(_SocialView):
             raise MethodNotAllowed("POST")
         ratelimits.hit(request, "oauth_redirect_ip", client_ip_key(request))
         form = request.data if isinstance(request.data, dict) else {}  # a QueryDict (the form parser)
-        params = {k: v for k in ("state", "code", "error", "user") if isinstance(v := form.get(k), str)}
+        # ``iss`` too: Apple sends none today, but one that is present must be Apple's (RFC 9207).
+        params = {k: v for k in ("state", "code", "iss", "error", "user") if isinstance(v := form.get(k), str)}
         return self._finish(request, chosen, params)
 
     def _finish(self, request: Request, chosen: Any, params: dict[str, str]) -> Response:

@@ -389,6 +389,8 @@ class DualAuthAppleFormPostSerializer(_Body):
     user = StrictCharField(required=False, help_text="First authorization only: JSON `{\"name\": {\"firstName\", "
                                                       "\"lastName\"}, \"email\"}`; its names fill a new account.")
     error = StrictCharField(required=False, help_text="Apple's error (`user_cancelled_authorize`).")
+    iss = StrictCharField(required=False, help_text="RFC 9207: Apple sends none; when present it must be Apple's "
+                                                     "issuer (`OAUTH_ISSUER_MISMATCH` otherwise).")
 
 
 AppleFormPost = DualAuthAppleFormPostSerializer

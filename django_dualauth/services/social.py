@@ -269,7 +269,9 @@ def token_client_id(claims: Mapping[str, Any]) -> str:
 
 
 def _claim_text(value: object) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    """A provider's name claim as text to store; "" for a non-string or one with NUL or another
+    control or format character (PostgreSQL refuses NUL in text; a user may set such a name)."""
+    return value.strip() if isinstance(value, str) and value.strip().isprintable() else ""
 
 
 # --- Apple's authorization code --------------------------------------------------------------------

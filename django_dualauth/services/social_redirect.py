@@ -288,14 +288,29 @@ def start_link(provider: SocialProvider, user: User, session_id: object, *, app:
     return LinkStarted(raw, now + lifetime)
 
 
-def start_from_ticket(provider: SocialProvider, raw_ticket: object) -> Started:
+def start_from_ticket(provider: SocialProvider, raw_ticket: object,
+                      browser_session: tuple[str, str] | None = None) -> Started:
     """The browser's hop of the link flow: spend the ticket (one conditional UPDATE), bind the
     flow to this browser and make its state. Raises :class:`OAuthStateInvalid` (400) for a
-    ticket that is unknown, spent, expired or another provider's."""
+    ticket that is unknown, spent, expired or another provider's, or opened in a browser that
+    is not the starter's (spent then too).
+
+    ``browser_session``: ``(session id, user id)`` of the valid access cookie this browser
+    carries, if any. A ticket made by a cookie session must come back with that very session
+    (the web page's own browser); any ticket is refused in a browser signed in as another user.
+    Without this an attacker's own ticket, opened by a victim, links the victim's provider
+    account to the attacker's account (login CSRF, RFC 9700 §4.7)."""
     if not looks_like_secret(raw_ticket):
         raise OAuthStateInvalid()
     authorize = _endpoint(provider, "authorization_endpoint")
     now = timezone.now()
+    ticket = OAuthState.objects.filter(code_digest=digest(raw_ticket, LINK_TICKET_PURPOSE),
+                                       provider=provider.config.name, flow=OAuthFlow.LINK)
+    row = ticket.only("link_session_id", "user_id").first()
+    if row is not None and not _hop_allowed(row, browser_session):
+        ticket.filter(code_consumed_at__isnull=True).update(code_consumed_at=now)
+        _refuse(provider, "link_ticket_other_browser")
+        raise OAuthStateInvalid()
     raw_state, browser = new_secret(), new_secret()
     spent = OAuthState.objects.filter(code_digest=digest(raw_ticket, LINK_TICKET_PURPOSE),
                                       provider=provider.config.name, flow=OAuthFlow.LINK,
@@ -306,6 +321,16 @@ def start_from_ticket(provider: SocialProvider, raw_ticket: object) -> Started:
         _refuse(provider, "link_ticket_unusable")
         raise OAuthStateInvalid()
     return _started(provider, authorize, raw_state, browser, dualauth_settings.SOCIAL_STATE_LIFETIME)
+
+
+def _hop_allowed(row: OAuthState, browser_session: tuple[str, str] | None) -> bool:
+    """Whether the browser at the hop may be the one the ticket's starter meant (see
+    :func:`start_from_ticket`). An app's system browser carries no session of the app's, so a
+    bearer session's ticket is only refused where the browser is signed in as someone else."""
+    if row.link_session_id is None or (browser_session is not None and browser_session[1] != str(row.user_id)):
+        return False
+    started_by_cookie = AuthSession.objects.filter(pk=row.link_session_id, delivery=Delivery.COOKIE).exists()
+    return not started_by_cookie or (browser_session is not None and browser_session[0] == str(row.link_session_id))
 
 
 def link_start_url(provider: SocialProvider, ticket: str) -> str:
@@ -484,13 +509,15 @@ def _form_post_names(raw: str | None) -> dict[str, str] | None:
         return None
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # 4096 characters of "[" nest deeper than the recursion limit
         return None
     name = data.get("name") if isinstance(data, dict) else None
     if not isinstance(name, dict):
         return None
+    # The browser can forge the field: NUL and other control characters (PostgreSQL refuses NUL
+    # in text, a 500) leave the name out, as a name too long does.
     names = {key: value.strip() for key in ("firstName", "lastName")
-             if isinstance(value := name.get(key), str) and value.strip()}
+             if isinstance(value := name.get(key), str) and value.strip() and value.strip().isprintable()}
     try:  # names the user model cannot hold (too long) are dropped, not a refused sign-in
         profile_names.names_to_store(get_user_model(), dict(names), skip_missing=True)
     except ValidationFailed:
@@ -514,8 +541,8 @@ def _github_identity(provider: SocialProvider, tokens: dict[str, Any]) -> social
     found = primary.get("email")
     email = found if isinstance(found, str) else ""
     verified = bool(email) and primary.get("verified") is True
-    name = user.get("name") if isinstance(user.get("name"), str) else ""
-    first, _, last = (name or "").strip().partition(" ")
+    name = social._claim_text(user.get("name"))  # a GitHub user's own text: no NUL, no control characters
+    first, _, last = name.partition(" ")
     return social.ProviderIdentity(provider=provider.config.name, subject=str(user["id"]),
                                    email=email if verified else "", email_verified=verified,
                                    first_name=first, last_name=last)

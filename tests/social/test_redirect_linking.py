@@ -152,7 +152,8 @@ def test_a_link_ticket_is_spent_once_and_an_unknown_one_refused(
     path = url.removeprefix(APP)
     row = OAuthState.objects.get()
     assert row.flow == "link" and _query(url)["linkTicket"] not in (row.code_digest, row.state_digest)
-    first = app.get(path)
+    # A web ticket hops in the page's own browser only (its session cookie): test_redteam.py.
+    first = (signed_in.client if signed_in.is_cookie else app).get(path)
     assert first.status_code == 302 and first["Location"].startswith(idp.issuer + "/authorize")
     for again in (path, f"/auth/oauth/idp?linkTicket={secrets.token_urlsafe(32)}", "/auth/oauth/idp?linkTicket=x"):
         answer = Client().get(again)
@@ -165,6 +166,11 @@ def test_a_session_ended_before_the_callback_links_nothing(
     from django.utils import timezone
 
     AuthSession.objects.update(revoked_at=timezone.now())  # signed out elsewhere meanwhile
+    if signed_in.is_cookie:  # the page's browser no longer carries the session that made the ticket
+        hop = signed_in.client.get(url.removeprefix(APP))
+        assert hop.status_code == 400 and hop.json()["code"] == "INVALID_STATE"
+        assert not LinkedAccount.objects.exists()
+        return
     page = idp.sign_in(_system_browser_for(signed_in, browser), url, linker,
                        stop_at=lambda u: u.startswith(RETURN))
     assert page.location == RETURN + "?error=REAUTHENTICATION_REQUIRED"

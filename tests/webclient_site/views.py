@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.staticfiles.views import serve
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from django_dualauth.delivery.cookies import access_cookie_name, refresh_cookie_name
 
@@ -64,6 +65,15 @@ def log(request: HttpRequest) -> JsonResponse:
 def always_401(request: HttpRequest) -> JsonResponse:
     """An API that refuses every access token, even a fresh one: the client must not loop."""
     return JsonResponse({"error": "Invalid or expired access token", "code": "INVALID_ACCESS_TOKEN"}, status=401)
+
+
+@csrf_exempt
+def redirect_307(request: HttpRequest) -> HttpResponse:
+    """A same-origin URL that sends any request on to ``?to=`` (307 keeps the method, body and
+    headers): what an open redirect on the API's or the page's origin would do."""
+    response = HttpResponse(status=307)
+    response["Location"] = request.GET.get("to", "/")
+    return response
 
 
 def static(request: HttpRequest, path: str) -> HttpResponse:

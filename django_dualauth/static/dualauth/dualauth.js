@@ -138,7 +138,10 @@ export class DualAuthClient extends EventTarget {
       const headers = new Headers(init.headers);
       if (unsafe) headers.set(this.#csrfHeader, this.#csrf ?? (await this.#loadCsrf()));
       const epoch = this.#refreshes;
-      const res = await this.#send(url, { ...init, method, headers, credentials: "include" });
+      // fetch keeps request headers across a redirect, even to another origin: a request that
+      // carries the CSRF token follows none (an open redirect would hand the token on).
+      const redirect = unsafe && init.redirect !== "manual" ? "error" : init.redirect;
+      const res = await this.#send(url, { ...init, method, headers, credentials: "include", redirect });
       if (res.ok) {
         if (unsafe && url.startsWith(`${this.#base}/`)) await this.#afterSuccess(url, res);
         return res;
