@@ -15,7 +15,7 @@ from django_dualauth.conf import snapshot
 from django_dualauth.models import AuthSession
 from django_dualauth.services import social, social_redirect
 from django_dualauth.types import ClientInfo, IssuedTokens
-from tests.real_servers.test_concurrent_refresh import N, _race
+from tests.real_servers.concurrency import N, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -48,7 +48,7 @@ def _started(provider: Any, *, app: bool = False, challenge: str = "") -> tuple[
 def test_one_state_in_parallel_callbacks_signs_in_once(google: Any) -> None:
     state, browser = _started(google)
 
-    results = _race(N, lambda: social_redirect.callback(google, {"state": state, "code": "c"},
+    results = race(N, lambda: social_redirect.callback(google, {"state": state, "code": "c"},
                                                         browser_value=browser, client=CLIENT))
 
     won = [r for r in results if isinstance(r, social_redirect.CallbackOutcome)]
@@ -65,7 +65,7 @@ def test_one_app_code_in_parallel_redemptions_issues_one_session(google: Any) ->
     outcome = social_redirect.callback(google, {"state": state, "code": "c"}, browser_value=browser, client=CLIENT)
     code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(outcome.location).query))["code"]
 
-    results = _race(N, lambda: social_redirect.redeem_app_code(google, code, verifier, delivery="bearer",
+    results = race(N, lambda: social_redirect.redeem_app_code(google, code, verifier, delivery="bearer",
                                                                client=CLIENT))
 
     assert len([r for r in results if isinstance(r, IssuedTokens)]) == 1, results

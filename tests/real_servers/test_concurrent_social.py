@@ -15,7 +15,7 @@ from django_dualauth.models import AuthSession, LinkedAccount, LinkToken, OAuthN
 from django_dualauth.services import social, social_linking
 from django_dualauth.services.claims import update_account_state
 from django_dualauth.types import ClientInfo, IssuedTokens
-from tests.real_servers.test_concurrent_refresh import N, _race
+from tests.real_servers.concurrency import N, race
 from tests.social.helpers import apple, corp, google, google_token, provider_settings
 from tests.social.standin_issuers import StandinIssuer
 
@@ -37,7 +37,7 @@ def test_one_nonce_presented_in_parallel_signs_in_once(google_provider: Any, goo
     token = google_token(google, raw)
     google_provider.keys.key_for(google.keys[0].kid)  # keys fetched before the race: it is about the nonce
 
-    results = _race(N, lambda: social.sign_in_with_id_token(google_provider, token, raw, delivery="bearer",
+    results = race(N, lambda: social.sign_in_with_id_token(google_provider, token, raw, delivery="bearer",
                                                             client=CLIENT))
 
     assert len([r for r in results if isinstance(r, IssuedTokens)]) == 1, results
@@ -60,7 +60,7 @@ def test_a_first_sign_in_made_twice_at_once_creates_one_account(google_provider:
         token, raw = queue.pop()
         return social.sign_in_with_id_token(google_provider, token, raw, delivery="bearer", client=CLIENT)
 
-    results = _race(len(pairs), work)
+    results = race(len(pairs), work)
 
     assert any(isinstance(r, IssuedTokens) for r in results), results
     assert all(isinstance(r, IssuedTokens | DualAuthError) for r in results), results
@@ -79,7 +79,7 @@ def test_one_link_token_presented_in_parallel_links_and_signs_in_once(google_pro
     assert message is not None
     raw = message.body.split("token=")[1].split()[0]
 
-    results = _race(N, lambda: social_linking.verify_link(raw, delivery="bearer", client=CLIENT))
+    results = race(N, lambda: social_linking.verify_link(raw, delivery="bearer", client=CLIENT))
 
     won = [r for r in results if isinstance(r, tuple)]
     assert len(won) == 1 and isinstance(won[0][1], IssuedTokens), results
