@@ -6,6 +6,7 @@ in tests/real_servers/test_concurrent_social.py).
 
 The budgets, measured on SQLite and PostgreSQL alike (``both_backends``):
 
+* the nonce, 1: its INSERT.
 * returning user, 7: the nonce spent (1 UPDATE); one transaction (SAVEPOINT, RELEASE) holding the
   link with its user and account state (1 SELECT), the link touched (1 UPDATE), the session
   (1 INSERT); ``last_login`` (1 UPDATE, Django's ``user_logged_in`` receiver).
@@ -54,6 +55,11 @@ FIRST_QUERIES = 22
 def _warm_keys(google: StandinIssuer) -> None:
     """One sign-in of another account: the key set fetched, as in any process after its first."""
     assert sign_in_with_google(AuthClient("bearer"), google, sub="warm", email="warm@example.com").status_code == 200
+
+
+def test_a_nonce_costs_one_insert(auth_client: AuthClient, providers: Any, django_assert_num_queries: Any) -> None:
+    with django_assert_num_queries(1):
+        get_nonce(auth_client)
 
 
 def test_a_returning_users_sign_in_costs_a_fixed_number_of_queries(
