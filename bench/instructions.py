@@ -50,6 +50,11 @@ def child(contender: str, kind: str, n: int, arm: str = "today", many: int = MAN
     moved ``GAP`` seconds forward before each request, as after an idle gap (no sleeping under
     callgrind). Both runs log in the same ``warm + many`` sessions, so the set-up cancels out.
     """
+    if kind.startswith("signin:"):  # the sign-in scenarios (bench/signin_scenarios.py)
+        from .signin_scenarios import run
+
+        run(kind.split(":", 1)[1], n, many, warm)
+        return
     from django.conf import settings
 
     from . import setup_db
@@ -96,7 +101,8 @@ def _profile(req: Any) -> Any:
     return req
 
 
-def _count(contender: str, kind: str, n: int, db: str, slot: str, arm: str) -> int:  # noqa: PLR0913
+def _count(contender: str, kind: str, n: int, db: str, slot: str, arm: str,  # noqa: PLR0913
+           many: int | None = None) -> int:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "BENCH_DB": db,
            "PYTHONHASHSEED": "0"}
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,7 +111,7 @@ def _count(contender: str, kind: str, n: int, db: str, slot: str, arm: str) -> i
         env["BENCH_PG_NAME"] = f"{os.environ.get('BENCH_PG_PREFIX', 'dualauth_bench_cg')}{slot}"
         cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
                sys.executable, "-m", "bench.instructions", "--child", contender, kind, str(n), arm,
-               str(MANY), str(WARM)]
+               str(many or MANY), str(WARM)]
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)  # noqa: S603
     found = re.search(r"Collected : (\d+)", proc.stderr)
     if proc.returncode != 0 or not found:
@@ -113,11 +119,49 @@ def _count(contender: str, kind: str, n: int, db: str, slot: str, arm: str) -> i
     return int(found.group(1))
 
 
-def per_request(contender: str, kind: str, db: str, arm: str = "today") -> int:
+def per_request(contender: str, kind: str, db: str, arm: str = "today", few_many: tuple[int, int] | None = None,
+                ) -> int:
+    n_few, n_many = few_many or (FEW, MANY)
     with ThreadPoolExecutor(2) as pool:
-        few = pool.submit(_count, contender, kind, FEW, db, "a", arm)
-        many = pool.submit(_count, contender, kind, MANY, db, "b", arm)
-        return (many.result() - few.result()) // (MANY - FEW)
+        few = pool.submit(_count, contender, kind, n_few, db, "a", arm, n_many)
+        many = pool.submit(_count, contender, kind, n_many, db, "b", arm, n_many)
+        return (many.result() - few.result()) // (n_many - n_few)
+
+
+def signin(db: str, scenarios: list[str]) -> dict[str, Any]:
+    """Instructions per request of each sign-in scenario (bench/signin_scenarios.py)."""
+    from .signin_scenarios import FEW_MANY_OVERRIDE, KEY_ENV, signing_key_file
+
+    counts: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ[KEY_ENV] = signing_key_file(tmp)  # one key for both runs of every scenario
+        for name in scenarios:
+            log(f"[instructions] signin {name}")
+            counts[name] = per_request("dualauth-bearer", f"signin:{name}", db,
+                                       few_many=FEW_MANY_OVERRIDE.get(name))
+    return {"db": db, "few": FEW, "many": MANY, "warm": WARM, "kinds": ["signin"], "scenarios": scenarios,
+            "counts": counts, "few_many": {k: FEW_MANY_OVERRIDE.get(k, (FEW, MANY)) for k in scenarios}}
+
+
+def render_signin(res: dict[str, Any]) -> str:
+    from .signin_scenarios import SCENARIOS
+
+    counts = res["counts"]
+    ref = counts.get("session")
+    body = [[name, f"{n:,}", fmt_x(n / ref) if ref else "n/a",
+             "{}/{}".format(*res["few_many"][name]), SCENARIOS[name]] for name, n in counts.items()]
+    text = (f"### Instructions per sign-in (callgrind, in-process, {res['db']})\n\n"
+            + table(["scenario", "instructions per request", "×session", "runs", "what one request is"], body))
+    notes = []
+    if "idtoken" in counts and ref:
+        notes.append(f"id_token sign-in above the session issue: {counts['idtoken'] - ref:,} instructions "
+                     f"({counts['idtoken'] / ref:.2f}×).")
+    if "idtoken" in counts and "password" in counts:
+        notes.append(f"password login over id_token sign-in: {counts['password'] / counts['idtoken']:.1f}×.")
+    return text + "\n\n" + " ".join(notes) + (
+        "\n\nEach count is the difference between the two runs' requests over their difference (runs: "
+        "few/many). No key-set fetch and no connection to the provider happened during the requests "
+        "(the scenarios refuse any).")
 
 
 def render(res: dict[str, Any]) -> str:
@@ -143,7 +187,10 @@ def main() -> None:
         child(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]), int(sys.argv[7]))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    ap.add_argument("--kinds", default="refresh", help="refresh, get or both (comma-separated)")
+    ap.add_argument("--kinds", default="refresh",
+                    help="refresh, get or both (comma-separated); or signin (the sign-in scenarios)")
+    ap.add_argument("--scenarios", default="",
+                    help="with --kinds signin: some of bench/signin_scenarios.py's SCENARIOS (default all)")
     ap.add_argument("--contenders", default=",".join(DEFAULT_CONTENDERS))
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--arm", choices=["today", "realistic"], default="today",
@@ -159,6 +206,17 @@ def main() -> None:
     from .contenders import contenders_for
 
     kinds = [k for k in args.kinds.split(",") if k]
+    if kinds == ["signin"]:
+        from .signin_scenarios import SCENARIOS
+
+        chosen = [n for n in args.scenarios.split(",") if n] or list(SCENARIOS)
+        if unknown_scenarios := [n for n in chosen if n not in SCENARIOS]:
+            raise SystemExit(f"unknown sign-in scenarios: {', '.join(unknown_scenarios)}")
+        res_signin = signin(args.db, chosen)
+        path = write_json(f"instructions-signin-{args.db}.json", res_signin)
+        print(render_signin(res_signin))
+        log(f"wrote {path}")
+        return
     if not kinds or set(kinds) - {"refresh", "get"}:
         raise SystemExit("--kinds takes refresh, get or both")
     served = {c.name: c for c in contenders_for(args.db)}

@@ -24,7 +24,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -34,6 +33,8 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
+
+from tests.real_servers.concurrency import together as released_together
 
 __all__ = ["DEADLINE", "DEMO_EMAIL", "DEMO_PASSWORD", "Answer", "Client", "free_port", "live_server", "manage",
            "server_env", "together", "wait_for_port"]
@@ -211,22 +212,9 @@ def _answer(status: int, headers: Any, raw: bytes) -> Answer:
 
 
 def together(calls: list[Callable[[], Answer]]) -> list[Answer]:
-    """Run the calls on one thread each, released at once by a barrier; their answers."""
-    barrier = threading.Barrier(len(calls))
-    answers: list[Answer | BaseException | None] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=DEADLINE)
-            answers[i] = calls[i]()
-        except BaseException as error:  # reported below, with the others' answers
-            answers[i] = error
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=DEADLINE * 2)
+    """Run the calls on one thread each, released at once by a barrier; their answers. Any call
+    that raised (a refused connection, a timeout) fails the test, with the others' answers."""
+    answers = released_together(calls)
     failed = [a for a in answers if not isinstance(a, Answer)]
     assert not failed, failed
-    return answers  # type: ignore[return-value]
+    return answers

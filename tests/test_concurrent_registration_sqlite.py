@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.live_server import live_server
-from tests.real_servers.test_concurrent_registration import race
+from tests.real_servers.concurrency import together
 
 ORIGIN = "http://localhost:3000"  # in the example project's CSRF_TRUSTED_ORIGINS
 PASSWORD = "a long and unusual passphrase 42"
@@ -83,7 +83,7 @@ def register(client: Client, email: str) -> Callable[[], tuple[int, dict[str, An
 def test_case_variants_registered_at_once_make_one_account(tmp_path: Path, settings_module: str) -> None:
     with live_server(tmp_path, env={"DJANGO_SETTINGS_MODULE": settings_module}) as base:
         clients = [Client(base, "cookie" if i % 2 else "bearer") for i in range(len(VARIANTS))]
-        results = race([register(c, v) for c, v in zip(clients, VARIANTS, strict=True)])
+        results = together([register(c, v) for c, v in zip(clients, VARIANTS, strict=True)])
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [201] + [409] * (len(VARIANTS) - 1), results
@@ -118,7 +118,7 @@ def test_an_email_change_confirmed_while_the_address_is_registered_makes_one_acc
         clients = [Client(base, "cookie" if i % 2 else "bearer") for i in range(5)]
         work = [lambda: owner.post("/auth/change-email/confirm", {"token": token}),
                 *(register(c, v) for c, v in zip(clients, others, strict=True))]
-        confirmed, *registered = race(work)
+        confirmed, *registered = together(work)
 
     assert confirmed[0] in (200, 400), confirmed
     assert confirmed[0] == 200 or confirmed[1]["code"] == "INVALID_TOKEN", confirmed

@@ -12,7 +12,8 @@ policies apply as to every other method.
 Accounts: a provider account (provider name + ``sub``) is a :class:`LinkedAccount`. A first
 sign-in creates the user (no usable password) when the provider verified an address no account
 has; an address an account already has is never merged silently (``409
-OAUTH_ACCOUNT_CONFLICT``) unless the provider's ``link_verified_email`` allows it.
+OAUTH_ACCOUNT_CONFLICT``) unless the provider's ``link_verified_email`` allows it. First sign-ins
+of the same identity at the same moment all end signed in to the one account the first made.
 """
 
 from __future__ import annotations
@@ -376,17 +377,32 @@ def sign_in_identity(provider: SocialProvider, identity: ProviderIdentity, *, cl
     id_token, the redirect flow's id_token or user API): the linked user, a new user, or
     :class:`OAuthAccountConflict` / :class:`OAuthEmailNotVerified`; then ``finish(user)`` (the
     login module's ``sign_in`` or the like) in the same transaction, so a refusal writes nothing.
-    ``provider_token`` (Apple's refresh token) is kept sealed on the linked account, in it too."""
+    ``provider_token`` (Apple's refresh token) is kept sealed on the linked account, in it too.
 
+    Parallel first sign-ins of one new identity make one user and one link, and every one of them
+    is signed in to it: the losers, whose INSERT met a unique index, look the identity up once
+    more (docs/social-login.md, "Security reasoning")."""
     linked: list[tuple[User, str, bool]] = []
-    try:
+
+    def attempt(retried: bool) -> tuple[User, _Outcome]:
         with transaction.atomic():
-            user, how, created = _account_for(provider, identity, names or {})
+            user, how, created = _account_for(provider, identity, names or {}, retried=retried)
             if how:
                 linked.append((user, how, created))
             if provider_token is not None:
                 social_tokens.store(identity.provider, identity.subject, provider_token)
-            outcome = finish(user)
+            return user, finish(user)
+
+    try:
+        try:
+            user, outcome = attempt(retried=False)
+        except _LostFirstSignIn:
+            # A parallel first sign-in with the same identity (or a sign-up with its address)
+            # committed between our look-up and our INSERT, and this transaction was rolled back.
+            # Looked up again: the same proven identity now finds the link the winner made and
+            # signs in to that one account, as the client's next attempt would; an address taken
+            # by another account is the usual conflict. Once only: the winner has committed.
+            user, outcome = attempt(retried=True)
     except OAuthAccountConflict:
         # The identity is proven: kept for link-request to mail the address's owner (social_linking).
         social_linking.remember_conflict(identity.provider, identity.subject, identity.email)
@@ -399,10 +415,16 @@ def sign_in_identity(provider: SocialProvider, identity: ProviderIdentity, *, cl
     return outcome
 
 
-def _account_for(provider: SocialProvider, identity: ProviderIdentity,
-                 names: Mapping[str, str]) -> tuple[User, str, bool]:
+class _LostFirstSignIn(Exception):  # noqa: N818 - internal signal, never leaves this module
+    """A parallel transaction created the link or claimed the address first (a unique index)."""
+
+
+def _account_for(provider: SocialProvider, identity: ProviderIdentity, names: Mapping[str, str], *,
+                 retried: bool = False) -> tuple[User, str, bool]:
     """The user the identity signs in, and how it was linked now ("" when it already was) and
-    whether the user was created. Call inside ``atomic``."""
+    whether the user was created. Call inside ``atomic``. Raises :class:`_LostFirstSignIn` when a
+    unique index shows that a parallel first sign-in got there first (``retried``: the conflict
+    answer instead, so a look-up is retried once at most)."""
     now = timezone.now()
     # The user's AccountState in the same query: the login's policies read it next.
     link = (LinkedAccount.objects.select_related("user", "user__dualauth_state")
@@ -434,9 +456,19 @@ def _account_for(provider: SocialProvider, identity: ProviderIdentity,
         # (pre-account hijacking), as after a magic-link sign-in.
         first_proof.reset_before_first_proof(existing, proof=first_proof.PROOF_PROVIDER)
         _set_state(existing, email_verified=True)
-        _create_link(existing, identity, now)
+        try:
+            _create_link(existing, identity, now)
+        except OAuthAccountLinkedElsewhere:
+            if retried:
+                raise
+            raise _LostFirstSignIn() from None
         return existing, "verified_email", False
-    return _create_user(provider, identity, address, names, now), "sign_up", True
+    try:
+        return _create_user(provider, identity, address, names, now), "sign_up", True
+    except (EmailTaken, IntegrityError, OAuthAccountLinkedElsewhere):
+        if retried:
+            raise OAuthAccountConflict(identity.provider, identity.email) from None
+        raise _LostFirstSignIn() from None
 
 
 def _same_address(a: str, b: str) -> bool:
@@ -460,11 +492,10 @@ def _create_user(provider: SocialProvider, identity: ProviderIdentity, address: 
         if names:
             raise  # the app's own input: a clear 400
         # The provider's names do not fit the model's fields: the account is made without them.
-    try:
-        claim = email_claims.claim_address(address)
-        user = model._default_manager.create_user(**fields)
-    except (EmailTaken, IntegrityError):  # a parallel sign-up took the address or the username
-        raise OAuthAccountConflict(identity.provider, identity.email) from None
+    # EmailTaken or an IntegrityError (a parallel sign-up took the address or the username) and
+    # OAuthAccountLinkedElsewhere from _create_link go to the caller, which looks up again.
+    claim = email_claims.claim_address(address)
+    user = model._default_manager.create_user(**fields)
     user.set_unusable_password()
     user.save(update_fields=["password"])
     email_claims.bind_claim(claim, user)

@@ -12,7 +12,7 @@ from django_dualauth.exceptions import DualAuthError
 from django_dualauth.models import AuthSession
 from django_dualauth.services import magic_links
 from django_dualauth.types import ClientInfo, IssuedTokens
-from tests.real_servers.test_concurrent_refresh import N, _race
+from tests.real_servers.concurrency import N, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -24,7 +24,7 @@ def test_one_magic_link_verified_in_parallel_logs_in_once(user: Any, settings: A
     message = magic_links.request_login_link(user.email, client=CLIENT)
     token = re.search(r"token=([A-Za-z0-9_-]+)", message.body).group(1)
 
-    results = _race(N, lambda: magic_links.verify_login_link(token, delivery="bearer", client=CLIENT))
+    results = race(N, lambda: magic_links.verify_login_link(token, delivery="bearer", client=CLIENT))
 
     assert len([r for r in results if isinstance(r, IssuedTokens)]) == 1, results
     assert all(isinstance(r, DualAuthError) and r.code == "INVALID_MAGIC_LINK"
@@ -46,7 +46,7 @@ def test_one_sms_code_verified_in_parallel_logs_in_once(user: Any, settings: Any
         with proofs.without_budget():  # each thread has its own context
             return sms.verify_login_code(user.email, code, delivery="bearer", client=CLIENT)
 
-    results = _race(N, verify)
+    results = race(N, verify)
 
     assert len([r for r in results if isinstance(r, IssuedTokens)]) == 1, results
     assert AuthSession.objects.filter(user=user).count() == 1

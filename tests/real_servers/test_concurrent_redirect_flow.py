@@ -1,5 +1,7 @@
 """The redirect flow's single use on the real PostgreSQL server: N simultaneous callbacks with one
-``state`` finish one sign-in, and N simultaneous redemptions of one app code issue one session."""
+``state`` finish one sign-in, N first sign-ins of one new provider identity through N callbacks
+(each with its own state) make one account and sign every browser in to it, and N simultaneous
+redemptions of one app code issue one session."""
 
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ import urllib.parse
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from django_dualauth.conf import snapshot
-from django_dualauth.models import AuthSession
+from django_dualauth.models import AuthSession, LinkedAccount
 from django_dualauth.services import social, social_redirect
 from django_dualauth.types import ClientInfo, IssuedTokens
-from tests.real_servers.test_concurrent_refresh import N, _race
+from tests.real_servers.concurrency import N, race, together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -48,7 +51,7 @@ def _started(provider: Any, *, app: bool = False, challenge: str = "") -> tuple[
 def test_one_state_in_parallel_callbacks_signs_in_once(google: Any) -> None:
     state, browser = _started(google)
 
-    results = _race(N, lambda: social_redirect.callback(google, {"state": state, "code": "c"},
+    results = race(N, lambda: social_redirect.callback(google, {"state": state, "code": "c"},
                                                         browser_value=browser, client=CLIENT))
 
     won = [r for r in results if isinstance(r, social_redirect.CallbackOutcome)]
@@ -65,10 +68,26 @@ def test_one_app_code_in_parallel_redemptions_issues_one_session(google: Any) ->
     outcome = social_redirect.callback(google, {"state": state, "code": "c"}, browser_value=browser, client=CLIENT)
     code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(outcome.location).query))["code"]
 
-    results = _race(N, lambda: social_redirect.redeem_app_code(google, code, verifier, delivery="bearer",
+    results = race(N, lambda: social_redirect.redeem_app_code(google, code, verifier, delivery="bearer",
                                                                client=CLIENT))
 
     assert len([r for r in results if isinstance(r, IssuedTokens)]) == 1, results
     assert all(getattr(r, "code", None) == "INVALID_OAUTH_CODE" for r in results
                if not isinstance(r, IssuedTokens)), results
     assert AuthSession.objects.count() == 1
+
+
+def test_n_first_sign_ins_of_one_identity_at_once_make_one_account_and_sign_each_in(google: Any) -> None:
+    # N browsers (each its own state) come back from the provider with the same new identity.
+    started = [_started(google) for _ in range(N)]
+    work = [lambda state=state, browser=browser: social_redirect.callback(
+        google, {"state": state, "code": "c"}, browser_value=browser, client=CLIENT) for state, browser in started]
+
+    results = together(work)
+
+    assert all(isinstance(r, social_redirect.CallbackOutcome) and r.tokens is not None for r in results), results
+    assert all(r.location == RETURN for r in results), results
+    user = get_user_model().objects.get()
+    assert LinkedAccount.objects.get().user_id == user.pk
+    sessions = AuthSession.objects.all()
+    assert len(sessions) == N and {s.user_id for s in sessions} == {user.pk}

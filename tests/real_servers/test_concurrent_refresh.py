@@ -10,8 +10,6 @@ spent token, which revokes the family (RFC 9700 §4.14.2).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,33 +24,11 @@ from django_dualauth.models.sessions import RevocationReason
 from django_dualauth.services.sessions import issue_session, rotate_refresh_token
 from django_dualauth.types import ClientInfo
 from tests.conftest import AuthClient
+from tests.real_servers.concurrency import N, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-N = 12
 CLIENT = ClientInfo(ip_address="203.0.113.9", user_agent="race")
-
-
-def _race(n: int, work: Callable[[], Any]) -> list[Any]:
-    """Run ``work`` in ``n`` threads released together; each result or exception is returned."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work()
-        except Exception as exc:  # noqa: BLE001 - the outcome is what we assert on
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_runs_on_postgresql() -> None:
@@ -63,7 +39,7 @@ def test_same_token_n_times_at_once_one_winner_no_fork(user: Any, settings: Any)
     settings.DUALAUTH_REFRESH_REUSE_GRACE = 0  # strict mode
     issued = issue_session(user, delivery="bearer", client=CLIENT)
 
-    results = _race(N, lambda: rotate_refresh_token(issued.refresh_token, presented_via="bearer",
+    results = race(N, lambda: rotate_refresh_token(issued.refresh_token, presented_via="bearer",
                                                     client=CLIENT))
 
     winners = [r for r in results if not isinstance(r, Exception)]
@@ -81,7 +57,7 @@ def test_with_grace_window_every_racer_gets_the_same_successor(user: Any, settin
     settings.DUALAUTH_REFRESH_REUSE_GRACE = 30
     issued = issue_session(user, delivery="bearer", client=CLIENT)
 
-    results = _race(N, lambda: rotate_refresh_token(issued.refresh_token, presented_via="bearer",
+    results = race(N, lambda: rotate_refresh_token(issued.refresh_token, presented_via="bearer",
                                                     client=CLIENT))
 
     assert not [r for r in results if isinstance(r, Exception)], results
@@ -102,7 +78,7 @@ def test_http_refresh_race_bearer_strict_mode(user: Any, password: str, settings
         return APIClient().post("/auth/refresh", {"refreshToken": token}, format="json",
                                 HTTP_X_AUTH_STRATEGY="bearer").status_code
 
-    codes = _race(N, refresh)
+    codes = race(N, refresh)
     assert sorted(codes) == [200] + [401] * (N - 1), codes
     assert RotatedRefreshToken.objects.count() == 1
 
@@ -131,7 +107,7 @@ def test_http_refresh_race_under_the_default_grace_keeps_the_session(user: Any, 
                 return 200, str(response.cookies[refresh_cookie_name()].value)
             return 200, str(response.json()["refreshToken"])
 
-        answers = _race(n, refresh)
+        answers = race(n, refresh)
         assert [a for a in answers if not isinstance(a, tuple) or a[0] != 200] == [], answers
         successors = {a[1] for a in answers}
         assert len(successors) == 1 and token not in successors

@@ -7,18 +7,17 @@ The SQLite half runs through a real server: tests/test_concurrent_registration_s
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
-from django.db import connection
 
 from django_dualauth.models import EmailClaim
 from django_dualauth.services.email_claims import address_key
 from tests.conftest import PASSWORD, AuthClient
+from tests.real_servers.concurrency import together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -28,29 +27,6 @@ NEW_PASSWORD = "a long and unusual passphrase 42"
 def variants(local: str) -> list[str]:
     return [f"{local}@example.com", f"{local.upper()}@example.com", f"{local.title()}@EXAMPLE.com",
             f"{local}@Example.Com", f"{local.swapcase().title()}@EXAMPLE.COM", f"{local.upper()}@example.COM"]
-
-
-def race(work: list[Callable[[], Any]]) -> list[Any]:
-    """Run each callable in its own thread (and database connection), released together."""
-    barrier = threading.Barrier(len(work))
-    results: list[Any] = [None] * len(work)
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=60)
-            results[i] = work[i]()
-        except Exception as exc:  # noqa: BLE001 - the outcome is what we assert on
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(work))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads)
-    return results
 
 
 def register(client: AuthClient, email: str) -> Callable[[], Any]:
@@ -66,7 +42,7 @@ def test_case_variants_registered_at_once_make_one_account(delivery: str) -> Non
     spellings = variants("race-x")
     clients = [AuthClient(delivery) for _ in spellings]  # CSRF tokens fetched before the start
 
-    responses = race([register(c, e) for c, e in zip(clients, spellings, strict=True)])
+    responses = together([register(c, e) for c, e in zip(clients, spellings, strict=True)])
 
     assert sorted(r.status_code for r in responses) == [201] + [409] * 5, [(r.status_code, r.content)
                                                                           for r in responses]
@@ -85,7 +61,7 @@ def test_an_email_change_confirmed_while_the_address_is_registered_makes_one_acc
     token = re.search(r"confirm-email\?token=([A-Za-z0-9_-]+)", mail.outbox[-1].body).group(1)
     clients = [AuthClient(delivery) for _ in others]
 
-    responses = race([lambda: owner.post("/auth/change-email/confirm", {"token": token}),
+    responses = together([lambda: owner.post("/auth/change-email/confirm", {"token": token}),
                       *(register(c, e) for c, e in zip(clients, others, strict=True))])
 
     confirmed, *registered = responses

@@ -13,7 +13,7 @@ from django_dualauth.exceptions import DualAuthError
 from django_dualauth.models import AuthSession
 from django_dualauth.services import proofs, twofactor
 from django_dualauth.types import ClientInfo
-from tests.real_servers.test_concurrent_refresh import N, _race
+from tests.real_servers.concurrency import N, race
 from tests.test_two_factor import code_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -42,7 +42,7 @@ def test_one_code_raced_over_many_challenges_is_accepted_once(enrolled_user: Any
         with proofs.without_budget():  # each thread has its own context
             return twofactor.complete_challenge(next(queue), delivery="bearer", client=CLIENT, totp_code=code)
 
-    results = _race(N, verify)
+    results = race(N, verify)
     winners = [r for r in results if not isinstance(r, Exception)]
     assert len(winners) == 1, results
     assert all(isinstance(r, DualAuthError) and r.code == "INVALID_2FA_CODE"
@@ -59,6 +59,6 @@ def test_one_temp_token_raced_yields_one_session(enrolled_user: Any) -> None:
         with proofs.without_budget():
             return twofactor.complete_challenge(temp, delivery="bearer", client=CLIENT, totp_code=code)
 
-    results = _race(N, verify)
+    results = race(N, verify)
     assert len([r for r in results if not isinstance(r, Exception)]) == 1, results
     assert AuthSession.objects.filter(auth_methods__contains=["otp"]).count() == 1
