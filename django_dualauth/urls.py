@@ -32,7 +32,13 @@ from .api.social import (
     OAuthNonceView,
     OAuthTokenView,
 )
-from .api.social_redirect import OAuthCallbackView, OAuthExchangeView, OAuthLinkStartView, OAuthStartView
+from .api.social_redirect import (
+    OAuthCallbackView,
+    OAuthExchangeView,
+    OAuthLinkFinishView,
+    OAuthLinkStartView,
+    OAuthStartView,
+)
 from .api.tokens import LogoutAllView, LogoutView, RefreshView
 from .api.twofactor import (
     RecoveryCodesView,
@@ -88,6 +94,7 @@ urlpatterns = [
     path("oauth/<str:provider>/token", OAuthTokenView.as_view(), name="oauth-token"),
     path("oauth/<str:provider>/link", OAuthLinkView.as_view(), name="oauth-link"),
     path("oauth/<str:provider>/link/start", OAuthLinkStartView.as_view(), name="oauth-link-start"),
+    path("oauth/<str:provider>/link/finish", OAuthLinkFinishView.as_view(), name="oauth-link-finish"),
     path("link-request", LinkRequestView.as_view(), name="link-request"),
     path("link-verify", LinkVerifyView.as_view(), name="link-verify"),
     path("linked-accounts", LinkedAccountsView.as_view(), name="linked-accounts"),

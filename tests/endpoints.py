@@ -20,7 +20,8 @@ NO_DATABASE = {"/auth/csrf", "/auth/magic-link/send", "/auth/forgot-password", "
 #: (the demo project configures none); SOCIAL_PROVIDERS turns them on for the sweeps that can.
 SOCIAL = frozenset({"/auth/oauth/google/nonce", "/auth/oauth/google/token", "/auth/oauth/google/link",
                     "/auth/linked-accounts", "/auth/linked-accounts/google/1234", "/auth/oauth/google",
-                    "/auth/oauth/google/callback", "/auth/oauth/google/exchange", "/auth/oauth/google/link/start"})
+                    "/auth/oauth/google/callback", "/auth/oauth/google/exchange", "/auth/oauth/google/link/start",
+                    "/auth/oauth/google/link/finish"})
 #: Every provider endpoint a dead loopback port (9, discard): a sweep never leaves 127.0.0.1.
 SOCIAL_PROVIDERS = {"google": {"client_ids": ["web.apps.googleusercontent.com"], "jwks_uri": "http://127.0.0.1:9/jwks",
                                "redirect_uri": "https://api.example.com/auth/oauth/google/callback",

@@ -127,7 +127,7 @@ def test_a_warning_fails_generation(all_on: None, settings: Any) -> None:
 def test_every_route_and_method_of_the_include_is_in_the_schema(all_on: None) -> None:
     schema = generate()
     expected = {(_openapi_path(p), m) for p in package_urls.urlpatterns for m in _methods(p)}
-    assert len(expected) == 47  # 44 routes; sms/phone, verify-email and oauth/<provider>/callback have two methods
+    assert len(expected) == 48  # 45 routes; sms/phone, verify-email and oauth/<provider>/callback have two methods
     staff = {(_openapi_path(p, "/admin/api/"), m) for p in staff_urls.urlpatterns for m in _methods(p)}
     assert len(staff) == 15  # the staff include (tests/urls.py mounts it): 13 routes, two with GET and DELETE
     assert set(_operations(schema)) == expected | staff  # none missing, none invented
@@ -160,7 +160,8 @@ def test_operation_ids_do_not_change_with_what_else_is_mounted(all_on: None) -> 
       ("/auth/oauth/{provider}/link", "post"), ("/auth/linked-accounts", "get"),
       ("/auth/linked-accounts/{provider}/{provider_account_id}", "delete"), ("/auth/oauth/{provider}", "get"),
       ("/auth/oauth/{provider}/callback", "get"), ("/auth/oauth/{provider}/callback", "post"),
-      ("/auth/oauth/{provider}/exchange", "post"), ("/auth/oauth/{provider}/link/start", "post")}),
+      ("/auth/oauth/{provider}/exchange", "post"), ("/auth/oauth/{provider}/link/start", "post"),
+      ("/auth/oauth/{provider}/link/finish", "post")}),
     # GET verify-email answers alike while the flow is off (405, or 303 to the page): it stays.
     ("DUALAUTH_VERIFY_EMAIL_URL", "", {("/auth/send-verification-email", "post"), ("/auth/verify-email", "post")}),
     ("DUALAUTH_PASSWORD_RESET_URL", "", {("/auth/forgot-password", "post"), ("/auth/reset-password", "post")}),

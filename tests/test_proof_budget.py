@@ -347,6 +347,8 @@ NO_PROOF: dict[tuple[str, str], str] = {
                                                "(oauth_exchange_ip)",
     ("POST", "oauth/<str:provider>/link/start"): "starts a link from a fresh session, proves nothing "
                                                  "(oauth_redirect_ip)",
+    ("POST", "oauth/<str:provider>/link/finish"): "a 256-bit one-time code, the app's PKCE verifier and the "
+                                                  "session that started the link (oauth_exchange_ip)",
     ("POST", "link-request"): "sends a link",
     ("POST", "link-verify"): "a mailed 256-bit token (account_ip)",
     ("GET", "linked-accounts"): "nothing to prove",

@@ -29,9 +29,9 @@ from . import ratelimits
 from .base import TokenIssuingView, client_ip_key, request_user, session_id, validated
 from .inputs import StrictCharField
 from .responses import session_response
-from .social import _SocialView
+from .social import _SocialView, linked_account_body
 
-__all__ = ["OAuthCallbackView", "OAuthExchangeView", "OAuthLinkStartView", "OAuthStartView"]
+__all__ = ["OAuthCallbackView", "OAuthExchangeView", "OAuthLinkFinishView", "OAuthLinkStartView", "OAuthStartView"]
 
 
 def _redirect(location: str) -> Response:
@@ -165,14 +165,19 @@ class _LinkStartInput(serializers.Serializer[Any]):
     returnTo = StrictCharField(max_length=MAX_RETURN_URL_LENGTH, required=False, trim_whitespace=False)
     return_path = StrictCharField(max_length=MAX_RETURN_URL_LENGTH, required=False, trim_whitespace=False)
     app = serializers.BooleanField(required=False, default=False)
+    code_challenge = StrictCharField(max_length=128, required=False, trim_whitespace=False)
+    code_challenge_method = StrictCharField(max_length=16, required=False, trim_whitespace=False)
 
 
 class OAuthLinkStartView(_SocialView):
     """Link a provider account to the caller's through the redirect flow: ``{"url", "expiresAt"}``,
     the address (this provider's ``GET oauth/<provider>`` with a single-use ``linkTicket``) that
-    the caller opens in a browser: a web page navigates to it; an app opens it in the system
-    browser. The callback then links instead of signing in, and sends the browser to the return
-    URL with ``linked=<provider>`` (or ``error=``).
+    the caller opens in a browser: a web page navigates to it; an app (``app: true``) opens it in
+    the system browser. For a cookie session the callback then links instead of signing in, and
+    sends the browser to the return URL with ``linked=<provider>`` (or ``error=``). Any other
+    session's browser is not bound to it, so it sends its PKCE ``code_challenge`` (S256) here,
+    and the callback links nothing: it sends the return URL a one-time ``code`` that the same
+    session redeems at ``oauth/<provider>/link/finish``.
 
     Authenticated (a cookie request passes CSRF and Origin) and within
     ``DUALAUTH_FRESH_SIGN_IN_WINDOW`` of the session's sign-in, as ``oauth/<provider>/link``."""
@@ -191,6 +196,29 @@ class OAuthLinkStartView(_SocialView):
             url=data.get("returnUrl"), alias=data.get("returnTo"), path=data.get("return_path"),
             allowlist=social_redirect.return_allowlist(app=app), preferred_origin=delivery.request_origin(request))
         started = social_redirect.start_link(chosen, user, session_id(request), app=app, return_url=return_url,
-                                             client=delivery.client_info(request))
+                                             client=delivery.client_info(request),
+                                             app_code_challenge=data.get("code_challenge"),
+                                             app_code_challenge_method=data.get("code_challenge_method"))
         return no_store(Response({"url": social_redirect.link_start_url(chosen, started.ticket),
                                   "expiresAt": started.expires_at}))
+
+
+class OAuthLinkFinishView(_SocialView):
+    """An app's link flow's end: ``{code, codeVerifier}`` (the code its app URL received) for
+    ``{"success": true, "linkedAccount"}``, as ``oauth/<provider>/link`` answers.
+
+    Authenticated by the very session that called ``link/start`` (a cookie request passes CSRF
+    and Origin); a code of another session, a wrong verifier, a spent or expired code: 400
+    ``INVALID_OAUTH_CODE``, the code spent. No fresh sign-in needed: ``link/start`` asked it of
+    the session the code is bound to."""
+
+    authentication_classes = [DualAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Request, provider: str) -> Response:
+        chosen = social_redirect.redirect_provider(provider)
+        ratelimits.hit(request, "oauth_exchange_ip", client_ip_key(request))
+        data = validated(_ExchangeInput, request.data)
+        link = social_redirect.finish_app_link(chosen, request_user(request), session_id(request), data["code"],
+                                               data["codeVerifier"])
+        return no_store(Response({"success": True, "linkedAccount": linked_account_body(link)}))

@@ -111,6 +111,15 @@ class OAuthState(models.Model):
     code_consumed_at = models.DateTimeField(null=True, blank=True)
     #: The link flow's session (``AuthSession`` id): it must still be live at the callback.
     link_session_id = models.UUIDField(null=True, blank=True)
+    # An app's link flow (``app_code_challenge`` set): the callback links nothing but keeps the
+    # verified identity here, and the code_* fields then hold the one-time code that the app
+    # redeems at ``oauth/<provider>/link/finish`` from the session that started the link.
+    # ``link_provider_token`` is the provider's refresh token, sealed (``crypto.seal_token``).
+    link_subject = models.CharField(max_length=255, blank=True, default="")
+    link_email = models.CharField(max_length=254, blank=True, default="")
+    link_email_verified = models.BooleanField(default=False)
+    link_provider_token = models.TextField(blank=True, default="")
+    link_provider_token_client_id = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         verbose_name = "redirect-flow state"

@@ -371,7 +371,11 @@ class DualAuthOAuthLinkStartRequestSerializer(_Body):
     returnTo = StrictCharField(required=False, help_text="node-auth's name: a URL, or a path as `return_path`.")
     return_path = StrictCharField(required=False, help_text="node-auth's name: a path of an allowlisted origin.")
     app = serializers.BooleanField(required=False, help_text="The return URL is the app's "
-                                                             "(`DUALAUTH_SOCIAL_APP_RETURN_URLS`).")
+                                                             "(`DUALAUTH_SOCIAL_APP_RETURN_URLS`), and the "
+                                                             "link ends at `oauth/{provider}/link/finish`.")
+    code_challenge = StrictCharField(required=False, help_text="With `app`, required: S256 of the app's own PKCE "
+                                                               "verifier (43 characters).")
+    code_challenge_method = StrictCharField(required=False, help_text="`S256` (the only method), or absent.")
 
 
 class DualAuthOAuthLinkStartSerializer(_Body):

@@ -301,11 +301,19 @@ OPERATIONS.update({
          domain(ReauthenticationRequired)),
         "Within `DUALAUTH_FRESH_SIGN_IN_WINDOW` of the session's sign-in only. `url` is "
         "`oauth/{provider}?linkTicket=…` (single use, for `DUALAUTH_SOCIAL_STATE_LIFETIME`): a web page "
-        "navigates to it, an app opens it in the system browser. The callback links the provider account "
-        "instead of signing in and sends the browser to the return URL with `linked={provider}`, or with "
-        "`error=OAUTH_ACCOUNT_CONFLICT&code=OAUTH_ACCOUNT_CONFLICT&provider=…` when it signs in another user, "
-        "`error=REAUTHENTICATION_REQUIRED` when the session ended meanwhile, or the callback's other errors."
-        + _SOCIAL, rate_limited=True)},
+        "navigates to it, an app opens it in the system browser. For a web page the callback links the "
+        "provider account instead of signing in and sends the browser to the return URL with "
+        "`linked={provider}`, or with `error=OAUTH_ACCOUNT_CONFLICT&code=OAUTH_ACCOUNT_CONFLICT&provider=…` "
+        "when it signs in another user, `error=REAUTHENTICATION_REQUIRED` when the session ended meanwhile, or "
+        "the callback's other errors. An app (`app: true`) must send its PKCE `code_challenge` (S256): its "
+        "callback links nothing and sends the app URL a one-time `code`, which the same session redeems with "
+        "its verifier at `oauth/{provider}/link/finish`." + _SOCIAL, rate_limited=True)},
+    social_redirect.OAuthLinkFinishView: {"post": Operation(
+        "Finish an app's link through the redirect flow", {200: b.LinkAnswer}, b.OAuthExchangeRequest,
+        (domain(ProviderNotConfigured), domain(OAuthAppCodeInvalid), domain(OAuthAccountLinkedElsewhere)),
+        "`code` from the app URL (the callback of an `app: true` link) and `codeVerifier`, the verifier of the "
+        "`code_challenge` sent to `oauth/{provider}/link/start`, from the very session that started the link. "
+        "Single use: a wrong verifier or another session spends the code." + _SOCIAL, rate_limited=True)},
     social_redirect.OAuthCallbackView: {"get": Operation(
         "The provider's redirect back: 302 to the return URL", {302: None}, None,
         (domain(ProviderNotConfigured), domain(OAuthStateInvalid), drf_refusal("METHOD_NOT_ALLOWED")),

@@ -12,7 +12,9 @@ id_token through :func:`.social.verify_id_token` (the nonce), or reads GitHub's 
 the account rules of every social sign-in (:func:`.social.sign_in_identity`). The web flow ends
 in a session (cookies) or the 2FA challenge; the app flow in a one-time code, single use,
 short-lived, stored as a digest and bound to the app's own PKCE challenge, that
-:func:`redeem_app_code` exchanges for a session.
+:func:`redeem_app_code` exchanges for a session. The link flow started by a web page links at
+the callback; started by an app, it ends like the app sign-in, in a one-time code that only the
+session which started the link redeems, with its PKCE verifier (:func:`finish_app_link`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from django.utils import timezone
 
 from .. import audit
 from ..conf import SocialProvider, dualauth_settings
-from ..crypto import derive_secret, digest, equal, looks_like_secret, new_secret
+from ..crypto import derive_secret, digest, equal, looks_like_secret, new_secret, open_token, seal_token
 from ..exceptions import (
     DualAuthError,
     IdTokenInvalid,
@@ -53,7 +55,7 @@ from ..exceptions import (
     ValidationFailed,
 )
 from ..gateways import CodeExchangeRefused, ProviderUnreachable, exchange_code, fetch_json
-from ..models import AuthSession, OAuthFlow, OAuthState
+from ..models import AuthSession, LinkedAccount, OAuthFlow, OAuthState
 from ..social_providers import GITHUB, MAX_RETURN_URL_LENGTH
 from ..types import ClientInfo, Delivery, IssuedTokens
 from . import login, profile_names, social, social_tokens
@@ -63,13 +65,14 @@ if TYPE_CHECKING:
     from ..types import User
 
 __all__ = ["CallbackFailed", "CallbackOutcome", "LinkStarted", "Started", "allowed_return_url", "callback",
-           "link_start_url", "redeem_app_code", "redirect_provider", "return_allowlist", "return_url_for", "start",
-           "start_from_ticket", "start_link"]
+           "finish_app_link", "link_start_url", "redeem_app_code", "redirect_provider", "return_allowlist",
+           "return_url_for", "start", "start_from_ticket", "start_link"]
 
 STATE_PURPOSE = "oauth_state"
 BROWSER_PURPOSE = "oauth_browser"
 APP_CODE_PURPOSE = "oauth_app_code"
 LINK_TICKET_PURPOSE = "oauth_link_ticket"
+LINK_CODE_PURPOSE = "oauth_link_code"
 _VERIFIER_PURPOSE = "oauth_redirect_pkce"
 _NONCE_PURPOSE = "oauth_redirect_nonce"
 #: RFC 7636 §4.1: a verifier is 43 to 128 unreserved characters; S256 of it is 43 characters.
@@ -207,12 +210,7 @@ def start(provider: SocialProvider, *, app: bool, return_url: object, app_code_c
     :class:`ProviderUnavailable` (a discovery document that cannot be fetched)."""
     settings = dualauth_settings
     url = allowed_return_url(return_url, return_allowlist(app=app))
-    challenge = ""
-    if app:
-        if app_code_challenge_method not in (None, "S256") or not isinstance(app_code_challenge, str) \
-                or len(app_code_challenge) != 43 or not set(app_code_challenge) <= _PKCE_CHARS:
-            raise ReturnUrlNotAllowed("The app flow needs its code_challenge (S256)")
-        challenge = app_code_challenge
+    challenge = _app_challenge(app_code_challenge, app_code_challenge_method) if app else ""
     config = provider.config
     authorize = _endpoint(provider, "authorization_endpoint")
     raw_state, browser = new_secret(), new_secret()
@@ -226,6 +224,14 @@ def start(provider: SocialProvider, *, app: bool, return_url: object, app_code_c
     audit.record("auth.social.redirect_started", provider=config.name, flow="app" if app else "web",
                  ip=client.ip_address)
     return _started(provider, authorize, raw_state, browser, lifetime)
+
+
+def _app_challenge(challenge: object, method: object) -> str:
+    """The app's PKCE ``code_challenge`` (S256: 43 characters); :class:`ReturnUrlNotAllowed` otherwise."""
+    if method not in (None, "S256") or not isinstance(challenge, str) or len(challenge) != 43 \
+            or not set(challenge) <= _PKCE_CHARS:
+        raise ReturnUrlNotAllowed("The app flow needs its code_challenge (S256)")
+    return challenge
 
 
 def return_allowlist(*, app: bool) -> list[str]:
@@ -262,18 +268,26 @@ class LinkStarted:
 
 
 def start_link(provider: SocialProvider, user: User, session_id: object, *, app: bool, return_url: object,
-               client: ClientInfo) -> LinkStarted:
+               client: ClientInfo, app_code_challenge: object = None,
+               app_code_challenge_method: object = None) -> LinkStarted:
     """Begin linking the provider account to the signed-in ``user`` (one INSERT): a ticket the
     browser brings to ``GET oauth/<provider>?linkTicket=`` (the web page's own browser, or the
     system browser an app opens), which plants the binding cookie there and goes on to the
     provider. ``return_url`` must be one of the web's or, with ``app``, the app's allowlist.
-    The caller has checked the session may make this change (a fresh sign-in)."""
+
+    Only a cookie session's ticket is bound to its browser (the hop needs that session's cookie),
+    so only its link completes at the callback. Any other (an app's, a bearer page's) needs the
+    client's PKCE ``code_challenge`` (S256), as ``app`` always does: its callback links nothing
+    and hands a one-time code to :func:`finish_app_link`. The caller has checked the session may
+    make this change (a fresh sign-in)."""
     url = allowed_return_url(return_url, return_allowlist(app=app))
-    _endpoint(provider, "authorization_endpoint")  # the provider reachable now, not after the hop
     try:
         session = uuid.UUID(str(session_id))
     except ValueError:
         raise OAuthStateInvalid() from None
+    bound = not app and AuthSession.objects.filter(pk=session, delivery=Delivery.COOKIE).exists()
+    challenge = "" if bound else _app_challenge(app_code_challenge, app_code_challenge_method)
+    _endpoint(provider, "authorization_endpoint")  # the provider reachable now, not after the hop
     raw = new_secret()
     now = timezone.now()
     lifetime = dualauth_settings.SOCIAL_STATE_LIFETIME
@@ -281,10 +295,10 @@ def start_link(provider: SocialProvider, user: User, session_id: object, *, app:
     OAuthState.objects.create(provider=provider.config.name, state_digest=digest(new_secret(), STATE_PURPOSE),
                               browser_digest="", flow=OAuthFlow.LINK, return_url=url, created_at=now,
                               expires_at=now + lifetime, ip_address=client.ip_address, user=user,
-                              link_session_id=session, code_digest=digest(raw, LINK_TICKET_PURPOSE),
-                              code_expires_at=now + lifetime)
-    audit.record("auth.social.redirect_started", user=str(user.pk), provider=provider.config.name, flow="link",
-                 ip=client.ip_address)
+                              link_session_id=session, app_code_challenge=challenge,
+                              code_digest=digest(raw, LINK_TICKET_PURPOSE), code_expires_at=now + lifetime)
+    audit.record("auth.social.redirect_started", user=str(user.pk), provider=provider.config.name,
+                 flow="link" if bound else "app_link", ip=client.ip_address)
     return LinkStarted(raw, now + lifetime)
 
 
@@ -403,6 +417,8 @@ def callback(provider: SocialProvider, params: dict[str, str], *, browser_value:
             identity, token = _apple_identity(provider, raw_state, params.get("code"))
         else:
             identity, token = _identity(provider, raw_state, params.get("code")), None
+        if row.flow == OAuthFlow.LINK and row.app_code_challenge:
+            return CallbackOutcome(OAuthFlow.LINK, _hold_app_link(provider, row, identity, token))
         if row.flow == OAuthFlow.LINK:
             _finish_link(provider, row, identity, token)
             return CallbackOutcome(OAuthFlow.LINK, with_params(row.return_url, linked=provider.config.name))
@@ -429,14 +445,38 @@ def callback(provider: SocialProvider, params: dict[str, str], *, browser_value:
 
 def _finish_link(provider: SocialProvider, row: OAuthState, identity: social.ProviderIdentity,
                  token: social_tokens.ProviderToken | None) -> None:
-    """The link flow's end: the account of the session that started it, if that session is
+    """The web link flow's end: the account of the session that started it, if that session is
     still live and its user active, gets the identity. No session is issued."""
+    user = _link_starter(provider, row)
+    social.link_identity(user, provider, identity, how="redirect", provider_token=token)
+
+
+def _link_starter(provider: SocialProvider, row: OAuthState) -> User:
+    """The user of the link flow ``row``, while the session that started it is live and the user active."""
     user = row.user
     if user is None or row.link_session_id is None or not user.is_active or not AuthSession.objects.filter(
             pk=row.link_session_id, user_id=user.pk, revoked_at__isnull=True).exists():
         _refuse(provider, "link_session_gone")
         raise ReauthenticationRequired((), "The session that started this link has ended")
-    social.link_identity(user, provider, identity, how="redirect", provider_token=token)
+    return user
+
+
+def _hold_app_link(provider: SocialProvider, row: OAuthState, identity: social.ProviderIdentity,
+                   token: social_tokens.ProviderToken | None) -> str:
+    """An app's link flow at the callback: nothing linked. The browser here may be anyone's (an
+    attacker's ticket opened by a victim), so the identity is kept on the row (the provider's
+    token sealed) with a one-time code, and only the session that started the link, with its
+    PKCE verifier, completes it (:func:`finish_app_link`). Returns the app URL with the code."""
+    _link_starter(provider, row)
+    raw = new_secret()
+    code_expires = timezone.now() + dualauth_settings.SOCIAL_APP_CODE_LIFETIME
+    OAuthState.objects.filter(pk=row.pk).update(
+        code_digest=digest(raw, LINK_CODE_PURPOSE), code_expires_at=code_expires, code_consumed_at=None,
+        expires_at=max(row.expires_at, code_expires), link_subject=identity.subject, link_email=identity.email[:254],
+        link_email_verified=identity.email_verified,
+        link_provider_token=seal_token(token.refresh_token) if token is not None else "",
+        link_provider_token_client_id=token.client_id if token is not None else "")
+    return with_params(row.return_url, code=raw)
 
 
 def _refuse(provider: SocialProvider, reason: str) -> None:
@@ -579,8 +619,8 @@ def redeem_app_code(provider: SocialProvider, raw_code: object, verifier: object
     code_digest = digest(raw_code, APP_CODE_PURPOSE)
     with transaction.atomic():
         spent = OAuthState.objects.filter(code_digest=code_digest, provider=provider.config.name,
-                                          code_consumed_at__isnull=True, code_expires_at__gt=now,
-                                          ).update(code_consumed_at=now)
+                                          flow=OAuthFlow.APP, code_consumed_at__isnull=True,
+                                          code_expires_at__gt=now).update(code_consumed_at=now)
         if spent != 1:
             _refuse(provider, "app_code_unusable")
             raise OAuthAppCodeInvalid()
@@ -595,3 +635,49 @@ def redeem_app_code(provider: SocialProvider, raw_code: object, verifier: object
     audit.record("auth.social.app_code_redeemed", user=str(user.pk), provider=provider.config.name,
                  ip=client.ip_address)
     return tokens
+
+
+# --- the app's link ------------------------------------------------------------------------------
+
+def finish_app_link(provider: SocialProvider, user: User, session_id: object, raw_code: object,
+                    verifier: object) -> LinkedAccount:
+    """Complete an app's link flow: the one-time code of its callback, the app's PKCE
+    ``verifier``, from the session that started the link (``session_id``, of ``user``).
+
+    The code is spent first (one conditional UPDATE), then the verifier and the session checked:
+    any mismatch spends it too. So a victim who opened an attacker's ticket links nothing: the
+    code lands in the victim's device, and neither the attacker (no code) nor the victim's own
+    app (another session, no verifier) can redeem it. Raises :class:`OAuthAppCodeInvalid` and
+    what :func:`.social.link_identity` raises (:class:`OAuthAccountLinkedElsewhere`)."""
+    if not looks_like_secret(raw_code) or not isinstance(verifier, str) or not 43 <= len(verifier) <= 128 \
+            or not set(verifier) <= _PKCE_CHARS:
+        raise OAuthAppCodeInvalid()
+    now = timezone.now()
+    code_digest = digest(raw_code, LINK_CODE_PURPOSE)
+    with transaction.atomic():
+        spent = OAuthState.objects.filter(code_digest=code_digest, provider=provider.config.name,
+                                          flow=OAuthFlow.LINK, code_consumed_at__isnull=True,
+                                          code_expires_at__gt=now).exclude(app_code_challenge="",
+                                                                          ).update(code_consumed_at=now)
+        if spent != 1:
+            _refuse(provider, "link_code_unusable")
+            raise OAuthAppCodeInvalid()
+        row = OAuthState.objects.get(code_digest=code_digest)
+        # The sealed token leaves the row now, whatever follows.
+        OAuthState.objects.filter(pk=row.pk).update(link_provider_token="")
+    if not equal(_s256(verifier), row.app_code_challenge):
+        _refuse(provider, "link_pkce_mismatch")
+        raise OAuthAppCodeInvalid()
+    if row.link_session_id is None or str(row.link_session_id) != str(session_id) or row.user_id != user.pk:
+        _refuse(provider, "link_code_other_session")
+        raise OAuthAppCodeInvalid()
+    token = None
+    if row.link_provider_token:
+        raw_token = open_token(row.link_provider_token)
+        if raw_token is None:  # a key dropped from DUALAUTH_SOCIAL_TOKEN_KEYS meanwhile: link without it
+            log.warning("provider %s: the sealed token of a link flow no longer opens", provider.config.name)
+        else:
+            token = social_tokens.ProviderToken(row.link_provider_token_client_id, raw_token)
+    identity = social.ProviderIdentity(provider=provider.config.name, subject=row.link_subject,
+                                       email=row.link_email, email_verified=row.link_email_verified)
+    return social.link_identity(user, provider, identity, how="redirect", provider_token=token)

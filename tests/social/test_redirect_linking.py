@@ -4,8 +4,9 @@ oauth/<provider>/link/start``, then the browser at ``GET oauth/<provider>?linkTi
 node-auth's names for the start's return address (``return_path``, ``returnTo``), against the
 real OpenID Connect provider; the app under test in-process, as in ``test_redirect_flow.py``.
 
-Each linking test runs under both deliveries: the web page's own browser (cookies, CSRF) and an
-app (bearer) that opens the URL in a system browser holding none of its credentials.
+Each linking test runs under both deliveries: the web page's own browser (cookies, CSRF), where
+the callback links, and an app (bearer) that opens the URL in a system browser holding none of its
+credentials, where the callback hands a one-time code that the app redeems at ``link/finish``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,17 @@ from .system_browser import SystemBrowser
 
 # The in-process app and its provider, as test_redirect_flow.py sets them up (fixtures by import,
 # so parameters of the same names redefine them: F811 is pytest's idiom here, not a mistake).
-from .test_redirect_flow import APP, APP_RETURN, RETURN, _web_sign_in, app, browser, idp, idp_client  # noqa: F401
+from .test_redirect_flow import (  # noqa: F401
+    APP,
+    APP_RETURN,
+    RETURN,
+    _s256,
+    _web_sign_in,
+    app,
+    browser,
+    idp,
+    idp_client,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,8 +61,35 @@ def signed_in(auth_client: AuthClient, user: Any) -> AuthClient:
     return auth_client
 
 
+#: The PKCE verifier of the link starts of these tests (an app's own; a cookie page sends none).
+VERIFIER = secrets.token_urlsafe(48)
+
+
 def _link_start(client: AuthClient, **body: Any) -> Any:
+    """``link/start``; a client whose ticket is not bound to its browser (bearer, or ``app``)
+    sends its PKCE challenge, as it must."""
+    if not client.is_cookie or body.get("app"):
+        body.setdefault("code_challenge", _s256(VERIFIER))
     return client.post(client.url("oauth/idp/link/start"), body)
+
+
+def _link_finish(client: AuthClient, location: str, verifier: str = VERIFIER) -> Any:
+    """The app's end of its link: the code of the URL the callback sent the browser to."""
+    return client.post(client.url("oauth/idp/link/finish"), {"code": _query(location)["code"],
+                                                             "codeVerifier": verifier})
+
+
+def _completed(client: AuthClient, page: Any, back: str = RETURN) -> None:
+    """The link finished, whichever the delivery: linked at the callback (a cookie page) or at
+    ``link/finish`` with the code (nothing linked before)."""
+    if client.is_cookie:
+        assert page.location == back + "?linked=idp"
+        return
+    assert page.location.startswith(back + "?") and set(_query(page.location)) == {"code"}
+    assert not LinkedAccount.objects.exists()
+    answer = _link_finish(client, page.location)
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["success"] is True
 
 
 def _system_browser_for(client: AuthClient, browser: SystemBrowser) -> SystemBrowser:
@@ -81,12 +119,14 @@ def test_a_signed_in_user_links_through_the_redirect_flow(
     events = capture(social_account_linked)
     linked = next(events)
     page = _link_through_provider(signed_in, browser, idp, linker)
+    _completed(signed_in, page)
     next(events, None)
-    assert page.location == RETURN + "?linked=idp"
     audit = [r.getMessage() for r in caplog.records if r.getMessage().startswith("auth.social")]
-    assert f"auth.social.redirect_started user={user.pk} provider=idp flow=link ip=127.0.0.1" in audit
+    flow = "link" if signed_in.is_cookie else "app_link"
+    assert f"auth.social.redirect_started user={user.pk} provider=idp flow={flow} ip=127.0.0.1" in audit
     assert f"auth.social.linked user={user.pk} provider=idp how=redirect" in audit
-    assert all("linkTicket" not in r.getMessage() for r in caplog.records)  # the raw ticket is never logged
+    # The raw ticket and code are never logged.
+    assert all("linkTicket" not in r.getMessage() and "code=" not in r.getMessage() for r in caplog.records)
     link = LinkedAccount.objects.get()
     assert (link.user_id, link.provider, link.provider_account_id) == (user.pk, "idp", linker.sub)
     assert [(e["how"], e["provider"]) for e in linked] == [("redirect", "idp")]
@@ -105,7 +145,7 @@ def test_an_app_links_and_comes_back_to_its_app_url(
     app_client = client_factory("bearer")
     assert app_client.login().status_code == 200
     page = _link_through_provider(app_client, browser, idp, linker, stop="myapp:", app=True)
-    assert page.location == APP_RETURN + "?linked=idp"
+    _completed(app_client, page, back=APP_RETURN)
     assert LinkedAccount.objects.get().user_id == user.pk
 
 
@@ -118,8 +158,12 @@ def test_an_identity_linked_to_another_user_is_the_conflict_answer(
     assert owner != user.pk
     page = _link_through_provider(signed_in, browser, idp, linker)
     assert page.location.startswith(RETURN + "?")
-    assert _query(page.location) == {"error": "OAUTH_ACCOUNT_CONFLICT", "code": "OAUTH_ACCOUNT_CONFLICT",
-                                     "provider": "idp"}
+    if signed_in.is_cookie:
+        assert _query(page.location) == {"error": "OAUTH_ACCOUNT_CONFLICT", "code": "OAUTH_ACCOUNT_CONFLICT",
+                                         "provider": "idp"}
+    else:  # as oauth/<provider>/link answers it
+        answer = _link_finish(signed_in, page.location)
+        assert answer.status_code == 409 and answer.json()["code"] == "OAUTH_ACCOUNT_ALREADY_LINKED"
     assert list(LinkedAccount.objects.values_list("user_id", flat=True)) == [owner]
 
 
@@ -276,6 +320,7 @@ def test_the_link_url_comes_from_the_redirect_uri_never_the_host(signed_in: Auth
                                                                  settings: Any) -> None:
     settings.ALLOWED_HOSTS = ["testserver", "evil.example"]
     headers: dict[str, Any] = {**signed_in.headers(), "HTTP_HOST": "evil.example"}
-    answer = signed_in.client.post(signed_in.url("oauth/idp/link/start"), {}, format="json", **headers)
+    answer = signed_in.client.post(signed_in.url("oauth/idp/link/start"), {"code_challenge": _s256(VERIFIER)},
+                                   format="json", **headers)
     assert answer.status_code == 200, answer.content
     assert answer.json()["url"].startswith(APP + "/auth/oauth/idp?linkTicket=")
