@@ -73,6 +73,16 @@ def seal_token(raw: str) -> str:
     return cipher.encrypt(raw.encode()).decode("ascii")
 
 
+def reseal_token(sealed: str) -> str | None:
+    """``sealed`` encrypted again under the first configured key (MultiFernet's ``rotate``), so an
+    older key can leave the list; None when no configured key opens it."""
+    cipher: MultiFernet = snapshot().social_token_cipher
+    try:
+        return cipher.rotate(sealed.encode("ascii")).decode("ascii")
+    except (InvalidToken, UnicodeError):
+        return None
+
+
 def open_token(sealed: str) -> str | None:
     """The raw value of :func:`seal_token`'s output, under any configured key; None when no key
     opens it (a key dropped from the list) or it was tampered with."""

@@ -6,6 +6,7 @@ under both deliveries."""
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import pickle
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.django_db
 
 User = get_user_model()
 ALICE = AppleUser("001122.alice", "alice@example.com")
+BOB = AppleUser("003344.bob", "bob@example.com")
 
 
 @pytest.fixture
@@ -374,6 +376,49 @@ def test_a_queued_token_whose_key_was_retired_is_dropped_not_retried(keyed: Appl
     settings.DUALAUTH_SOCIAL_TOKEN_KEYS = [K2]
     assert social_tokens.retry_pending() == (1, 0)
     assert keyed.revoked == [] and not ProviderTokenRevocation.objects.exists()
+
+
+def _reseal(*args: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("dualauth_reseal_provider_tokens", *args, stdout=out, stderr=err)
+    except SystemExit as exit_:
+        return int(exit_.code or 0), out.getvalue() + err.getvalue()
+    return 0, out.getvalue() + err.getvalue()
+
+
+def test_resealing_lets_the_old_key_go(keyed: AppleStandIn, settings: Any, client_factory: Any) -> None:
+    """The last step of a key rotation: every stored token (a link's, a queued revocation's)
+    encrypted again under the first key, after which the old key can leave the list."""
+    settings.DUALAUTH_SOCIAL_TOKEN_KEYS = [K1]
+    assert apple_sign_in(client_factory("bearer"), keyed).status_code == 200
+    assert apple_sign_in(client_factory("bearer"), keyed, user=BOB).status_code == 200
+    User.objects.get(email=BOB.email).delete()  # no on_commit here: its revocation stays queued
+    raw = open_token(LinkedAccount.objects.get().provider_token)
+    assert raw is not None
+    settings.DUALAUTH_SOCIAL_TOKEN_KEYS = [K2, K1]
+    code, dry = _reseal("--dry-run")
+    assert code == 0 and "2 token(s) would be resealed, 0 under no configured key" in dry
+    before = LinkedAccount.objects.get().provider_token
+    assert LinkedAccount.objects.get().provider_token == before  # a dry run writes nothing
+    code, out = _reseal()
+    assert code == 0 and "dualauth.LinkedAccount: 1 of 1 resealed" in out
+    assert "dualauth.ProviderTokenRevocation: 1 of 1 resealed" in out
+    settings.DUALAUTH_SOCIAL_TOKEN_KEYS = [K2]  # K1 removed
+    assert open_token(LinkedAccount.objects.get().provider_token) == raw
+    assert open_token(ProviderTokenRevocation.objects.get().token) is not None
+    assert raw not in out
+
+
+def test_resealing_reports_tokens_no_key_opens_and_fails(keyed: AppleStandIn, settings: Any,
+                                                         client_factory: Any) -> None:
+    settings.DUALAUTH_SOCIAL_TOKEN_KEYS = [K1]
+    assert apple_sign_in(client_factory("bearer"), keyed).status_code == 200
+    sealed = LinkedAccount.objects.get().provider_token
+    settings.DUALAUTH_SOCIAL_TOKEN_KEYS = [K2]  # K1 dropped too early
+    code, out = _reseal()
+    assert code == 1 and "0 token(s) resealed, 1 under no configured key" in out
+    assert LinkedAccount.objects.get().provider_token == sealed  # left as it was, for K1's return
 
 
 # --- system checks -----------------------------------------------------------------------------------

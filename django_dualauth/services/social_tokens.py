@@ -30,12 +30,12 @@ from django.utils import timezone
 
 from .. import audit, messaging
 from ..conf import snapshot
-from ..crypto import open_token, seal_token
+from ..crypto import open_token, reseal_token, seal_token
 from ..gateways import CodeExchangeRefused, ProviderUnreachable, revoke_token
-from ..models import LinkedAccount, ProviderTokenRevocation
+from ..models import LinkedAccount, OAuthState, ProviderTokenRevocation
 from ..signals import provider_token_revoked
 
-__all__ = ["ProviderToken", "attempt", "queue_revocation", "retry_pending", "store"]
+__all__ = ["ProviderToken", "ResealCount", "attempt", "queue_revocation", "reseal_all", "retry_pending", "store"]
 
 log = logging.getLogger("django_dualauth.social")
 
@@ -119,3 +119,44 @@ def retry_pending(*, older_than: timedelta = timedelta(0)) -> tuple[int, int]:
         else:
             pending += 1
     return done, pending
+
+
+# --- key rotation ----------------------------------------------------------------------------------
+
+#: Every column that holds a sealed provider token: (model, column).
+_SEALED = ((LinkedAccount, "provider_token"), (ProviderTokenRevocation, "token"), (OAuthState, "link_provider_token"))
+
+
+@dataclass
+class ResealCount:
+    """What :func:`reseal_all` did: ``resealed`` under the first key, ``unreadable`` under no
+    configured key (left as they are: a key was dropped too early)."""
+
+    resealed: int = 0
+    unreadable: int = 0
+
+
+def reseal_all(*, dry_run: bool = False, progress: Any = None) -> ResealCount:
+    """Encrypt every stored provider token again under the first of ``DUALAUTH_SOCIAL_TOKEN_KEYS``,
+    so the keys after it can be removed. Row by row, each UPDATE conditional on the value read (a
+    token replaced meanwhile by a sign-in is left to its new sealing). ``progress(model, done,
+    total)`` is called after each table. Idempotent: a second run reseals again and changes nothing
+    that matters."""
+    count = ResealCount()
+    for model, column in _SEALED:
+        rows = model.objects.exclude(**{column: ""}).values_list("pk", column)
+        total = done = 0
+        for pk, sealed in rows.iterator(chunk_size=500):
+            total += 1
+            fresh = reseal_token(sealed)
+            if fresh is None:
+                count.unreadable += 1
+                continue
+            if not dry_run:
+                done += model.objects.filter(**{"pk": pk, column: sealed}).update(**{column: fresh})
+            else:
+                done += 1
+        count.resealed += done
+        if progress is not None:
+            progress(model, done, total)
+    return count
