@@ -25,7 +25,9 @@ from tests.social.standin_issuers import StandinIssuer
 
 __all__ = ["apple", "corp", "google", "providers"]  # fixtures, imported for pytest
 
-pytestmark = pytest.mark.django_db
+# both_backends: linking by mailbox runs under unique indexes and row locks, which PostgreSQL
+# enforces differently from SQLite; stage 2 runs the module again there.
+pytestmark = [pytest.mark.django_db, pytest.mark.both_backends]
 
 SUB = "google-sub-of-alice"
 

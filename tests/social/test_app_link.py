@@ -34,7 +34,9 @@ from .test_apple_web_flow import _post_back, apple, apple_rest, team  # noqa: F4
 from .test_redirect_flow import APP, APP_RETURN, RETURN, _s256, app, browser, idp, idp_client  # noqa: F401
 from .test_redirect_linking import VERIFIER, _link_finish, _link_start, linker  # noqa: F401
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# both_backends: the links are made under unique indexes and row locks, which PostgreSQL enforces
+# differently from SQLite; stage 2 runs the module again there.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.both_backends]
 
 
 def _query(url: str) -> dict[str, str]:

@@ -41,7 +41,9 @@ from .test_redirect_flow import (  # noqa: F401
     idp_client,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# both_backends: the links are made under unique indexes and row locks, which PostgreSQL enforces
+# differently from SQLite; stage 2 runs the module again there.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.both_backends]
 
 
 def _query(url: str) -> dict[str, str]:
