@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import AccountState, AuthSession, LinkedAccount, MagicLink, SMSDevice
+from .models import AccountState, AuthSession, LinkedAccount, MagicLink, ProviderTokenRevocation, SMSDevice
 from .models.sessions import RevocationReason
-from .services import revoke_all_sessions, revoke_session
+from .services import revoke_all_sessions, revoke_session, social_tokens
 from .services import staff as staff_actions
 from .services.twofactor import reset_two_factor
 
@@ -31,12 +31,14 @@ if TYPE_CHECKING:  # generic in django-stubs only: Django's admin classes take n
     _MagicLinkAdmin = admin.ModelAdmin[MagicLink]
     _SMSDeviceAdmin = admin.ModelAdmin[SMSDevice]
     _LinkedAccountAdmin = admin.ModelAdmin[LinkedAccount]
+    _RevocationAdmin = admin.ModelAdmin[ProviderTokenRevocation]
 else:
     _SessionAdmin = _StateAdmin = _MagicLinkAdmin = _SMSDeviceAdmin = _LinkedAccountAdmin = admin.ModelAdmin
+    _RevocationAdmin = admin.ModelAdmin
     _SessionInline, _StateInline = admin.TabularInline, admin.StackedInline
 
 __all__ = ["AccountStateAdmin", "AccountStateInline", "AuthSessionAdmin", "AuthSessionInline", "LinkedAccountAdmin",
-           "RevokeSessionsUserAdminMixin"]
+           "ProviderTokenRevocationAdmin", "RevokeSessionsUserAdminMixin"]
 
 
 def _user_search_fields(prefix: str) -> tuple[str, ...]:
@@ -306,6 +308,64 @@ class LinkedAccountAdmin(_LinkedAccountAdmin):
 
     def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
         return (*_user_search_fields("user__"), "provider_account_id", "email")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class FailedFilter(admin.SimpleListFilter):
+    title = _("has failed")
+    parameter_name = "failed"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes")), ("no", _("No (not tried yet)"))]
+
+    def queryset(self, request: HttpRequest,
+                 queryset: QuerySet[ProviderTokenRevocation]) -> QuerySet[ProviderTokenRevocation]:
+        if self.value() == "yes":
+            return queryset.filter(attempts__gt=0)
+        if self.value() == "no":
+            return queryset.filter(attempts=0)
+        return queryset
+
+
+@admin.action(description=_("Retry now"), permissions=["delete"])
+def retry_revocations(modeladmin: admin.ModelAdmin[Any], request: HttpRequest,
+                      queryset: QuerySet[ProviderTokenRevocation]) -> None:
+    """What ``dualauth_revoke_provider_tokens`` does, for the selected rows, at once. It needs the
+    delete permission: a row the provider refuses for good is dropped."""
+    outcomes = [social_tokens.send(pk) for pk in queryset.values_list("pk", flat=True)]
+    counts = {name: outcomes.count(name) for name in ("revoked", "queued", "dropped")}
+    modeladmin.message_user(
+        request, _("%(revoked)d revoked, %(queued)d still queued, %(dropped)d dropped.") % counts,
+        messages.SUCCESS if counts["queued"] == 0 else messages.WARNING)
+
+
+#: The queue's columns. Never ``token``: not even sealed (a leaked key would open it).
+_REVOCATION_FIELDS = ("provider", "client_id", "former_user_id", "created_at", "attempts", "last_attempt_at",
+                      "last_error")
+
+
+@admin.register(ProviderTokenRevocation)
+class ProviderTokenRevocationAdmin(_RevocationAdmin):
+    """The provider tokens (Apple's) still to revoke after their link was deleted while the
+    provider was down, for operators: read-only, never the token. "Retry now" sends them;
+    deleting one gives up on it (Django's delete, so it is in the History)."""
+
+    list_display = _REVOCATION_FIELDS
+    list_filter = ("provider", FailedFilter)
+    search_fields = ("client_id", "=user_id", "last_error")
+    ordering = ("created_at",)
+    actions = [retry_revocations]
+    fields = ("id", *_REVOCATION_FIELDS)
+    readonly_fields = fields
+
+    @admin.display(description=_("former user id"), ordering="user_id")
+    def former_user_id(self, obj: ProviderTokenRevocation) -> str:
+        return obj.user_id or "-"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

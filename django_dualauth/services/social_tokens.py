@@ -23,7 +23,7 @@ import functools
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.db import transaction
 from django.utils import timezone
@@ -35,7 +35,8 @@ from ..gateways import CodeExchangeRefused, ProviderUnreachable, revoke_token
 from ..models import LinkedAccount, OAuthState, ProviderTokenRevocation
 from ..signals import provider_token_revoked
 
-__all__ = ["ProviderToken", "ResealCount", "attempt", "queue_revocation", "reseal_all", "retry_pending", "store"]
+__all__ = ["Outcome", "ProviderToken", "ResealCount", "attempt", "queue_revocation", "reseal_all", "retry_pending",
+           "send", "store"]
 
 log = logging.getLogger("django_dualauth.social")
 
@@ -70,12 +71,22 @@ def queue_revocation(link: LinkedAccount) -> None:
     transaction.on_commit(functools.partial(messaging.dispatch, functools.partial(attempt, row.pk)), robust=True)
 
 
+#: What :func:`send` made of one queued revocation: revoked at the provider (row deleted), dropped
+#: for good (refused, or its key retired: row deleted), still queued (row kept), or already gone.
+Outcome = Literal["revoked", "dropped", "queued", "gone"]
+
+
 def attempt(pk: Any) -> bool:
     """Send one queued revocation; True once done (revoked, or refused for good: dropped). Never
     raises for the provider's sake: a failure is logged, recorded on the row and kept."""
+    return send(pk) != "queued"
+
+
+def send(pk: Any) -> Outcome:
+    """:func:`attempt`, saying which way it went (the admin's "Retry now" reports each count)."""
     row = ProviderTokenRevocation.objects.filter(pk=pk).first()
     if row is None:
-        return True
+        return "gone"
     provider = snapshot().social_providers.get(row.provider)
     error, final = "", False
     raw = open_token(row.token)
@@ -105,7 +116,7 @@ def attempt(pk: Any) -> bool:
                  attempts=attempts, error=error or None, queued=not (revoked or final) or None)
     provider_token_revoked.send(sender=ProviderTokenRevocation, provider=row.provider, user_id=row.user_id,
                                 revoked=revoked, error=error, attempts=attempts)
-    return revoked or final
+    return "revoked" if revoked else "dropped" if final else "queued"
 
 
 def retry_pending(*, older_than: timedelta = timedelta(0)) -> tuple[int, int]:
