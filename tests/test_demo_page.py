@@ -31,7 +31,7 @@ PASSWORD = "a-long-test-passphrase-41"
 NEW_PASSWORD = "another-long-passphrase-42"
 #: one account per test that changes its account, so that the tests do not depend on their order
 USERS = ("twofa", "sessions", "password", "magic", "reset", "verify", "keyboard", "errors", "required",
-         "change")
+         "change", "mail2fa")
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -55,6 +55,10 @@ def _create_users(tmp: Path) -> None:
     code += ("from django_dualauth.models import AccountState\n"
              "AccountState.objects.create(user=U.objects.get(username='required@example.com'),"
              " two_factor_required=True)\n")
+    code += ("from django_otp.plugins.otp_totp.models import TOTPDevice\n"
+             "u = U.objects.get(username='mail2fa@example.com')\n"
+             "TOTPDevice.objects.create(user=u, name='app', confirmed=True)\n"
+             "AccountState.objects.create(user=u, two_factor_enabled=True)\n")
     manage(tmp, "shell", "-c", code)
 
 
@@ -174,9 +178,10 @@ def save(browser: Any, directory: Path, name: str) -> Path:
     return path
 
 
-def mailed_link(browser: Any, demo: Demo, page: str, offset: int) -> str:
-    """The link to ``page`` in the newest mail printed on the server's console after ``offset``."""
-    pattern = re.compile(rf"{re.escape(demo.base)}/{page}\?token=[A-Za-z0-9_\-]+")
+def mailed_link(browser: Any, demo: Demo, page: str, offset: int, suffix: str = "") -> str:
+    """The link to ``page`` in the newest mail printed on the server's console after ``offset``
+    (``suffix``: what follows its token)."""
+    pattern = re.compile(rf"{re.escape(demo.base)}/{page}\?token=[A-Za-z0-9_\-]+{re.escape(suffix)}")
 
     def find(_: Any) -> str | None:
         found = pattern.findall(demo.log.read_text(errors="replace")[offset:])
@@ -446,6 +451,82 @@ def test_the_magic_link_page_signs_in_from_the_mailed_link(browser: Any, demo: D
     browser.get(link)  # once only
     submit(browser, "token-form")
     assert "expired or was already used" in text_of(browser, "error", "INVALID_MAGIC_LINK")
+    assert page_errors(browser) == []
+
+
+def requested_urls(browser: Any) -> list[str]:
+    """The URLs this tab's document fetched (its Resource Timing entries)."""
+    return list(browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)"))
+
+
+def stored(browser: Any) -> list[int]:
+    return list(browser.execute_script("return [localStorage.length, sessionStorage.length]"))
+
+
+def request_mail_link(browser: Any, demo: Demo) -> str:
+    """At the second step: press "mail me a link"; the mailed link (mode 2fa)."""
+    shown(browser, "two-factor")
+    offset = log_size(demo)
+    shown(browser, "two-factor-mail-send").click()
+    text_of(browser, "status", "sign-in link is on its way")
+    return mailed_link(browser, demo, "magic-link", offset, "&mode=2fa")
+
+
+def press_mailed_link(browser: Any, demo: Demo, link: str) -> None:
+    browser.get(link)
+    shown(browser, "magic-2fa-text")
+    assert wait_until(browser, lambda d: d.current_url == demo.base + "/magic-link")  # the token left the URL
+    submit(browser, "token-form")
+
+
+@pytest.mark.browser
+def test_a_mailed_link_finishes_the_second_step_in_the_tab_that_waits(browser: Any, demo: Demo) -> None:
+    sign_in(browser, demo.base, email("mail2fa"), PASSWORD)
+    first = browser.current_window_handle
+    link = request_mail_link(browser, demo)
+
+    # The link, opened in a second tab, hands its token to the first, which signs in.
+    browser.switch_to.new_window("tab")
+    second = browser.current_window_handle
+    press_mailed_link(browser, demo, link)
+    text_of(browser, "status", "your first tab finished the sign-in")
+    shown(browser, "token-done")
+    assert not by_id(browser, "token-form").is_displayed()
+    # This tab sent the token to no server: the first tab made the call, with its temp token.
+    assert not any("/auth/magic-link/verify" in url for url in requested_urls(browser))
+    assert stored(browser) == [0, 0] and page_errors(browser) == []
+    browser.switch_to.window(first)
+    signed_in_as(browser, email("mail2fa"))
+    assert fact(browser, "Two-factor") == "on"
+    assert any(url == demo.base + "/auth/magic-link/verify" for url in requested_urls(browser))
+    assert stored(browser) == [0, 0] and token_cookies(browser) == ""  # the temp token only in memory
+    assert page_errors(browser) == []
+
+    # The same link again: no tab waits for it any more, and the page says what to do.
+    browser.switch_to.window(second)
+    press_mailed_link(browser, demo, link)
+    text_of(browser, "error", "No tab of this browser is waiting for this link")
+
+    # Single use, and bound to its challenge: a new sign-in waits, the old link cannot finish it
+    # (and the challenge survives that), its own link does.
+    browser.switch_to.window(first)
+    by_id(browser, "logout").click()
+    shown(browser, "signed-out")
+    fill(browser, {"login-email": email("mail2fa"), "login-password": PASSWORD})
+    submit(browser, "login-form")
+    new_link = request_mail_link(browser, demo)
+    assert new_link != link
+    browser.switch_to.window(second)
+    press_mailed_link(browser, demo, link)
+    assert "expired or was already used" in text_of(browser, "error", "INVALID_MAGIC_LINK")
+    browser.switch_to.window(first)
+    text_of(browser, "error", "INVALID_MAGIC_LINK")
+    assert by_id(browser, "two-factor").is_displayed() and not by_id(browser, "signed-in").is_displayed()
+    browser.switch_to.window(second)
+    press_mailed_link(browser, demo, new_link)
+    text_of(browser, "status", "your first tab finished the sign-in")
+    browser.switch_to.window(first)
+    signed_in_as(browser, email("mail2fa"))
     assert page_errors(browser) == []
 
 

@@ -79,6 +79,8 @@ function when(iso) {
 async function afterSignIn(result) {
   if (result.status === "two-factor") {
     pendingTempToken = result.tempToken;
+    stopWaitingForMailLink(); // a new challenge: a link mailed for an earlier one cannot finish it
+    $("two-factor-mail").hidden = !(result.methods ?? []).includes("magic-link");
     showOnly("two-factor");
     $("two-factor-code").focus();
     return;
@@ -113,22 +115,139 @@ onSubmit("two-factor-form", async (data, form) => {
   try {
     const result = await client.verifyTwoFactor(pendingTempToken, proof);
     pendingTempToken = null;
+    stopWaitingForMailLink();
     form.reset();
     await afterSignIn(result);
   } catch (error) {
-    if (error instanceof DualAuthError && (error.code === "INVALID_TEMP_TOKEN" || error.status === 429)) {
-      pendingTempToken = null; // the challenge is dead: back to the first step
-      showOnly(page === "home" ? "signed-out" : "token-page");
-    }
+    if (challengeIsDead(error)) endChallenge();
     throw error;
   }
 });
 
-$("two-factor-cancel")?.addEventListener("click", () => run($("two-factor"), async () => {
-  const tempToken = pendingTempToken;
+function challengeIsDead(error) {
+  return error instanceof DualAuthError && (error.code === "INVALID_TEMP_TOKEN" || error.status === 429);
+}
+
+// The challenge is dead (or cancelled): back to the first step.
+function endChallenge() {
   pendingTempToken = null;
+  stopWaitingForMailLink();
   $("two-factor-form").reset();
   showOnly(page === "home" ? "signed-out" : "token-page");
+}
+
+// ---- a magic link as the second step (mode 2fa)
+//
+// Finishing needs the link's token and this challenge's temp token, which lives only in this
+// tab's memory: never in a URL, never in storage. So this tab waits, and the page the link
+// opens hands the link's token to it through a BroadcastChannel, which only pages of this
+// origin in this browser can hear; the token never goes to a server in a URL. Any same-origin
+// tab may hear it, which gives it nothing: the link is single use, bound to this challenge, and
+// worthless without the temp token.
+const HANDOFF = "dualauth-demo-magic-link-2fa";
+let mailLinkChannel = null;
+
+function stopWaitingForMailLink() {
+  mailLinkChannel?.close();
+  mailLinkChannel = null;
+}
+
+function waitForMailLink() {
+  if (mailLinkChannel || typeof BroadcastChannel !== "function") return;
+  const channel = new BroadcastChannel(HANDOFF);
+  mailLinkChannel = channel;
+  let busy = false;
+  channel.addEventListener("message", async ({ data }) => {
+    if (data?.type !== "token" || typeof data.token !== "string" || typeof data.id !== "string") return;
+    if (busy || !pendingTempToken) return; // the link's page hears no "received" and says what to do
+    busy = true;
+    channel.postMessage({ type: "received", id: data.id });
+    try {
+      await client.call("POST", "magic-link/verify", { mode: "2fa", token: data.token, tempToken: pendingTempToken });
+    } catch (error) {
+      channel.postMessage({ type: "result", id: data.id, ok: false, message: describe(error) });
+      // A link of another challenge, or a spent one: this challenge still waits for its own.
+      if (challengeIsDead(error)) endChallenge();
+      fail(error);
+      return;
+    } finally {
+      busy = false;
+    }
+    channel.postMessage({ type: "result", id: data.id, ok: true });
+    pendingTempToken = null;
+    stopWaitingForMailLink();
+    $("two-factor-form").reset();
+    await afterSignIn({ status: "signed-in" }).catch(fail);
+  });
+}
+
+$("two-factor-mail-send")?.addEventListener("click", () => run($("two-factor-mail"), async () => {
+  try {
+    await client.call("POST", "magic-link/send", { mode: "2fa", tempToken: pendingTempToken });
+  } catch (error) {
+    if (challengeIsDead(error)) endChallenge();
+    throw error;
+  }
+  waitForMailLink();
+  say("A sign-in link is on its way (the demo prints mails on the server console). Open it in this browser"
+    + " and keep this tab open: it finishes here. Or enter a code.");
+}));
+
+// The link's page: hand the token to the tab that waits for it; what came of it.
+// "nobody": no tab of this browser waits (closed, another browser, or the sign-in ended).
+function handOffMailLink(token) {
+  return new Promise((resolve) => {
+    const channel = new BroadcastChannel(HANDOFF);
+    const id = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
+    let heard = 0;
+    let failure = null;
+    let results = 0;
+    let timer;
+    const finish = (outcome) => {
+      clearTimeout(timer);
+      channel.close();
+      resolve(outcome);
+    };
+    const wait = (ms, outcome) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(outcome()), ms);
+    };
+    channel.addEventListener("message", ({ data }) => {
+      if (data?.id !== id) return;
+      if (data.type === "received") {
+        heard += 1;
+        wait(60000, () => failure ? { status: "failed", ...failure } : { status: "nobody" }); // the API's answer
+      } else if (data.type === "result") {
+        results += 1;
+        if (data.ok) finish({ status: "ok" });
+        else {
+          failure = { message: data.message };
+          if (results >= heard) finish({ status: "failed", ...failure });
+        }
+      }
+    });
+    wait(5000, () => ({ status: "nobody" })); // a waiting tab says "received" at once
+    channel.postMessage({ type: "token", token, id });
+  });
+}
+
+async function finishMailLinkElsewhere(token, form) {
+  const outcome = typeof BroadcastChannel === "function" ? await handOffMailLink(token) : { status: "nobody" };
+  if (outcome.status === "ok") {
+    form.hidden = true;
+    $("token-done").hidden = false;
+    say("Signed in: your first tab finished the sign-in. You can close this tab.");
+  } else if (outcome.status === "failed") {
+    fail(outcome.message);
+  } else {
+    fail("No tab of this browser is waiting for this link. Go back to the tab where you started signing in,"
+      + " keep it open, and press this button again; or finish there with a code.");
+  }
+}
+
+$("two-factor-cancel")?.addEventListener("click", () => run($("two-factor"), async () => {
+  const tempToken = pendingTempToken;
+  endChallenge();
   if (tempToken) await client.cancelTwoFactor(tempToken);
   say("Sign-in cancelled.");
 }));
@@ -389,8 +508,10 @@ function startTokenPage() {
     return;
   }
   if (page === "magic-link" && params.get("mode") === "2fa") {
-    fail("This link finishes a sign-in that asked for a second factor; this demo page signs in with a code instead.");
-    form.hidden = true;
+    $("magic-2fa-text").hidden = false;
+    $("magic-login-text").hidden = true;
+    form.querySelector("button").textContent = "Finish signing in";
+    onSubmit("token-form", () => finishMailLinkElsewhere(token, form));
     return;
   }
   onSubmit("token-form", async (data) => {
