@@ -612,22 +612,7 @@ def redeem_app_code(provider: SocialProvider, raw_code: object, verifier: object
     The code is spent first (one conditional UPDATE, exactly one concurrent request wins), then
     the verifier checked against the app's ``code_challenge`` (S256): a wrong verifier spends the
     code, so an intercepted code cannot be tried twice. Raises :class:`OAuthAppCodeInvalid`."""
-    if not looks_like_secret(raw_code) or not isinstance(verifier, str) or not 43 <= len(verifier) <= 128 \
-            or not set(verifier) <= _PKCE_CHARS:
-        raise OAuthAppCodeInvalid()
-    now = timezone.now()
-    code_digest = digest(raw_code, APP_CODE_PURPOSE)
-    with transaction.atomic():
-        spent = OAuthState.objects.filter(code_digest=code_digest, provider=provider.config.name,
-                                          flow=OAuthFlow.APP, code_consumed_at__isnull=True,
-                                          code_expires_at__gt=now).update(code_consumed_at=now)
-        if spent != 1:
-            _refuse(provider, "app_code_unusable")
-            raise OAuthAppCodeInvalid()
-        row = OAuthState.objects.select_related("user").get(code_digest=code_digest)
-    if not equal(_s256(verifier), row.app_code_challenge):
-        _refuse(provider, "app_pkce_mismatch")
-        raise OAuthAppCodeInvalid()
+    row = _spend_code(provider, raw_code, verifier, flow=OAuthFlow.APP, purpose=APP_CODE_PURPOSE, refusal="app")
     user = row.user
     if user is None or not user.is_active:
         raise InvalidCredentials()
@@ -635,6 +620,34 @@ def redeem_app_code(provider: SocialProvider, raw_code: object, verifier: object
     audit.record("auth.social.app_code_redeemed", user=str(user.pk), provider=provider.config.name,
                  ip=client.ip_address)
     return tokens
+
+
+def _spend_code(provider: SocialProvider, raw_code: object, verifier: object, *, flow: str, purpose: str,
+                refusal: str) -> OAuthState:
+    """Spend the one-time code of a ``flow`` row and check the app's PKCE ``verifier`` against the
+    row's ``code_challenge`` (S256). The code is spent first (one conditional UPDATE: exactly one
+    concurrent request wins), so a wrong verifier spends it too and an intercepted code cannot be
+    tried twice; a link row's sealed provider token leaves the row in the same transaction,
+    whatever follows. Raises :class:`OAuthAppCodeInvalid`; ``refusal`` names the audit reasons."""
+    if not looks_like_secret(raw_code) or not isinstance(verifier, str) or not 43 <= len(verifier) <= 128 \
+            or not set(verifier) <= _PKCE_CHARS:
+        raise OAuthAppCodeInvalid()
+    now = timezone.now()
+    code_digest = digest(raw_code, purpose)
+    with transaction.atomic():
+        spent = OAuthState.objects.filter(code_digest=code_digest, provider=provider.config.name, flow=flow,
+                                          code_consumed_at__isnull=True, code_expires_at__gt=now,
+                                          ).exclude(app_code_challenge="").update(code_consumed_at=now)
+        if spent != 1:
+            _refuse(provider, f"{refusal}_code_unusable")
+            raise OAuthAppCodeInvalid()
+        row = OAuthState.objects.select_related("user").get(code_digest=code_digest)
+        if row.link_provider_token:
+            OAuthState.objects.filter(pk=row.pk).update(link_provider_token="")
+    if not equal(_s256(verifier), row.app_code_challenge):
+        _refuse(provider, f"{refusal}_pkce_mismatch")
+        raise OAuthAppCodeInvalid()
+    return row
 
 
 # --- the app's link ------------------------------------------------------------------------------
@@ -649,25 +662,7 @@ def finish_app_link(provider: SocialProvider, user: User, session_id: object, ra
     code lands in the victim's device, and neither the attacker (no code) nor the victim's own
     app (another session, no verifier) can redeem it. Raises :class:`OAuthAppCodeInvalid` and
     what :func:`.social.link_identity` raises (:class:`OAuthAccountLinkedElsewhere`)."""
-    if not looks_like_secret(raw_code) or not isinstance(verifier, str) or not 43 <= len(verifier) <= 128 \
-            or not set(verifier) <= _PKCE_CHARS:
-        raise OAuthAppCodeInvalid()
-    now = timezone.now()
-    code_digest = digest(raw_code, LINK_CODE_PURPOSE)
-    with transaction.atomic():
-        spent = OAuthState.objects.filter(code_digest=code_digest, provider=provider.config.name,
-                                          flow=OAuthFlow.LINK, code_consumed_at__isnull=True,
-                                          code_expires_at__gt=now).exclude(app_code_challenge="",
-                                                                          ).update(code_consumed_at=now)
-        if spent != 1:
-            _refuse(provider, "link_code_unusable")
-            raise OAuthAppCodeInvalid()
-        row = OAuthState.objects.get(code_digest=code_digest)
-        # The sealed token leaves the row now, whatever follows.
-        OAuthState.objects.filter(pk=row.pk).update(link_provider_token="")
-    if not equal(_s256(verifier), row.app_code_challenge):
-        _refuse(provider, "link_pkce_mismatch")
-        raise OAuthAppCodeInvalid()
+    row = _spend_code(provider, raw_code, verifier, flow=OAuthFlow.LINK, purpose=LINK_CODE_PURPOSE, refusal="link")
     if row.link_session_id is None or str(row.link_session_id) != str(session_id) or row.user_id != user.pk:
         _refuse(provider, "link_code_other_session")
         raise OAuthAppCodeInvalid()
