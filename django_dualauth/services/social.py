@@ -450,6 +450,10 @@ def _account_for(provider: SocialProvider, identity: ProviderIdentity, names: Ma
     existing = get_user_model()._default_manager.filter(**{f"{users.email_field()}__iexact": address}).first()
     if existing is not None:
         if not provider.config.link_verified_email or not existing.is_active:
+            if not retried:
+                # A parallel first sign-in of this identity may have committed its user and link
+                # between the link look-up above and this one (READ COMMITTED): look again once.
+                raise _LostFirstSignIn()
             _refuse(provider, "account_conflict")
             raise OAuthAccountConflict(identity.provider, identity.email)
         # The provider proved the mailbox: whatever was set up on an unproven account goes
